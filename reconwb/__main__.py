@@ -1,0 +1,3 @@
+from reconwb.cli import entry
+
+entry()

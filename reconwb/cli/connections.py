@@ -1,0 +1,74 @@
+"""`reconwb connections`: one login at a bank, or one statement source."""
+
+from __future__ import annotations
+
+import click
+
+from reconwb import connections
+from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
+from reconwb.workspace import Workspace
+
+LIST_COLUMNS = ["name", "bank", "connector", "health", "health_reason", "last_success_at"]
+
+
+@cli.group("connections")
+def connections_group() -> None:
+    """Bank connections."""
+
+
+@connections_group.command("add")
+@click.argument("name")
+@click.option("--bank", "bank_id", required=True, help="Bank id (see `reconwb banks list`).")
+@click.option("--username")
+@click.option("--portal-url", help="Base URL of the bank portal (e.g. the simulator).")
+@click.option("--login-mode", type=click.Choice(connections.LOGIN_MODES), default="simple", show_default=True)
+@click.option("--session", "session_mode", type=click.Choice(connections.SESSION_MODES), default="one-shot",
+              show_default=True)
+@click.option("--external-id", help="The aggregator's entity id, for aggregator connections.")
+@json_option
+@pass_ws
+def connections_add(ws: Workspace, name: str, bank_id: str, username: str | None, portal_url: str | None,
+                    login_mode: str, session_mode: str, external_id: str | None, as_json: bool) -> None:
+    """Add a connection NAME at a bank."""
+    with ws.connect() as con:
+        conn = connections.add(con, name, bank_id, username=username, portal_url=portal_url,
+                               login_mode=login_mode, session_mode=session_mode, external_id=external_id)
+    emit(_public(conn), as_json, lambda c: f"added {c['name']} ({c['bank']}): {c['health']}")
+
+
+@connections_group.command("list")
+@json_option
+@pass_ws
+def connections_list(ws: Workspace, as_json: bool) -> None:
+    """Every connection with its health."""
+    with ws.connect() as con:
+        rows = [_public(c) for c in connections.list_connections(con)]
+    emit(rows, as_json, lambda r: table(r, LIST_COLUMNS))
+
+
+@connections_group.command("remove")
+@click.argument("name")
+@pass_ws
+def connections_remove(ws: Workspace, name: str) -> None:
+    """Retire a connection (obsolete): secrets deleted, data kept."""
+    with ws.connect() as con:
+        connections.remove(con, name)
+
+
+@connections_group.command("credentials")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@pass_ws
+def connections_credentials(ws: Workspace, name: str, password_stdin: bool) -> None:
+    """Store the password of NAME, encrypted. Without --password-stdin, prompts without echo."""
+    vault = ws.vault()
+    password = read_secret(password_stdin, f"Password for {name}")
+    with ws.connect() as con:
+        conn = connections.set_credentials(con, vault, name, {"password": password})
+    click.echo(f"credentials stored for {conn.name}; health: {conn.health}")
+
+
+def _public(conn: connections.Connection) -> dict[str, object]:
+    data = conn.as_dict()
+    data["bank"] = data.pop("bank_id")
+    return {"name": data.pop("name"), "bank": data.pop("bank"), **data}

@@ -1,0 +1,231 @@
+"""Connection health: the state machine of DESIGN.md, in one place every connector reports to.
+
+Each transition is written to the connection row and recorded as a `connection.health_changed` event (plus
+`connection.reconnect_required` / `connection.reconnected` where those apply). Whether a fetch may run at all
+is decided here too (`may_attempt`), which is what keeps an automatic job from retrying a login that could lock
+a real account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+import duckdb
+
+from reconwb import events, settings
+from reconwb.connectors import errors as taxonomy
+from reconwb.redaction import redact_exception
+
+
+class Health(StrEnum):
+    OK = "ok"
+    REFRESHING = "refreshing"
+    RECONNECT_REQUIRED = "reconnect_required"
+    AWAITING_OTP = "awaiting_otp"
+    BLOCKED = "blocked"
+    BROKEN = "broken"
+    BANK_DISABLED = "bank_disabled"
+    OBSOLETE = "obsolete"
+
+
+# States in which a scheduled job may start a fetch on its own.
+AUTOMATIC = frozenset({Health.OK, Health.REFRESHING, Health.BROKEN})
+# Consecutive non-fatal failures (timeouts, maintenance) after which an `ok` connection is shown as broken.
+TRANSIENT_LIMIT = 5
+BACKOFF_BASE = dt.timedelta(minutes=1)
+BACKOFF_MAX = dt.timedelta(hours=6)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _row(con: duckdb.DuckDBPyConnection, connection_id: int) -> tuple:
+    row = con.execute(
+        "SELECT name, health, health_reason, fatal_failures, next_attempt_at, refreshing_until, removed_at "
+        "FROM connections WHERE connection_id = ?",
+        [connection_id],
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no connection with id {connection_id}")
+    return row
+
+
+def set_health(
+    con: duckdb.DuckDBPyConnection, connection_id: int, state: str, reason: str | None = None
+) -> bool:
+    """Move a connection to `state`; return whether anything changed. Events only on a real change."""
+    state = Health(state)
+    name, before, before_reason, *_ = _row(con, connection_id)
+    if before == state and before_reason == reason:
+        return False
+    con.execute(
+        "UPDATE connections SET health = ?, health_reason = ?, health_changed_at = now() "
+        "WHERE connection_id = ?",
+        [state.value, reason, connection_id],
+    )
+    if before == state:
+        return True
+    payload = {"connection": name, "connection_id": connection_id, "from": before, "to": state.value, "reason": reason}
+    subject = f"connection:{connection_id}"
+    events.emit(con, "connection.health_changed", payload, subject=subject)
+    if state == Health.RECONNECT_REQUIRED:
+        events.emit(con, "connection.reconnect_required", payload, subject=subject)
+    elif state == Health.OK and before in (Health.RECONNECT_REQUIRED, Health.REFRESHING, Health.BLOCKED):
+        events.emit(con, "connection.reconnected", payload, subject=subject)
+    return True
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+
+def may_attempt(con: duckdb.DuckDBPyConnection, connection_id: int, *, now: bool = False) -> Decision:
+    """Whether a fetch may start. `now=True` is a person's "Run now": it clears a block and tries once."""
+    name, health, reason, _fatal, next_at, _until, removed_at = _row(con, connection_id)
+    if removed_at is not None or health == Health.OBSOLETE:
+        return Decision(False, f"{name} is obsolete (removed); reconnect it first")
+    if health == Health.BANK_DISABLED:
+        return Decision(False, f"{name}: the bank is disabled")
+    if now:
+        return Decision(True, "run now")
+    if health not in AUTOMATIC:
+        return Decision(False, f"{name} is {health}: {reason or 'a person must act'}")
+    if next_at is not None and next_at > _now():
+        return Decision(False, f"{name}: next attempt at {next_at.isoformat(timespec='seconds')}")
+    return Decision(True)
+
+
+def run_now(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
+    """A person asked for a fetch: forget the block and the backoff (the lockout count stays)."""
+    _name, health, *_ = _row(con, connection_id)
+    con.execute("UPDATE connections SET next_attempt_at = NULL WHERE connection_id = ?", [connection_id])
+    if health == Health.BLOCKED:
+        set_health(con, connection_id, Health.REFRESHING, "run now requested")
+
+
+def credentials_updated(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
+    """New credentials: `refreshing` until the first fetch lands or the refresh window passes."""
+    minutes = settings.get_int(con, "refresh_window_minutes")
+    until = _now() + dt.timedelta(minutes=minutes)
+    con.execute(
+        "UPDATE connections SET refreshing_until = ?, next_attempt_at = NULL WHERE connection_id = ?",
+        [until, connection_id],
+    )
+    set_health(con, connection_id, Health.REFRESHING, f"new credentials; deposits may take up to {minutes} minutes")
+
+
+def record_attempt(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
+    con.execute("UPDATE connections SET last_attempt_at = now() WHERE connection_id = ?", [connection_id])
+
+
+def record_success(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
+    """A fetch worked: `ok`, lockout budget refilled, backoff cleared."""
+    con.execute(
+        "UPDATE connections SET fatal_failures = 0, next_attempt_at = NULL, refreshing_until = NULL,"
+        " last_success_at = now() WHERE connection_id = ?",
+        [connection_id],
+    )
+    set_health(con, connection_id, Health.OK, None)
+
+
+def _backoff(failures: int) -> dt.timedelta:
+    return min(BACKOFF_BASE * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+
+
+def record_failure(con: duckdb.DuckDBPyConnection, connection_id: int, err: BaseException) -> Health:
+    """Map a failure to a health state and retry policy, spending the lockout budget on fatal ones."""
+    _name, health, _reason, fatal_failures, *_ = _row(con, connection_id)
+    message = redact_exception(err)
+    if isinstance(err, taxonomy.ConnectorError):
+        kind = type(err)
+        target = kind.health
+        if kind.fatal:
+            fatal_failures += 1
+            budget = settings.get_int(con, "lockout_budget")
+            if fatal_failures >= budget and target != Health.BLOCKED:
+                target = Health.BLOCKED
+                message = f"needs attention: {fatal_failures} failed logins ({message})"
+        con.execute(
+            "UPDATE connections SET fatal_failures = ? WHERE connection_id = ?", [fatal_failures, connection_id]
+        )
+        if kind.retry == taxonomy.AFTER and getattr(err, "retry_after", None):
+            _schedule(con, connection_id, dt.timedelta(seconds=float(err.retry_after)))
+        elif kind.retry == taxonomy.BACKOFF:
+            _schedule_backoff(con, connection_id)
+        if target is None:
+            # a passing failure: keep the state unless it keeps happening
+            transient = _count_recent_failures(con, connection_id)
+            if health == Health.OK and transient >= TRANSIENT_LIMIT:
+                target = Health.BROKEN
+                message = f"{transient} failed fetches in a row: {message}"
+            else:
+                return Health(health)
+        set_health(con, connection_id, target, message)
+        return Health(target)
+    _schedule_backoff(con, connection_id)
+    set_health(con, connection_id, Health.BROKEN, f"connector failed: {type(err).__name__}: {message}")
+    return Health.BROKEN
+
+
+def _count_recent_failures(con: duckdb.DuckDBPyConnection, connection_id: int) -> int:
+    """Failed sync runs since the last successful one (the caller's own run included when recorded)."""
+    row = con.execute(
+        "SELECT count(*) FROM sync_runs WHERE connection_id = ? AND status = 'failed' AND started_at >"
+        " coalesce((SELECT max(started_at) FROM sync_runs WHERE connection_id = ? AND status = 'ok'),"
+        " TIMESTAMPTZ '1970-01-01')",
+        [connection_id, connection_id],
+    ).fetchone()
+    return int(row[0]) + 1
+
+
+def _schedule(con: duckdb.DuckDBPyConnection, connection_id: int, delay: dt.timedelta) -> None:
+    con.execute(
+        "UPDATE connections SET next_attempt_at = ? WHERE connection_id = ?", [_now() + delay, connection_id]
+    )
+
+
+def _schedule_backoff(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
+    _schedule(con, connection_id, _backoff(_count_recent_failures(con, connection_id)))
+
+
+def expire_refresh_windows(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Connections still `refreshing` after their window go back to `reconnect_required` (the seeds' rule)."""
+    rows = con.execute(
+        "SELECT connection_id FROM connections WHERE health = 'refreshing' AND refreshing_until < ?", [_now()]
+    ).fetchall()
+    for (connection_id,) in rows:
+        set_health(
+            con, connection_id, Health.RECONNECT_REQUIRED, "no deposits arrived within the refresh window"
+        )
+    return [r[0] for r in rows]
+
+
+def bank_availability_changed(con: duckdb.DuckDBPyConnection, bank_id: str, *, usable: bool) -> None:
+    """A disabled bank parks its connections in `bank_disabled`; re-enabling restores what they were."""
+    if not usable:
+        rows = con.execute(
+            "SELECT connection_id, health FROM connections WHERE bank_id = ? AND removed_at IS NULL"
+            " AND health <> 'bank_disabled'",
+            [bank_id],
+        ).fetchall()
+        for connection_id, health in rows:
+            con.execute(
+                "UPDATE connections SET health_before_disable = ? WHERE connection_id = ?", [health, connection_id]
+            )
+            set_health(con, connection_id, Health.BANK_DISABLED, "the bank is unavailable for data")
+    else:
+        rows = con.execute(
+            "SELECT connection_id, coalesce(health_before_disable, 'ok') FROM connections"
+            " WHERE bank_id = ? AND health = 'bank_disabled'",
+            [bank_id],
+        ).fetchall()
+        for connection_id, previous in rows:
+            con.execute(
+                "UPDATE connections SET health_before_disable = NULL WHERE connection_id = ?", [connection_id]
+            )
+            set_health(con, connection_id, previous, "the bank is available again")

@@ -1,0 +1,64 @@
+"""Workspace settings: a few named values with defaults, validated on write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from reconwb.errors import InvalidInput
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise InvalidInput(f"expected one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _positive_int(value: str) -> str:
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidInput(f"expected a positive whole number, got {value!r}")
+    return value
+
+
+# name -> (default, validator, what it is for)
+SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
+    "operation_mode": (
+        "reconcile",
+        _choice("reconcile", "passthrough"),
+        "match payments, or forward every transaction",
+    ),
+    "lockout_budget": ("2", _positive_int, "fatal login failures before a connection is blocked"),
+    "refresh_window_minutes": ("15", _positive_int, "how long new credentials may take to show deposits"),
+    "credential_max_age_days": ("60", _positive_int, "warn when a password is older than this"),
+}
+
+
+def get(con: duckdb.DuckDBPyConnection, key: str) -> str:
+    if key not in SETTINGS:
+        raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
+    row = con.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    return row[0] if row else SETTINGS[key][0]
+
+
+def get_int(con: duckdb.DuckDBPyConnection, key: str) -> int:
+    return int(get(con, key))
+
+
+def set_value(con: duckdb.DuckDBPyConnection, key: str, value: str) -> str:
+    if key not in SETTINGS:
+        raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
+    value = SETTINGS[key][1](value)
+    con.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
+        [key, value],
+    )
+    return value
+
+
+def all_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {key: get(con, key) for key in SETTINGS}

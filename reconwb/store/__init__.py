@@ -1,0 +1,5 @@
+"""The DuckDB store: schema migrations and the connection policy."""
+
+from reconwb.store.db import StoreError, StoreLocked, StoreMissing, open_store, transaction
+
+__all__ = ["StoreError", "StoreLocked", "StoreMissing", "open_store", "transaction"]

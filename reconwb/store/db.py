@@ -1,0 +1,126 @@
+"""Connection policy: open briefly, retry with jitter while another process holds the file.
+
+DuckDB lets one process write a file at a time. Notebook kernels, Voila kernels, job kernels and the Jupyter
+server all share one store, so nobody keeps it open longer than one unit of work, and whoever finds it locked
+waits a random, growing while and tries again instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from reconwb.errors import ReconwbError
+from reconwb.store.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+_migrated: set[Path] = set()
+_migrate_lock = threading.Lock()
+
+
+class StoreError(ReconwbError):
+    """The store cannot be used."""
+
+
+class StoreLocked(StoreError):
+    """Another process kept the store locked for longer than the lock timeout."""
+
+
+class StoreMissing(StoreError):
+    """A read-only open of a store that does not exist yet."""
+
+    exit_code = 2
+
+
+def _lock_timeout() -> float:
+    return float(os.environ.get("RECONWB_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+
+
+def _is_lock_error(err: Exception) -> bool:
+    text = str(err)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as err:
+            if not _is_lock_error(err):
+                raise StoreError(f"cannot open store {path}: {err}") from None
+            if time.monotonic() >= deadline:
+                raise StoreLocked(
+                    f"store {path} is locked by another process (waited {timeout:.0f} s); try again later"
+                ) from None
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 1.0)
+
+
+@contextmanager
+def open_store(
+    path: str | os.PathLike[str], *, read_only: bool = False, timeout: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a connection to the store at `path`, migrated to the latest schema, and close it afterwards."""
+    path = Path(path).absolute()
+    if read_only and not path.exists():
+        raise StoreMissing(f"no store at {path}; run `reconwb init` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only, _lock_timeout() if timeout is None else timeout)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if path not in _migrated:
+            with _migrate_lock:
+                if not read_only:
+                    migrate(con)
+                _migrated.add(path)
+        yield con
+    finally:
+        con.close()
+
+
+_open_transactions: set[int] = set()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All-or-nothing: commit when the block ends, roll back when it raises.
+
+    Nested use joins the outer transaction (DuckDB has no savepoints), so a function can be all-or-nothing on
+    its own and still be part of a caller's larger unit of work.
+    """
+    key = id(con)
+    if key in _open_transactions:
+        yield con  # the outer block commits or rolls back
+        return
+    con.execute("BEGIN TRANSACTION")
+    _open_transactions.add(key)
+    try:
+        yield con
+    except BaseException:
+        _open_transactions.discard(key)
+        con.execute("ROLLBACK")
+        raise
+    else:
+        _open_transactions.discard(key)
+        con.execute("COMMIT")
+
+
+def forget_migrated(path: str | os.PathLike[str] | None = None) -> None:
+    """Make the next open check migrations again (tests that swap store files use this)."""
+    if path is None:
+        _migrated.clear()
+    else:
+        _migrated.discard(Path(path).absolute())

@@ -1,0 +1,233 @@
+"""Credential encryption: AES-256-GCM with a workspace key, one sealed blob per owner.
+
+Secrets live in the `secrets` table, keyed by an owner string ("credentials/12"). The owner is the AEAD
+associated data, so a blob copied onto another owner fails to open instead of handing one connection another
+connection's password. The key never enters the store: it comes from `RECONWB_KEY`, `RECONWB_KEY_FILE`, or a
+0600 key file next to the store. A key file may hold several keys, one per line, newest first; older keys only
+decrypt, which is what lets `rotate_key` survive a crash half-way.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import secrets as _random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from reconwb.errors import Conflict, ReconwbError
+from reconwb.redaction import register_secret
+from reconwb.store.db import transaction
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from reconwb.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+_MAGIC = b"RWB1"
+_NONCE = 12
+
+
+class VaultError(ReconwbError):
+    """A secret cannot be sealed or opened."""
+
+
+class KeyMissing(VaultError):
+    """No key is configured for this workspace."""
+
+
+class WrongKey(VaultError):
+    """The secret was sealed with a key we do not have."""
+
+
+class Tampered(VaultError):
+    """The blob fails authentication: modified, truncated, or moved to another owner."""
+
+
+def generate_key() -> str:
+    """A new random 256-bit key, as the text that goes into `RECONWB_KEY` or a key file."""
+    return base64.urlsafe_b64encode(_random.token_bytes(32)).decode("ascii")
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(text.strip().encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise VaultError(f"the vault key in {where} is not a base64 256-bit key")
+    return raw
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key, stored next to each blob so a wrong key is named, not guessed."""
+    return hashlib.sha256(b"reconwb-key-id:" + key).hexdigest()[:12]
+
+
+def write_key_file(path: Path, keys: list[str]) -> None:
+    """Write a key file atomically with mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write("\n".join(keys) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def ensure_key_file(ws: Workspace) -> Path | None:
+    """Create the workspace key file if no key is configured; return the file created, if any."""
+    if os.environ.get("RECONWB_KEY"):
+        return None
+    path = ws.default_key_file
+    if path.exists():
+        return None
+    write_key_file(path, [generate_key()])
+    return path
+
+
+@dataclass(frozen=True)
+class _Key:
+    id: str
+    aead: AESGCM
+
+
+class Vault:
+    """Seals and opens secrets with the newest key; opens with any key of the ring."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise KeyMissing("no vault key")
+        self._ring = [_Key(key_id(k), AESGCM(k)) for k in keys]
+
+    def __repr__(self) -> str:
+        return f"Vault(key_id={self.key_id!r})"
+
+    @classmethod
+    def from_text(cls, *keys: str) -> Vault:
+        return cls([_decode_key(k, "the given text") for k in keys])
+
+    @classmethod
+    def for_workspace(cls, ws: Workspace) -> Vault:
+        env = os.environ.get("RECONWB_KEY")
+        if env:
+            return cls([_decode_key(env, "RECONWB_KEY")])
+        path = ws.default_key_file
+        if not path.exists():
+            raise KeyMissing(f"no vault key: set RECONWB_KEY or RECONWB_KEY_FILE, or run `reconwb init` ({path})")
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning("vault key file %s has mode %o; it should be 0600", path, mode)
+        lines = [line for line in path.read_text(encoding="ascii").splitlines() if line.strip()]
+        return cls([_decode_key(line, str(path)) for line in lines])
+
+    @property
+    def key_id(self) -> str:
+        return self._ring[0].id
+
+    def seal(self, plaintext: bytes, owner: str) -> bytes:
+        nonce = _random.token_bytes(_NONCE)
+        return _MAGIC + nonce + self._ring[0].aead.encrypt(nonce, plaintext, owner.encode())
+
+    def open(self, blob: bytes, owner: str, blob_key_id: str) -> bytes:
+        key = next((k for k in self._ring if k.id == blob_key_id), None)
+        if key is None:
+            raise WrongKey(
+                f"secret {owner!r} was sealed with key {blob_key_id}, but the configured key is {self.key_id};"
+                " set RECONWB_KEY or RECONWB_KEY_FILE to the key this store was created with"
+            )
+        if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _NONCE + 16:
+            raise Tampered(f"secret {owner!r} is not a reconwb sealed blob")
+        nonce = blob[len(_MAGIC) : len(_MAGIC) + _NONCE]
+        try:
+            return key.aead.decrypt(nonce, blob[len(_MAGIC) + _NONCE :], owner.encode())
+        except InvalidTag:
+            raise Tampered(f"secret {owner!r} failed authentication: it was modified or moved") from None
+
+    # -- the secrets table -------------------------------------------------------------------------------
+
+    def put(self, con: duckdb.DuckDBPyConnection, owner: str, value: Any) -> None:
+        """Seal `value` (anything JSON can hold) under `owner`, replacing what was there."""
+        _register_leaves(value)
+        blob = self.seal(json.dumps(value).encode("utf-8"), owner)
+        con.execute(
+            "INSERT INTO secrets (owner, key_id, ciphertext) VALUES (?, ?, ?) "
+            "ON CONFLICT (owner) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext,"
+            " updated_at = now()",
+            [owner, self.key_id, blob],
+        )
+
+    def get(self, con: duckdb.DuckDBPyConnection, owner: str) -> Any | None:
+        """The value sealed under `owner`, or None. Every string in it is registered for redaction."""
+        row = con.execute("SELECT key_id, ciphertext FROM secrets WHERE owner = ?", [owner]).fetchone()
+        if row is None:
+            return None
+        value = json.loads(self.open(bytes(row[1]), owner, row[0]))
+        _register_leaves(value)
+        return value
+
+    @staticmethod
+    def delete(con: duckdb.DuckDBPyConnection, owner: str) -> None:
+        con.execute("DELETE FROM secrets WHERE owner = ?", [owner])
+
+
+def _register_leaves(value: Any) -> None:
+    for leaf in _strings(value):
+        register_secret(leaf)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def rotate_key(ws: Workspace, new_key_file: Path | None = None) -> dict[str, Any]:
+    """Re-seal every secret with a new key, in one transaction.
+
+    The new key is written first as the head of the key file's ring (old keys kept after it), then every blob is
+    re-sealed, then the old keys are dropped from the file. A crash at any point leaves a store that the key file
+    opens.
+    """
+    old = ws.vault()
+    if os.environ.get("RECONWB_KEY") and new_key_file is None:
+        raise Conflict(
+            "the vault key comes from RECONWB_KEY; pass --new-key-file PATH, then point RECONWB_KEY_FILE at it"
+        )
+    target = new_key_file or ws.default_key_file
+    old_keys = _ring_text(ws)
+    new_key = generate_key()
+    write_key_file(target, [new_key, *old_keys])
+    new = Vault([_decode_key(new_key, str(target)), *(_decode_key(k, "ring") for k in old_keys)])
+    with ws.connect() as con, transaction(con):
+        rows = con.execute("SELECT owner, key_id, ciphertext FROM secrets").fetchall()
+        for owner, blob_key_id, blob in rows:
+            plaintext = old.open(bytes(blob), owner, blob_key_id)
+            con.execute(
+                "UPDATE secrets SET key_id = ?, ciphertext = ?, updated_at = now() WHERE owner = ?",
+                [new.key_id, new.seal(plaintext, owner), owner],
+            )
+    write_key_file(target, [new_key])
+    return {"resealed": len(rows), "key_id": new.key_id, "key_file": str(target)}
+
+
+def _ring_text(ws: Workspace) -> list[str]:
+    env = os.environ.get("RECONWB_KEY")
+    if env:
+        return [env.strip()]
+    return [line.strip() for line in ws.default_key_file.read_text(encoding="ascii").splitlines() if line.strip()]

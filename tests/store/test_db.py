@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from reconwb.store import db, migrate
+from reconwb.store.db import StoreLocked, StoreMissing, open_store, transaction
+
+
+def test_fresh_store_is_migrated_and_records_versions(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as con:
+        versions = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert versions == [m.version for m in migrate.available()]
+    for table in ("banks", "connections", "accounts", "secrets", "sessions", "sync_runs", "transactions",
+                  "payments", "matches", "match_groups", "events", "webhook_endpoints", "webhook_deliveries",
+                  "users", "audit_log"):
+        assert table in tables
+
+
+def test_old_store_gets_new_migrations_and_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "old.duckdb"
+    shipped = migrate.available()
+    monkeypatch.setattr(migrate, "available", lambda: shipped[:1])
+    db.forget_migrated()
+    with open_store(path) as con:
+        con.execute("INSERT INTO settings (key, value) VALUES ('operation_mode', 'passthrough')")
+    extra = migrate.Migration(9999, "add_column", "ALTER TABLE settings ADD COLUMN note VARCHAR;")
+    monkeypatch.setattr(migrate, "available", lambda: [*shipped, extra])
+    db.forget_migrated()
+    with open_store(path) as con:
+        assert migrate.current_version(con) == 9999
+        assert con.execute("SELECT value, note FROM settings").fetchall() == [("passthrough", None)]
+    db.forget_migrated()
+
+
+def test_failed_migration_leaves_store_at_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as con:
+        before = migrate.current_version(con)
+    broken = migrate.Migration(9998, "broken", "CREATE TABLE half (x INT); SELECT no_such_function();")
+    shipped = migrate.available()
+    monkeypatch.setattr(migrate, "available", lambda: [*shipped, broken])
+    db.forget_migrated()
+    with pytest.raises(duckdb.Error):
+        with open_store(path):
+            pass
+    db.forget_migrated()
+    monkeypatch.undo()
+    with open_store(path) as con:
+        assert migrate.current_version(con) == before
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert "half" not in tables
+
+
+def test_transaction_rolls_back_on_error_and_nests(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.duckdb") as con:
+        with pytest.raises(RuntimeError):
+            with transaction(con):
+                con.execute("INSERT INTO settings (key, value) VALUES ('a', '1')")
+                with transaction(con):  # joins the outer one
+                    con.execute("INSERT INTO settings (key, value) VALUES ('b', '2')")
+                raise RuntimeError("boom")
+        assert con.execute("SELECT count(*) FROM settings").fetchone()[0] == 0
+
+
+def test_read_only_open_of_missing_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreMissing, match="reconwb init"):
+        with open_store(tmp_path / "nope.duckdb", read_only=True):
+            pass
+
+
+def _writer(path: str, tag: str, count: int, queue) -> None:
+    try:
+        for i in range(count):
+            with open_store(path) as con:
+                con.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [f"{tag}-{i}", tag])
+                time.sleep(0.005)  # hold the file a little, as real work does
+        queue.put("ok")
+    except Exception as err:  # pragma: no cover - reported to the parent
+        queue.put(repr(err))
+
+
+def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.duckdb")
+    with open_store(path):
+        pass
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(path, tag, 30, queue)) for tag in ("a", "b")]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert results == ["ok", "ok"]
+    with open_store(path) as con:
+        counts = dict(con.execute("SELECT value, count(*) FROM settings GROUP BY value").fetchall())
+    assert counts == {"a": 30, "b": 30}
+
+
+def _hold(path: str, seconds: float, ready) -> None:
+    con = duckdb.connect(path)
+    ready.set()
+    time.sleep(seconds)
+    con.close()
+
+
+def test_store_held_too_long_gives_store_locked(tmp_path: Path) -> None:
+    path = str(tmp_path / "held.duckdb")
+    with open_store(path):
+        pass
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold, args=(path, 5.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        started = time.monotonic()
+        with pytest.raises(StoreLocked, match="locked by another process"):
+            with open_store(path, timeout=0.5):
+                pass
+        assert time.monotonic() - started < 4
+    finally:
+        holder.join(timeout=30)
+    with open_store(path, timeout=5):  # and once it is released, we get in
+        pass

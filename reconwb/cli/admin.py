@@ -8,6 +8,7 @@ import click
 
 from reconwb import banks, settings
 from reconwb.cli.base import cli, emit, json_option, pass_ws
+from reconwb.connectors import registry
 from reconwb.store.migrate import current_version
 from reconwb.vault import ensure_key_file, rotate_key
 from reconwb.workspace import Workspace
@@ -19,6 +20,7 @@ def init_workspace(ws: Workspace) -> dict[str, object]:
     ws.vault()  # fail now, clearly, if the key is unusable
     with ws.connect() as con:
         banks.ensure_statement_bank(con)
+        registry.register_banks(con)
         version = current_version(con)
     return {
         "db": str(ws.db_path),

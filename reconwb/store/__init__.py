@@ -1,5 +1,5 @@
 """The DuckDB store: schema migrations and the connection policy."""
 
-from reconwb.store.db import StoreError, StoreLocked, StoreMissing, open_store, transaction
+from reconwb.store.db import StoreError, StoreLocked, StoreMissing, open_store, registered, transaction
 
-__all__ = ["StoreError", "StoreLocked", "StoreMissing", "open_store", "transaction"]
+__all__ = ["StoreError", "StoreLocked", "StoreMissing", "open_store", "registered", "transaction"]

@@ -118,6 +118,22 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("COMMIT")
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, data: object) -> Iterator[str]:
+    """Expose an Arrow table or polars/pandas frame to SQL as `name` for the block.
+
+    DuckDB 2 refuses `register` while a result of the caller's last `execute` is unread, so that result is run
+    to its end first.
+    """
+    con.complete()
+    con.register(name, data)
+    try:
+        yield name
+    finally:
+        con.complete()
+        con.unregister(name)
+
+
 def forget_migrated(path: str | os.PathLike[str] | None = None) -> None:
     """Make the next open check migrations again (tests that swap store files use this)."""
     if path is None:

@@ -1,0 +1,82 @@
+"""The interface every bank implements, whatever the way in (portal scraping, aggregator API).
+
+A connector class declares what it can do (banks, credential fields, login modes, history depth) and implements
+three steps: log in, list accounts, fetch transactions since a date. The steps are coroutines so that one
+process can drive many connections at once (one browser, one context per connection). A connector reports
+trouble only by raising the exceptions of `reconwb.connectors.errors`; `reconwb.sync` and `reconwb.lifecycle`
+decide what that means for the connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from reconwb.transactions import Txn
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    """A bank a connector can read; registered in the bank registry by `reconwb init`."""
+
+    bank_id: str
+    name: str
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """One bank account as the bank shows it."""
+
+    external_ref: str
+    name: str | None = None
+    iban: str | None = None
+    currency: str | None = None
+
+
+@dataclass
+class FetchContext:
+    """What a connector gets for one fetch. Credentials are plaintext here and nowhere else."""
+
+    connection_name: str
+    connection_id: int
+    username: str | None
+    credentials: dict[str, str]
+    base_url: str | None = None
+    login_mode: str = "simple"
+    session_mode: str = "one-shot"
+    external_id: str | None = None
+    # connector-specific state carried between runs (e.g. a portal's storage state), sealed by sync
+    state: dict[str, Any] = field(default_factory=dict)
+    # objects the runner shares between fetches (a browser, an HTTP client)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(ABC):
+    """One login at one bank, for the duration of one fetch."""
+
+    id: ClassVar[str]
+    banks: ClassVar[tuple[BankInfo, ...]] = ()
+    credential_fields: ClassVar[tuple[str, ...]] = ("password",)
+    login_modes: ClassVar[tuple[str, ...]] = ("simple",)
+    history_days: ClassVar[int] = 90
+
+    def __init__(self, ctx: FetchContext) -> None:
+        self.ctx = ctx
+
+    @abstractmethod
+    async def login(self) -> None:
+        """Authenticate; raise a taxonomy error (InvalidCredentials, OtpRequired, ...) when that fails."""
+
+    @abstractmethod
+    async def accounts(self) -> list[AccountInfo]:
+        """The accounts this login can see."""
+
+    @abstractmethod
+    async def transactions(self, account: AccountInfo, since: dt.date) -> list[Txn]:
+        """Booked and pending transactions of `account` from `since` on."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Log out and release what `login` took."""

@@ -1,0 +1,271 @@
+"""One fetch of one connection, and many fetches at once.
+
+The store is open only at the start (decide, decrypt) and at the end (ingest, record the outcome), never
+during the bank round trip, so other processes can use it meanwhile. Credentials are decrypted into the fetch
+context, used, and dropped. Whether a fetch may run at all, and what a failure means, is `lifecycle`'s call:
+after a fatal failure no further login is attempted automatically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from reconwb import accounts, connections, lifecycle
+from reconwb.connectors import errors as taxonomy
+from reconwb.connectors import registry
+from reconwb.connectors.base import AccountInfo, Connector, FetchContext
+from reconwb.redaction import redact_exception
+from reconwb.store.db import transaction
+from reconwb.transactions import IngestResult, Txn, ingest
+from reconwb.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+OVERLAP_DAYS = 3  # re-read this many days before the last booked date, to catch late postings
+TRANSIENT_TRIES = 3
+T = TypeVar("T")
+
+
+@dataclass
+class SyncResult:
+    connection: str
+    status: str  # ok | failed | skipped | pending
+    health: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    message: str = ""
+    run_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Plan:
+    """What the opening phase hands to the fetch."""
+
+    connector_cls: type[Connector]
+    ctx: FetchContext
+    run_id: int
+    since: dict[str, dt.date] = field(default_factory=dict)  # per account external_ref
+    default_since: dt.date = dt.date.min
+    deselected: set[str] = field(default_factory=set)
+
+
+def state_owner(connection_id: int) -> str:
+    """The vault owner of a connector's state between runs (e.g. a portal session)."""
+    return f"session/{connection_id}"
+
+
+def _open(ws: Workspace, name: str, now: bool, since: dt.date | None, resources: dict[str, Any]) -> _Plan | SyncResult:
+    vault = ws.vault()
+    with ws.connect() as con, transaction(con):
+        conn = connections.get(con, name)
+        assert conn is not None
+        if not conn.needs_credentials:
+            return SyncResult(name, "skipped", conn.health, message="statement connection: import files instead")
+        if now:
+            lifecycle.run_now(con, conn.connection_id)
+        decision = lifecycle.may_attempt(con, conn.connection_id, now=now)
+        if not decision.allowed:
+            return SyncResult(name, "skipped", conn.health, message=decision.reason)
+        credentials = connections.get_credentials(con, vault, conn)
+        if credentials is None:
+            return SyncResult(name, "skipped", conn.health, message="no credentials stored")
+        connector_cls = registry.get(conn.connector)
+        lifecycle.record_attempt(con, conn.connection_id)
+        run_id = con.execute(
+            "INSERT INTO sync_runs (connection_id) VALUES (?) RETURNING run_id", [conn.connection_id]
+        ).fetchall()[0][0]
+        known = con.execute(
+            "SELECT a.external_ref, a.selected AND a.active, max(t.booked_on) FROM accounts a"
+            " LEFT JOIN transactions t ON t.account_id = a.account_id AND t.status = 'booked'"
+            " WHERE a.connection_id = ? GROUP BY ALL",
+            [conn.connection_id],
+        ).fetchall()
+        state = vault.get(con, state_owner(conn.connection_id)) if conn.session_mode == "persistent" else None
+    today = dt.date.today()
+    plan = _Plan(
+        connector_cls=connector_cls,
+        ctx=FetchContext(
+            connection_name=conn.name,
+            connection_id=conn.connection_id,
+            username=conn.username,
+            credentials=credentials,
+            base_url=conn.portal_url,
+            login_mode=conn.login_mode,
+            session_mode=conn.session_mode,
+            external_id=conn.external_id,
+            state=state or {},
+            resources=resources,
+        ),
+        run_id=run_id,
+        default_since=since or today - dt.timedelta(days=connector_cls.history_days),
+    )
+    for ref, wanted, last in known:
+        if not wanted:
+            plan.deselected.add(ref)
+        elif last is not None and since is None:
+            plan.since[ref] = last - dt.timedelta(days=OVERLAP_DAYS)
+    return plan
+
+
+async def _fetch(plan: _Plan) -> list[tuple[AccountInfo, list[Txn]]]:
+    connector = plan.connector_cls(plan.ctx)
+    try:
+        await connector.login()
+        fetched = []
+        for account in await connector.accounts():
+            if account.external_ref in plan.deselected:
+                continue
+            since = plan.since.get(account.external_ref, plan.default_since)
+            fetched.append((account, await connector.transactions(account, since)))
+        return fetched
+    finally:
+        try:
+            await connector.close()
+        except Exception as err:  # closing must not hide the real outcome
+            log.warning("closing %s failed: %s", plan.ctx.connection_name, redact_exception(err))
+
+
+def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list[Txn]]]) -> SyncResult:
+    vault = ws.vault()
+    conn_id = plan.ctx.connection_id
+    total = IngestResult(0, 0, 0)
+    with ws.connect() as con, transaction(con):
+        for account, txns in fetched:
+            account_id = accounts.ensure(
+                con, conn_id, account.external_ref, iban=account.iban, name=account.name, currency=account.currency
+            )
+            total = total + ingest(con, account_id, txns, source="portal", source_ref=f"sync_run:{plan.run_id}")
+        count = sum(len(t) for _, t in fetched)
+        con.execute(
+            "UPDATE sync_runs SET status = 'ok', finished_at = now(), fetched = ?, inserted = ?, updated = ?"
+            " WHERE run_id = ?",
+            [count, total.inserted, total.updated, plan.run_id],
+        )
+        if plan.ctx.session_mode == "persistent" and plan.ctx.state:
+            vault.put(con, state_owner(conn_id), plan.ctx.state)
+        lifecycle.record_success(con, conn_id)
+    return SyncResult(
+        plan.ctx.connection_name, "ok", "ok", count, total.inserted, total.updated, run_id=plan.run_id
+    )
+
+
+def _finish_failed(ws: Workspace, plan: _Plan, err: BaseException) -> SyncResult:
+    message = redact_exception(err)
+    with ws.connect() as con, transaction(con):
+        con.execute(
+            "UPDATE sync_runs SET status = 'failed', finished_at = now(), outcome = ?, message = ? WHERE run_id = ?",
+            [type(err).__name__, message, plan.run_id],
+        )
+        health = lifecycle.record_failure(con, plan.ctx.connection_id, err)
+    return SyncResult(plan.ctx.connection_name, "failed", str(health), message=message, run_id=plan.run_id)
+
+
+async def sync_async(
+    ws: Workspace,
+    name: str,
+    *,
+    now: bool = False,
+    since: dt.date | None = None,
+    resources: dict[str, Any] | None = None,
+) -> SyncResult:
+    """Fetch one connection if its health allows it (or `now`, a person's "Run now")."""
+    plan = await asyncio.to_thread(_open, ws, name, now, since, resources if resources is not None else {})
+    if isinstance(plan, SyncResult):
+        return plan
+    try:
+        for attempt in range(1, TRANSIENT_TRIES + 1):
+            try:
+                fetched = await _fetch(plan)
+                break
+            except taxonomy.Transient:
+                if attempt == TRANSIENT_TRIES:
+                    raise
+                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+    except Exception as err:
+        return await asyncio.to_thread(_finish_failed, ws, plan, err)
+    finally:
+        plan.ctx.credentials = {}
+    return await asyncio.to_thread(_finish_ok, ws, plan, fetched)
+
+
+async def sync_many_async(
+    ws: Workspace,
+    names: Iterable[str],
+    *,
+    now: bool = False,
+    since: dt.date | None = None,
+    concurrency: int = 4,
+    resources: dict[str, Any] | None = None,
+    on_done: Callable[[SyncResult], None] | None = None,
+) -> list[SyncResult]:
+    """Fetch several connections, at most `concurrency` at a time, sharing `resources` (one browser)."""
+    gate = asyncio.Semaphore(concurrency)
+    shared = resources if resources is not None else {}
+
+    async def one(name: str) -> SyncResult:
+        async with gate:
+            try:
+                result = await sync_async(ws, name, now=now, since=since, resources=shared)
+            except Exception as err:  # a store or vault failure for one connection must not stop the others
+                result = SyncResult(name, "failed", "unknown", message=redact_exception(err))
+            if on_done:
+                on_done(result)
+            return result
+
+    return list(await asyncio.gather(*(one(n) for n in names)))
+
+
+def due_connections(ws: Workspace) -> list[str]:
+    """Connections a scheduled sync should try now."""
+    with ws.connect() as con:
+        lifecycle.expire_refresh_windows(con)
+        return [
+            c.name
+            for c in connections.list_connections(con, include_removed=False)
+            if c.needs_credentials and lifecycle.may_attempt(con, c.connection_id).allowed
+        ]
+
+
+def run_blocking(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running loop (a Jupyter kernel)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    box: dict[str, Any] = {}
+
+    def worker() -> None:
+        try:
+            box["value"] = asyncio.run(factory())
+        except BaseException as err:
+            box["error"] = err
+
+    thread = threading.Thread(target=worker, name="reconwb-sync")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def sync(ws: Workspace, name: str, *, now: bool = False, since: dt.date | None = None) -> SyncResult:
+    """Fetch one connection (blocking): what the CLI, notebooks and dashboards call."""
+    return run_blocking(lambda: sync_async(ws, name, now=now, since=since))
+
+
+def sync_many(
+    ws: Workspace, names: Iterable[str] | None = None, *, now: bool = False, concurrency: int = 4
+) -> list[SyncResult]:
+    """Fetch the given connections, or every due one."""
+    selected = list(names) if names is not None else due_connections(ws)
+    return run_blocking(lambda: sync_many_async(ws, selected, now=now, concurrency=concurrency))

@@ -1,0 +1,200 @@
+"""Normalised transactions and the one idempotent way they enter the store.
+
+Every source (portal, aggregator, statement file) produces `Txn` values, or a polars frame with the same
+columns, and hands them to `ingest`. A transaction is identified per account by the bank's id when there is
+one, else by a fingerprint of its content plus its occurrence number among identical lines of the same batch,
+so that re-importing a file, or an overlapping statement, adds nothing, while two genuine identical payments on
+one day stay two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+
+from reconwb import settings
+from reconwb.store.db import registered
+
+MONEY = pl.Decimal(18, 2)
+SCHEMA: dict[str, pl.DataType] = {
+    "booked_on": pl.Date(),
+    "amount": MONEY,
+    "currency": pl.String(),
+    "description": pl.String(),
+    "reference": pl.String(),
+    "counterparty": pl.String(),
+    "bank_txn_id": pl.String(),
+    "value_date": pl.Date(),
+    "counterparty_iban": pl.String(),
+    "status": pl.String(),
+}
+# how far apart a pending line and its booked version may be dated
+PENDING_WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Txn:
+    """One transaction as a source reports it. `amount` is positive for money in."""
+
+    booked_on: dt.date
+    amount: Decimal
+    currency: str
+    description: str = ""
+    reference: str = ""
+    counterparty: str = ""
+    bank_txn_id: str | None = None
+    value_date: dt.date | None = None
+    counterparty_iban: str | None = None
+    status: str = "booked"  # booked | pending
+
+    def as_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    inserted: int
+    updated: int
+    duplicates: int
+
+    def __add__(self, other: IngestResult) -> IngestResult:
+        return IngestResult(
+            self.inserted + other.inserted, self.updated + other.updated, self.duplicates + other.duplicates
+        )
+
+
+def to_frame(txns: Iterable[Txn] | pl.DataFrame) -> pl.DataFrame:
+    """A frame with exactly the `SCHEMA` columns, whatever the input was."""
+    if isinstance(txns, pl.DataFrame):
+        frame = txns
+    else:
+        rows = [t.as_row() for t in txns]
+        frame = pl.DataFrame(rows, schema={f.name: SCHEMA[f.name] for f in fields(Txn)}, orient="row")
+    missing = [c for c in SCHEMA if c not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, dtype=SCHEMA[c]).alias(c) for c in missing)
+    return frame.select(pl.col(c).cast(t) for c, t in SCHEMA.items()).with_columns(
+        pl.col("status").fill_null("booked"),
+        *(pl.col(c).fill_null("") for c in ("description", "reference", "counterparty")),
+    )
+
+
+def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `dedupe_key`: `id:<bank id>` or `fp:<hash of content>#<occurrence>`."""
+    content = pl.concat_str(
+        [
+            pl.col("booked_on").cast(pl.String),
+            pl.col("amount").cast(pl.String),
+            pl.col("currency"),
+            pl.col("description").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars(),
+            pl.col("reference"),
+            pl.col("counterparty").str.to_lowercase(),
+        ],
+        separator="|",
+    )
+    frame = frame.with_columns(_content=content)
+    frame = frame.with_columns(_n=pl.int_range(pl.len()).over("_content"))
+    fingerprint = pl.concat_str(
+        [pl.lit("fp:"), pl.col("_content").hash(seed=0x5EC0).cast(pl.String), pl.lit("#"), pl.col("_n").cast(pl.String)]
+    )
+    key = (
+        pl.when(pl.col("bank_txn_id").is_not_null() & (pl.col("bank_txn_id") != ""))
+        .then(pl.concat_str([pl.lit("id:"), pl.col("bank_txn_id")]))
+        .otherwise(fingerprint)
+    )
+    return frame.with_columns(dedupe_key=key).drop("_content", "_n").unique("dedupe_key", keep="last",
+                                                                            maintain_order=True)
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    account_id: int,
+    txns: Iterable[Txn] | pl.DataFrame,
+    *,
+    source: str,
+    source_ref: str | None = None,
+) -> IngestResult:
+    """Store what is new, update pending lines that have since been booked, skip the rest.
+
+    Runs inside the caller's transaction when there is one; emits `transaction.created` for new lines in
+    passthrough mode.
+    """
+    frame = with_keys(to_frame(txns))
+    if frame.is_empty():
+        return IngestResult(0, 0, 0)
+    with registered(con, "_incoming", frame.to_arrow()):
+        # 1. the same line again (same key): a pending line that is now booked is updated, the rest skipped
+        updated_same = con.execute(
+            "UPDATE transactions t SET status = i.status, booked_on = i.booked_on, value_date = i.value_date,"
+            " amount = i.amount, description = i.description, reference = i.reference, updated_at = now() "
+            "FROM _incoming i WHERE t.account_id = ? AND t.dedupe_key = i.dedupe_key"
+            " AND t.status = 'pending' AND i.status = 'booked'",
+            [account_id],
+        ).fetchall()[0][0]
+        # 2. a booked line whose pending version had another key: same amount, close date, same reference
+        updated_moved = con.execute(
+            f"""
+            UPDATE transactions t SET status = 'booked', dedupe_key = m.dedupe_key, bank_txn_id = m.bank_txn_id,
+                booked_on = m.booked_on, value_date = m.value_date, description = m.description,
+                reference = m.reference, updated_at = now()
+            FROM (
+                SELECT i.*, p.txn_id AS pending_id,
+                       row_number() OVER (PARTITION BY p.txn_id ORDER BY abs(i.booked_on - p.booked_on)) AS rp,
+                       row_number() OVER (PARTITION BY i.dedupe_key ORDER BY abs(i.booked_on - p.booked_on)) AS ri
+                FROM _incoming i JOIN transactions p
+                  ON p.account_id = ? AND p.status = 'pending' AND i.status = 'booked'
+                 AND p.amount = i.amount AND p.currency = i.currency
+                 AND abs(i.booked_on - p.booked_on) <= {PENDING_WINDOW_DAYS}
+                 AND (p.reference = i.reference OR p.description = i.description)
+                WHERE NOT EXISTS (SELECT 1 FROM transactions x WHERE x.account_id = ? AND x.dedupe_key = i.dedupe_key)
+            ) m
+            WHERE t.txn_id = m.pending_id AND m.rp = 1 AND m.ri = 1
+            """,
+            [account_id, account_id],
+        ).fetchall()[0][0]
+        before = con.execute("SELECT count(*) FROM transactions WHERE account_id = ?", [account_id]).fetchall()[0][0]
+        con.execute(
+            "INSERT INTO transactions (account_id, dedupe_key, bank_txn_id, booked_on, value_date, amount, currency,"
+            " description, reference, counterparty, counterparty_iban, status, source, source_ref) "
+            "SELECT ?, dedupe_key, nullif(bank_txn_id, ''), booked_on, value_date, amount, currency, description,"
+            " reference, counterparty, counterparty_iban, status, ?, ? FROM _incoming "
+            "ON CONFLICT (account_id, dedupe_key) DO NOTHING",
+            [account_id, source, source_ref],
+        )
+        after = con.execute("SELECT count(*) FROM transactions WHERE account_id = ?", [account_id]).fetchall()[0][0]
+    inserted = after - before
+    if inserted and settings.get(con, "operation_mode") == "passthrough":
+        _emit_created(con, account_id, since_count=before)
+    updated = int(updated_same) + int(updated_moved)
+    return IngestResult(inserted=inserted, updated=updated, duplicates=frame.height - inserted - updated)
+
+
+def _emit_created(con: duckdb.DuckDBPyConnection, account_id: int, since_count: int) -> None:
+    """One `transaction.created` event per new line (passthrough mode), in bulk."""
+    from reconwb import events
+
+    rows = con.execute(
+        "SELECT txn_id, booked_on, amount, currency, description, reference, counterparty FROM transactions"
+        " WHERE account_id = ? ORDER BY txn_id OFFSET ?",
+        [account_id, since_count],
+    ).fetchall()
+    for txn_id, booked_on, amount, currency, description, reference, counterparty in rows:
+        events.emit(
+            con,
+            "transaction.created",
+            {
+                "txn_id": txn_id,
+                "account_id": account_id,
+                "booked_on": booked_on,
+                "amount": amount,
+                "currency": currency,
+                "description": description,
+                "reference": reference,
+                "counterparty": counterparty,
+            },
+            subject=f"transaction:{txn_id}",
+        )

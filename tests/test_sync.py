@@ -2,63 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-
-import pytest
-
-from reconwb import connections, sync
-from reconwb.connectors import errors, registry
-from reconwb.connectors.base import AccountInfo, BankInfo, Connector
-from reconwb.transactions import Txn
+from reconwb import sync
+from reconwb.connectors import errors
 from reconwb.workspace import Workspace
-
-
-class LedgerBank:
-    """What the connector talks to: a password, a login counter, and a ledger."""
-
-    password = "right-pw-1"
-    logins = 0
-    fail_with: Exception | None = None
-    ledger = [Txn(dt.date.today(), Decimal("12.50"), "EUR", "INV-1 thanks", bank_txn_id="t1")]
-
-
-class LedgerConnector(Connector):
-    id = "test-ledger"
-    banks = (BankInfo("ledger", "Ledger Bank"),)
-
-    async def login(self) -> None:
-        LedgerBank.logins += 1
-        if LedgerBank.fail_with:
-            raise LedgerBank.fail_with
-        if self.ctx.credentials["password"] != LedgerBank.password:
-            raise errors.InvalidCredentials(f"bad password {self.ctx.credentials['password']}")
-
-    async def accounts(self) -> list[AccountInfo]:
-        return [AccountInfo("DE001", "Main", currency="EUR")]
-
-    async def transactions(self, account: AccountInfo, since: dt.date) -> list[Txn]:
-        return [t for t in LedgerBank.ledger if t.booked_on >= since]
-
-
-@pytest.fixture
-def ledger(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setattr(registry, "discover", lambda: {"test-ledger": LedgerConnector})
-    LedgerBank.logins = 0
-    LedgerBank.fail_with = None
-    with ws.connect() as con:
-        registry.register_banks(con)
-        connections.add(con, "c1", "ledger", username="u")
-    return ws
-
-
-def _set_password(ws: Workspace, pw: str) -> None:
-    with ws.connect() as con:
-        connections.set_credentials(con, ws.vault(), "c1", {"password": pw})
+from tests.ledger import LedgerBank, LedgerConnector, set_password
 
 
 def test_fetch_then_refetch_adds_nothing(ledger: Workspace) -> None:
-    _set_password(ledger, LedgerBank.password)
+    set_password(ledger, LedgerBank.password)
     first = sync.sync(ledger, "c1")
     second = sync.sync(ledger, "c1")
     assert (first.status, first.health, first.inserted) == ("ok", "ok", 1)
@@ -66,7 +17,7 @@ def test_fetch_then_refetch_adds_nothing(ledger: Workspace) -> None:
 
 
 def test_bad_password_is_tried_once_then_never_automatically(ledger: Workspace) -> None:
-    _set_password(ledger, "wrong-pw-9")
+    set_password(ledger, "wrong-pw-9")
     result = sync.sync(ledger, "c1")
     assert (result.status, result.health) == ("failed", "reconnect_required")
     assert "wrong-pw-9" not in result.message
@@ -75,12 +26,12 @@ def test_bad_password_is_tried_once_then_never_automatically(ledger: Workspace) 
     assert sync.due_connections(ledger) == []
     assert LedgerBank.logins == 1
     # new credentials bring it back through refreshing
-    _set_password(ledger, LedgerBank.password)
+    set_password(ledger, LedgerBank.password)
     assert sync.sync(ledger, "c1").health == "ok"
 
 
 def test_unexpected_error_is_broken_and_run_recorded(ledger: Workspace) -> None:
-    _set_password(ledger, LedgerBank.password)
+    set_password(ledger, LedgerBank.password)
     LedgerBank.fail_with = AttributeError("no element #balance")
     result = sync.sync(ledger, "c1")
     assert result.health == "broken"
@@ -90,7 +41,7 @@ def test_unexpected_error_is_broken_and_run_recorded(ledger: Workspace) -> None:
 
 
 def test_transient_errors_are_retried_within_the_run(ledger: Workspace) -> None:
-    _set_password(ledger, LedgerBank.password)
+    set_password(ledger, LedgerBank.password)
     calls = {"n": 0}
     original = LedgerConnector.login
 
@@ -111,7 +62,7 @@ def test_transient_errors_are_retried_within_the_run(ledger: Workspace) -> None:
 def test_sync_many_runs_inside_a_running_loop(ledger: Workspace) -> None:
     import asyncio
 
-    _set_password(ledger, LedgerBank.password)
+    set_password(ledger, LedgerBank.password)
 
     async def from_a_kernel() -> list[sync.SyncResult]:
         return sync.sync_many(ledger, ["c1"])

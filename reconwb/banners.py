@@ -1,0 +1,123 @@
+"""What a person must be told about each connection, in the seeds' words.
+
+Dashboards render these as banners, the analyst status table as badges, notifications as text: one function
+decides, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from reconwb.connections import Connection
+
+# the seeds' advice: rotate every 2 months, banks invalidate about every 3
+ROTATE_AFTER_DAYS = 60
+
+
+@dataclass(frozen=True)
+class Banner:
+    connection: str
+    kind: str  # the health state, or "credential_age"
+    level: str  # warning | info | danger
+    title: str
+    message: str
+    action: str | None = None  # the button a person should press
+
+
+def for_connection(
+    conn: Connection,
+    *,
+    bank_name: str | None = None,
+    now: dt.datetime | None = None,
+    rotate_after_days: int = ROTATE_AFTER_DAYS,
+) -> list[Banner]:
+    """The banners `conn` needs right now; empty when all is well."""
+    now = now or dt.datetime.now(dt.UTC)
+    bank = bank_name or conn.bank_id
+    reason = conn.health_reason or ""
+    found: list[Banner] = []
+    match conn.health:
+        case "reconnect_required":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "Bank password no longer valid",
+                    f"{bank} rejected the saved credentials for {conn.name}"
+                    f"{': ' + reason if reason else ''}. Update credentials to resume deposits.",
+                    "Update credentials",
+                )
+            )
+        case "refreshing":
+            until = conn.refreshing_until
+            expected = f" (expected by {until:%H:%M} UTC)" if until else ""
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "info",
+                    "Deposits are refreshing, do not close",
+                    f"New credentials for {conn.name} were accepted. Deposits may take up to 15 minutes to appear"
+                    f"{expected}; an earlier banner may still show meanwhile.",
+                )
+            )
+        case "awaiting_otp":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "One-time code needed",
+                    f"{bank} asks for a one-time code to let {conn.name} in. Enter the code before it expires.",
+                    "Enter code",
+                )
+            )
+        case "blocked":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "danger",
+                    "Needs attention",
+                    f"{conn.name} stopped trying to log in so the bank does not lock the account"
+                    f"{': ' + reason if reason else ''}. Check the credentials, then Run now.",
+                    "Run now",
+                )
+            )
+        case "broken":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "Connector needs an update",
+                    f"{bank}'s website changed or the connector failed for {conn.name}"
+                    f"{': ' + reason if reason else ''}. reconwb retries with backoff.",
+                )
+            )
+        case "bank_disabled":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "Bank unavailable",
+                    f"{bank} is currently unavailable for data; deposits for {conn.name} resume when it is back.",
+                )
+            )
+    age = conn.credential_age_days(now)
+    if conn.health not in ("obsolete",) and age is not None and age > rotate_after_days:
+        found.append(
+            Banner(
+                conn.name,
+                "credential_age",
+                "info",
+                "Rotate the bank password soon",
+                f"The password for {conn.name} is {age} days old. Banks invalidate passwords about every 3 months;"
+                " rotate it now to avoid an interruption.",
+                "Update credentials",
+            )
+        )
+    return found

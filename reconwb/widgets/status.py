@@ -1,0 +1,99 @@
+"""The connection status table: health, reason, last success, credential age, and what to do about it."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from reconwb import banners, connections
+from reconwb.redaction import redact_exception
+from reconwb.sync import sync
+from reconwb.widgets.credentials import CredentialForm
+from reconwb.workspace import Workspace
+
+HEALTH_COLOURS = {
+    "ok": "#1a7f37",
+    "refreshing": "#0969da",
+    "reconnect_required": "#bf8700",
+    "awaiting_otp": "#bf8700",
+    "blocked": "#cf222e",
+    "broken": "#cf222e",
+    "bank_disabled": "#6e7781",
+    "obsolete": "#8c959f",
+}
+
+
+def badge(health: str) -> str:
+    colour = HEALTH_COLOURS.get(health, "#6e7781")
+    return (
+        f"<span style='background:{colour};color:white;border-radius:8px;padding:1px 8px'>{html.escape(health)}</span>"
+    )
+
+
+class ConnectionStatusTable(w.VBox):
+    """One row per connection with "Run now" and "Update credentials"; refreshes itself after each action."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.rows = w.VBox()
+        self.detail = w.VBox()  # where a credential form opens
+        self.message = w.HTML()
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.buttons: dict[tuple[str, str], w.Button] = {}
+        super().__init__([self.refresh_button, self.rows, self.detail, self.message])
+        self.refresh()
+
+    def refresh(self) -> None:
+        with self.ws.connect() as con:
+            conns = connections.list_connections(con)
+        header = self._row(["connection", "bank", "health", "reason", "last success", "password age", ""], bold=True)
+        self.buttons = {}
+        self.rows.children = [header, *(self._connection_row(c) for c in conns)]
+
+    def _connection_row(self, conn: connections.Connection) -> w.HBox:
+        age = conn.credential_age_days()
+        warn = any(b.kind == "credential_age" for b in banners.for_connection(conn))
+        cells = [
+            html.escape(conn.name),
+            html.escape(conn.bank_id),
+            badge(conn.health),
+            html.escape(conn.health_reason or ""),
+            conn.last_success_at.strftime("%Y-%m-%d %H:%M") if conn.last_success_at else "never",
+            "" if age is None else (f"<b style='color:#bf8700'>{age} d</b>" if warn else f"{age} d"),
+        ]
+        run = w.Button(description="Run now", icon="play", layout=w.Layout(width="110px"))
+        update = w.Button(description="Update credentials", icon="key", layout=w.Layout(width="170px"))
+        run.on_click(lambda _b, name=conn.name: self.run_now(name))
+        update.on_click(lambda _b, name=conn.name: self.open_credentials(name))
+        if not conn.needs_credentials or conn.health == "obsolete":
+            run.disabled = update.disabled = True
+        self.buttons[(conn.name, "run")] = run
+        self.buttons[(conn.name, "update")] = update
+        row = self._row(cells)
+        row.children = [*row.children, run, update]
+        return row
+
+    @staticmethod
+    def _row(cells: list[str], bold: bool = False) -> w.HBox:
+        widths = ["140px", "110px", "150px", "320px", "130px", "100px", "10px"]
+        wrap = "<b>{}</b>" if bold else "{}"
+        return w.HBox([w.HTML(wrap.format(c), layout=w.Layout(width=wd)) for c, wd in zip(cells, widths, strict=False)])
+
+    def run_now(self, name: str) -> None:
+        """A person's "Run now": clears a block and tries once."""
+        self.message.value = f"Fetching {html.escape(name)}…"
+        try:
+            result = sync(self.ws, name, now=True)
+            self.message.value = f"{html.escape(name)}: {result.status}, {result.inserted} new transactions" + (
+                f" ({html.escape(result.message)})" if result.message else ""
+            )
+        except Exception as err:  # shown to the person, redacted; the table stays usable
+            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+        self.refresh()
+
+    def open_credentials(self, name: str) -> CredentialForm:
+        form = CredentialForm(self.ws, name, on_saved=lambda _c: self.refresh())
+        self.detail.children = [form]
+        return form

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from reconwb import banners, connections
+from reconwb.workspace import Workspace
+
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def conn(ws: Workspace) -> connections.Connection:
+    with ws.connect() as con:
+        return connections.add(con, "acme", "files")
+
+
+@pytest.mark.parametrize(
+    "health, title, action",
+    [
+        ("reconnect_required", "Bank password no longer valid", "Update credentials"),
+        ("refreshing", "Deposits are refreshing, do not close", None),
+        ("awaiting_otp", "One-time code needed", "Enter code"),
+        ("blocked", "Needs attention", "Run now"),
+        ("broken", "Connector needs an update", None),
+        ("bank_disabled", "Bank unavailable", None),
+    ],
+)
+def test_each_state_that_needs_a_person_has_one_banner(conn, health: str, title: str, action: str | None) -> None:
+    found = banners.for_connection(dataclasses.replace(conn, health=health, health_reason="why"), now=NOW)
+    assert [(b.title, b.action) for b in found] == [(title, action)]
+
+
+def test_healthy_and_obsolete_connections_need_no_banner(conn) -> None:
+    assert banners.for_connection(dataclasses.replace(conn, health="ok"), now=NOW) == []
+    assert banners.for_connection(dataclasses.replace(conn, health="obsolete"), now=NOW) == []
+
+
+def test_refreshing_banner_says_when_deposits_are_expected(conn) -> None:
+    c = dataclasses.replace(conn, health="refreshing", refreshing_until=NOW + dt.timedelta(minutes=15))
+    (banner,) = banners.for_connection(c, now=NOW)
+    assert "15 minutes" in banner.message and "12:15 UTC" in banner.message
+
+
+def test_old_password_asks_for_rotation_after_60_days(conn) -> None:
+    young = dataclasses.replace(conn, health="ok", credentials_set_at=NOW - dt.timedelta(days=59))
+    old = dataclasses.replace(conn, health="ok", credentials_set_at=NOW - dt.timedelta(days=61))
+    assert banners.for_connection(young, now=NOW) == []
+    (banner,) = banners.for_connection(old, now=NOW)
+    assert banner.kind == "credential_age" and "61 days" in banner.message

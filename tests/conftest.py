@@ -12,7 +12,8 @@ import pytest
 from reconwb.cli.admin import init_workspace
 from reconwb.redaction import forget_secrets
 from reconwb.workspace import Workspace
-from tests.ledger import ledger  # noqa: F401 - a fixture shared by engine and widget tests
+from tests.books import books  # noqa: F401 - shared fixtures
+from tests.ledger import ledger  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

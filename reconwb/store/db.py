@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from reconwb.errors import ReconwbError
 from reconwb.store.migrate import migrate
@@ -132,6 +133,12 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, data: object) -> Itera
     finally:
         con.complete()
         con.unregister(name)
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+    """The result of `sql` as a polars frame, without the extra copy a DB-API result would make."""
+    con.complete()
+    return con.sql(sql, params=params or None).pl()
 
 
 def forget_migrated(path: str | os.PathLike[str] | None = None) -> None:

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from reconwb.errors import InvalidInput
-from reconwb.store.db import transaction
+from reconwb.store.db import frame, transaction
 from reconwb.workspace import Workspace
 
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -33,9 +33,7 @@ def query(ws: Workspace, sql: str, params: Sequence[Any] | None = None) -> pl.Da
             raise InvalidInput(f"only SELECT is allowed here, not {statements[0].type.name}")
         try:
             with transaction(con):
-                con.complete()
-                frame = con.sql(sql, params=list(params) if params else None).pl()
-                raise _Rollback(frame)
+                raise _Rollback(frame(con, sql, list(params) if params else None))
         except _Rollback as done:
             return done.frame
         except duckdb.Error as err:
@@ -43,5 +41,5 @@ def query(ws: Workspace, sql: str, params: Sequence[Any] | None = None) -> pl.Da
 
 
 class _Rollback(Exception):  # noqa: N818 - control flow: leave the transaction without committing
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.frame = frame
+    def __init__(self, result: pl.DataFrame) -> None:
+        self.frame = result

@@ -1,0 +1,118 @@
+"""The numbers managers and analysts look at: totals, trends, ageing. Computed in DuckDB, returned as polars.
+
+A deposit is a transaction with a positive amount. It is `matched` when a live (status `matched`) group links
+it, `suggested` when only a suggestion does, else `unmatched`. A payment's status (`open`, `partially_paid`,
+`paid`, `cancelled`) is kept by the matching engine. Dashboards, widgets and the demo summary read the same
+functions, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from reconwb.store.db import frame
+from reconwb.workspace import Workspace
+
+_DEPOSIT_STATE = """
+    SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency,
+           CASE WHEN bool_or(g.status = 'matched') THEN 'matched'
+                WHEN bool_or(g.status = 'suggested') THEN 'suggested'
+                ELSE 'unmatched' END AS state
+    FROM transactions t
+    LEFT JOIN matches x ON x.txn_id = t.txn_id
+    LEFT JOIN match_groups g ON g.group_id = x.group_id AND g.status IN ('matched', 'suggested')
+    WHERE t.amount > 0
+    GROUP BY t.txn_id, t.account_id, t.booked_on, t.amount, t.currency
+"""
+
+
+def _frame(ws: Workspace, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+    with ws.connect() as con:
+        return frame(con, sql, params)
+
+
+def deposit_totals(ws: Workspace) -> pl.DataFrame:
+    """Per account and currency: count and sum of deposits that are matched, suggested, unmatched."""
+    return _frame(
+        ws,
+        f"""
+        WITH d AS ({_DEPOSIT_STATE})
+        SELECT coalesce(c.name, '?') AS connection, a.external_ref AS account, d.currency,
+               count(*) FILTER (WHERE state = 'matched') AS matched,
+               coalesce(sum(amount) FILTER (WHERE state = 'matched'), 0) AS matched_amount,
+               count(*) FILTER (WHERE state = 'suggested') AS suggested,
+               coalesce(sum(amount) FILTER (WHERE state = 'suggested'), 0) AS suggested_amount,
+               count(*) FILTER (WHERE state = 'unmatched') AS unmatched,
+               coalesce(sum(amount) FILTER (WHERE state = 'unmatched'), 0) AS unmatched_amount
+        FROM d JOIN accounts a USING (account_id) LEFT JOIN connections c USING (connection_id)
+        GROUP BY ALL ORDER BY connection, account, currency
+        """,
+    )
+
+
+def payment_totals(ws: Workspace) -> pl.DataFrame:
+    """Per currency and status: how many expected payments, and how much."""
+    return _frame(
+        ws,
+        "SELECT currency, status, count(*) AS payments, sum(amount) AS amount FROM payments"
+        " GROUP BY ALL ORDER BY currency, status",
+    )
+
+
+def headline(ws: Workspace) -> dict[str, int]:
+    """The few numbers for the top of a dashboard and the demo summary."""
+    with ws.connect() as con:
+        deposits = dict(
+            con.execute(f"SELECT state, count(*) FROM ({_DEPOSIT_STATE}) GROUP BY state").fetchall()
+        )
+        payments = dict(con.execute("SELECT status, count(*) FROM payments GROUP BY status").fetchall())
+    return {
+        "deposits_matched": int(deposits.get("matched", 0)),
+        "deposits_suggested": int(deposits.get("suggested", 0)),
+        "deposits_unmatched": int(deposits.get("unmatched", 0)),
+        "payments_paid": int(payments.get("paid", 0)),
+        "payments_partially_paid": int(payments.get("partially_paid", 0)),
+        "payments_open": int(payments.get("open", 0)),
+    }
+
+
+def trend(ws: Workspace, *, every: str = "week", since: dt.date | None = None) -> pl.DataFrame:
+    """Deposits per period (day, week or month) by state: the "matched vs unmatched over time" plot."""
+    if every not in ("day", "week", "month"):
+        raise ValueError(f"every must be day, week or month, not {every!r}")
+    return _frame(
+        ws,
+        f"""
+        WITH d AS ({_DEPOSIT_STATE})
+        SELECT date_trunc('{every}', booked_on)::DATE AS period, state, count(*) AS deposits, sum(amount) AS amount
+        FROM d WHERE ? IS NULL OR booked_on >= ?
+        GROUP BY ALL ORDER BY period, state
+        """,
+        [since, since],
+    )
+
+
+AGE_BUCKETS = ("not due", "0-30 days", "31-60 days", "61-90 days", "over 90 days")
+
+
+def ageing(ws: Workspace, *, today: dt.date | None = None) -> pl.DataFrame:
+    """Open items by age: payments by days past due, unmatched deposits by days since booking."""
+    today = today or dt.date.today()
+    bucket = """CASE WHEN age < 0 THEN 'not due' WHEN age <= 30 THEN '0-30 days' WHEN age <= 60 THEN '31-60 days'
+                     WHEN age <= 90 THEN '61-90 days' ELSE 'over 90 days' END"""
+    return _frame(
+        ws,
+        f"""
+        WITH items AS (
+            SELECT 'payment' AS item, currency, amount, ?::DATE - coalesce(due_on, issued_on) AS age
+            FROM payments WHERE status IN ('open', 'partially_paid')
+            UNION ALL
+            SELECT 'deposit', currency, amount, ?::DATE - booked_on FROM ({_DEPOSIT_STATE}) WHERE state <> 'matched'
+        )
+        SELECT item, {bucket} AS bucket, currency, count(*) AS items, sum(amount) AS amount
+        FROM items GROUP BY ALL ORDER BY item, bucket, currency
+        """,
+        [today, today],
+    )

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from reconwb import reports
+from reconwb.workspace import Workspace
+from tests.books import TODAY
+
+
+def test_headline_counts_each_state_once(books: Workspace) -> None:
+    assert reports.headline(books) == {
+        "deposits_matched": 1, "deposits_suggested": 1, "deposits_unmatched": 1,
+        "payments_paid": 1, "payments_partially_paid": 0, "payments_open": 2,
+    }
+
+
+def test_deposit_totals_are_exact_per_account(books: Workspace) -> None:
+    (row,) = reports.deposit_totals(books).to_dicts()
+    assert (row["connection"], row["account"], row["currency"]) == ("files1", "CH11", "CHF")
+    assert (row["matched"], row["suggested"], row["unmatched"]) == (1, 1, 1)
+    assert row["matched_amount"] == Decimal("100.00") and row["unmatched_amount"] == Decimal("12.34")
+
+
+def test_trend_groups_deposits_by_period_and_state(books: Workspace) -> None:
+    frame = reports.trend(books, every="month")
+    assert frame["deposits"].sum() == 3  # the withdrawal is not a deposit
+    assert set(frame["state"]) == {"matched", "suggested", "unmatched"}
+
+
+def test_ageing_buckets_open_payments_and_unmatched_deposits(books: Workspace) -> None:
+    rows = {(r["item"], r["bucket"]): r["items"] for r in reports.ageing(books, today=TODAY).to_dicts()}
+    assert rows == {
+        ("payment", "31-60 days"): 1,   # INV-2, due 2026-10-15
+        ("payment", "not due"): 1,      # INV-3, due 2026-12-01
+        ("deposit", "0-30 days"): 1,    # the suggested one, 10 days old
+        ("deposit", "31-60 days"): 1,   # the mystery deposit, 40 days old
+    }

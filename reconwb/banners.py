@@ -61,6 +61,7 @@ def for_connection(
                     "Deposits are refreshing, do not close",
                     f"New credentials for {conn.name} were accepted. Deposits may take up to 15 minutes to appear"
                     f"{expected}; an earlier banner may still show meanwhile.",
+                    "Reconnect",
                 )
             )
         case "awaiting_otp":

@@ -21,7 +21,7 @@ def conn(ws: Workspace) -> connections.Connection:
     "health, title, action",
     [
         ("reconnect_required", "Bank password no longer valid", "Update credentials"),
-        ("refreshing", "Deposits are refreshing, do not close", None),
+        ("refreshing", "Deposits are refreshing, do not close", "Reconnect"),
         ("awaiting_otp", "One-time code needed", "Enter code"),
         ("blocked", "Needs attention", "Run now"),
         ("broken", "Connector needs an update", None),

@@ -1,0 +1,96 @@
+"""Banners at the top of a page, one per connection that needs a person, each with its action button."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import ipywidgets as w
+
+from reconwb import banks, banners, connections
+from reconwb.redaction import redact_exception
+from reconwb.sync import sync
+from reconwb.widgets.credentials import CredentialForm
+from reconwb.workspace import Workspace
+
+LEVEL_STYLE = {
+    "danger": "background:#ffebe9;border-left:6px solid #cf222e",
+    "warning": "background:#fff8c5;border-left:6px solid #bf8700",
+    "info": "background:#ddf4ff;border-left:6px solid #0969da",
+}
+
+
+def current_banners(ws: Workspace) -> list[banners.Banner]:
+    """Every banner the workspace needs now, most severe first."""
+    with ws.connect() as con:
+        names = {b.bank_id: b.name for b in banks.list_banks(con)}
+        conns = connections.list_connections(con, include_removed=False)
+    found = [b for c in conns for b in banners.for_connection(c, bank_name=names.get(c.bank_id))]
+    order = {"danger": 0, "warning": 1, "info": 2}
+    return sorted(found, key=lambda b: (order.get(b.level, 3), b.connection))
+
+
+class BannerPanel(w.VBox):
+    """Renders `current_banners`; the buttons do what the banner asks and the panel redraws itself."""
+
+    def __init__(self, ws: Workspace, extra_actions: dict[str, Callable[[str], w.Widget]] | None = None) -> None:
+        self.ws = ws
+        self.extra_actions = extra_actions or {}
+        self.items = w.VBox()
+        self.detail = w.VBox()
+        self.message = w.HTML()
+        self.buttons: dict[tuple[str, str], w.Button] = {}
+        super().__init__([self.items, self.detail, self.message])
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.buttons = {}
+        shown = current_banners(self.ws)
+        self.items.children = [self._banner(b) for b in shown]
+        if not shown:
+            self.items.children = [w.HTML("<div class='reconwb-all-clear'>All bank connections are healthy.</div>")]
+
+    def _banner(self, banner: banners.Banner) -> w.Widget:
+        style = LEVEL_STYLE.get(banner.level, LEVEL_STYLE["info"])
+        text = w.HTML(
+            f"<div class='reconwb-banner reconwb-{banner.kind}' style='{style};padding:8px 12px;margin:4px 0'>"
+            f"<b>{html.escape(banner.title)}</b> ({html.escape(banner.connection)})<br>"
+            f"{html.escape(banner.message)}</div>",
+            layout=w.Layout(width="100%"),
+        )
+        if not banner.action:
+            return text
+        button = w.Button(description=banner.action, button_style="warning" if banner.level != "info" else "info")
+        button.on_click(lambda _b, a=banner.action, c=banner.connection: self.act(a, c))
+        self.buttons[(banner.connection, banner.action)] = button
+        return w.HBox([text, button], layout=w.Layout(align_items="center"))
+
+    def act(self, action: str, connection: str) -> None:
+        """Do what a banner's button says."""
+        if action == "Update credentials":
+            self.detail.children = [CredentialForm(self.ws, connection, on_saved=lambda _c: self._after_save())]
+        elif action in ("Run now", "Reconnect"):
+            self._fetch(connection)
+        elif action in self.extra_actions:
+            self.detail.children = [self.extra_actions[action](connection)]
+        self.refresh()
+
+    def _after_save(self) -> None:
+        self.detail.children = []
+        self.refresh()
+        self.message.value = "Deposits are refreshing, do not close this page. Press Reconnect to fetch now."
+
+    def _fetch(self, connection: str) -> None:
+        self.message.value = f"Fetching {html.escape(connection)}…"
+        try:
+            result = sync(self.ws, connection, now=True)
+        except Exception as err:  # shown redacted; the page stays usable
+            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+            return
+        if result.status == "ok":
+            self.message.value = (
+                f"{html.escape(connection)} reconnected: {result.inserted} new deposits so far. Deposits may take"
+                " up to 15 minutes to appear; an earlier banner may still show meanwhile."
+            )
+        else:
+            self.message.value = f"{html.escape(connection)}: {html.escape(result.message or result.status)}"

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from reconwb import banks
+from reconwb.widgets.banner_panel import BannerPanel, current_banners
+from reconwb.workspace import Workspace
+from tests.ledger import LedgerBank, set_password
+
+
+def _kinds(ws: Workspace) -> list[tuple[str, str]]:
+    return [(b.connection, b.kind) for b in current_banners(ws)]
+
+
+def test_password_flow_update_then_reconnect_then_no_banner(ledger: Workspace) -> None:
+    set_password(ledger, "old-wrong-pw")
+    panel = BannerPanel(ledger)
+    panel.act("Reconnect", "c1")  # the bank rejects the stored password
+    assert _kinds(ledger) == [("c1", "reconnect_required")]
+    panel.buttons[("c1", "Update credentials")].click()
+    (form,) = panel.detail.children
+    form.password.value = LedgerBank.password
+    form.save.click()
+    assert _kinds(ledger) == [("c1", "refreshing")]
+    assert "do not close" in panel.message.value
+    panel.buttons[("c1", "Reconnect")].click()
+    assert _kinds(ledger) == []
+    assert "15 minutes" in panel.message.value
+    assert "All bank connections are healthy" in panel.items.children[0].value
+
+
+def test_blocked_connection_shows_run_now_which_clears_it(ledger: Workspace) -> None:
+    set_password(ledger, "wrong-1")
+    panel = BannerPanel(ledger)
+    panel.act("Reconnect", "c1")
+    panel.act("Reconnect", "c1")
+    assert _kinds(ledger) == [("c1", "blocked")]
+    LedgerBank.password = "wrong-1"
+    try:
+        panel.buttons[("c1", "Run now")].click()
+    finally:
+        LedgerBank.password = "right-pw-1"
+    assert _kinds(ledger) == []
+
+
+def test_disabled_bank_banner_follows_the_flag(ledger: Workspace) -> None:
+    with ledger.connect() as con:
+        banks.set_availability(con, "ledger", enabled=False)
+    assert ("c1", "bank_disabled") in _kinds(ledger)
+    with ledger.connect() as con:
+        banks.set_availability(con, "ledger", enabled=True)
+    assert ("c1", "bank_disabled") not in _kinds(ledger)

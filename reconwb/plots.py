@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import io
+
 import polars as pl
 from matplotlib.figure import Figure
 
 from reconwb.reports import AGE_BUCKETS
 
 STATE_COLOURS = {"matched": "#1a7f37", "suggested": "#bf8700", "unmatched": "#cf222e"}
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (for image widgets and HTML, where a live figure cannot go)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
 
 
 def trend_figure(trend: pl.DataFrame, *, title: str = "Deposits: matched vs unmatched") -> Figure:

@@ -1,15 +1,7 @@
 from __future__ import annotations
 
-import io
-
 from reconwb import plots, reports
 from tests.books import TODAY
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def test_trend_figure_draws_one_bar_series_per_state(books) -> None:
@@ -17,7 +9,7 @@ def test_trend_figure_draws_one_bar_series_per_state(books) -> None:
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["matched", "suggested", "unmatched"]
     assert sum(p.get_height() for p in ax.patches) == 3
-    assert _png(fig).startswith(b"\x89PNG")
+    assert plots.png(fig).startswith(b"\x89PNG")
 
 
 def test_ageing_figure_counts_items_per_bucket(books) -> None:

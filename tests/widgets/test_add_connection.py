@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from reconwb import banks, connections
+from reconwb.widgets.add_connection import AddConnectionForm
+from reconwb.workspace import Workspace
+
+
+def _bank_ids(form: AddConnectionForm) -> list[str]:
+    return [value for _label, value in form.bank.options]
+
+
+def test_only_available_banks_are_offered(ws: Workspace) -> None:
+    with ws.connect() as con:
+        banks.register(con, "b1", "Bank One", "sim-classic")
+        banks.register(con, "b2", "Bank Two", "sim-classic")
+        banks.set_availability(con, "b2", active=False)
+    form = AddConnectionForm(ws)
+    assert _bank_ids(form) == ["b1"]
+    with ws.connect() as con:
+        banks.set_availability(con, "b2", active=True)
+    form.refresh()
+    assert _bank_ids(form) == ["b1", "b2"]
+
+
+def test_adding_creates_the_connection_and_reports_errors(ws: Workspace) -> None:
+    with ws.connect() as con:
+        banks.register(con, "b1", "Bank One", "sim-classic")
+    added = []
+    form = AddConnectionForm(ws, on_added=added.append)
+    form.bank.value = "b1"
+    form.name.value = "acme"
+    form.username.value = "alice"
+    form.add.click()
+    assert [c.name for c in added] == ["acme"]
+    with ws.connect() as con:
+        assert connections.get(con, "acme").username == "alice"
+    form.name.value = "acme"
+    form.add.click()
+    assert "exists already" in form.message.value

@@ -38,6 +38,17 @@ def for_connection(
     reason = conn.health_reason or ""
     found: list[Banner] = []
     match conn.health:
+        case "reconnect_required" if conn.credentials_set_at is None:
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "Credentials needed",
+                    f"Enter the {bank} password for {conn.name} to start fetching deposits.",
+                    "Update credentials",
+                )
+            )
         case "reconnect_required":
             found.append(
                 Banner(

@@ -37,6 +37,8 @@ def trend_figure(trend: pl.DataFrame, *, title: str = "Deposits: matched vs unma
         ax.legend(frameon=False)
     else:
         ax.text(0.5, 0.5, "no deposits yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
     return fig
 
 

@@ -29,7 +29,8 @@ def conn(ws: Workspace) -> connections.Connection:
     ],
 )
 def test_each_state_that_needs_a_person_has_one_banner(conn, health: str, title: str, action: str | None) -> None:
-    found = banners.for_connection(dataclasses.replace(conn, health=health, health_reason="why"), now=NOW)
+    conn = dataclasses.replace(conn, health=health, health_reason="why", credentials_set_at=NOW)
+    found = banners.for_connection(conn, now=NOW)
     assert [(b.title, b.action) for b in found] == [(title, action)]
 
 
@@ -50,3 +51,8 @@ def test_old_password_asks_for_rotation_after_60_days(conn) -> None:
     assert banners.for_connection(young, now=NOW) == []
     (banner,) = banners.for_connection(old, now=NOW)
     assert banner.kind == "credential_age" and "61 days" in banner.message
+
+
+def test_a_connection_that_never_had_credentials_asks_for_them(conn) -> None:
+    (banner,) = banners.for_connection(dataclasses.replace(conn, health="reconnect_required"), now=NOW)
+    assert (banner.title, banner.action) == ("Credentials needed", "Update credentials")

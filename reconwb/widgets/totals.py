@@ -32,8 +32,8 @@ class TotalsPanel(w.VBox):
         self.headline = w.HTML()
         self.deposits = w.HTML()
         self.payments = w.HTML()
-        self.trend_image = w.Image(format="png")
-        self.ageing_image = w.Image(format="png")
+        self.trend_image = w.Image(format="png", layout=w.Layout(width="49%"))
+        self.ageing_image = w.Image(format="png", layout=w.Layout(width="49%"))
         children: list[w.Widget] = [
             self.headline,
             w.HTML("<h4>Deposits by account</h4>"),

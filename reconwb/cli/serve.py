@@ -1,0 +1,26 @@
+"""`reconwb serve`."""
+
+from __future__ import annotations
+
+import click
+
+from reconwb import serve
+from reconwb.cli.base import cli, pass_ws
+from reconwb.workspace import Workspace
+
+
+@cli.command("serve")
+@click.option("--port", type=int, default=8888, show_default=True)
+@click.option("--token", envvar="RECONWB_SERVER_TOKEN", help="Server token (default: a random one, printed).")
+@pass_ws
+def serve_cmd(ws: Workspace, port: int, token: str | None) -> None:
+    """JupyterLab, the Voila dashboards and the webhook receiver, in one server on 127.0.0.1."""
+    server = serve.plan(port=port, token=token)
+    for name, url in server.urls().items():
+        click.echo(f"{name:>15}: {url}")
+    process = serve.start(ws, server)
+    try:
+        raise SystemExit(process.wait())
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=30)

@@ -1,0 +1,77 @@
+"""`reconwb serve`: one Jupyter server with `jupyter_config.py`: JupyterLab, Voila dashboards, the webhook receiver."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconwb.errors import InvalidInput
+from reconwb.workspace import Workspace
+
+CONFIG_NAME = "jupyter_config.py"
+DASHBOARDS = ("reconciliation", "connections")
+
+
+def find_config(start: Path | None = None) -> Path:
+    """`jupyter_config.py` of the project: in the working directory or above it."""
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.exists():
+            return candidate
+    raise InvalidInput(f"no {CONFIG_NAME} in {here} or above; run reconwb serve from the project folder")
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    port: int
+    token: str
+    root: Path
+    config: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def urls(self) -> dict[str, str]:
+        q = f"?token={self.token}"
+        found = {"lab": f"{self.base}/lab{q}"}
+        for name in DASHBOARDS:
+            found[name] = f"{self.base}/voila/render/dashboards/{name}.ipynb{q}"
+        return found
+
+    def command(self) -> list[str]:
+        root_user = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        return [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            f"--config={self.config}",
+            f"--port={self.port}",
+            "--port-retries=0",
+            f"--ServerApp.root_dir={self.root}",
+            f"--IdentityProvider.token={self.token}",
+            "--no-browser",
+            *root_user,
+        ]
+
+
+def plan(port: int = 8888, token: str | None = None, root: Path | None = None) -> ServerPlan:
+    config = find_config(root)
+    return ServerPlan(
+        port=port, token=token or secrets.token_urlsafe(24), root=(root or config.parent).absolute(), config=config
+    )
+
+
+def start(ws: Workspace, server: ServerPlan, *, quiet: bool = False) -> subprocess.Popen[bytes]:
+    """Start the server in the background; kernels inherit the workspace through the environment."""
+    env = {**os.environ, "RECONWB_DB": str(ws.db_path)}
+    if ws.key_file and not os.environ.get("RECONWB_KEY"):
+        env["RECONWB_KEY_FILE"] = str(ws.key_file)
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.Popen(server.command(), env=env, cwd=server.root, stdout=out, stderr=out)

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Coroutine
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -171,8 +171,8 @@ class PortalConnector(Connector):
                 expires = dt.datetime.now(dt.UTC) + self.session_ttl
                 self.ctx.state = {"storage_state": await self.context.storage_state(),
                                   "expires_at": expires.isoformat()}
-            elif self.logged_in:
-                await self.page.goto(self.url(self.logout_path), timeout=self.page_timeout_ms)
+            elif self.logged_in:  # log out with the session's cookies, without rendering another page
+                await self.context.request.get(self.url(self.logout_path), timeout=self.page_timeout_ms)
         finally:
             await self.context.close()
             self.context = None
@@ -230,12 +230,15 @@ class PortalConnector(Connector):
         return await self.page.locator(selector).count() > 0
 
     async def fill(self, selector: str, value: str, what: str) -> None:
-        await self.ensure(selector, what)
-        await self.page.fill(selector, value, timeout=self.page_timeout_ms)
+        try:
+            await self.page.fill(selector, value, timeout=5_000)
+        except PlaywrightTimeout:
+            await self.ensure(selector, what, timeout_ms=1)  # names the reason
+            raise
 
     async def submit(self, selector: str, what: str) -> None:
         """Click what submits a form and wait for the page it leads to. Never retried (see module doc)."""
-        await self.ensure(selector, what)
+        await self.ensure(selector, what, timeout_ms=5_000)
         try:
             async with self.page.expect_navigation(timeout=self.page_timeout_ms, wait_until="domcontentloaded") as nav:
                 await self.page.click(selector, timeout=self.page_timeout_ms)
@@ -246,20 +249,30 @@ class PortalConnector(Connector):
             await self._raise_if_maintenance()
             raise errors.Transient(f"the bank answered {what} with HTTP {response.status}")
 
-    async def rows(self, selector: str, script: str) -> list[dict[str, str]]:
-        """Evaluate `script` (a JS function of the matched elements) over all rows: one round trip a page."""
-        try:
-            return await self.page.eval_on_selector_all(selector, script)
-        except PlaywrightError as err:
-            raise errors.SiteChanged(f"rows {selector} no longer have the expected cells: {err}") from None
+    async def read_page(
+        self, container: str, rows: str, script: str, what: str, next_link: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The rows of a list page and the URL of its next page, read in one round trip to the browser.
 
-    async def next_page(self, selector: str) -> str | None:
-        """The absolute URL of the "next page" link, or None on the last page."""
-        link = self.page.locator(selector)
-        if await link.count() == 0:
-            return None
-        href = await link.first.get_attribute("href")
-        return urljoin(self.page.url, href) if href else None
+        `script` is a JS function of the row elements (those matching `rows` inside `container`) returning
+        plain objects. A missing container is waited for once, then reported as a changed site.
+        """
+        code = (
+            "([container, rows, next]) => { const root = document.querySelector(container);"
+            " if (!root) return null; const link = next ? document.querySelector(next) : null;"
+            f" return {{rows: ({script})(Array.from(root.querySelectorAll(rows))),"
+            " next: link ? link.href : null}; }"
+        )
+        for first in (True, False):
+            try:
+                found = await self.page.evaluate(code, [container, rows, next_link])
+            except PlaywrightError as err:
+                raise errors.SiteChanged(f"{what}: the rows no longer have the expected cells: {err}") from None
+            if found is not None:
+                return found["rows"], found["next"]
+            if first:
+                await self.ensure(container, what)
+        raise errors.SiteChanged(f"{what} not found ({container})")
 
     async def on_page(self, path: str) -> bool:
         """Whether the browser already shows `path` (saves a navigation after the login redirect)."""
@@ -274,8 +287,7 @@ class PortalConnector(Connector):
         self._page = await self.context.new_page()
         if storage and await self._resume():
             return
-        await self.goto(self.login_path)
-        await self._raise_if_maintenance()
+        await self.goto(self.login_path)  # a maintenance page answers 503: BankUnavailable from goto
         password = self.ctx.credentials.get("password", "")
         await self.submit_login(self.ctx.username or "", password)
         outcome = await self.outcome()
@@ -299,10 +311,11 @@ class PortalConnector(Connector):
             await self.page.wait_for_selector(union, state="attached", timeout=5_000)
         except PlaywrightTimeout:
             return None
-        for name, selector in self.outcomes.items():
-            if await self.present(selector):
-                return name
-        return None
+        return await self.page.evaluate(
+            "pairs => { for (const [name, sel] of pairs) { if (document.querySelector(sel)) return name; }"
+            " return null; }",
+            list(self.outcomes.items()),
+        )
 
     async def _second_factor(self) -> str | None:
         if self.ctx.login_mode != "assisted" or self.ctx.ask_otp is None:

@@ -42,17 +42,16 @@ class AlpineConnector(PortalConnector):
     async def read_accounts(self) -> list[AccountInfo]:
         if not await self.on_page(self.accounts_path):
             await self.goto(self.accounts_path)
-        await self.ensure("#konten", "the account overview")
-        return [AccountInfo(r["iban"], r["name"].strip(), iban=r["iban"], currency=r["ccy"].strip())
-                for r in await self.rows("#konten .konto", _ACCOUNTS)]
+        found, _ = await self.read_page("#konten", ".konto", _ACCOUNTS, "the account overview")
+        return [AccountInfo(r["iban"], r["name"].strip(), iban=r["iban"], currency=r["ccy"].strip()) for r in found]
 
     async def read_transactions(self, account: AccountInfo, since: dt.date) -> list[Txn]:
         url: str | None = f"account/{quote(account.external_ref)}?von={since:%d.%m.%Y}"
         found: list[Txn] = []
         while url:
             await self.goto(url)
-            await self.ensure("#umsatzliste", "the transaction list")
-            for r in await self.rows("#umsatzliste .buchung", _ROWS):
+            rows, url = await self.read_page("#umsatzliste", ".buchung", _ROWS, "the transaction list", "a.weiter")
+            for r in rows:
                 amount_text, _, currency = r["amount"].strip().rpartition(" ")
                 found.append(Txn(
                     booked_on=parse_date(r["date"], "%d.%m.%Y"),
@@ -64,5 +63,4 @@ class AlpineConnector(PortalConnector):
                     bank_txn_id=r["id"] or None,
                     status="pending" if r["state"] == "vorgemerkt" else "booked",
                 ))
-            url = await self.next_page("a.weiter")
         return found

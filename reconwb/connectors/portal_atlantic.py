@@ -42,17 +42,18 @@ class AtlanticConnector(PortalConnector):
     async def read_accounts(self) -> list[AccountInfo]:
         if not await self.on_page(self.accounts_path):
             await self.goto(self.accounts_path)
-        await self.ensure("#account-list", "the account list")
+        found, _ = await self.read_page("#account-list", "li[data-account]", _ACCOUNTS, "the account list")
         return [AccountInfo(r["ref"], r["name"].strip(), iban=r["ref"], currency=r["meta"].split("·")[-1].strip())
-                for r in await self.rows("#account-list li[data-account]", _ACCOUNTS)]
+                for r in found]
 
     async def read_transactions(self, account: AccountInfo, since: dt.date) -> list[Txn]:
         url: str | None = f"account/{quote(account.external_ref)}?since={since.isoformat()}"
         found: list[Txn] = []
         while url:
             await self.goto(url)
-            await self.ensure("body[data-ready='1'] #ledger", "the rendered ledger")
-            for r in await self.rows("#ledger tbody tr", _ROWS):
+            rows, url = await self.read_page("body[data-ready='1'] #ledger", "tbody tr", _ROWS, "the rendered ledger",
+                                             "a[data-nav=older]")
+            for r in rows:
                 credit, debit = r["credit"].strip(), r["debit"].strip()
                 found.append(Txn(
                     booked_on=parse_date(r["date"], "%d %b %Y"),
@@ -64,5 +65,4 @@ class AtlanticConnector(PortalConnector):
                     bank_txn_id=r["id"] or None,
                     status="pending" if r["pending"] else "booked",
                 ))
-            url = await self.next_page("a[data-nav=older]")
         return found

@@ -42,17 +42,17 @@ class NordicConnector(PortalConnector):
     async def read_accounts(self) -> list[AccountInfo]:
         if not await self.on_page(self.accounts_path):
             await self.goto(self.accounts_path)
-        await self.ensure("table#accounts", "the account list")
-        return [AccountInfo(r["iban"], r["name"].strip(), iban=r["iban"], currency=r["ccy"].strip())
-                for r in await self.rows("table#accounts tr.account", _ACCOUNTS)]
+        found, _ = await self.read_page("table#accounts", "tr.account", _ACCOUNTS, "the account list")
+        return [AccountInfo(r["iban"], r["name"].strip(), iban=r["iban"], currency=r["ccy"].strip()) for r in found]
 
     async def read_transactions(self, account: AccountInfo, since: dt.date) -> list[Txn]:
         url: str | None = f"account/{quote(account.external_ref)}?from={since.isoformat()}"
         found: list[Txn] = []
         while url:
             await self.goto(url)
-            await self.ensure("table#transactions", "the transaction list")
-            for r in await self.rows("table#transactions tr.txn", _ROWS):
+            rows, url = await self.read_page("table#transactions", "tr.txn", _ROWS, "the transaction list",
+                                             "a.next[rel=next]")
+            for r in rows:
                 found.append(Txn(
                     booked_on=parse_date(r["date"], "%Y-%m-%d"),
                     amount=parse_amount(r["amount"]),
@@ -63,5 +63,4 @@ class NordicConnector(PortalConnector):
                     bank_txn_id=r["id"] or None,
                     status="pending" if r["status"] == "pending" else "booked",
                 ))
-            url = await self.next_page("a.next[rel=next]")
         return found

@@ -32,7 +32,7 @@ class SimBank:
 
 
 BANKS: tuple[SimBank, ...] = (
-    SimBank("sim-nordic", "Nordic Savings Bank (simulated)", "nordic", "portal-nordic", 20),
+    SimBank("sim-nordic", "Nordic Savings Bank (simulated)", "nordic", "portal-nordic", 50),
     SimBank("sim-alpine", "Alpine Cantonal Bank (simulated)", "alpine", "portal-alpine", 15),
     SimBank("sim-atlantic", "Atlantic Trust (simulated)", "atlantic", "portal-atlantic", 25),
 )

@@ -179,6 +179,10 @@ def test_persistent_session_is_reused_sealed_and_expires(ws: Workspace, bank: Ba
     bank.admin("expire_sessions", {})  # the bank forgot the session: log in again, quietly
     assert run_sync(ws, "grace").status == "ok"
     assert bank.admin("stats")["grace"]["login_posts"] == 2
+    with ws.connect() as con:  # our own expiry passed: the stored state is not even tried
+        con.execute("UPDATE sessions SET expires_at = now() - INTERVAL 1 MINUTE")
+    assert run_sync(ws, "grace").status == "ok"
+    assert bank.admin("stats")["grace"]["login_posts"] == 3
 
 
 def test_one_shot_session_logs_out_and_keeps_nothing(ws: Workspace, bank: BankHandle) -> None:

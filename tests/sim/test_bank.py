@@ -121,3 +121,34 @@ def test_state_stays_in_memory(bank: BankHandle, tmp_path, monkeypatch) -> None:
     bank.admin("invalidate", {"username": "alice"})
     bank.admin("reset", {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sim_bank_serves_in_the_foreground_until_stopped(tmp_path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "reconwb", "sim", "bank", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/__admin/attempts", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, proc.stderr.read1().decode() if proc.poll() is not None else ""
+                time.sleep(0.2)
+        assert answer.json()["dave"] == 0
+        assert httpx.get(f"http://127.0.0.1:{port}/atlantic/login").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)

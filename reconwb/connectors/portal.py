@@ -33,7 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from reconwb.browser import launch_options
 from reconwb.connectors import errors
-from reconwb.connectors.base import AccountInfo, Connector
+from reconwb.connectors.base import AccountInfo, Connector, FetchContext
 from reconwb.connectors.resources import add_closer, release
 from reconwb.redaction import redact
 from reconwb.transactions import Txn
@@ -132,7 +132,7 @@ class PortalConnector(Connector):
     # what the bank shows after a login attempt; `outcome()` checks them in this order
     outcomes: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: FetchContext) -> None:
         super().__init__(ctx)
         self.context: BrowserContext | None = None
         self._page: Page | None = None

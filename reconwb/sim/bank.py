@@ -37,6 +37,7 @@ ADMIN = "/__admin/"
 
 @dataclass
 class _Session:
+    sid: str
     bank: str  # path
     username: str | None = None
     stage: str = "anonymous"  # anonymous | passcode | otp | expired | ok
@@ -113,26 +114,26 @@ class BankPortal:
         with self._lock:
             session = self._session(cookies.get(cookie_name), bank)
             reply = self._route(method, parts[1:], query, form, bank, layout, session)
-            sid = next((k for k, v in self.sessions.items() if v is session), None)
-        if sid is not None and cookies.get(cookie_name) != sid:
-            reply.cookies[cookie_name] = sid
         if session.stage == "gone":
             reply.cookies[cookie_name] = None
+        elif cookies.get(cookie_name) != session.sid:
+            reply.cookies[cookie_name] = session.sid
         return reply
 
     def _session(self, sid: str | None, bank: SimBank) -> _Session:
         now = time.monotonic()
+        ttl = SESSION_TTL.total_seconds()
         session = self.sessions.get(sid or "")
-        if session is None or session.bank != bank.path or now - session.touched > SESSION_TTL.total_seconds():
-            session = _Session(bank.path)
-            self.sessions[secrets.token_urlsafe(16)] = session
+        if session is None or session.bank != bank.path or now - session.touched > ttl:
+            if len(self.sessions) > 5_000:  # a long-running simulator forgets idle sessions
+                self.sessions = {k: v for k, v in self.sessions.items() if now - v.touched <= ttl}
+            session = _Session(secrets.token_urlsafe(16), bank.path)
+            self.sessions[session.sid] = session
         session.touched = now
         return session
 
     def _end(self, session: _Session) -> None:
-        for sid, s in list(self.sessions.items()):
-            if s is session:
-                del self.sessions[sid]
+        self.sessions.pop(session.sid, None)
         session.stage = "gone"
 
     def _route(self, method: str, rest: list[str], query: dict[str, str], form: dict[str, str], bank: SimBank,

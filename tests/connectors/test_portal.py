@@ -64,11 +64,10 @@ def test_a_locking_login_never_reaches_the_portals_lock(ws: Workspace, bank: Ban
     for _ in range(3):
         assert run_sync(ws, "dave").status == "skipped"
     # a person types another wrong password: one more try is allowed, then the budget (2) blocks the connection
-    add_connection_password = "Wrong-pw-2"
     from reconwb import connections
 
     with ws.connect() as con:
-        connections.set_credentials(con, ws.vault(), "dave", {"password": add_connection_password})
+        connections.set_credentials(con, ws.vault(), "dave", {"password": "Wrong-pw-2"})
     assert run_sync(ws, "dave").health == "blocked"
     for _ in range(3):
         assert run_sync(ws, "dave").status == "skipped"

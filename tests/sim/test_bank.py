@@ -116,11 +116,15 @@ def test_alpine_login_needs_the_pages_javascript(bank: BankHandle, client: httpx
     assert bank.admin("attempts")["gus"] == 0  # a session problem is not a failed password
 
 
-def test_state_stays_in_memory(bank: BankHandle, tmp_path, monkeypatch) -> None:
+def test_invalidate_and_reset_live_in_memory(bank: BankHandle, client: httpx.Client, tmp_path,
+                                             monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    password = login(bank, "alice")["password"]
     bank.admin("invalidate", {"username": "alice"})
+    assert "Your password has expired" in _post_login(client, "alice", password).text
     bank.admin("reset", {})
-    assert list(tmp_path.iterdir()) == []
+    assert "Your accounts" in _post_login(client, "alice", password).text
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere
 
 
 def test_sim_bank_serves_in_the_foreground_until_stopped(tmp_path) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -72,6 +74,8 @@ def main() -> None:
         server.terminate()
         server.join(5)
 
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # Chromium, the Playwright driver, the bank
         with ws.connect() as con:
             stored = con.execute("SELECT count(*) FROM transactions").fetchall()[0][0]
         failed = [r for r in results if r.status != "ok"]
@@ -81,6 +85,9 @@ def main() -> None:
         print(f"sync after start:         {run:6.2f} s")
         print(f"per connection (avg):     {run / len(names):6.2f} s  (wall time / connections)")
         print(f"total:                    {finished - started:6.2f} s  (target < 20 s)")
+        print(f"CPU used:                 {own.ru_utime + own.ru_stime:6.2f} s reconwb process, "
+              f"{kids.ru_utime + kids.ru_stime:6.2f} s browser + driver + simulated bank "
+              f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print(f"transactions stored:      {stored} (expected {len(names) * args.transactions}); failed: {len(failed)}")
         for r in failed:
             print(f"  {r.connection}: {r.health} {r.message}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -45,6 +46,10 @@ def test_fetch_pauses_for_the_code_and_resumes_when_the_cli_hands_it_in(
     assert "code" in challenge.prompt
     assert health(ws, "carol")[0] == "awaiting_otp"
     assert not running.done()
+    shown = run_cli("otp", "carol", "--json", "--screenshot", str(ws.data_dir / "otp.png"))
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["challenge_id"] == challenge.challenge_id
+    assert (ws.data_dir / "otp.png").read_bytes().startswith(b"\x89PNG")
     code = bank.admin("otp/carol")["code"]
     done = run_cli("otp", "carol", code, "--json")  # another process, as from a terminal
     assert done.returncode == 0, done.stderr

@@ -393,6 +393,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     portal: BankPortal
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up on a slow page (as a scraper with a timeout does) is not an error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class BankHandle:
     """A running simulator: its base URL, its admin endpoints, and `stop()`."""

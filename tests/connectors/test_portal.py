@@ -99,9 +99,9 @@ def test_layout_change_is_broken_not_a_password_error_with_diagnostics(ws: Works
 def test_slow_pages_and_500s_are_retried_with_backoff(
     ws: Workspace, bank: BankHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(AlpineConnector, "page_timeout_ms", 800)
+    monkeypatch.setattr(AlpineConnector, "page_timeout_ms", 2000)
     monkeypatch.setattr(AlpineConnector, "backoff_seconds", 0.05)
-    bank.admin("slow", {"seconds": 1.5})
+    bank.admin("slow", {"seconds": 4})  # longer than the connector waits for a page
     add_connection(ws, bank, "frank")
     result = run_sync(ws, "frank")
     assert result.status == "ok", result.message

@@ -16,10 +16,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
-from reconwb import accounts, connections, lifecycle
+from reconwb import accounts, connections, diagnostics, lifecycle, otp, sessions
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import registry
 from reconwb.connectors.base import AccountInfo, Connector, FetchContext
+from reconwb.connectors.resources import release
+from reconwb.otp import pending_challenge, submit_otp  # noqa: F401 - part of this module's public API
 from reconwb.redaction import redact_exception
 from reconwb.store.db import transaction
 from reconwb.transactions import IngestResult, Txn, ingest
@@ -61,7 +63,7 @@ class _Plan:
 
 def state_owner(connection_id: int) -> str:
     """The vault owner of a connector's state between runs (e.g. a portal session)."""
-    return f"session/{connection_id}"
+    return sessions.owner(connection_id)
 
 
 def _open(ws: Workspace, name: str, now: bool, since: dt.date | None, resources: dict[str, Any]) -> _Plan | SyncResult:
@@ -90,7 +92,7 @@ def _open(ws: Workspace, name: str, now: bool, since: dt.date | None, resources:
             " WHERE a.connection_id = ? GROUP BY ALL",
             [conn.connection_id],
         ).fetchall()
-        state = vault.get(con, state_owner(conn.connection_id)) if conn.session_mode == "persistent" else None
+        state = _load_session(con, vault, conn)
     today = dt.date.today()
     plan = _Plan(
         connector_cls=connector_cls,
@@ -151,8 +153,7 @@ def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list
             " WHERE run_id = ?",
             [count, total.inserted, total.updated, plan.run_id],
         )
-        if plan.ctx.session_mode == "persistent" and plan.ctx.state:
-            vault.put(con, state_owner(conn_id), plan.ctx.state)
+        _save_session(con, vault, plan)
         lifecycle.record_success(con, conn_id)
     return SyncResult(
         plan.ctx.connection_name, "ok", "ok", count, total.inserted, total.updated, run_id=plan.run_id
@@ -161,10 +162,12 @@ def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list
 
 def _finish_failed(ws: Workspace, plan: _Plan, err: BaseException) -> SyncResult:
     message = redact_exception(err)
+    saved = _save_diagnostics(ws, plan, err)
     with ws.connect() as con, transaction(con):
         con.execute(
-            "UPDATE sync_runs SET status = 'failed', finished_at = now(), outcome = ?, message = ? WHERE run_id = ?",
-            [type(err).__name__, message, plan.run_id],
+            "UPDATE sync_runs SET status = 'failed', finished_at = now(), outcome = ?, message = ?,"
+            " diagnostics_path = ? WHERE run_id = ?",
+            [type(err).__name__, message, saved, plan.run_id],
         )
         health = lifecycle.record_failure(con, plan.ctx.connection_id, err)
     return SyncResult(plan.ctx.connection_name, "failed", str(health), message=message, run_id=plan.run_id)
@@ -179,9 +182,12 @@ async def sync_async(
     resources: dict[str, Any] | None = None,
 ) -> SyncResult:
     """Fetch one connection if its health allows it (or `now`, a person's "Run now")."""
-    plan = await asyncio.to_thread(_open, ws, name, now, since, resources if resources is not None else {})
+    if resources is None:  # nobody shares ours: close the browser (or client) when this fetch is done
+        return await _with_own_resources(lambda shared: sync_async(ws, name, now=now, since=since, resources=shared))
+    plan = await asyncio.to_thread(_open, ws, name, now, since, resources)
     if isinstance(plan, SyncResult):
         return plan
+    _attach_otp(ws, plan)
     try:
         for attempt in range(1, TRANSIENT_TRIES + 1):
             try:
@@ -209,8 +215,11 @@ async def sync_many_async(
     on_done: Callable[[SyncResult], None] | None = None,
 ) -> list[SyncResult]:
     """Fetch several connections, at most `concurrency` at a time, sharing `resources` (one browser)."""
+    if resources is None:
+        return await _with_own_resources(lambda shared: sync_many_async(
+            ws, names, now=now, since=since, concurrency=concurrency, resources=shared, on_done=on_done))
     gate = asyncio.Semaphore(concurrency)
-    shared = resources if resources is not None else {}
+    shared = resources
 
     async def one(name: str) -> SyncResult:
         async with gate:
@@ -229,6 +238,7 @@ def due_connections(ws: Workspace) -> list[str]:
     """Connections a scheduled sync should try now."""
     with ws.connect() as con:
         lifecycle.expire_refresh_windows(con)
+        otp.expire_stale(con)
         return [
             c.name
             for c in connections.list_connections(con, include_removed=False)
@@ -264,8 +274,68 @@ def sync(ws: Workspace, name: str, *, now: bool = False, since: dt.date | None =
 
 
 def sync_many(
-    ws: Workspace, names: Iterable[str] | None = None, *, now: bool = False, concurrency: int = 4
+    ws: Workspace,
+    names: Iterable[str] | None = None,
+    *,
+    now: bool = False,
+    concurrency: int = 4,
+    progress: bool | None = None,
 ) -> list[SyncResult]:
-    """Fetch the given connections, or every due one."""
+    """Fetch the given connections, or every due one, through one browser, with a progress bar in a terminal.
+
+    `progress=None` shows the bar only when stderr is a terminal.
+    """
+    from tqdm import tqdm
+
     selected = list(names) if names is not None else due_connections(ws)
-    return run_blocking(lambda: sync_many_async(ws, selected, now=now, concurrency=concurrency))
+    with tqdm(total=len(selected), desc="sync", unit="conn", disable=None if progress is None else not progress,
+              leave=False) as bar:
+
+        def done(result: SyncResult) -> None:
+            bar.set_postfix_str(f"{result.connection}: {result.status}", refresh=False)
+            bar.update(1)
+
+        return run_blocking(lambda: sync_many_async(ws, selected, now=now, concurrency=concurrency, on_done=done))
+
+
+# -- portal sessions, assisted login, diagnostics, shared resources ------------------------------------------
+
+
+def _load_session(con: Any, vault: Any, conn: connections.Connection) -> dict[str, Any] | None:
+    """A persistent connection's stored login state, while it has not expired."""
+    if conn.session_mode != "persistent":
+        return None
+    return sessions.load(con, vault, conn.connection_id)
+
+
+def _save_session(con: Any, vault: Any, plan: _Plan) -> None:
+    if plan.ctx.session_mode == "persistent" and plan.ctx.state:
+        sessions.save(con, vault, plan.ctx.connection_id, plan.ctx.state)
+
+
+def _attach_otp(ws: Workspace, plan: _Plan) -> None:
+    """Assisted logins wait for a person's code through the store (see `reconwb.otp`)."""
+    if plan.ctx.login_mode != "assisted":
+        return
+
+    async def ask(screenshot: bytes, prompt: str) -> str:
+        return await otp.wait_for_code(ws, plan.ctx.connection_id, plan.run_id, screenshot, prompt)
+
+    plan.ctx.ask_otp = ask
+
+
+def _save_diagnostics(ws: Workspace, plan: _Plan, err: BaseException) -> str | None:
+    try:
+        saved = diagnostics.save(ws, plan.run_id, err)
+    except OSError as problem:  # diagnostics must never hide the failure itself
+        log.warning("could not save diagnostics of run %s: %s", plan.run_id, problem)
+        return None
+    return str(saved) if saved else None
+
+
+async def _with_own_resources(body: Callable[[dict[str, Any]], Awaitable[T]]) -> T:
+    resources: dict[str, Any] = {}
+    try:
+        return await body(resources)
+    finally:
+        await release(resources)

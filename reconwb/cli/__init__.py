@@ -12,8 +12,15 @@ from collections.abc import Sequence
 
 import click
 
-# Importing a module registers its commands on `cli`.
-from reconwb.cli import admin, banks, connections, demo, serve  # noqa: E402,F401,I001
+from reconwb.cli import (  # noqa: E402,F401,I001 - importing a module registers its commands
+    admin,
+    banks,
+    connections,
+    demo,
+    serve,
+    sim,
+    sync,
+)
 from reconwb.cli.base import cli
 from reconwb.errors import ReconwbError
 from reconwb.redaction import redact, redact_exception, setup_logging

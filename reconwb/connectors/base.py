@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,6 +53,9 @@ class FetchContext:
     state: dict[str, Any] = field(default_factory=dict)
     # objects the runner shares between fetches (a browser, an HTTP client)
     resources: dict[str, Any] = field(default_factory=dict)
+    # assisted login: show a person the bank's second-factor page (PNG, prompt) and wait for the code they enter;
+    # raises OtpExpired when nobody answers in time. None: unattended, the connector raises OtpRequired instead.
+    ask_otp: Callable[[bytes, str], Awaitable[str]] | None = None
 
 
 class Connector(ABC):

@@ -65,6 +65,17 @@ class OtpRequired(ConnectorError):
         self.expires_at = expires_at
 
 
+class OtpRejected(InvalidCredentials):
+    """The bank refused the one-time code a person entered. Fatal: repeated wrong codes lock real accounts."""
+
+
+class OtpExpired(ConnectorError):
+    """Nobody entered the one-time code in time; the challenge is gone and a person must start again."""
+
+    health = "reconnect_required"
+    retry = NEVER
+
+
 class ReconnectRequired(ConnectorError):
     """The aggregator needs the user to re-consent or re-enter credentials."""
 
@@ -115,6 +126,8 @@ TAXONOMY: tuple[type[ConnectorError], ...] = (
     PasswordExpired,
     AccountLocked,
     OtpRequired,
+    OtpRejected,
+    OtpExpired,
     ReconnectRequired,
     ResultsPending,
     SiteChanged,

@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "reconwb.connectors"
 # "module:Class" of the connectors that ship with reconwb
-BUILTIN: tuple[str, ...] = ()
+BUILTIN: tuple[str, ...] = (
+    "reconwb.connectors.portal_nordic:NordicConnector",
+    "reconwb.connectors.portal_alpine:AlpineConnector",
+    "reconwb.connectors.portal_atlantic:AtlanticConnector",
+)
 
 
 def _load(spec: str) -> type[Connector]:

@@ -52,12 +52,16 @@ def _is_lock_error(err: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+_connect_lock = threading.Lock()  # DuckDB's instance cache races when threads open one file at the same moment
+
+
 def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            with _connect_lock:
+                return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as err:
             if not _is_lock_error(err):
                 raise StoreError(f"cannot open store {path}: {err}") from None

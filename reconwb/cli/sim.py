@@ -1,0 +1,31 @@
+"""`reconwb sim`: the simulators, in the foreground, for the demo and for trying connectors by hand."""
+
+from __future__ import annotations
+
+import click
+
+from reconwb.cli.base import cli, emit
+
+
+@cli.group("sim")
+def sim_group() -> None:
+    """Simulated bank portal and aggregator on 127.0.0.1."""
+
+
+@sim_group.command("bank")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--print-scenario", is_flag=True, help="Print the built-in scenario as JSON and exit.")
+def sim_bank(port: int, print_scenario: bool) -> None:
+    """Serve the simulated bank portal (three layouts) until interrupted."""
+    from reconwb.sim import bank
+
+    if print_scenario:
+        emit(bank.BankPortal().scenario(), True)
+        return
+    handle = bank.make_server(port)
+    click.echo(f"simulated bank portal on {handle.url} (banks: "
+               + ", ".join(f"{handle.url}/{b['path']}" for b in handle.portal.scenario()["banks"]) + ")", err=True)
+    try:
+        handle.serve_forever()
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,1 @@
+"""Simulators of the outside world (a bank portal, an aggregator API) for the demo and the tests."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reconwb import sync
+import pytest
+
+from reconwb import connections, sync
 from reconwb.connectors import errors
 from reconwb.workspace import Workspace
 from tests.ledger import LedgerBank, LedgerConnector, set_password

@@ -16,7 +16,7 @@ def ip():
 
 
 def test_sql_magic_returns_a_polars_frame_and_stores_it(ip, ws: Workspace) -> None:
-    result = ip.run_cell_magic("reconwb_sql", "banks_frame", "SELECT bank_id FROM banks")
+    result = ip.run_cell_magic("reconwb_sql", "banks_frame", "SELECT bank_id FROM banks WHERE bank_id = 'files'")
     assert isinstance(result, pl.DataFrame)
     assert ip.user_ns["banks_frame"]["bank_id"].to_list() == ["files"]
 

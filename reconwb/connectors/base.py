@@ -12,9 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconwb.transactions import Txn
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from reconwb.vault import Vault
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class FetchContext:
     state: dict[str, Any] = field(default_factory=dict)
     # objects the runner shares between fetches (a browser, an HTTP client)
     resources: dict[str, Any] = field(default_factory=dict)
+    # connector configuration read from the store before the fetch (`Connector.prepare`), e.g. an API token
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 class Connector(ABC):
@@ -62,9 +69,15 @@ class Connector(ABC):
     credential_fields: ClassVar[tuple[str, ...]] = ("password",)
     login_modes: ClassVar[tuple[str, ...]] = ("simple",)
     history_days: ClassVar[int] = 90
+    source: ClassVar[str] = "portal"  # the `transactions.source` of what this connector fetches
 
     def __init__(self, ctx: FetchContext) -> None:
         self.ctx = ctx
+
+    @classmethod
+    def prepare(cls, con: duckdb.DuckDBPyConnection, vault: Vault) -> dict[str, Any]:
+        """Configuration the fetch needs from the store (read while it is open): becomes `ctx.config`."""
+        return {}
 
     @abstractmethod
     async def login(self) -> None:

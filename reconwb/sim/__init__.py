@@ -1,0 +1,1 @@
+"""Simulators of the outside world (a bank portal, an open-banking aggregator) for the demo and the tests."""

@@ -196,7 +196,7 @@ def record_failure(con: duckdb.DuckDBPyConnection, connection_id: int, err: Base
         con.execute(
             "INSERT INTO reconnect_requests (connection_id, reconnect_id, results_id) VALUES (?, ?, ?)"
             " ON CONFLICT (connection_id) DO UPDATE SET reconnect_id = excluded.reconnect_id,"
-            " results_id = excluded.results_id, requested_at = now()",
+            " results_id = excluded.results_id, requested_at = now(), accepted_at = NULL",
             [connection_id, err.reconnect_id, getattr(err, "results_id", None) or None],
         )
     if isinstance(err, taxonomy.ConnectorError):
@@ -297,19 +297,32 @@ class ReconnectRequest:
     reconnect_id: str
     results_id: str | None
     requested_at: dt.datetime
+    accepted_at: dt.datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.accepted_at is None
 
 
 def reconnect_request(con: duckdb.DuckDBPyConnection, connection_id: int) -> ReconnectRequest | None:
     row = con.execute(
-        "SELECT connection_id, reconnect_id, results_id, requested_at FROM reconnect_requests WHERE connection_id = ?",
+        "SELECT connection_id, reconnect_id, results_id, requested_at, accepted_at FROM reconnect_requests"
+        " WHERE connection_id = ?",
         [connection_id],
     ).fetchone()
     return ReconnectRequest(*row) if row else None
 
 
 def reconnect_accepted(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
-    """The provider accepted the reconnect: `refreshing` until the first fetch lands (the seeds' window)."""
-    con.execute("DELETE FROM reconnect_requests WHERE connection_id = ?", [connection_id])
+    """The provider accepted the reconnect: `refreshing` until the first fetch lands (the seeds' window).
+
+    The request row stays (accepted) until that fetch lands, so the results the provider sends after the
+    reconnect can still be traced to the connection.
+    """
+    con.execute(
+        "UPDATE reconnect_requests SET accepted_at = coalesce(accepted_at, now()) WHERE connection_id = ?",
+        [connection_id],
+    )
     _name, health, *_rest, until, _removed = _row(con, connection_id)
     if health != Health.REFRESHING or until is None:
         credentials_updated(con, connection_id)

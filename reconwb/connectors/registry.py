@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "reconwb.connectors"
 # "module:Class" of the connectors that ship with reconwb
-BUILTIN: tuple[str, ...] = ()
+BUILTIN: tuple[str, ...] = ("reconwb.connectors.aggregator:AggregatorConnector",)
 
 
 def _load(spec: str) -> type[Connector]:

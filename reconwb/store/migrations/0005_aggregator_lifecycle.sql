@@ -26,7 +26,8 @@ CREATE TABLE reconnect_requests (
     connection_id   BIGINT PRIMARY KEY,
     reconnect_id    VARCHAR NOT NULL,
     results_id      VARCHAR,
-    requested_at    TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    requested_at    TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    accepted_at     TIMESTAMPTZ                       -- the provider took the reconnect; kept until a fetch lands
 );
 
 -- A PENDING answer parks its sync run here until results.ready arrives or a poll finds the results.

@@ -156,6 +156,7 @@ class Entity:
     pending_left: int = 0
     pending_delay: float = 0.0
     pending_hold: bool = False
+    pending_kinds: tuple[str, ...] = ()  # empty: every data request
     otp_requested: bool = False
 
 
@@ -462,8 +463,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "message": "User input is required to reconnect with the bank",
                     "timestamp": _now(),
                 })
-            if entity.pending_left > 0 or body.get("async"):
-                entity.pending_left = max(entity.pending_left - 1, 0)
+            slow = entity.pending_left > 0 and (not entity.pending_kinds or kind in entity.pending_kinds)
+            if slow or body.get("async"):
+                entity.pending_left -= 1 if slow else 0
                 st.results[results_id] = Result(results_id, entity.id, request)
                 if not entity.pending_hold:
                     timer = threading.Timer(entity.pending_delay, st.make_ready, [results_id])
@@ -560,6 +562,7 @@ class _Handler(BaseHTTPRequestHandler):
             entity.pending_left = int(body.get("count", 1))
             entity.pending_delay = float(body.get("delay", 0.2))
             entity.pending_hold = bool(body.get("hold", False))
+            entity.pending_kinds = tuple(body.get("kinds") or ())
             return self._reply(200, {"pending_left": entity.pending_left})
         return self._status("NOT_FOUND", f"no entity action {action}", 404)
 

@@ -297,7 +297,8 @@ def _in_store(ws: Workspace, work: Callable[[duckdb.DuckDBPyConnection], T], tri
         try:
             with ws.connect() as con, transaction(con):
                 return work(con)
-        except duckdb.TransactionException:
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            # two writers in this process raced (e.g. a link answer and its webhook): the loser tries again
             if attempt == tries:
                 raise
             time.sleep(0.05 * attempt * random.uniform(0.5, 1.5))
@@ -571,7 +572,7 @@ async def complete_results_async(ws: Workspace, results_id: str) -> dict[str, An
     result = complete_pending(ws, results_id, fetched, source=AggregatorConnector.source)
     if result is None:
         return {"results_id": results_id, "status": "unknown"}
-    return {"results_id": results_id, "status": "completed", **result.as_dict()}
+    return {**result.as_dict(), "results_id": results_id, "status": "completed"}
 
 
 def complete_results(ws: Workspace, results_id: str) -> dict[str, Any]:

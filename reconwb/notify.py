@@ -176,7 +176,8 @@ def _claim(ws: Workspace) -> tuple[list[_Claimed], dict[str, str]]:
         rows = con.execute(
             "SELECT n.notification_id, n.channel, n.subject, n.body, CAST(n.detail AS VARCHAR), n.incident_key,"
             " CASE n.channel WHEN 'email' THEN u.email ELSE u.webhook_url END"
-            " FROM notifications n JOIN users u USING (user_id) WHERE list_contains(?, n.notification_id)",
+            " FROM notifications n JOIN users u USING (user_id) WHERE list_contains(?, n.notification_id)"
+            " ORDER BY n.notification_id",
             [[i[0] for i in ids]],
         ).fetchall()
         smtp = {k: settings.get(con, k) for k in ("smtp_host", "smtp_port", "smtp_from")}

@@ -129,13 +129,15 @@ def queue(
     subject, body = redact(subject), redact(body)
     detail_json = redact(jsonutil.dumps(detail)) if detail is not None else None
     before = _count(con, incident_key)
-    for user in list_users(con, permission=permission):
-        for channel in user.channels:
-            con.execute(
-                "INSERT INTO notifications (incident_key, user_id, channel, subject, body, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [incident_key, user.user_id, channel, subject, body, detail_json],
-            )
+    con.execute(
+        "INSERT INTO notifications (incident_key, user_id, channel, subject, body, detail)"
+        " SELECT ?, user_id, channel, ?, ?, ? FROM ("
+        "  SELECT user_id, 'email' AS channel FROM users WHERE email IS NOT NULL AND list_contains(permissions, ?)"
+        "  UNION ALL"
+        "  SELECT user_id, 'webhook' FROM users WHERE webhook_url IS NOT NULL AND list_contains(permissions, ?)"
+        ") ORDER BY user_id, channel ON CONFLICT DO NOTHING",
+        [incident_key, subject, body, detail_json, permission, permission],
+    )
     return _count(con, incident_key) - before
 
 

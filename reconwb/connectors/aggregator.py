@@ -87,11 +87,11 @@ def api_config(con: duckdb.DuckDBPyConnection, vault: Vault, url: str | None = N
 class AggregatorClient:
     """One aggregator conversation: app-token auth, timeouts, retries with backoff, answers as exceptions."""
 
-    def __init__(self, config: ApiConfig, *, retries: int = RETRIES, backoff: float = BACKOFF) -> None:
+    def __init__(self, config: ApiConfig, *, retries: int | None = None, backoff: float | None = None) -> None:
         register_secret(config.app_token)
         self.config = config
-        self.retries = retries
-        self.backoff = backoff
+        self.retries = RETRIES if retries is None else retries
+        self.backoff = BACKOFF if backoff is None else backoff
         self._http = httpx.AsyncClient(base_url=config.url, timeout=TIMEOUT, headers={TOKEN_HEADER: config.app_token})
 
     async def __aenter__(self) -> AggregatorClient:

@@ -106,7 +106,8 @@ def test_a_result_that_never_comes_expires_as_a_transient_failure(agg: Agg) -> N
     assert _count(agg.ws, "SELECT count(*) FROM sync_runs WHERE status = 'failed'") == 1
 
 
-def test_server_errors_are_retried_and_then_reported_as_transient(agg: Agg) -> None:
+def test_server_errors_are_retried_and_then_reported_as_transient(agg: Agg, monkeypatch) -> None:
+    monkeypatch.setattr(aggregator, "BACKOFF", 0.01)
     agg.add()
     agg.admin("faults", status=503, count=2)
     assert sync.sync(agg.ws, "acme").status == "ok"  # the client retried twice

@@ -125,6 +125,7 @@ def test_rate_limit_with_a_short_retry_after_is_waited_out(agg: Agg) -> None:
 
 def test_a_rejected_app_token_is_a_broken_connector_and_never_leaks(agg: Agg) -> None:
     agg.add()
+    assert agg.sim.app_token.encode() not in agg.ws.db_path.read_bytes()  # sealed in the vault
     with agg.ws.connect() as con:
         aggregator.configure(con, agg.ws.vault(), app_token="wrong-token-123")
     result = sync.sync(agg.ws, "acme")

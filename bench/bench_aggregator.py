@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from reconwb import connections, notify, sync  # noqa: E402
 from reconwb.cli.admin import init_workspace  # noqa: E402
 from reconwb.connectors import aggregator  # noqa: E402
-from reconwb.sim.aggregator import DEFAULT_WEBHOOK_SECRET, SimLogin, start_aggregator  # noqa: E402
+from reconwb.sim.aggregator import SimLogin, start_aggregator  # noqa: E402
 from reconwb.workspace import Workspace  # noqa: E402
 from tests.aggregator_env import Receiver  # noqa: E402
 
@@ -34,11 +34,12 @@ def main() -> None:
         init_workspace(ws)
         logins = tuple(SimLogin("AGGM_DEU", f"user{i}", f"pass-{i}-xyz", accounts=2, transactions=TXNS)
                        for i in range(CONNECTIONS))
-        receiver = Receiver(ws, DEFAULT_WEBHOOK_SECRET)
+        receiver = Receiver(ws)
         sim = start_aggregator(webhook_url=receiver.url, logins=logins)
         try:
             with ws.connect() as con:
-                aggregator.configure(con, ws.vault(), url=sim.url, app_token=sim.app_token)
+                aggregator.configure(con, ws.vault(), url=sim.url, app_token=sim.app_token,
+                                     webhook_secret=sim.webhook_secret)
             aggregator.refresh_banks(ws)
             started = time.perf_counter()
             for login in logins:

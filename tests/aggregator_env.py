@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from standardwebhooks import Webhook, WebhookVerificationError
 
 from reconwb import connections, notify
 from reconwb.connectors import aggregator
@@ -46,9 +45,8 @@ def free_port() -> int:
 class Receiver:
     """What the Jupyter server extension does with an aggregator webhook: verify the signature, hand it on."""
 
-    def __init__(self, ws: Workspace, secret: str) -> None:
+    def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.secret = secret
         self.handled: list[dict[str, Any]] = []
         self.rejected = 0
         receiver = self
@@ -60,14 +58,13 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 try:
-                    event = Webhook(receiver.secret).verify(body, dict(self.headers.items()))
-                except WebhookVerificationError:
+                    receiver.handled.append(aggregator.verify_and_handle(receiver.ws, body, dict(self.headers)))
+                except aggregator.InvalidSignature:
                     receiver.rejected += 1
                     self.send_response(401)
                     self.send_header("content-length", "0")
                     self.end_headers()
                     return
-                receiver.handled.append(aggregator.handle_webhook(receiver.ws, event))
                 self.send_response(204)
                 self.end_headers()
 
@@ -133,12 +130,11 @@ class Agg:
 
 @pytest.fixture
 def agg(ws: Workspace) -> Iterator[Agg]:
-    from reconwb.sim.aggregator import DEFAULT_WEBHOOK_SECRET
-
-    receiver = Receiver(ws, DEFAULT_WEBHOOK_SECRET)
+    receiver = Receiver(ws)
     sim = start_aggregator(webhook_url=receiver.url)
     with ws.connect() as con:
-        aggregator.configure(con, ws.vault(), url=sim.url, app_token=sim.app_token)
+        aggregator.configure(con, ws.vault(), url=sim.url, app_token=sim.app_token,
+                             webhook_secret=sim.webhook_secret)
     aggregator.refresh_banks(ws)
     env = Agg(ws, sim, receiver)
     try:

@@ -21,13 +21,16 @@ def aggregator_group() -> None:
 @aggregator_group.command("configure")
 @click.option("--url", help="Base URL of the aggregator API (e.g. the simulator).")
 @click.option("--app-token-stdin", is_flag=True, help="Read the app token from the first line of stdin.")
+@click.option("--webhook-secret-stdin", is_flag=True,
+              help="Read the aggregator's webhook signing secret (whsec_...) from the next line of stdin.")
 @pass_ws
-def aggregator_configure(ws: Workspace, url: str | None, app_token_stdin: bool) -> None:
-    """Set the aggregator URL and/or its app token (sealed in the vault)."""
+def aggregator_configure(ws: Workspace, url: str | None, app_token_stdin: bool, webhook_secret_stdin: bool) -> None:
+    """Set the aggregator URL, its app token and its webhook secret (both sealed in the vault)."""
     token = read_secret(True, "") if app_token_stdin else None
+    secret = read_secret(True, "") if webhook_secret_stdin else None
     vault = ws.vault()
     with ws.connect() as con:
-        aggregator.configure(con, vault, url=url, app_token=token)
+        aggregator.configure(con, vault, url=url, app_token=token, webhook_secret=secret)
     click.echo("aggregator configured")
 
 

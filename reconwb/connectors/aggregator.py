@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 CONNECTOR_ID = "aggregator"
 APP_TOKEN_OWNER = "aggregator/app-token"  # noqa: S105 - a vault owner name, not a secret
+WEBHOOK_SECRET_OWNER = "aggregator/webhook-secret"  # noqa: S105 - a vault owner name, not a secret
 TOKEN_HEADER = "lean-app-token"  # noqa: S105 - a header name
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 RETRIES = 3  # attempts per request for timeouts, dropped connections and 5xx
@@ -64,14 +65,24 @@ class ApiConfig:
 
 
 def configure(con: duckdb.DuckDBPyConnection, vault: Vault, *, url: str | None = None,
-              app_token: str | None = None) -> None:
-    """Point reconwb at an aggregator: its base URL (a setting) and its app token (sealed)."""
+              app_token: str | None = None, webhook_secret: str | None = None) -> None:
+    """Point reconwb at an aggregator: its base URL (a setting), its app token and webhook secret (sealed)."""
     if url is not None:
         settings.set_value(con, "aggregator_url", url)
     if app_token is not None:
         if not app_token.strip():
             raise InvalidInput("the app token is empty")
         vault.put(con, APP_TOKEN_OWNER, {"token": app_token.strip()})
+    if webhook_secret is not None:
+        if not webhook_secret.strip().startswith("whsec_"):
+            raise InvalidInput("the aggregator's webhook secret must start with whsec_")
+        vault.put(con, WEBHOOK_SECRET_OWNER, {"secret": webhook_secret.strip()})
+
+
+def webhook_secret(con: duckdb.DuckDBPyConnection, vault: Vault) -> str | None:
+    """The secret the aggregator signs its webhooks with (what the inbound receiver verifies against)."""
+    sealed = vault.get(con, WEBHOOK_SECRET_OWNER)
+    return sealed["secret"] if sealed else None
 
 
 def api_config(con: duckdb.DuckDBPyConnection, vault: Vault, url: str | None = None) -> ApiConfig:
@@ -608,8 +619,33 @@ def poll_pending(ws: Workspace, *, older_than: dt.timedelta = POLL_AFTER,
 # -- webhooks from the aggregator ------------------------------------------------------------------------------
 
 
+class InvalidSignature(ReconwbError):
+    """An inbound webhook that does not verify against the aggregator's secret: ignored, answered 401."""
+
+
+def verify_and_handle(ws: Workspace, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """What an inbound HTTP route does: verify the Standard Webhooks signature, then `handle_webhook`."""
+    from standardwebhooks import Webhook, WebhookVerificationError
+
+    vault = ws.vault()
+    secret = _in_store(ws, lambda con: webhook_secret(con, vault))
+    if secret is None:
+        raise InvalidSignature("no aggregator webhook secret: `reconwb aggregator configure --webhook-secret-stdin`")
+    try:
+        event = Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+    except WebhookVerificationError as err:
+        raise InvalidSignature(f"aggregator webhook rejected: {err}") from None
+    if not isinstance(event, dict):
+        raise InvalidSignature("aggregator webhook body is not a JSON object")
+    return handle_webhook(ws, event)
+
+
 def handle_webhook(ws: Workspace, event: dict[str, Any]) -> dict[str, Any]:
-    """Act on one verified aggregator webhook (the receiver checked its signature); safe to receive twice."""
+    """Act on one verified aggregator webhook; safe to receive twice.
+
+    Returns what was done (`handled` False for events that do not concern this workspace). A store or network
+    failure is raised, so the receiver answers 5xx and the aggregator delivers again.
+    """
     kind = event.get("type")
     payload = event.get("payload") or {}
     if not isinstance(payload, dict):

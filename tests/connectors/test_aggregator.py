@@ -42,6 +42,25 @@ def test_entity_created_webhook_links_the_connection(agg: Agg) -> None:
     assert _count(agg.ws, "SELECT count(*) FROM transactions WHERE reference LIKE 'INV-%'") > 10
 
 
+def test_a_forged_webhook_is_rejected_and_changes_nothing(agg: Agg) -> None:
+    import datetime as _dt
+    import json as _json
+
+    import httpx
+    from standardwebhooks import Webhook
+
+    conn = agg.add(link=False)
+    body = _json.dumps({"type": "entity.created", "payload": {
+        "id": "forged-entity", "app_user_id": aggregator.app_user_id(conn.connection_id)}})
+    stamp = _dt.datetime.now(_dt.UTC)
+    forged = Webhook("whsec_" + "Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0").sign("msg_1", stamp, body)
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(stamp.timestamp())), "webhook-signature": forged}
+    assert httpx.post(agg.receiver.url, content=body, headers=headers).status_code == 401
+    assert httpx.post(agg.receiver.url, content=body).status_code == 401
+    assert agg.receiver.rejected == 2 and agg.receiver.handled == []
+    assert agg.conn().external_id is None
+
+
 def test_link_answer_and_webhook_record_one_entity(agg: Agg) -> None:
     conn = agg.add()
     assert conn.external_id

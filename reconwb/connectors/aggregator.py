@@ -316,6 +316,11 @@ def _in_store(ws: Workspace, work: Callable[[duckdb.DuckDBPyConnection], T], tri
     raise AssertionError("unreachable")
 
 
+async def _store(ws: Workspace, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """`_in_store` off the event loop: the store work of an async step must not stall other fetches."""
+    return await asyncio.to_thread(_in_store, ws, work)
+
+
 def _run(factory: Callable[[], Any]) -> Any:
     from reconwb.sync import run_blocking
 
@@ -405,7 +410,7 @@ async def link_async(ws: Workspace, name: str) -> dict[str, Any]:
     This stands in for the LinkSDK's connect(): the entity id comes back in the answer here and again in the
     `entity.created` webhook; whichever is first links it, the other changes nothing.
     """
-    opened = _open(ws, name)
+    opened = await asyncio.to_thread(_open, ws, name)
     conn = opened.conn
     if conn.external_id:
         return {"connection": name, "status": "linked", "entity_id": conn.external_id}
@@ -414,7 +419,7 @@ async def link_async(ws: Workspace, name: str) -> dict[str, Any]:
     async with AggregatorClient(opened.config) as client:
         customer = await client.call("POST", "/customers/v1", {"app_user_id": app_user_id(conn.connection_id)})
         customer_id = str(customer["customer_id"])
-        _in_store(ws, lambda con: con.execute(
+        await _store(ws, lambda con: con.execute(
             "INSERT INTO aggregator_customers (connection_id, customer_id, app_user_id) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING", [conn.connection_id, customer_id, app_user_id(conn.connection_id)]))
         body = {"customer_id": customer_id, "bank_identifier": conn.bank_id, "username": conn.username,
@@ -422,13 +427,14 @@ async def link_async(ws: Workspace, name: str) -> dict[str, Any]:
         try:
             payload = check(await client.call("POST", "/link/v1/connect", body), {})
         except taxonomy.ConnectorError as err:
-            return _failed(ws, conn, "linking", err)
+            return await _failed(ws, conn, "linking", err)
     entity = {**(payload if "id" in payload else {}), "id": payload.get("id") or payload.get("entity_id")}
-    _in_store(ws, lambda con: _record_entity(con, conn.connection_id, entity))
+    await _store(ws, lambda con: _record_entity(con, conn.connection_id, entity))
     return {"connection": name, "status": "linked", "entity_id": entity["id"]}
 
 
-def _failed(ws: Workspace, conn: connections.Connection, what: str, err: taxonomy.ConnectorError) -> dict[str, Any]:
+async def _failed(ws: Workspace, conn: connections.Connection, what: str,
+                  err: taxonomy.ConnectorError) -> dict[str, Any]:
     """A link or reconnect step failed: the lifecycle decides the state; the notified users get the details."""
 
     def work(con: duckdb.DuckDBPyConnection) -> str:
@@ -438,16 +444,16 @@ def _failed(ws: Workspace, conn: connections.Connection, what: str, err: taxonom
                                      incident=f"{what}:{dt.datetime.now(dt.UTC).isoformat()}")
         return str(health)
 
-    health = _in_store(ws, work)
+    health = await _store(ws, work)
     return {"connection": conn.name, "status": "failed", "health": health, "error": type(err).__name__,
             "message": redact_exception(err)}
 
 
 async def reconnect_async(ws: Workspace, name: str, *, otp: str | None = None) -> dict[str, Any]:
     """The reconnect step with the stored (updated) password; an OTP only if the bank asks for one."""
-    opened = _open(ws, name)
+    opened = await asyncio.to_thread(_open, ws, name)
     conn = opened.conn
-    request = _in_store(ws, lambda con: lifecycle.reconnect_request(con, conn.connection_id))
+    request = await _store(ws, lambda con: lifecycle.reconnect_request(con, conn.connection_id))
     if request is None or not request.open:
         return {"connection": name, "status": "nothing-to-reconnect", "health": conn.health}
     if not opened.credentials:
@@ -462,7 +468,8 @@ async def reconnect_async(ws: Workspace, name: str, *, otp: str | None = None) -
         challenge = ((answer.get("payload") or {}).get("challenge") or answer.get("message") or "a code")
         reason = (f"the bank sent {challenge}; answer with `reconwb aggregator reconnect {name} --otp CODE`"
                   if status == "OTP_REQUIRED" else f"the code was wrong: {answer.get('message')}; try again")
-        _in_store(ws, lambda con: lifecycle.set_health(con, conn.connection_id, lifecycle.Health.AWAITING_OTP, reason))
+        await _store(ws, lambda con: lifecycle.set_health(con, conn.connection_id, lifecycle.Health.AWAITING_OTP,
+                                                          reason))
         return {"connection": name, "status": "otp-required", "health": "awaiting_otp", "message": reason}
     if status == "NOT_FOUND":
         err: taxonomy.ConnectorError = taxonomy.ReconnectRequired(
@@ -473,25 +480,25 @@ async def reconnect_async(ws: Workspace, name: str, *, otp: str | None = None) -
             con.execute("UPDATE connections SET next_attempt_at = NULL WHERE connection_id = ?", [conn.connection_id])
             lifecycle.set_health(con, conn.connection_id, lifecycle.Health.REFRESHING, str(err))
 
-        _in_store(ws, expired)
+        await _store(ws, expired)
         return {"connection": name, "status": "expired", "health": "refreshing", "message": str(err)}
     try:
         check(answer, {})
     except taxonomy.ConnectorError as failure:
-        return _failed(ws, conn, "the reconnect", failure)
+        return await _failed(ws, conn, "the reconnect", failure)
 
     def accepted(con: duckdb.DuckDBPyConnection) -> str:
         lifecycle.reconnect_accepted(con, conn.connection_id)
         con.execute("UPDATE aggregator_entities SET reconnected_at = now() WHERE entity_id = ?", [conn.external_id])
         return connections.get_by_id(con, conn.connection_id).health
 
-    return {"connection": name, "status": "reconnected", "health": _in_store(ws, accepted)}
+    return {"connection": name, "status": "reconnected", "health": await _store(ws, accepted)}
 
 
 async def apply_credentials_async(ws: Workspace, name: str, *, otp: str | None = None,
                                   fetch: bool = True) -> dict[str, Any]:
     """After the user entered credentials: link or reconnect as needed, then fetch once if that worked."""
-    opened = _open(ws, name)
+    opened = await asyncio.to_thread(_open, ws, name)
     if not opened.conn.external_id:
         outcome = await link_async(ws, name)
     else:
@@ -563,7 +570,7 @@ async def complete_results_async(ws: Workspace, results_id: str) -> dict[str, An
         con.execute("UPDATE pending_results SET last_polled_at = now() WHERE results_id = ?", [results_id])
         return pending, api_config(con, vault, pending.url)
 
-    pending, config = _in_store(ws, opening)
+    pending, config = await _store(ws, opening)
     if pending is None or config is None:
         return {"results_id": results_id, "status": "unknown"}
     try:
@@ -576,7 +583,7 @@ async def complete_results_async(ws: Workspace, results_id: str) -> dict[str, An
         if isinstance(err, taxonomy.Transient | taxonomy.RateLimited):
             return {"results_id": results_id, "status": "pending", "message": redact_exception(err)}
         failure = err
-        health = _in_store(ws, lambda con: _fail_pending(con, pending, failure, "failed"))
+        health = await _store(ws, lambda con: _fail_pending(con, pending, failure, "failed"))
         return {"results_id": results_id, "status": "failed", "health": health, "message": redact_exception(err)}
     from reconwb.sync import complete_pending
 
@@ -673,6 +680,8 @@ def _on_entity_created(ws: Workspace, entity: dict[str, Any]) -> dict[str, Any]:
         connection_id = _connection_for_customer(con, entity.get("customer_id"), entity.get("app_user_id"))
         if connection_id is None:
             return {"type": "entity.created", "handled": False, "reason": "no connection for this customer"}
+        if connections.get_by_id(con, connection_id).removed_at is not None:
+            return {"type": "entity.created", "handled": False, "reason": "the connection was removed"}
         changed = _record_entity(con, connection_id, entity)
         conn = connections.get_by_id(con, connection_id)
         return {"type": "entity.created", "handled": True, "connection": conn.name, "entity_id": entity["id"],
@@ -757,7 +766,7 @@ def _flag(value: Any) -> bool | None:
 async def refresh_banks_async(ws: Workspace) -> dict[str, Any]:
     """Poll /banks/v1: new banks registered, availability mirrored (connections follow via the lifecycle)."""
     vault = ws.vault()
-    config = _in_store(ws, lambda con: api_config(con, vault))
+    config = await _store(ws, lambda con: api_config(con, vault))
     async with AggregatorClient(config) as client:
         listing = await client.call("GET", "/banks/v1")
     if not isinstance(listing, list):
@@ -772,7 +781,7 @@ async def refresh_banks_async(ws: Workspace) -> dict[str, Any]:
         usable = [b.bank_id for b in banks.list_banks(con, usable_for="data") if b.connector == CONNECTOR_ID]
         return {"banks": len(listing), "changed": changes, "usable_for_data": usable}
 
-    return _in_store(ws, work)
+    return await _store(ws, work)
 
 
 def refresh_banks(ws: Workspace) -> dict[str, Any]:

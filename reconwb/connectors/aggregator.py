@@ -279,7 +279,8 @@ class AggregatorConnector(Connector):
     async def login(self) -> None:
         if not self.ctx.external_id:
             raise taxonomy.ReconnectRequired(
-                f"{self.ctx.connection_name} is not linked at the aggregator yet: enter the bank credentials"
+                f"{self.ctx.connection_name} is not linked at the aggregator yet:"
+                f" run `reconwb aggregator link {self.ctx.connection_name}`"
             )
         self.client  # noqa: B018 - build the client (and register the token for redaction) up front
 

@@ -269,6 +269,13 @@ def test_an_obsolete_connection_cannot_be_updated(agg: Agg, run_cli) -> None:
 def test_cli_banks_refresh_users_and_update(agg: Agg, run_cli) -> None:
     agg.add()
     sync.sync(agg.ws, "acme")
+    configured = run_cli("aggregator", "configure", "--url", agg.sim.url, "--app-token-stdin",
+                         "--webhook-secret-stdin", input=f"{agg.sim.app_token}\n{agg.sim.webhook_secret}\n")
+    assert configured.returncode == 0, configured.stderr
+    with agg.ws.connect() as con:
+        assert aggregator.webhook_secret(con, agg.ws.vault()) == agg.sim.webhook_secret
+    bad = run_cli("aggregator", "configure", "--webhook-secret-stdin", input="not-a-secret\n")
+    assert bad.returncode == 2 and "whsec_" in bad.stderr and "not-a-secret" not in bad.stderr
     refreshed = json_of(run_cli("banks", "refresh", "--json"))
     assert refreshed["banks"] == 2 and refreshed["changed"] == {}
     user = json_of(run_cli("users", "add", "ana", "--email", "ana@example.test", "--permission", "reconciliation",

@@ -46,3 +46,20 @@ def list_accounts(con: duckdb.DuckDBPyConnection, connection_id: int) -> list[Ac
         [connection_id],
     ).fetchall()
     return [Account(*r) for r in rows]
+
+
+def set_selection(con: duckdb.DuckDBPyConnection, connection_id: int, keep: set[str]) -> tuple[list[str], list[str]]:
+    """Keep `keep` selected and active; every other account of the connection becomes unselected and inactive.
+
+    Inactive accounts stay with their transactions and matches (kept, not deleted); selecting one again
+    reactivates it. Returns (selected, deselected) external refs.
+    """
+    refs = [a.external_ref for a in list_accounts(con, connection_id)]
+    selected = [r for r in refs if r in keep]
+    deselected = [r for r in refs if r not in keep]
+    con.execute(
+        "UPDATE accounts SET selected = list_contains(?, external_ref), active = list_contains(?, external_ref)"
+        " WHERE connection_id = ?",
+        [selected, selected, connection_id],
+    )
+    return selected, deselected

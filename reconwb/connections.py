@@ -7,13 +7,14 @@ when it was last set, which is what the credential-age warning needs.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import duckdb
 
-from reconwb import banks, lifecycle
-from reconwb.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from reconwb import accounts, banks, events, jsonutil, lifecycle
+from reconwb.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReconwbError
 from reconwb.store.db import transaction
 from reconwb.vault import Vault
 
@@ -182,3 +183,79 @@ def set_credentials(con: duckdb.DuckDBPyConnection, vault: Vault, name: str, fie
 def get_credentials(con: duckdb.DuckDBPyConnection, vault: Vault, conn: Connection) -> dict[str, str] | None:
     """The decrypted credentials, for the duration of one fetch. Values are registered for redaction."""
     return vault.get(con, conn.credentials_owner)
+
+
+class UpdateCancelled(ReconwbError):
+    """The person cancelled an update before it was committed: nothing changed."""
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """What an update is about to commit; shown to the person, who may still cancel."""
+
+    connection: str
+    credentials_changed: bool
+    selected: list[str]
+    deselected: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def update(
+    con: duckdb.DuckDBPyConnection,
+    vault: Vault,
+    name: str,
+    *,
+    credentials: dict[str, str] | None = None,
+    selected: Iterable[str] | None = None,
+    confirm: Callable[[UpdatePlan], bool] | None = None,
+) -> UpdatePlan:
+    """Update mode (as in Plaid): new credentials and the accounts that stay selected, all or nothing.
+
+    Everything happens in one transaction (do not call this inside another): `confirm` sees the plan before the
+    commit, and a `False` from it, or any failure half-way, leaves no trace. An obsolete connection is refused:
+    it must be reconnected (added again) first. Unexpected failures are reported to the notified users.
+    """
+    conn = get(con, name)
+    assert conn is not None
+    if conn.removed_at is not None or conn.health == "obsolete":
+        raise Conflict(
+            f"connection {name!r} is obsolete (removed): reconnect it as a new connection before updating it"
+        )
+    known = {a.external_ref for a in accounts.list_accounts(con, conn.connection_id)}
+    keep = set(known if selected is None else selected)
+    unknown = sorted(keep - known)
+    if unknown:
+        raise InvalidInput(
+            f"connection {name!r} has no account {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none yet'}"
+        )
+    if known and not keep:
+        raise InvalidInput(f"select at least one account of {name!r}")
+    if credentials is not None and not credentials.get("password"):
+        raise InvalidInput("the password is empty")
+    try:
+        with transaction(con):
+            if credentials is not None:
+                vault.put(con, conn.credentials_owner, credentials)
+                con.execute(
+                    "UPDATE connections SET credentials_set_at = now() WHERE connection_id = ?", [conn.connection_id]
+                )
+                lifecycle.credentials_updated(con, conn.connection_id)
+            chosen, dropped = accounts.set_selection(con, conn.connection_id, keep)
+            plan = UpdatePlan(name, credentials is not None, chosen, dropped)
+            con.execute(
+                "INSERT INTO audit_log (actor, action, subject, detail) VALUES ('user', 'connection.updated', ?, ?)",
+                [f"connection:{conn.connection_id}", jsonutil.dumps(plan.as_dict())],
+            )
+            if confirm is not None and not confirm(plan):
+                raise UpdateCancelled(f"the update of {name!r} was cancelled; nothing changed")
+    except (UpdateCancelled, InvalidInput, NotFound, Conflict):
+        raise
+    except Exception as err:
+        with transaction(con):
+            lifecycle.report_failure(
+                con, conn.connection_id, "the connection update", err, incident=events.new_id("upd")
+            )
+        raise
+    return plan

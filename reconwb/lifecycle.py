@@ -70,12 +70,57 @@ def set_health(
         return True
     payload = {"connection": name, "connection_id": connection_id, "from": before, "to": state.value, "reason": reason}
     subject = f"connection:{connection_id}"
-    events.emit(con, "connection.health_changed", payload, subject=subject)
+    event_id = events.emit(con, "connection.health_changed", payload, subject=subject)
     if state == Health.RECONNECT_REQUIRED:
         events.emit(con, "connection.reconnect_required", payload, subject=subject)
     elif state == Health.OK and before in (Health.RECONNECT_REQUIRED, Health.REFRESHING, Health.BLOCKED):
         events.emit(con, "connection.reconnected", payload, subject=subject)
+    if state in NOTIFY:
+        _notify_incident(con, connection_id, name, state, reason, event_id)
     return True
+
+
+# States that need a person: entering one is an incident, and the people holding the reconciliation
+# permission hear of it once (the incident key is the transition's event, so retries add nothing).
+NOTIFY = frozenset({Health.RECONNECT_REQUIRED, Health.BLOCKED})
+_NOTICES = {
+    Health.RECONNECT_REQUIRED: ("{name}: update the bank credentials", "The bank needs you to reconnect {name}."),
+    Health.BLOCKED: ("{name} needs attention", "Automatic fetches of {name} stopped to protect the bank login."),
+}
+
+
+def _notify_incident(
+    con: duckdb.DuckDBPyConnection, connection_id: int, name: str, state: Health, reason: str | None, event_id: str
+) -> None:
+    from reconwb import notify
+
+    subject, lead = (t.format(name=name) for t in _NOTICES[state])
+    body = f"{lead}\nReason: {reason or 'not given'}\n\nOpen the reconwb dashboard and choose \"Update credentials\"."
+    notify.queue(
+        con,
+        f"connection:{connection_id}:{state.value}:{event_id}",
+        subject,
+        body,
+        detail={"connection": name, "connection_id": connection_id, "health": state.value, "reason": reason},
+    )
+
+
+def report_failure(
+    con: duckdb.DuckDBPyConnection, connection_id: int, what: str, err: BaseException, *, incident: str
+) -> int:
+    """Tell the notified users that `what` failed for a connection, with the (redacted) details; once per incident."""
+    name = _row(con, connection_id)[0]
+    from reconwb import notify
+
+    message = redact_exception(err)
+    return notify.queue(
+        con,
+        f"connection:{connection_id}:failure:{incident}",
+        f"{name}: {what} failed",
+        f"{what} of {name} failed: {type(err).__name__}: {message}",
+        detail={"connection": name, "connection_id": connection_id, "what": what, "error": type(err).__name__,
+                "message": message},
+    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +161,12 @@ def credentials_updated(con: duckdb.DuckDBPyConnection, connection_id: int) -> N
         "UPDATE connections SET refreshing_until = ?, next_attempt_at = NULL WHERE connection_id = ?",
         [until, connection_id],
     )
-    set_health(con, connection_id, Health.REFRESHING, f"new credentials; deposits may take up to {minutes} minutes")
+    set_health(
+        con,
+        connection_id,
+        Health.REFRESHING,
+        f"new credentials; deposits may take up to {minutes} minutes (expected by {until:%H:%M} UTC)",
+    )
 
 
 def record_attempt(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
@@ -130,6 +180,7 @@ def record_success(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
         " last_success_at = now() WHERE connection_id = ?",
         [connection_id],
     )
+    con.execute("DELETE FROM reconnect_requests WHERE connection_id = ?", [connection_id])
     set_health(con, connection_id, Health.OK, None)
 
 
@@ -141,6 +192,13 @@ def record_failure(con: duckdb.DuckDBPyConnection, connection_id: int, err: Base
     """Map a failure to a health state and retry policy, spending the lockout budget on fatal ones."""
     _name, health, _reason, fatal_failures, *_ = _row(con, connection_id)
     message = redact_exception(err)
+    if isinstance(err, taxonomy.ReconnectRequired) and err.reconnect_id:
+        con.execute(
+            "INSERT INTO reconnect_requests (connection_id, reconnect_id, results_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (connection_id) DO UPDATE SET reconnect_id = excluded.reconnect_id,"
+            " results_id = excluded.results_id, requested_at = now(), accepted_at = NULL",
+            [connection_id, err.reconnect_id, getattr(err, "results_id", None) or None],
+        )
     if isinstance(err, taxonomy.ConnectorError):
         kind = type(err)
         target = kind.health
@@ -229,3 +287,78 @@ def bank_availability_changed(con: duckdb.DuckDBPyConnection, bank_id: str, *, u
                 "UPDATE connections SET health_before_disable = NULL WHERE connection_id = ?", [connection_id]
             )
             set_health(con, connection_id, previous, "the bank is available again")
+
+
+@dataclass(frozen=True)
+class ReconnectRequest:
+    """What the provider handed back with a ReconnectRequired answer, kept until the reconnect is done."""
+
+    connection_id: int
+    reconnect_id: str
+    results_id: str | None
+    requested_at: dt.datetime
+    accepted_at: dt.datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.accepted_at is None
+
+
+def reconnect_request(con: duckdb.DuckDBPyConnection, connection_id: int) -> ReconnectRequest | None:
+    row = con.execute(
+        "SELECT connection_id, reconnect_id, results_id, requested_at, accepted_at FROM reconnect_requests"
+        " WHERE connection_id = ?",
+        [connection_id],
+    ).fetchone()
+    return ReconnectRequest(*row) if row else None
+
+
+def reconnect_accepted(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
+    """The provider accepted the reconnect: `refreshing` until the first fetch lands (the seeds' window).
+
+    The request row stays (accepted) until that fetch lands, so the results the provider sends after the
+    reconnect can still be traced to the connection.
+    """
+    con.execute(
+        "UPDATE reconnect_requests SET accepted_at = coalesce(accepted_at, now()) WHERE connection_id = ?",
+        [connection_id],
+    )
+    _name, health, *_rest, until, _removed = _row(con, connection_id)
+    if health != Health.REFRESHING or until is None:
+        credentials_updated(con, connection_id)
+
+
+@dataclass(frozen=True)
+class CredentialWarning:
+    connection: str
+    connection_id: int
+    age_days: int
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"connection": self.connection, "connection_id": self.connection_id, "age_days": self.age_days,
+                "message": self.message}
+
+
+def credential_warnings(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None) -> list[CredentialWarning]:
+    """Passwords older than `credential_max_age_days` (the seeds: rotate every 2 months; banks force ~3)."""
+    max_age = settings.get_int(con, "credential_max_age_days")
+    now = now or _now()
+    rows = con.execute(
+        "SELECT name, connection_id, credentials_set_at FROM connections"
+        " WHERE removed_at IS NULL AND credentials_set_at IS NOT NULL ORDER BY credentials_set_at, name"
+    ).fetchall()
+    warnings = []
+    for name, connection_id, set_at in rows:
+        age = (now - set_at).days
+        if age > max_age:
+            warnings.append(
+                CredentialWarning(
+                    name,
+                    connection_id,
+                    age,
+                    f"the password of {name} is {age} days old; change it at the bank and update it here"
+                    f" (banks invalidate passwords about every 3 months)",
+                )
+            )
+    return warnings

@@ -24,6 +24,18 @@ def _positive_int(value: str) -> str:
     return value
 
 
+def _text(value: str) -> str:
+    if not value.strip() or any(c.isspace() for c in value):
+        raise InvalidInput(f"expected a non-empty value without spaces, got {value!r}")
+    return value
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise InvalidInput(f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
 # name -> (default, validator, what it is for)
 SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
     "operation_mode": (
@@ -34,6 +46,10 @@ SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
     "lockout_budget": ("2", _positive_int, "fatal login failures before a connection is blocked"),
     "refresh_window_minutes": ("15", _positive_int, "how long new credentials may take to show deposits"),
     "credential_max_age_days": ("60", _positive_int, "warn when a password is older than this"),
+    "aggregator_url": ("http://127.0.0.1:8765", _url, "base URL of the open-banking aggregator API"),
+    "smtp_host": ("localhost", _text, "SMTP server for e-mail notifications"),
+    "smtp_port": ("25", _positive_int, "SMTP port"),
+    "smtp_from": ("reconwb@localhost", _text, "sender address of e-mail notifications"),
 }
 
 

@@ -16,7 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
-from reconwb import accounts, connections, diagnostics, lifecycle, otp, sessions
+import duckdb
+
+from reconwb import accounts, connections, diagnostics, jsonutil, lifecycle, otp, sessions
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import registry
 from reconwb.connectors.base import AccountInfo, Connector, FetchContext
@@ -61,11 +63,6 @@ class _Plan:
     deselected: set[str] = field(default_factory=set)
 
 
-def state_owner(connection_id: int) -> str:
-    """The vault owner of a connector's state between runs (e.g. a portal session)."""
-    return sessions.owner(connection_id)
-
-
 def _open(ws: Workspace, name: str, now: bool, since: dt.date | None, resources: dict[str, Any]) -> _Plan | SyncResult:
     vault = ws.vault()
     with ws.connect() as con, transaction(con):
@@ -82,6 +79,7 @@ def _open(ws: Workspace, name: str, now: bool, since: dt.date | None, resources:
         if credentials is None:
             return SyncResult(name, "skipped", conn.health, message="no credentials stored")
         connector_cls = registry.get(conn.connector)
+        config = connector_cls.prepare(con, vault)
         lifecycle.record_attempt(con, conn.connection_id)
         run_id = con.execute(
             "INSERT INTO sync_runs (connection_id) VALUES (?) RETURNING run_id", [conn.connection_id]
@@ -107,6 +105,7 @@ def _open(ws: Workspace, name: str, now: bool, since: dt.date | None, resources:
             external_id=conn.external_id,
             state=state or {},
             resources=resources,
+            config=config,
         ),
         run_id=run_id,
         default_since=since or today - dt.timedelta(days=connector_cls.history_days),
@@ -137,27 +136,72 @@ async def _fetch(plan: _Plan) -> list[tuple[AccountInfo, list[Txn]]]:
             log.warning("closing %s failed: %s", plan.ctx.connection_name, redact_exception(err))
 
 
+def _land(
+    con: duckdb.DuckDBPyConnection, conn_id: int, run_id: int, fetched: list[tuple[AccountInfo, list[Txn]]], source: str
+) -> tuple[int, IngestResult]:
+    """Ingest what a fetch brought, close its run as ok and record the success (the caller's transaction)."""
+    total = IngestResult(0, 0, 0)
+    for account, txns in fetched:
+        account_id = accounts.ensure(
+            con, conn_id, account.external_ref, iban=account.iban, name=account.name, currency=account.currency
+        )
+        total = total + ingest(con, account_id, txns, source=source, source_ref=f"sync_run:{run_id}")
+    count = sum(len(t) for _, t in fetched)
+    con.execute(
+        "UPDATE sync_runs SET status = 'ok', finished_at = now(), fetched = ?, inserted = ?, updated = ?"
+        " WHERE run_id = ?",
+        [count, total.inserted, total.updated, run_id],
+    )
+    lifecycle.record_success(con, conn_id)
+    return count, total
+
+
 def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list[Txn]]]) -> SyncResult:
     vault = ws.vault()
     conn_id = plan.ctx.connection_id
-    total = IngestResult(0, 0, 0)
     with ws.connect() as con, transaction(con):
-        for account, txns in fetched:
-            account_id = accounts.ensure(
-                con, conn_id, account.external_ref, iban=account.iban, name=account.name, currency=account.currency
-            )
-            total = total + ingest(con, account_id, txns, source="portal", source_ref=f"sync_run:{plan.run_id}")
-        count = sum(len(t) for _, t in fetched)
-        con.execute(
-            "UPDATE sync_runs SET status = 'ok', finished_at = now(), fetched = ?, inserted = ?, updated = ?"
-            " WHERE run_id = ?",
-            [count, total.inserted, total.updated, plan.run_id],
-        )
+        count, total = _land(con, conn_id, plan.run_id, fetched, plan.connector_cls.source)
         _save_session(con, vault, plan)
-        lifecycle.record_success(con, conn_id)
     return SyncResult(
         plan.ctx.connection_name, "ok", "ok", count, total.inserted, total.updated, run_id=plan.run_id
     )
+
+
+def _park_pending(ws: Workspace, plan: _Plan, err: taxonomy.ResultsPending) -> SyncResult:
+    """The provider will answer later: the run waits as `pending` with its results id; nothing blocks."""
+    message = redact_exception(err)
+    with ws.connect() as con, transaction(con):
+        con.execute(
+            "UPDATE sync_runs SET status = 'pending', outcome = 'ResultsPending', message = ? WHERE run_id = ?",
+            [message, plan.run_id],
+        )
+        con.execute(
+            "INSERT INTO pending_results (results_id, connection_id, run_id, request) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [err.results_id, plan.ctx.connection_id, plan.run_id, jsonutil.dumps(err.request)],
+        )
+        health = connections.get_by_id(con, plan.ctx.connection_id).health
+    return SyncResult(plan.ctx.connection_name, "pending", health, message=message, run_id=plan.run_id)
+
+
+def complete_pending(
+    ws: Workspace, results_id: str, fetched: list[tuple[AccountInfo, list[Txn]]], *, source: str
+) -> SyncResult | None:
+    """Land the results a parked run waited for; None when `results_id` is unknown or completed already."""
+    with ws.connect() as con, transaction(con):
+        row = con.execute(
+            "SELECT p.connection_id, p.run_id, c.name FROM pending_results p JOIN connections c USING (connection_id)"
+            " WHERE p.results_id = ? AND p.status = 'pending'",
+            [results_id],
+        ).fetchone()
+        if row is None:
+            return None
+        conn_id, run_id, name = row
+        count, total = _land(con, conn_id, run_id, fetched, source)
+        con.execute(
+            "UPDATE pending_results SET status = 'done', completed_at = now() WHERE results_id = ?", [results_id]
+        )
+    return SyncResult(name, "ok", "ok", count, total.inserted, total.updated, run_id=run_id)
 
 
 def _finish_failed(ws: Workspace, plan: _Plan, err: BaseException) -> SyncResult:
@@ -197,6 +241,8 @@ async def sync_async(
                 if attempt == TRANSIENT_TRIES:
                     raise
                 await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+    except taxonomy.ResultsPending as err:
+        return await asyncio.to_thread(_park_pending, ws, plan, err)
     except Exception as err:
         return await asyncio.to_thread(_finish_failed, ws, plan, err)
     finally:

@@ -14,6 +14,7 @@ import click
 
 from reconwb.cli import (  # noqa: E402,F401,I001 - importing a module registers its commands
     admin,
+    aggregator,
     banks,
     connections,
     demo,

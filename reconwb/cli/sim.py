@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import click
 
 from reconwb.cli.base import cli, emit
@@ -29,3 +31,24 @@ def sim_bank(port: int, print_scenario: bool) -> None:
         handle.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+@sim_group.command("aggregator")
+@click.option("--port", type=click.IntRange(0, 65535), default=8766, show_default=True)
+@click.option("--webhook-url", help="Where the simulator POSTs its signed webhooks.")
+@click.option("--print-scenario", is_flag=True, help="Print the built-in banks and logins as JSON and exit.")
+def sim_aggregator(port: int, webhook_url: str | None, print_scenario: bool) -> None:
+    """Serve the simulated open-banking aggregator until interrupted."""
+    from reconwb.sim import aggregator
+
+    if print_scenario:
+        emit(aggregator.scenario(), True)
+        return
+    handle = aggregator.start_aggregator(port, webhook_url)
+    click.echo(f"simulated aggregator on {handle.url} (app token and webhook secret: --print-scenario)", err=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()

@@ -13,9 +13,14 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconwb.transactions import Txn
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from reconwb.vault import Vault
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class FetchContext:
     # assisted login: show a person the bank's second-factor page (PNG, prompt) and wait for the code they enter;
     # raises OtpExpired when nobody answers in time. None: unattended, the connector raises OtpRequired instead.
     ask_otp: Callable[[bytes, str], Awaitable[str]] | None = None
+    # connector configuration read from the store before the fetch (`Connector.prepare`), e.g. an API token
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 class Connector(ABC):
@@ -66,9 +73,15 @@ class Connector(ABC):
     credential_fields: ClassVar[tuple[str, ...]] = ("password",)
     login_modes: ClassVar[tuple[str, ...]] = ("simple",)
     history_days: ClassVar[int] = 90
+    source: ClassVar[str] = "portal"  # the `transactions.source` of what this connector fetches
 
     def __init__(self, ctx: FetchContext) -> None:
         self.ctx = ctx
+
+    @classmethod
+    def prepare(cls, con: duckdb.DuckDBPyConnection, vault: Vault) -> dict[str, Any]:
+        """Configuration the fetch needs from the store (read while it is open): becomes `ctx.config`."""
+        return {}
 
     @abstractmethod
     async def login(self) -> None:

@@ -9,7 +9,7 @@ nothing else decides. An exception outside this taxonomy means the connector its
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from reconwb.errors import ReconwbError
 
@@ -82,9 +82,10 @@ class ReconnectRequired(ConnectorError):
     health = "reconnect_required"
     retry = NEVER
 
-    def __init__(self, message: str, reconnect_id: str = "") -> None:
+    def __init__(self, message: str, reconnect_id: str = "", results_id: str = "") -> None:
         super().__init__(message)
         self.reconnect_id = reconnect_id
+        self.results_id = results_id  # the originally requested data, ready after the reconnect
 
 
 class ResultsPending(ConnectorError):
@@ -92,9 +93,10 @@ class ResultsPending(ConnectorError):
 
     retry = ON_RESULT
 
-    def __init__(self, message: str, results_id: str = "") -> None:
+    def __init__(self, message: str, results_id: str = "", request: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.results_id = results_id
+        self.request = request or {}  # what was asked, so the results can be completed later
 
 
 class SiteChanged(ConnectorError):

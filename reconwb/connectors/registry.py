@@ -25,6 +25,7 @@ BUILTIN: tuple[str, ...] = (
     "reconwb.connectors.portal_nordic:NordicConnector",
     "reconwb.connectors.portal_alpine:AlpineConnector",
     "reconwb.connectors.portal_atlantic:AtlanticConnector",
+    "reconwb.connectors.aggregator:AggregatorConnector",
 )
 
 

@@ -52,7 +52,9 @@ def _is_lock_error(err: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
-_connect_lock = threading.Lock()  # DuckDB's instance cache races when threads open one file at the same moment
+# Threads of one process (a server handling webhooks, a test and its receiver) share DuckDB's instance cache;
+# opening concurrently races in it ("Unique file handle conflict"), so opens are serialised per process.
+_connect_lock = threading.Lock()
 
 
 def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
@@ -62,8 +64,9 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
         try:
             with _connect_lock:
                 return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as err:
-            if not _is_lock_error(err):
+        except (duckdb.IOException, duckdb.ResourceInUseException) as err:
+            in_process = isinstance(err, duckdb.ResourceInUseException) and "already attached" in str(err)
+            if not (in_process or _is_lock_error(err)):
                 raise StoreError(f"cannot open store {path}: {err}") from None
             if time.monotonic() >= deadline:
                 raise StoreLocked(

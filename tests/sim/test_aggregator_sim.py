@@ -227,19 +227,9 @@ def test_webhook_delivery_is_retried_until_the_receiver_answers() -> None:
     assert inbox.types() == ["entity.created"] and sent[0]["attempts"] == 3
 
 
-def test_sim_aggregator_command_prints_its_scenario() -> None:
-    import click
-    from click.testing import CliRunner
-
-    from reconwb.cli.sim_aggregator import add_sim_aggregator
-
-    @click.group()
-    def sim_group() -> None:
-        pass
-
-    add_sim_aggregator(sim_group)
-    done = CliRunner().invoke(sim_group, ["aggregator", "--print-scenario"])
-    assert done.exit_code == 0, done.output
-    scenario = json.loads(done.output)
+def test_sim_aggregator_command_prints_its_scenario(run_cli) -> None:
+    done = run_cli("sim", "aggregator", "--print-scenario")
+    assert done.returncode == 0, done.stderr
+    scenario = json.loads(done.stdout)
     assert {b["identifier"] for b in scenario["banks"]} == {"AGGM_DEU", "AGGC_DEU"}
     assert {"bank": "AGGM_DEU", "username": "acme", "password": "acme-pass-1"}.items() <= scenario["logins"][0].items()

@@ -32,6 +32,7 @@ SCHEMA: dict[str, pl.DataType] = {
     "value_date": pl.Date(),
     "counterparty_iban": pl.String(),
     "status": pl.String(),
+    "charges": MONEY,  # what the bank took on the line (statement files); not part of the identity
 }
 # how far apart a pending line and its booked version may be dated
 PENDING_WINDOW_DAYS = 7
@@ -159,9 +160,9 @@ def ingest(
         before = con.execute("SELECT count(*) FROM transactions WHERE account_id = ?", [account_id]).fetchall()[0][0]
         con.execute(
             "INSERT INTO transactions (account_id, dedupe_key, bank_txn_id, booked_on, value_date, amount, currency,"
-            " description, reference, counterparty, counterparty_iban, status, source, source_ref) "
+            " description, reference, counterparty, counterparty_iban, status, charges, source, source_ref) "
             "SELECT ?, dedupe_key, nullif(bank_txn_id, ''), booked_on, value_date, amount, currency, description,"
-            " reference, counterparty, counterparty_iban, status, ?, ? FROM _incoming "
+            " reference, counterparty, counterparty_iban, status, charges, ?, ? FROM _incoming "
             "ON CONFLICT (account_id, dedupe_key) DO NOTHING",
             [account_id, source, source_ref],
         )
@@ -171,6 +172,29 @@ def ingest(
         _emit_created(con, account_id, since_count=before)
     updated = int(updated_same) + int(updated_moved)
     return IngestResult(inserted=inserted, updated=updated, duplicates=frame.height - inserted - updated)
+
+
+EXPORT_COLUMNS = ("txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference",
+                  "counterparty")
+
+
+def export_csv(con: duckdb.DuckDBPyConnection, out: str, *, connection_id: int | None = None) -> int:
+    """Write the Transactions CSV (CONTRACTS.md); return the row count.
+
+    `txn_id` is the bank's id, else the content fingerprint, so that importing an export back adds nothing;
+    `account_id` is the account's own reference (IBAN or number), not the store's row id.
+    """
+    where = "WHERE a.connection_id = $connection" if connection_id is not None else ""
+    query = (
+        "SELECT coalesce(t.bank_txn_id, t.dedupe_key) AS txn_id, a.external_ref AS account_id, t.booked_on,"
+        " t.amount, t.currency, t.description, t.reference, t.counterparty FROM transactions t"
+        f" JOIN accounts a USING (account_id) {where} ORDER BY t.booked_on, t.txn_id"
+    )
+    params = {"connection": connection_id} if connection_id is not None else {}
+    count = con.execute(f"SELECT count(*) FROM ({query})", params).fetchall()[0][0]
+    target = out.replace("'", "''")
+    con.execute(f"COPY ({query}) TO '{target}' (FORMAT csv, HEADER true)", params)
+    return int(count)
 
 
 def _emit_created(con: duckdb.DuckDBPyConnection, account_id: int, since_count: int) -> None:

@@ -11,6 +11,8 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET  # noqa: S405 - only for the Element type and ParseError; parsing is defusedxml
 from decimal import Decimal
+from functools import lru_cache
+from typing import BinaryIO
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
@@ -29,6 +31,7 @@ from reconwb.statements.model import (
 from reconwb.transactions import Txn
 
 NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.05([234])\.001\.(\d\d)")
+SNIFF = 64 * 1024
 SUPPORTED_VERSIONS = range(2, 9)
 STATEMENT_TAGS = {"Stmt", "Ntfctn", "Rpt"}
 OPENING_CODES = ("OPBD", "PRCD", "OPAV")
@@ -41,17 +44,24 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+@lru_cache(maxsize=512)
+def _qualified(path: str, ns: str) -> str:
+    return "/".join(f"{{{ns}}}{part}" for part in path.split("/"))
+
+
+def _ns(elem: ET.Element) -> str:
+    return elem.tag[1:].split("}", 1)[0] if elem.tag.startswith("{") else ""
+
+
 def _find(elem: ET.Element | None, path: str) -> ET.Element | None:
-    """Namespace-agnostic child lookup along a `A/B/C` path."""
-    for part in path.split("/"):
-        if elem is None:
-            return None
-        elem = next((child for child in elem if _local(child.tag) == part), None)
-    return elem
+    """Child lookup along `A/B/C` in the element's own namespace (ElementTree's C-accelerated find)."""
+    if elem is None:
+        return None
+    return elem.find(_qualified(path, _ns(elem)))
 
 
 def _findall(elem: ET.Element | None, name: str) -> list[ET.Element]:
-    return [] if elem is None else [child for child in elem if _local(child.tag) == name]
+    return [] if elem is None else elem.findall(_qualified(name, _ns(elem)))
 
 
 def _text(elem: ET.Element | None, path: str) -> str | None:
@@ -92,54 +102,45 @@ class _Reader:
         self.statements: list[Statement] = []
         self.seen_root = False
         self.entry_no = 0
+        self.namespace = ""
 
-    def run(self, fh: object) -> None:
-        stack: list[ET.Element] = []
+    def run(self, fh: BinaryIO) -> None:
+        head = fh.read(SNIFF)
+        fh.seek(0)
+        self._check_root(head)
+        ns = "{" + self.namespace + "}"
+        statement_tags = {ns + t for t in STATEMENT_TAGS}
+        acct, bal, ntry = ns + "Acct", ns + "Bal", ns + "Ntry"
         current: Statement | None = None
-        for event, elem in iterparse(fh, events=("start", "end"), forbid_dtd=True):
-            tag = _local(elem.tag)
-            if event == "start":
-                if not self.seen_root:
-                    self._check_root(elem)
-                stack.append(elem)
-                if tag in STATEMENT_TAGS and current is None:
-                    current = Statement(account_ref=None)
-                continue
-            stack.pop()
-            parent = stack[-1] if stack else None
-            if current is None or parent is None:
-                continue
-            if tag in STATEMENT_TAGS:
-                self.statements.append(current)
-                current = None
-                parent.remove(elem)
-                continue
-            parent_tag = _local(parent.tag)
-            if parent_tag not in STATEMENT_TAGS:
-                continue
-            if tag == "Acct":
-                self._account(current, elem)
-            elif tag == "Bal":
-                self._balance(current, elem)
-            elif tag == "Ntry":
+        for _, elem in iterparse(fh, events=("end",), forbid_dtd=True):
+            tag = elem.tag
+            if tag == ntry:
+                current = current or Statement(account_ref=None)
                 self.entry_no += 1
                 current.lines.extend(self._entry(current, elem))
-            else:
-                continue
-            parent.remove(elem)  # keep memory flat on large files
-        if current is not None:
-            self.statements.append(current)
-
-    def _check_root(self, elem: ET.Element) -> None:
+                elem.clear()  # keep memory flat on large files
+            elif tag == bal:
+                current = current or Statement(account_ref=None)
+                self._balance(current, elem)
+            elif tag == acct and (current is None or current.account_ref is None):  # the statement's, not a party's
+                current = current or Statement(account_ref=None)
+                self._account(current, elem)
+            elif tag in statement_tags:
+                self.statements.append(current or Statement(account_ref=None))
+                current = None
+                elem.clear()
         self.seen_root = True
-        namespace = elem.tag[1:].split("}")[0] if elem.tag.startswith("{") else ""
-        match = NAMESPACE.fullmatch(namespace)
-        if _local(elem.tag) != "Document" or match is None:
-            raise StatementError(f"not a CAMT document (root {_local(elem.tag)!r}, namespace {namespace!r})",
-                                 file=self.name, line=1)
+
+    def _check_root(self, head: bytes) -> None:
+        if not head.strip():
+            raise StatementError("empty file", file=self.name)
+        match = NAMESPACE.search(head.decode("ascii", errors="replace"))
+        if match is None:
+            raise StatementError("not a CAMT document (no camt.052/053/054 namespace)", file=self.name, line=1)
         if int(match.group(2)) not in SUPPORTED_VERSIONS:
-            raise StatementError(f"CAMT version {namespace.rsplit(':', 1)[-1]} is not supported"
+            raise StatementError(f"CAMT version {match.group(0).rsplit(':', 1)[-1]} is not supported"
                                  " (.001.02 to .001.08 are)", file=self.name, line=1)
+        self.namespace = match.group(0)
 
     def _account(self, st: Statement, acct: ET.Element) -> None:
         iban = _text(acct, "Id/IBAN")

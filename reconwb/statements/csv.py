@@ -157,12 +157,8 @@ def read(source: Source, *, name: str | None = None, mapping: CsvMapping | None 
             raw = _read_frame(source, name, mapping)
     frame = _convert(raw, mapping, name)
     frame = unique_bank_ids(frame)
-    statements = []
-    for (account,), part in frame.group_by("account_ref", maintain_order=True):
-        currencies = part.get_column("currency").unique().to_list()
-        statements.append(Statement(account_ref=account or None, currency=currencies[0] if len(currencies) == 1
-                                    else None, table=part))
-    return statements
+    # one statement; its `account_ref` column says which account each line belongs to
+    return [Statement(account_ref=None, table=frame)]
 
 
 def _read_frame(source: Source, name: str, mapping: CsvMapping | None) -> pl.DataFrame:

@@ -12,13 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from reconwb import accounts, banks, connections, jsonutil, lifecycle
 from reconwb.statements import parse
 from reconwb.statements.csv import CsvMapping
 from reconwb.statements.model import Statement
 from reconwb.store.db import transaction
-from reconwb.transactions import IngestResult, ingest
+from reconwb.transactions import SCHEMA, IngestResult, ingest
 
 
 @dataclass
@@ -62,10 +63,11 @@ def store(
         if conn is None:
             banks.ensure_statement_bank(con)
             conn = connections.add(con, connection, banks.STATEMENT_BANK)
+        frames = []
         for st in statements:
-            account_id = accounts.ensure(con, conn.connection_id, st.account_ref or connection, iban=st.iban,
-                                         name=st.name, currency=st.currency)
-            total += ingest(con, account_id, st.frame(), source="statement", source_ref=name)
+            frames.append(_with_account_ids(con, conn.connection_id, st, default_ref=connection))
+        if frames:  # one bulk pass for every account in the file
+            total = ingest(con, None, pl.concat(frames), source="statement", source_ref=name)
         con.execute(
             "INSERT INTO statement_imports (connection_id, file_name, sha256, format, statements, imported,"
             " duplicates, updated, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -77,6 +79,26 @@ def store(
     return ImportResult(imported=total.inserted, duplicates=total.duplicates, updated=total.updated,
                         warnings=warnings, file=name, format=fmt, connection=connection,
                         statements=len(statements))
+
+
+def _with_account_ids(con: duckdb.DuckDBPyConnection, connection_id: int, st: Statement, *,
+                      default_ref: str) -> pl.DataFrame:
+    """The statement's lines with the store's `account_id`, accounts created on first sight."""
+    frame = st.frame()
+    if "account_ref" not in frame.columns:  # one account per statement (OFX, MT940, CAMT)
+        account_id = accounts.ensure(con, connection_id, st.account_ref or default_ref, iban=st.iban,
+                                     name=st.name, currency=st.currency)
+        return frame.select(*SCHEMA).with_columns(account_id=pl.lit(account_id, pl.Int64))
+    # bulk (CSV): an account column; look each distinct reference up once, then join
+    refs = frame.group_by("account_ref").agg(currency=pl.col("currency").unique())
+    ids = {
+        ref: accounts.ensure(con, connection_id, ref or st.account_ref or default_ref,
+                             currency=currencies[0] if len(currencies) == 1 else None)
+        for ref, currencies in refs.iter_rows()
+    }
+    lookup = pl.DataFrame({"account_ref": list(ids), "account_id": list(ids.values())},
+                          schema={"account_ref": pl.String, "account_id": pl.Int64})
+    return frame.join(lookup, on="account_ref", how="left", maintain_order="left").select(*SCHEMA, "account_id")
 
 
 def _sha256(path: Path) -> str:

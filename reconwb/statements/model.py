@@ -160,17 +160,26 @@ def parse_decimal(text: str, what: str, name: str, line: int | None = None) -> D
     return value.quantize(CENT)
 
 
-RF_REFERENCE = re.compile(r"\bRF\d{2}[A-Z0-9]{1,21}\b")
+RF_REFERENCE = re.compile(r"\bRF\d{2}(?: ?[A-Z0-9]){1,21}", re.IGNORECASE)
 
 
 def find_creditor_reference(*texts: str | None) -> str | None:
-    """An ISO 11649 creditor reference (RF…) written into free text, if there is one with a valid check."""
+    """An ISO 11649 creditor reference (RF…, often printed in groups of four) in free text, check digits valid.
+
+    Only whole words count: the longest run of groups that ends where a word ends and passes the check.
+    """
     for text in texts:
         if not text:
             continue
-        for match in RF_REFERENCE.finditer(text.upper().replace(" ", "")):
-            if is_valid_rf(match.group(0)):
-                return match.group(0)
+        for match in RF_REFERENCE.finditer(text):
+            groups = list(re.finditer(r"[A-Za-z0-9]+", match.group(0)))
+            for k in range(len(groups), 0, -1):
+                end = match.start() + groups[k - 1].end()
+                if end < len(text) and text[end].isalnum():
+                    continue  # the group runs on into a longer word
+                candidate = "".join(g.group(0) for g in groups[:k]).upper()
+                if is_valid_rf(candidate):
+                    return candidate
     return None
 
 
@@ -184,9 +193,15 @@ def is_valid_rf(ref: str) -> bool:
 
 def unique_bank_ids(frame: pl.DataFrame) -> pl.DataFrame:
     """A bank id seen twice in one file (some banks reuse a batch reference) gets `#n`, so no line is lost."""
-    nth = pl.int_range(pl.len()).over([c for c in ("account_ref", "bank_txn_id") if c in frame.columns])
+    cols = [c for c in ("account_ref", "bank_txn_id") if c in frame.columns]
+    has_id = pl.col("bank_txn_id").is_not_null() & (pl.col("bank_txn_id") != "")
+    # windows over a 64-bit hash, not the strings; and only when there is a repeat at all
+    key = pl.when(has_id).then(pl.struct(cols).hash(seed=7))
+    if not frame.select(key.drop_nulls().is_duplicated().any()).item():
+        return frame
+    nth = pl.int_range(pl.len()).over(key)
     return frame.with_columns(
-        pl.when(pl.col("bank_txn_id").is_not_null() & (pl.col("bank_txn_id") != "") & (nth > 0))
+        pl.when(has_id & (nth > 0))
         .then(pl.concat_str([pl.col("bank_txn_id"), pl.lit("#"), nth.cast(pl.String)]))
         .otherwise(pl.col("bank_txn_id"))
         .alias("bank_txn_id")

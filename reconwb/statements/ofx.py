@@ -8,6 +8,7 @@ handing SGML to an XML parser and keeps both versions on one extraction path.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import xml.etree.ElementTree as ET  # noqa: S405 - Element building and ParseError only; XML parsing is defusedxml
 
@@ -109,7 +110,7 @@ def _parse_sgml(text: str, name: str) -> ET.Element:
         else:
             stack[-1].append(elem)
         if value:
-            elem.text = value
+            elem.text = html.unescape(value)  # SGML's &amp; &lt; &gt;; no entity can be declared here
         stack.append(elem)
     tail = body[position:].strip()
     if tail:

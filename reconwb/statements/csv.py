@@ -13,7 +13,7 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ TRANSACTIONS_CSV = ("txn_id", "account_id", "booked_on", "amount", "currency", "
                     "counterparty")
 TARGETS = ("txn_id", "account_id", "booked_on", "value_date", "amount", "debit", "credit", "direction", "currency",
            "description", "reference", "counterparty", "counterparty_iban", "status")
+OPTIONAL_COLUMNS = ("value_date", "counterparty_iban", "status")
 MAX_CSV_BYTES = 4 * MAX_TEXT_BYTES  # polars holds the columns, not Python objects: a larger bound is fine
 
 
@@ -155,6 +156,9 @@ def read(source: Source, *, name: str | None = None, mapping: CsvMapping | None 
                 f" ({','.join(TRANSACTIONS_CSV)}) or pass --preset/--mapping", file=name, line=1)
         if mapping.delimiter != ",":
             raw = _read_frame(source, name, mapping)
+    if mapping is PRESETS["transactions"]:  # the extra columns `statements parse` prints, when a file has them
+        extra = {c: c for c in OPTIONAL_COLUMNS if c in raw.columns}
+        mapping = replace(mapping, columns={**mapping.columns, **extra})
     frame = _convert(raw, mapping, name)
     frame = unique_bank_ids(frame)
     # one statement; its `account_ref` column says which account each line belongs to

@@ -147,7 +147,8 @@ def _txn(d: dict, currency: str | None, name: str) -> Txn:
         counterparty, iban, end_to_end = "", None, None
     customer_ref = SEPA_FIELD.sub("", (d.get("customer_reference") or "").split("\n")[0]).strip()
     bank_ref = (d.get("bank_reference") or "").strip()
-    reference = find_creditor_reference(description) or _no_placeholder(end_to_end) or _no_placeholder(customer_ref)
+    reference = (find_creditor_reference(customer_ref, description) or _no_placeholder(end_to_end)
+                 or _no_placeholder(customer_ref))
     entry = d.get("entry_date") or d.get("guessed_entry_date") or d.get("date")
     return Txn(
         booked_on=_as_date(entry),

@@ -89,6 +89,8 @@ def read(source: Source, *, name: str | None = None) -> list[Statement]:
         if err.file is None:
             raise StatementError(err.detail, file=name, line=err.line) from None
         raise
+    except LookupError as err:
+        raise StatementError(f"the XML declares an encoding Python does not know ({err})", file=name) from None
     except (OSError, UnicodeError) as err:
         raise StatementError(f"cannot read file: {err}", file=name) from None
     if not reader.seen_root:

@@ -35,7 +35,9 @@ class StatementError(InvalidInput):
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
         self.file = file
         self.line = line
-        self.detail = message
+        message = " ".join(message.split())  # one line, whatever the file put into it
+        self.detail = message if len(message) <= 300 else message[:297] + "..."
+        message = self.detail
         where = f"{file}:{line}" if file and line else (file or (f"line {line}" if line else ""))
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -66,6 +66,8 @@ def _parse_xml(data: bytes, name: str) -> ET.Element:
     except ET.ParseError as err:
         line = err.position[0] if getattr(err, "position", None) else None
         raise StatementError(f"malformed OFX 2 XML ({str(err).split(':')[0]})", file=name, line=line) from None
+    except LookupError as err:
+        raise StatementError(f"the XML declares an encoding Python does not know ({err})", file=name) from None
     except DefusedXmlException as err:
         raise StatementError(f"refused: the XML declares entities or a DTD ({type(err).__name__})",
                              file=name) from None

@@ -13,7 +13,7 @@ from reconwb.statements import StatementError
 from reconwb.statements.importer import import_file
 from reconwb.workspace import Workspace
 from tests.statements.conftest import DATA, FIXTURES
-from tests.statements.test_camt import balance, document, entry
+from tests.statements.test_camt import document, entry
 
 HEADER = "txn_id,account_id,booked_on,amount,currency,description,reference,counterparty\n"
 

@@ -30,7 +30,9 @@ READERS = {
     "csv": lambda data: csv.read(data, name="fuzz.csv"),
     "detect": lambda data: detect.detect_bytes(data, "fuzz"),
 }
-FAST = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# FUZZ_EXAMPLES=2000 for a longer hunt; the default keeps the suite fast
+FAST = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite

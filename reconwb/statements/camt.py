@@ -197,12 +197,16 @@ class _Reader:
             charges = entry_charges if entry_charges is not None else _charges(detail)
             return [Line(txn, charges)]
         lines = []
-        for detail in details:
+        for number, detail in enumerate(details, start=1):
             detail_amount, _ = self._amount(detail, "transaction detail")
             ref = _text(detail, "Refs/AcctSvcrRef")
-            bank_id = f"{entry_ref}/{ref}" if entry_ref and ref else (ref or None)
+            # the entry's id plus the detail's own (or its position): stable across re-imports
+            bank_id = f"{entry_ref}/{ref or number}" if entry_ref else ref
             txn = self._txn(detail, detail_amount, currency, booked, value_date, status, bank_id, entry_info)
             lines.append(Line(txn, _charges(detail)))
+        if entry_charges is not None and all(line.charges is None for line in lines):
+            # the bank charged the batch as a whole: keep it, on its first line, rather than lose it
+            lines[0] = Line(lines[0].txn, entry_charges)
         return lines
 
     def _details_add_up(self, details: list[ET.Element], amount: Decimal, currency: str) -> bool:

@@ -92,6 +92,18 @@ def test_batch_whose_details_do_not_add_up_stays_one_line() -> None:
     assert [ln.txn.amount for ln in st.lines] == [D("10.00")]
 
 
+def test_batch_charged_as_a_whole_keeps_its_charges() -> None:
+    details = ('<TxDtls><Amt Ccy="EUR">4.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></TxDtls>'
+               '<TxDtls><Amt Ccy="EUR">6.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></TxDtls>')
+    ntry = ('<Ntry><Amt Ccy="EUR">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+            '<BookgDt><Dt>2026-03-02</Dt></BookgDt><AcctSvcrRef>X</AcctSvcrRef>'
+            '<Chrgs><TtlChrgsAndTaxAmt Ccy="EUR">0.80</TtlChrgsAndTaxAmt></Chrgs>'
+            f"<NtryDtls><Btch><NbOfTxs>2</NbOfTxs></Btch>{details}</NtryDtls></Ntry>")
+    [st] = camt.read(document(ntry), name="c.xml")
+    assert [(ln.txn.amount, ln.txn.bank_txn_id, ln.charges) for ln in st.lines] == [
+        (D("4.00"), "X/1", D("0.80")), (D("6.00"), "X/2", None)]
+
+
 HOSTILE = {
     "billion_laughs": b"""<?xml version="1.0"?>
 <!DOCTYPE Document [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">

@@ -109,7 +109,14 @@ def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
         separator="|",
     )
     without = without.with_columns(_hash=content.hash(seed=0x5EC0))
-    without = without.with_columns(_n=pl.int_range(pl.len()).over([*per_account, "_hash"]))
+    # occurrence number among identical lines: 0 for the (usual) unique line, a window only over the repeats
+    repeated = pl.struct([*per_account, "_hash"]).is_duplicated()
+    without = without.with_columns(_repeated=repeated)
+    singles = without.filter(~pl.col("_repeated")).with_columns(_n=pl.lit(0, pl.UInt32))
+    repeats = without.filter(pl.col("_repeated")).with_columns(
+        _n=(pl.col("_hash").cum_count().over([*per_account, "_hash"]) - 1).cast(pl.UInt32)
+    )
+    without = pl.concat([singles, repeats]).drop("_repeated")
     without = without.with_columns(
         dedupe_key=pl.concat_str(
             [pl.lit("fp:"), pl.col("_hash").cast(pl.String), pl.lit("#"), pl.col("_n").cast(pl.String)]

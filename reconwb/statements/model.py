@@ -50,11 +50,10 @@ class Balance:
 
 @dataclass(frozen=True)
 class Line:
-    """One transaction plus what the store has no column for: the charges the bank took and where it was."""
+    """One transaction plus what `Txn` has no field for: the charges the bank took on it."""
 
     txn: Txn
     charges: Decimal | None = None
-    line_no: int | None = None
 
 
 @dataclass

@@ -188,10 +188,11 @@ def ingest(
         con.execute("SET preserve_insertion_order = false")
         try:
             inserted = con.execute(
-                "INSERT INTO transactions (account_id, dedupe_key, bank_txn_id, booked_on, value_date, amount, currency,"
-                " description, reference, counterparty, counterparty_iban, status, charges, source, source_ref) "
-                "SELECT i.account_id, i.dedupe_key, nullif(i.bank_txn_id, ''), i.booked_on, i.value_date, i.amount,"
-                " i.currency, i.description, i.reference, i.counterparty, i.counterparty_iban, i.status, i.charges, ?, ?"
+                "INSERT INTO transactions (account_id, dedupe_key, bank_txn_id, booked_on, value_date, amount,"
+                " currency, description, reference, counterparty, counterparty_iban, status, charges, source,"
+                " source_ref) SELECT i.account_id, i.dedupe_key, nullif(i.bank_txn_id, ''), i.booked_on, i.value_date,"
+                " i.amount, i.currency, i.description, i.reference, i.counterparty, i.counterparty_iban, i.status,"
+                " i.charges, ?, ?"
                 " FROM _incoming i WHERE NOT EXISTS (SELECT 1 FROM transactions t"
                 " WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key)",
                 [source, source_ref],

@@ -96,9 +96,8 @@ def _with_account_ids(con: duckdb.DuckDBPyConnection, connection_id: int, st: St
                              currency=currencies[0] if len(currencies) == 1 else None)
         for ref, currencies in refs.iter_rows()
     }
-    lookup = pl.DataFrame({"account_ref": list(ids), "account_id": list(ids.values())},
-                          schema={"account_ref": pl.String, "account_id": pl.Int64})
-    return frame.join(lookup, on="account_ref", how="left", maintain_order="left").select(*SCHEMA, "account_id")
+    account_id = pl.col("account_ref").replace_strict(ids, return_dtype=pl.Int64).alias("account_id")
+    return frame.select(*SCHEMA, account_id)
 
 
 def _sha256(path: Path) -> str:

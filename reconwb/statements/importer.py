@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from reconwb import accounts, banks, connections, jsonutil, lifecycle
+from reconwb.errors import Conflict
 from reconwb.statements import parse
 from reconwb.statements.csv import CsvMapping
 from reconwb.statements.model import Statement
@@ -63,6 +64,8 @@ def store(
         if conn is None:
             banks.ensure_statement_bank(con)
             conn = connections.add(con, connection, banks.STATEMENT_BANK)
+        elif conn.removed_at is not None:
+            raise Conflict(f"connection {connection!r} was removed; import into another connection")
         frames = []
         for st in statements:
             frames.append(_with_account_ids(con, conn.connection_id, st, default_ref=connection))

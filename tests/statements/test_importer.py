@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconwb import banks, connections, transactions
+from reconwb.errors import Conflict
 from reconwb.statements import StatementError
 from reconwb.statements.importer import import_file
 from reconwb.workspace import Workspace
@@ -45,6 +46,15 @@ def test_creates_statement_connection_and_is_idempotent(ws: Workspace) -> None:
     assert len(rows) == 32
     assert {r[0] for r in rows} == {"CH0309000000250090342"}
     assert sum(r[5] or 0 for r in rows) > 0  # CAMT charges are stored with their lines
+
+
+def test_removed_connection_takes_no_imports(ws: Workspace) -> None:
+    path = FIXTURES / "camt" / "camt054_batch_booking.xml"
+    _import(ws, path, connection="old")
+    with ws.connect() as con:
+        connections.remove(con, "old")
+    with pytest.raises(Conflict, match="was removed"):
+        _import(ws, path, connection="old")
 
 
 def test_mt940_without_bank_ids_is_idempotent_too(ws: Workspace) -> None:

@@ -32,6 +32,7 @@ SCHEMA: dict[str, pl.DataType] = {
     "value_date": pl.Date(),
     "counterparty_iban": pl.String(),
     "status": pl.String(),
+    "charges": MONEY,  # what the bank took on the line (statement files); not part of the identity
 }
 # how far apart a pending line and its booked version may be dated
 PENDING_WINDOW_DAYS = 7
@@ -84,7 +85,18 @@ def to_frame(txns: Iterable[Txn] | pl.DataFrame) -> pl.DataFrame:
 
 
 def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `dedupe_key`: `id:<bank id>` or `fp:<hash of content>#<occurrence>`."""
+    """Add `dedupe_key`: `id:<bank id>` or `fp:<hash of content>#<occurrence>`.
+
+    Occurrences are counted per account when the frame has an `account_id` column (bulk ingest of several
+    accounts at once). Only lines without a bank id are fingerprinted, and the occurrence window runs over the
+    64-bit content hash rather than the content string: the keys are the same, and a million lines take a
+    fraction of the time.
+    """
+    per_account = ["account_id"] if "account_id" in frame.columns else []
+    has_id = pl.col("bank_txn_id").is_not_null() & (pl.col("bank_txn_id") != "")
+    frame = frame.with_row_index("_order")
+    with_id = frame.filter(has_id).with_columns(dedupe_key=pl.concat_str([pl.lit("id:"), pl.col("bank_txn_id")]))
+    without = frame.filter(~has_id)
     content = pl.concat_str(
         [
             pl.col("booked_on").cast(pl.String),
@@ -96,23 +108,29 @@ def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
         ],
         separator="|",
     )
-    frame = frame.with_columns(_content=content)
-    frame = frame.with_columns(_n=pl.int_range(pl.len()).over("_content"))
-    fingerprint = pl.concat_str(
-        [pl.lit("fp:"), pl.col("_content").hash(seed=0x5EC0).cast(pl.String), pl.lit("#"), pl.col("_n").cast(pl.String)]
+    without = without.with_columns(_hash=content.hash(seed=0x5EC0))
+    # occurrence number among identical lines: 0 for the (usual) unique line, a window only over the repeats
+    repeated = pl.struct([*per_account, "_hash"]).is_duplicated()
+    without = without.with_columns(_repeated=repeated)
+    singles = without.filter(~pl.col("_repeated")).with_columns(_n=pl.lit(0, pl.UInt32))
+    repeats = without.filter(pl.col("_repeated")).with_columns(
+        _n=(pl.col("_hash").cum_count().over([*per_account, "_hash"]) - 1).cast(pl.UInt32)
     )
-    key = (
-        pl.when(pl.col("bank_txn_id").is_not_null() & (pl.col("bank_txn_id") != ""))
-        .then(pl.concat_str([pl.lit("id:"), pl.col("bank_txn_id")]))
-        .otherwise(fingerprint)
-    )
-    return frame.with_columns(dedupe_key=key).drop("_content", "_n").unique("dedupe_key", keep="last",
-                                                                            maintain_order=True)
+    without = pl.concat([singles, repeats]).drop("_repeated")
+    without = without.with_columns(
+        dedupe_key=pl.concat_str(
+            [pl.lit("fp:"), pl.col("_hash").cast(pl.String), pl.lit("#"), pl.col("_n").cast(pl.String)]
+        )
+    ).drop("_hash", "_n")
+    # fingerprints are unique by construction; a bank id may repeat (keep its last version)
+    if with_id.height and with_id.select(pl.struct([*per_account, "dedupe_key"]).is_duplicated().any()).item():
+        with_id = with_id.unique([*per_account, "dedupe_key"], keep="last", maintain_order=True)
+    return pl.concat([with_id, without]).sort("_order").drop("_order")
 
 
 def ingest(
     con: duckdb.DuckDBPyConnection,
-    account_id: int,
+    account_id: int | None,
     txns: Iterable[Txn] | pl.DataFrame,
     *,
     source: str,
@@ -120,10 +138,18 @@ def ingest(
 ) -> IngestResult:
     """Store what is new, update pending lines that have since been booked, skip the rest.
 
-    Runs inside the caller's transaction when there is one; emits `transaction.created` for new lines in
-    passthrough mode.
+    `account_id=None` ingests a frame with an `account_id` column holding several accounts in one pass (a
+    statement file with many accounts, a million-row CSV). Runs inside the caller's transaction when there
+    is one; emits `transaction.created` for new lines in passthrough mode.
     """
-    frame = with_keys(to_frame(txns))
+    if account_id is None:
+        if not isinstance(txns, pl.DataFrame) or "account_id" not in txns.columns:
+            raise ValueError("ingest without account_id needs a frame with an account_id column")
+        accounts = txns.get_column("account_id").cast(pl.Int64)
+        frame = to_frame(txns).with_columns(account_id=accounts)
+    else:
+        frame = to_frame(txns).with_columns(account_id=pl.lit(account_id, dtype=pl.Int64))
+    frame = with_keys(frame)
     if frame.is_empty():
         return IngestResult(0, 0, 0)
     with registered(con, "_incoming", frame.to_arrow()):
@@ -131,9 +157,8 @@ def ingest(
         updated_same = con.execute(
             "UPDATE transactions t SET status = i.status, booked_on = i.booked_on, value_date = i.value_date,"
             " amount = i.amount, description = i.description, reference = i.reference, updated_at = now() "
-            "FROM _incoming i WHERE t.account_id = ? AND t.dedupe_key = i.dedupe_key"
+            "FROM _incoming i WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key"
             " AND t.status = 'pending' AND i.status = 'booked'",
-            [account_id],
         ).fetchall()[0][0]
         # 2. a booked line whose pending version had another key: same amount, close date, same reference
         updated_moved = con.execute(
@@ -144,45 +169,76 @@ def ingest(
             FROM (
                 SELECT i.*, p.txn_id AS pending_id,
                        row_number() OVER (PARTITION BY p.txn_id ORDER BY abs(i.booked_on - p.booked_on)) AS rp,
-                       row_number() OVER (PARTITION BY i.dedupe_key ORDER BY abs(i.booked_on - p.booked_on)) AS ri
+                       row_number() OVER (PARTITION BY i.account_id, i.dedupe_key
+                                          ORDER BY abs(i.booked_on - p.booked_on)) AS ri
                 FROM _incoming i JOIN transactions p
-                  ON p.account_id = ? AND p.status = 'pending' AND i.status = 'booked'
+                  ON p.account_id = i.account_id AND p.status = 'pending' AND i.status = 'booked'
                  AND p.amount = i.amount AND p.currency = i.currency
                  AND abs(i.booked_on - p.booked_on) <= {PENDING_WINDOW_DAYS}
                  AND (p.reference = i.reference OR p.description = i.description)
-                WHERE NOT EXISTS (SELECT 1 FROM transactions x WHERE x.account_id = ? AND x.dedupe_key = i.dedupe_key)
+                WHERE NOT EXISTS (SELECT 1 FROM transactions x
+                                  WHERE x.account_id = i.account_id AND x.dedupe_key = i.dedupe_key)
             ) m
             WHERE t.txn_id = m.pending_id AND m.rp = 1 AND m.ri = 1
             """,
-            [account_id, account_id],
         ).fetchall()[0][0]
-        before = con.execute("SELECT count(*) FROM transactions WHERE account_id = ?", [account_id]).fetchall()[0][0]
-        con.execute(
-            "INSERT INTO transactions (account_id, dedupe_key, bank_txn_id, booked_on, value_date, amount, currency,"
-            " description, reference, counterparty, counterparty_iban, status, source, source_ref) "
-            "SELECT ?, dedupe_key, nullif(bank_txn_id, ''), booked_on, value_date, amount, currency, description,"
-            " reference, counterparty, counterparty_iban, status, ?, ? FROM _incoming "
-            "ON CONFLICT (account_id, dedupe_key) DO NOTHING",
-            [account_id, source, source_ref],
-        )
-        after = con.execute("SELECT count(*) FROM transactions WHERE account_id = ?", [account_id]).fetchall()[0][0]
-    inserted = after - before
+        last_id = con.execute("SELECT coalesce(max(txn_id), 0) FROM transactions").fetchall()[0][0]
+        # an anti-join rather than ON CONFLICT: the same result, and cheaper when most lines are known already;
+        # row order is irrelevant to the insert, and letting DuckDB ignore it speeds up bulk loads
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            inserted = con.execute(
+                "INSERT INTO transactions (account_id, dedupe_key, bank_txn_id, booked_on, value_date, amount,"
+                " currency, description, reference, counterparty, counterparty_iban, status, charges, source,"
+                " source_ref) SELECT i.account_id, i.dedupe_key, nullif(i.bank_txn_id, ''), i.booked_on, i.value_date,"
+                " i.amount, i.currency, i.description, i.reference, i.counterparty, i.counterparty_iban, i.status,"
+                " i.charges, ?, ?"
+                " FROM _incoming i WHERE NOT EXISTS (SELECT 1 FROM transactions t"
+                " WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key)",
+                [source, source_ref],
+            ).fetchall()[0][0]
+        finally:
+            con.execute("RESET preserve_insertion_order")
+    inserted = int(inserted)
     if inserted and settings.get(con, "operation_mode") == "passthrough":
-        _emit_created(con, account_id, since_count=before)
+        _emit_created(con, after_txn_id=int(last_id))
     updated = int(updated_same) + int(updated_moved)
     return IngestResult(inserted=inserted, updated=updated, duplicates=frame.height - inserted - updated)
 
 
-def _emit_created(con: duckdb.DuckDBPyConnection, account_id: int, since_count: int) -> None:
+EXPORT_COLUMNS = ("txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference",
+                  "counterparty")
+
+
+def export_csv(con: duckdb.DuckDBPyConnection, out: str, *, connection_id: int | None = None) -> int:
+    """Write the Transactions CSV (CONTRACTS.md); return the row count.
+
+    `txn_id` is the bank's id, else the content fingerprint, so that importing an export back adds nothing;
+    `account_id` is the account's own reference (IBAN or number), not the store's row id.
+    """
+    where = "WHERE a.connection_id = $connection" if connection_id is not None else ""
+    query = (
+        "SELECT coalesce(t.bank_txn_id, t.dedupe_key) AS txn_id, a.external_ref AS account_id, t.booked_on,"
+        " t.amount, t.currency, t.description, t.reference, t.counterparty FROM transactions t"
+        f" JOIN accounts a USING (account_id) {where} ORDER BY t.booked_on, t.txn_id"
+    )
+    params = {"connection": connection_id} if connection_id is not None else {}
+    count = con.execute(f"SELECT count(*) FROM ({query})", params).fetchall()[0][0]
+    target = out.replace("'", "''")
+    con.execute(f"COPY ({query}) TO '{target}' (FORMAT csv, HEADER true)", params)
+    return int(count)
+
+
+def _emit_created(con: duckdb.DuckDBPyConnection, after_txn_id: int) -> None:
     """One `transaction.created` event per new line (passthrough mode), in bulk."""
     from reconwb import events
 
     rows = con.execute(
-        "SELECT txn_id, booked_on, amount, currency, description, reference, counterparty FROM transactions"
-        " WHERE account_id = ? ORDER BY txn_id OFFSET ?",
-        [account_id, since_count],
+        "SELECT txn_id, account_id, booked_on, amount, currency, description, reference, counterparty"
+        " FROM transactions WHERE txn_id > ? ORDER BY txn_id",
+        [after_txn_id],
     ).fetchall()
-    for txn_id, booked_on, amount, currency, description, reference, counterparty in rows:
+    for txn_id, account_id, booked_on, amount, currency, description, reference, counterparty in rows:
         events.emit(
             con,
             "transaction.created",

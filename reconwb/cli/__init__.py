@@ -20,6 +20,7 @@ from reconwb.cli import (  # noqa: E402,F401,I001 - importing a module registers
     demo,
     serve,
     sim,
+    statements,
     sync,
 )
 from reconwb.cli.base import cli

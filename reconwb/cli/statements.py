@@ -1,0 +1,95 @@
+"""`reconwb statements parse|import` and `reconwb transactions export`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reconwb import connections, jsonutil, transactions
+from reconwb.cli.base import cli, emit, json_option, pass_ws
+from reconwb.statements import FORMATS, csv, model, parse
+from reconwb.statements.importer import import_file
+from reconwb.workspace import Workspace
+
+format_option = click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto",
+                             show_default=True, help="File format; auto looks at the content.")
+mapping_option = click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+                              help="CSV column mapping (JSON or TOML).")
+preset_option = click.option("--preset", type=click.Choice(sorted(csv.PRESETS)), help="Named CSV layout.")
+encoding_option = click.option("--encoding", help="Text encoding when it is not UTF-8 (e.g. latin-1, cp1252).")
+
+
+def _mapping(mapping_file: Path | None, preset: str | None) -> csv.CsvMapping | None:
+    if mapping_file and preset:
+        raise click.UsageError("give --mapping or --preset, not both")
+    if mapping_file:
+        return csv.load_mapping(mapping_file)
+    return csv.preset(preset) if preset else None
+
+
+@cli.group("statements")
+def statements_group() -> None:
+    """Statement files: OFX/QFX, MT940, CAMT.053/054, CSV."""
+
+
+@statements_group.command("parse")
+@click.argument("file", type=click.Path(path_type=Path))
+@format_option
+@mapping_option
+@preset_option
+@encoding_option
+def statements_parse(file: Path, fmt: str, mapping_file: Path | None, preset: str | None,
+                     encoding: str | None) -> None:
+    """Print FILE's transactions as a JSON array (Transactions CSV fields plus what else the file says)."""
+    _, statements = parse(file, fmt, mapping=_mapping(mapping_file, preset), encoding=encoding)
+    out = sys.stdout
+    out.write("[")
+    for i, record in enumerate(model.records(statements)):
+        out.write(("," if i else "") + "\n  " + jsonutil.dumps(record))
+    out.write("\n]\n")
+
+
+@statements_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--connection", "connection", required=True, help="Connection NAME (created if new).")
+@format_option
+@mapping_option
+@preset_option
+@encoding_option
+@json_option
+@pass_ws
+def statements_import(ws: Workspace, file: Path, connection: str, fmt: str, mapping_file: Path | None,
+                      preset: str | None, encoding: str | None, as_json: bool) -> None:
+    """Store FILE's transactions under a connection; importing it again adds nothing."""
+    mapping = _mapping(mapping_file, preset)
+    with ws.connect() as con:
+        result = import_file(con, file, connection, fmt=fmt, mapping=mapping, encoding=encoding)
+    data = result.as_dict()
+    if as_json:
+        emit(data, True)
+        return
+    click.echo(f"{result.file} ({result.format}): {result.imported} imported, {result.duplicates} duplicates,"
+               f" {result.updated} updated")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@cli.group("transactions")
+def transactions_group() -> None:
+    """Stored transactions."""
+
+
+@transactions_group.command("export")
+@click.option("--connection", "connection", help="Only this connection's accounts.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the Transactions CSV.")
+@json_option
+@pass_ws
+def transactions_export(ws: Workspace, connection: str | None, out: Path, as_json: bool) -> None:
+    """Write the Transactions CSV (txn_id,account_id,booked_on,amount,currency,...)."""
+    with ws.connect(read_only=True) as con:
+        connection_id = connections.get(con, connection).connection_id if connection else None
+        count = transactions.export_csv(con, str(out.absolute()), connection_id=connection_id)
+    emit({"rows": count, "out": str(out)}, as_json, lambda d: f"wrote {d['rows']} transactions to {d['out']}")

@@ -1,0 +1,38 @@
+"""Statement files (OFX/QFX, MT940, CAMT.052/053/054, CSV) read into normalised `Statement`s.
+
+`parse` picks the reader from the file's content; `reconwb.statements.importer` stores the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconwb.statements import camt, csv, detect, mt940, ofx
+from reconwb.statements.model import FORMATS, Statement, StatementError
+
+__all__ = ["FORMATS", "Statement", "StatementError", "parse"]
+
+
+def parse(
+    path: Path,
+    fmt: str = "auto",
+    *,
+    mapping: csv.CsvMapping | None = None,
+    encoding: str | None = None,
+    name: str | None = None,
+) -> tuple[str, list[Statement]]:
+    """The file's format and its statements; `StatementError` (naming the file) for anything unreadable."""
+    name = name or path.name
+    if not path.is_file():
+        raise StatementError("no such file", file=str(path))
+    if fmt == "auto":
+        fmt = "csv" if mapping is not None else detect.detect(path, name)
+    if fmt == "ofx":
+        return fmt, ofx.read(path, name=name, encoding=encoding)
+    if fmt == "mt940":
+        return fmt, mt940.read(path, name=name, encoding=encoding or "utf-8")
+    if fmt == "camt":
+        return fmt, camt.read(path, name=name)
+    if fmt == "csv":
+        return fmt, csv.read(path, name=name, mapping=mapping, encoding=encoding)
+    raise StatementError(f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}", file=name)

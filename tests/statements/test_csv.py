@@ -1,0 +1,150 @@
+"""CSV statements: the Transactions CSV, bank presets (decimal comma, debit/credit columns), mapping files."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from reconwb.statements import StatementError, csv, parse
+
+HEADER = "txn_id,account_id,booked_on,amount,currency,description,reference,counterparty\n"
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def lines(statements) -> list[dict]:
+    [st] = statements
+    return st.table.to_dicts()
+
+
+def test_transactions_csv_round_trip_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", HEADER + "B1,ACC-1,2026-03-02,1250.00,chf,Invoice 7,RF18539007547034,ACME\n"
+                                              ",ACC-2,2026-03-03,-3.1,EUR,bus,,\n")
+    fmt, sts = parse(path)
+    assert fmt == "csv"
+    rows = lines(sts)
+    assert [(r["account_ref"], r["amount"], r["currency"], r["bank_txn_id"]) for r in rows] == [
+        ("ACC-1", D("1250.00"), "CHF", "B1"),
+        ("ACC-2", D("-3.10"), "EUR", None),
+    ]
+    assert rows[0]["reference"] == "RF18539007547034" and rows[0]["counterparty"] == "ACME"
+
+
+def test_eu_preset_decimal_comma_and_thousands(tmp_path: Path) -> None:
+    text = ("Date;Value date;Description;Reference;Counterparty;Amount;Currency\n"
+            "02.03.2026;03.03.2026;Miete März;;Hausverwaltung;-1.250,50;EUR\n"
+            "04.03.2026;;Gutschrift;RF18 5390 0754 7034;Kunde;+99,95;EUR\n")
+    path = write(tmp_path, "eu.csv", text)
+    rows = lines(parse(path, mapping=csv.preset("eu-semicolon"))[1])
+    assert [r["amount"] for r in rows] == [D("-1250.50"), D("99.95")]
+    assert str(rows[0]["booked_on"]) == "2026-03-02" and str(rows[0]["value_date"]) == "2026-03-03"
+    assert rows[1]["value_date"] is None
+    assert rows[0]["description"] == "Miete März"
+
+
+def test_debit_credit_columns(tmp_path: Path) -> None:
+    text = ("Date,Description,Reference,Counterparty,Debit,Credit,Currency\n"
+            '05/03/2026,Card,,Shop,"1,020.00",,GBP\n'
+            "06/03/2026,Salary,,Employer,,2500.10,GBP\n")
+    path = write(tmp_path, "dc.csv", text)
+    rows = lines(parse(path, mapping=csv.preset("debit-credit"))[1])
+    assert [r["amount"] for r in rows] == [D("-1020.00"), D("2500.10")]
+    assert str(rows[0]["booked_on"]) == "2026-03-05"  # day first
+
+
+def test_auto_detects_a_preset_from_the_header(tmp_path: Path) -> None:
+    text = ("Date,Description,Reference,Counterparty,Debit,Credit,Currency\n"
+            "05/03/2026,Card,,Shop,12.00,,GBP\n")
+    rows = lines(parse(write(tmp_path, "auto.csv", text))[1])
+    assert rows[0]["amount"] == D("-12.00")
+
+
+def test_sparkasse_preset_with_status(tmp_path: Path) -> None:
+    header = ('"Auftragskonto";"Buchungstag";"Valutadatum";"Buchungstext";"Verwendungszweck";'
+              '"Kundenreferenz (End-to-End)";"Beguenstigter/Zahlungspflichtiger";"Kontonummer/IBAN";"Betrag";'
+              '"Waehrung";"Info"\n')
+    body = ('"DE02120300000000202051";"02.03.26";"02.03.26";"GUTSCHR. UEBERWEISUNG";"RE 2026-17";"E2E-17";'
+            '"Kunde GmbH";"DE89 3704 0044 0532 0130 00";"1.234,56";"EUR";"Umsatz gebucht"\n'
+            '"DE02120300000000202051";"03.03.26";"03.03.26";"KARTENZAHLUNG";"Tankstelle";"";"Shell";"";"-45,10";'
+            '"EUR";"Umsatz vorgemerkt"\n')
+    rows = lines(parse(write(tmp_path, "spk.csv", header + body), mapping=csv.preset("sparkasse"))[1])
+    assert [(r["amount"], r["status"]) for r in rows] == [(D("1234.56"), "booked"), (D("-45.10"), "pending")]
+    assert rows[0]["counterparty_iban"] == "DE89370400440532013000"
+    assert rows[0]["description"] == "GUTSCHR. UEBERWEISUNG RE 2026-17"
+    assert rows[0]["account_ref"] == "DE02120300000000202051"
+
+
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_mapping_file_with_sign_flag_and_direction(tmp_path: Path, suffix: str) -> None:
+    mapping = {"columns": {"booked_on": "Datum", "amount": "Summe", "direction": "S/H", "description": "Text"},
+               "delimiter": "|", "date_format": "%Y%m%d", "decimal": ",", "currency": "CHF", "debit_marker": "S",
+               "account": "CH9300762011623852957"}
+    path = tmp_path / f"map{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(mapping))
+    else:
+        cols = ", ".join(f'"{k}" = "{v}"' for k, v in mapping["columns"].items())
+        path.write_text("\n".join(f'{k} = "{v}"' for k, v in mapping.items() if k != "columns")
+                        + f"\n[columns]\n{cols.replace(', ', chr(10))}\n")
+    data = write(tmp_path, "bank.txt", "Datum|Text|Summe|S/H\n20260302|Rent|1200,00|S\n20260303|Refund|10,5|H\n")
+    rows = lines(parse(data, "csv", mapping=csv.load_mapping(path))[1])
+    assert [(r["amount"], r["currency"], r["account_ref"]) for r in rows] == [
+        (D("-1200.00"), "CHF", "CH9300762011623852957"), (D("10.50"), "CHF", "CH9300762011623852957")]
+
+
+def test_bad_mapping_files(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text('{"columns": {"booked_on": "D", "amount": "A"}, "sepparator": ";"}')
+    with pytest.raises(StatementError, match="unknown mapping keys sepparator"):
+        csv.load_mapping(path)
+    path.write_text("{not json")
+    with pytest.raises(StatementError, match="m.json: mapping file is not valid json"):
+        csv.load_mapping(path)
+    path.write_text('{"columns": {"description": "D"}}')
+    with pytest.raises(StatementError, match="needs `booked_on` and `amount`"):
+        csv.load_mapping(path)
+
+
+def test_bad_values_name_the_line(tmp_path: Path) -> None:
+    good = "B{i},A,2026-03-02,1.00,EUR,x,,\n"
+    text = HEADER + "".join(good.format(i=i) for i in range(40)) + "B99,A,2026-03-02,12,50,EUR,x,,\n"
+    with pytest.raises(StatementError) as err:
+        parse(write(tmp_path, "ragged.csv", text))
+    assert str(err.value).startswith("ragged.csv:")
+    text = HEADER + "".join(good.format(i=i) for i in range(40)) + "B99,A,2026-03-02,12x,EUR,x,,\n"
+    with pytest.raises(StatementError, match=r"amt\.csv:42: bad amount '12x'"):
+        parse(write(tmp_path, "amt.csv", text))
+    text = HEADER + good.format(i=1) + "B2,A,02/03/2026,1.00,EUR,x,,\n"
+    with pytest.raises(StatementError, match=r"date\.csv:3: bad booked_on '02/03/2026'"):
+        parse(write(tmp_path, "date.csv", text))
+    text = HEADER + "B1,A,2026-03-02,1.00,,x,,\n"
+    with pytest.raises(StatementError, match=r"ccy\.csv:2: bad currency"):
+        parse(write(tmp_path, "ccy.csv", text))
+
+
+def test_wrong_encoding_and_encoding_option(tmp_path: Path) -> None:
+    text = HEADER + "B1,A,2026-03-02,1.00,EUR,Gebühr Zürich,,\n"
+    latin = write(tmp_path, "latin.csv", text, encoding="latin-1")
+    with pytest.raises(StatementError, match=r"latin\.csv:2: not valid utf-8"):
+        parse(latin)
+    rows = lines(parse(latin, encoding="latin-1")[1])
+    assert rows[0]["description"] == "Gebühr Zürich"
+
+
+def test_empty_and_header_only(tmp_path: Path) -> None:
+    with pytest.raises(StatementError, match="empty"):
+        parse(write(tmp_path, "empty.csv", ""), "csv")
+    fmt, sts = parse(write(tmp_path, "header.csv", HEADER))
+    assert sum(s.count() for s in sts) == 0
+
+
+def test_unknown_layout(tmp_path: Path) -> None:
+    with pytest.raises(StatementError, match=r"odd\.csv:1: unknown CSV layout"):
+        parse(write(tmp_path, "odd.csv", "a,b,c\n1,2,3\n"))

@@ -29,19 +29,22 @@ def _child(kind: str, data: Path, out: Path) -> None:
         from reconwb.matching import reconcile_files
 
         report = reconcile_files(data / "transactions.csv", data / "payments.csv", out)
-        extra = {"suggested": report.suggested, "by_rule": report.by_rule}
+        extra = {"suggested": report.suggested, "by_rule": report.by_rule, "stages": report.stages}
     else:
         import pandas as pd
 
         txns = pd.read_csv(data / "transactions.csv", dtype=str, keep_default_na=False)
         pays = pd.read_csv(data / "payments.csv", dtype=str, keep_default_na=False)
         txns = txns[~txns["amount"].str.startswith("-")]
-        # naive: same amount and currency; first payment per deposit, each payment once
-        merged = txns.merge(pays, on=["amount", "currency"], suffixes=("_t", "_p"))
+        # naive: the deposit's reference field equals the invoice reference and the amounts are equal (a join on
+        # amount alone does not fit in memory here: common amounts make it billions of rows)
+        txns = txns[txns["reference"] != ""]
+        merged = txns.merge(pays, on=["reference", "amount", "currency"], suffixes=("_t", "_p"))
         merged = merged.drop_duplicates("txn_id").drop_duplicates("payment_id")
         merged[["txn_id", "payment_id"]].to_csv(out, index=False)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.stdout.flush()
     print(json.dumps({"seconds": round(seconds, 2), "peak_mb": round(peak_mb), **extra}))
 
 
@@ -75,6 +78,7 @@ def main(n: int) -> None:
                   f"{stats['peak_mb']:>10,}")
             if "by_rule" in stats:
                 print(f"  suggestions: {stats['suggested']:,}; auto links by rule: {stats['by_rule']}")
+                print(f"  seconds by stage: {stats['stages']}")
 
 
 if __name__ == "__main__":

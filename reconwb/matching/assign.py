@@ -44,9 +44,16 @@ def _solve(live: pl.DataFrame) -> pl.DataFrame:
     n_t = len(t_codes)
     graph = coo_matrix((np.ones(len(t_idx)), (t_idx, p_idx + n_t)), shape=(n_t + len(p_codes),) * 2)
     _, labels = connected_components(graph, directed=False)
-    rest = rest.with_columns(comp=pl.Series(labels[t_idx]))
-    picked: list[pl.DataFrame] = [trivial]
-    for (_,), comp in rest.sort("comp").group_by(["comp"], maintain_order=True):
+    rest = rest.with_columns(comp=pl.Series(labels[t_idx])).with_columns(
+        nt=pl.col("t").n_unique().over("comp"), np=pl.col("p").n_unique().over("comp")
+    )
+    # a star (one transaction, or one payment, in the component) is solved by its best edge: vectorised
+    stars = rest.filter((pl.col("nt") == 1) | (pl.col("np") == 1))
+    best = stars.sort(["comp", "confidence", "t", "p"], descending=[False, True, False, False]).unique(
+        "comp", keep="first", maintain_order=True).select("t", "p", "confidence")
+    picked: list[pl.DataFrame] = [trivial, best]
+    general = rest.filter((pl.col("nt") > 1) & (pl.col("np") > 1)).select("t", "p", "confidence", "comp")
+    for (_,), comp in general.sort("comp").group_by(["comp"], maintain_order=True):
         picked.append(_solve_component(comp))
     return pl.concat(picked)
 

@@ -28,11 +28,11 @@ def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
 
     Whole tokens are compared, so a short invoice reference never matches inside a longer one.
     """
-    tokens = txns.select("t", "currency", "ref_norm", token="tokens").explode("token").drop_nulls("token")
-    refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", token="ref_norm")
-    pairs = tokens.join(refs, on=["currency", "token"], how="inner")
+    tokens = txns.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
+    refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
+    pairs = tokens.join(refs, on=["currency", "tok"], how="inner")
     return pairs.select(
-        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("token")).then(3).otherwise(2).cast(pl.Int8)
+        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8)
     ).unique(["t", "p"])
 
 
@@ -95,14 +95,14 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, ru
     if rules.fuzzy_max_distance < 1:
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
     tokens = (
-        txns.join(hit, on="t", how="anti").select("t", "currency", token="tokens").explode("token")
-        .drop_nulls("token").filter(pl.col("token").str.len_chars() >= rules.fuzzy_min_length - 1).unique()
+        txns.join(hit, on="t", how="anti").select("t", "currency", tok="tokens").explode("tok")
+        .drop_nulls("tok").filter(pl.col("tok").str.len_chars() >= rules.fuzzy_min_length - 1).unique()
     )
     if tokens.is_empty():
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= rules.fuzzy_min_length).select(
         "p", "currency", "ref_norm")
-    left = _deletions(tokens, "token").select("t", "currency", "variant")
+    left = _deletions(tokens, "tok").select("t", "currency", "variant")
     right = _deletions(refs, "ref_norm").select("p", "currency", "variant")
     return left.join(right, on=["currency", "variant"]).select("t", "p").unique()
 
@@ -132,17 +132,17 @@ def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataF
         return pairs.with_columns(ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
     probe = (
         todo.select("t", "p")
-        .join(txns.select("t", token="tokens"), on="t")
+        .join(txns.select("t", tok="tokens"), on="t")
         .join(payments.select("p", "ref_norm"), on="p")
         .filter(pl.col("ref_norm").str.len_chars() >= minlen)
-        .explode("token")
-        .drop_nulls("token")
-        .filter((pl.col("token").str.len_chars() - pl.col("ref_norm").str.len_chars()).abs() <= maxd)
+        .explode("tok")
+        .drop_nulls("tok")
+        .filter((pl.col("tok").str.len_chars() - pl.col("ref_norm").str.len_chars()).abs() <= maxd)
     )
     if probe.is_empty():
         return pairs.with_columns(ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
     distance = process.cpdist(
-        probe["token"].to_list(), probe["ref_norm"].to_list(), scorer=Levenshtein.distance, workers=-1
+        probe["tok"].to_list(), probe["ref_norm"].to_list(), scorer=Levenshtein.distance, workers=-1
     )
     close = (
         probe.with_columns(d=pl.Series(distance, dtype=pl.Int64))

@@ -8,7 +8,8 @@ steps before it did not auto-match.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -29,6 +30,7 @@ class MatchResult:
     links: pl.DataFrame  # gid, txn_id, payment_id, cents, kind, rule, confidence, band, + evidence columns
     txns: pl.DataFrame
     payments: pl.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, for benchmarks and logs
 
     def by_band(self, band: str) -> pl.DataFrame:
         return self.links.filter(pl.col("band") == band)
@@ -37,15 +39,19 @@ class MatchResult:
 def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
           exclude: pl.DataFrame | None = None) -> MatchResult:
     """Match deposits (`cents > 0`) against open payments; `exclude` holds rejected (txn_id, payment_id) pairs."""
+    clock = _Clock()
     t = prepare_transactions(txns.filter(pl.col("cents") > 0), rules)
     p = prepare_payments(payments.filter(pl.col("cents") > 0))
+    clock("prepare")
     if t.is_empty() or p.is_empty():
         return MatchResult(_finish(shapes.empty_links(), t, p, None), t, p)
     pairs = cands.candidates(t, p, rules)
+    clock("candidates")
     if exclude is not None and not exclude.is_empty():
         banned = exclude.join(t.select("t", "txn_id"), on="txn_id").join(p.select("p", "payment_id"), on="payment_id")
         pairs = pairs.join(banned.select("t", "p"), on=["t", "p"], how="anti")
     features = cands.with_features(pairs, t, p)
+    clock("features")
     parts = []
 
     batches = shapes.listed_batches(features, rules)
@@ -55,12 +61,15 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     def remaining(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.join(taken_t, on="t", how="anti").join(taken_p, on="p", how="anti")
 
+    clock("listed batches")
     scored = score(remaining(features), rules)
+    clock("scoring")
     split_links = shapes.splits(remaining(features), scored, rules)
     parts.append(split_links)
     taken_t = pl.concat([taken_t, split_links.select("t")])
     taken_p = pl.concat([taken_p, split_links.select("p")])
 
+    clock("splits")
     scored = remaining(scored)
     chosen = assigning.assign(scored, auto=rules.auto_threshold, suggest=rules.suggest_threshold,
                               margin=rules.ambiguity_margin)
@@ -68,6 +77,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
         gid=pl.col("t").cast(pl.Int64), t="t", p="p", cents="t_cents", kind=pl.lit("one_to_one"), rule="rule",
         confidence="confidence", band="band",
     ).cast(shapes.LINK_SCHEMA)
+    clock("assignment")
     auto_one = one.filter(pl.col("band") == assigning.AUTO)
     taken_t = pl.concat([taken_t, auto_one.select("t")])
     taken_p = pl.concat([taken_p, auto_one.select("p")])
@@ -78,7 +88,21 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     sure = subset.filter(pl.col("band") == assigning.AUTO)
     one = one.join(sure.select("t"), on="t", how="anti").join(sure.select("p"), on="p", how="anti")
     parts += [one, subset]
-    return MatchResult(_finish(pl.concat(parts), t, p, scored), t, p)
+    clock("subset sums")
+    links = _finish(pl.concat(parts), t, p, scored)
+    clock("finish")
+    return MatchResult(links, t, p, clock.laps)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self._last, 3)
+        self._last = now
 
 
 def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.DataFrame | None) -> pl.DataFrame:

@@ -1,10 +1,11 @@
 """Global one-to-one assignment, and the three bands: auto-match, suggestion, no match.
 
-First-come matching lets an early, mediocre candidate steal a payment from a later, better one. Here each
-connected component of the candidate graph (transactions and payments joined by candidates) is solved as a
-maximum-weight assignment (`scipy.optimize.linear_sum_assignment`); most components are a single pair and are
-taken without any solver. Very large components (rare: one payer with hundreds of equal invoices) fall back to
-greedy-by-score, which is optimal whenever scores do not cross, and only feeds suggestions there anyway.
+First-come matching lets an early, mediocre candidate steal a payment from a later, better one. Here pairs that
+are each other's best by a clear margin are settled first (vectorised; most pairs are like that), then each
+connected component of what is left (transactions and payments joined by candidates) is solved as a
+maximum-weight assignment (`scipy.optimize.linear_sum_assignment`); a star (one transaction or one payment)
+simply takes its best edge. Very large components (one payer with hundreds of equal invoices) fall back to
+greedy-by-score, which only feeds suggestions there anyway since equal scores are ambiguous.
 
 Then the bands. A chosen pair auto-matches only if its confidence reaches the auto threshold AND it is not
 ambiguous: no other live candidate of its transaction or of its payment scores within `ambiguity_margin` of it.
@@ -21,6 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 MAX_SOLVER_SIDE = 300
+SETTLED_MARGIN = 0.05
 AUTO, SUGGESTION = "matched", "suggested"
 
 
@@ -34,57 +36,79 @@ def assign(scored: pl.DataFrame, *, auto: float, suggest: float, margin: float) 
 
 
 def _solve(live: pl.DataFrame) -> pl.DataFrame:
-    degrees = live.with_columns(dt=pl.len().over("t"), dp=pl.len().over("p"))
-    trivial = degrees.filter((pl.col("dt") == 1) & (pl.col("dp") == 1)).select("t", "p", "confidence")
-    rest = degrees.filter((pl.col("dt") > 1) | (pl.col("dp") > 1)).select("t", "p", "confidence")
+    schema = live.schema
+    # 1. settled pairs: each is the other's only candidate, or each other's best by a clear margin. Taking them
+    #    first is what a maximum-weight assignment does too, whenever no rival comes within the margin.
+    ranked = live.with_columns(
+        rt=pl.col("confidence").rank("ordinal", descending=True).over("t"),
+        rp=pl.col("confidence").rank("ordinal", descending=True).over("p"),
+        dt=pl.len().over("t"), dp=pl.len().over("p"),
+    )
+    second_t = ranked.filter(pl.col("rt") == 2).select("t", st="confidence")
+    second_p = ranked.filter(pl.col("rp") == 2).select("p", sp="confidence")
+    top = ranked.filter((pl.col("rt") == 1) & (pl.col("rp") == 1)).join(second_t, on="t", how="left").join(
+        second_p, on="p", how="left")
+    settled = top.filter(
+        (pl.col("st").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
+        & (pl.col("sp").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
+    ).select("t", "p", "confidence")
+    rest = live.join(settled.select("t"), on="t", how="anti").join(settled.select("p"), on="p", how="anti")
     if rest.is_empty():
-        return trivial
-    t_codes, t_idx = np.unique(rest["t"].to_numpy(), return_inverse=True)
-    p_codes, p_idx = np.unique(rest["p"].to_numpy(), return_inverse=True)
+        return settled
+    # 2. connected components of what is left
+    t_arr, p_arr, c_arr = rest["t"].to_numpy(), rest["p"].to_numpy(), rest["confidence"].to_numpy()
+    t_codes, t_idx = np.unique(t_arr, return_inverse=True)
+    p_codes, p_idx = np.unique(p_arr, return_inverse=True)
     n_t = len(t_codes)
     graph = coo_matrix((np.ones(len(t_idx)), (t_idx, p_idx + n_t)), shape=(n_t + len(p_codes),) * 2)
     _, labels = connected_components(graph, directed=False)
-    rest = rest.with_columns(comp=pl.Series(labels[t_idx])).with_columns(
-        nt=pl.col("t").n_unique().over("comp"), np=pl.col("p").n_unique().over("comp")
-    )
-    # a star (one transaction, or one payment, in the component) is solved by its best edge: vectorised
-    stars = rest.filter((pl.col("nt") == 1) | (pl.col("np") == 1))
-    best = stars.sort(["comp", "confidence", "t", "p"], descending=[False, True, False, False]).unique(
-        "comp", keep="first", maintain_order=True).select("t", "p", "confidence")
-    picked: list[pl.DataFrame] = [trivial, best]
-    general = rest.filter((pl.col("nt") > 1) & (pl.col("np") > 1)).select("t", "p", "confidence", "comp")
-    for (_,), comp in general.sort("comp").group_by(["comp"], maintain_order=True):
-        picked.append(_solve_component(comp))
-    return pl.concat(picked)
+    edge_comp = labels[t_idx]
+    order = np.argsort(edge_comp, kind="stable")
+    bounds = np.flatnonzero(np.diff(edge_comp[order])) + 1
+    out_t: list[np.ndarray] = []
+    out_p: list[np.ndarray] = []
+    out_c: list[np.ndarray] = []
+    for edges in np.split(order, bounds):
+        ts, ti = np.unique(t_arr[edges], return_inverse=True)
+        ps, pi = np.unique(p_arr[edges], return_inverse=True)
+        scores = c_arr[edges]
+        if len(ts) == 1 or len(ps) == 1:  # a star: its best edge (ties broken by the lowest ids)
+            best = np.lexsort((p_arr[edges], t_arr[edges], -scores))[0]
+            out_t.append(t_arr[edges][best:best + 1])
+            out_p.append(p_arr[edges][best:best + 1])
+            out_c.append(scores[best:best + 1])
+            continue
+        if max(len(ts), len(ps)) > MAX_SOLVER_SIDE:
+            rows, cols, vals = _greedy(ti, pi, scores, t_arr[edges], p_arr[edges])
+        else:
+            matrix = np.zeros((len(ts), len(ps)))
+            matrix[ti, pi] = scores
+            rows, cols = linear_sum_assignment(matrix, maximize=True)
+            vals = matrix[rows, cols]
+        keep = vals > 0
+        out_t.append(ts[rows[keep]])
+        out_p.append(ps[cols[keep]])
+        out_c.append(vals[keep])
+    solved = pl.DataFrame(
+        {"t": np.concatenate(out_t), "p": np.concatenate(out_p), "confidence": np.concatenate(out_c)}
+    ).cast(dict(schema))
+    return pl.concat([settled, solved])
 
 
-def _solve_component(comp: pl.DataFrame) -> pl.DataFrame:
-    ts, ti = np.unique(comp["t"].to_numpy(), return_inverse=True)
-    ps, pi = np.unique(comp["p"].to_numpy(), return_inverse=True)
-    scores = comp["confidence"].to_numpy()
-    if max(len(ts), len(ps)) > MAX_SOLVER_SIDE:
-        return _greedy(comp)
-    matrix = np.zeros((len(ts), len(ps)))
-    matrix[ti, pi] = scores
-    rows, cols = linear_sum_assignment(matrix, maximize=True)
-    keep = matrix[rows, cols] > 0
-    return pl.DataFrame(
-        {"t": ts[rows[keep]], "p": ps[cols[keep]], "confidence": matrix[rows[keep], cols[keep]]},
-        schema=comp.select("t", "p", "confidence").schema,
-    )
-
-
-def _greedy(comp: pl.DataFrame) -> pl.DataFrame:
+def _greedy(ti: np.ndarray, pi: np.ndarray, scores: np.ndarray, t_ids: np.ndarray,
+            p_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best score first, each side once; deterministic on ties (lowest ids first)."""
     used_t: set[int] = set()
     used_p: set[int] = set()
-    rows = []
-    for t, p, c in comp.sort(["confidence", "t", "p"], descending=[True, False, False]).select(
-            "t", "p", "confidence").iter_rows():
-        if t not in used_t and p not in used_p:
-            used_t.add(t)
-            used_p.add(p)
-            rows.append((t, p, c))
-    return pl.DataFrame(rows, schema=comp.select("t", "p", "confidence").schema, orient="row")
+    rows, cols, vals = [], [], []
+    for k in np.lexsort((p_ids, t_ids, -scores)):
+        if ti[k] not in used_t and pi[k] not in used_p:
+            used_t.add(int(ti[k]))
+            used_p.add(int(pi[k]))
+            rows.append(ti[k])
+            cols.append(pi[k])
+            vals.append(scores[k])
+    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float64)
 
 
 def _band(chosen: pl.DataFrame, live: pl.DataFrame, *, auto: float, margin: float) -> pl.DataFrame:

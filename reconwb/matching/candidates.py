@@ -85,12 +85,13 @@ def _deletions(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     ).drop("pos")
 
 
-def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hit_p: pl.DataFrame,
+               rules: Rules) -> pl.DataFrame:
     """Pairs whose token and reference are one edit apart, found through shared deletion variants.
 
     Two strings within one insertion, deletion or substitution share a string of their deletion neighbourhoods,
-    so an equality join finds them without comparing everything with everything. Only transactions without an
-    exact or extracted hit take part.
+    so an equality join finds them without comparing everything with everything. Only transactions and payments
+    without an exact or extracted hit take part.
     """
     if rules.fuzzy_max_distance < 1:
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
@@ -100,8 +101,8 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, ru
     )
     if tokens.is_empty():
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
-    refs = payments.filter(pl.col("ref_norm").str.len_chars() >= rules.fuzzy_min_length).select(
-        "p", "currency", "ref_norm")
+    refs = payments.join(hit_p, on="p", how="anti").filter(
+        pl.col("ref_norm").str.len_chars() >= rules.fuzzy_min_length).select("p", "currency", "ref_norm")
     left = _deletions(tokens, "tok").select("t", "currency", "variant")
     right = _deletions(refs, "ref_norm").select("p", "currency", "variant")
     return left.join(right, on=["currency", "variant"]).select("t", "p").unique()
@@ -110,7 +111,8 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, ru
 def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none)."""
     refs = reference_pairs(txns, payments)
-    typos = _windowed(typo_pairs(txns, payments, refs.select("t").unique(), rules), txns, payments, rules)
+    typos = _windowed(typo_pairs(txns, payments, refs.select("t").unique(), refs.select("p").unique(), rules),
+                      txns, payments, rules)
     others = pl.concat([amount_pairs(txns, payments, rules), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
     others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8))

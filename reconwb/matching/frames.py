@@ -63,6 +63,8 @@ def prepare_transactions(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     text = pl.concat_str([pl.col("reference").fill_null(""), pl.col("description").fill_null("")], separator=" ")
     token_lists = [text.str.extract_all(p) for p in rules.token_patterns]
     tokens = token_lists[0] if len(token_lists) == 1 else pl.concat_list(token_lists)
+    # the whole reference field is a token too ("inv 2026/0042" is INV20260042 as a whole)
+    tokens = pl.concat_list(pl.col("reference").fill_null(""), tokens)
     return frame.with_row_index("t").with_columns(
         ref_norm=norm_ref(pl.col("reference")),
         tokens=tokens.list.eval(norm_ref(pl.element()))

@@ -248,7 +248,7 @@ def list_payments(con: duckdb.DuckDBPyConnection, *, status: str | None = None, 
     """Payments with how much is still open, newest due first (paged)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
-    return con.execute(
+    return con.sql(
         f"""
         SELECT p.payment_id, p.amount, p.currency, p.issued_on, p.due_on, p.reference, p.payer, p.status,
                p.amount - coalesce(m.paid, 0) AS open_amount, p.source
@@ -256,7 +256,7 @@ def list_payments(con: duckdb.DuckDBPyConnection, *, status: str | None = None, 
         WHERE ? IS NULL OR p.status = ?
         ORDER BY p.due_on DESC NULLS LAST, p.payment_id LIMIT ? OFFSET ?
         """,
-        [status, status, limit, offset],
+        params=[status, status, limit, offset],
     ).pl()
 
 

@@ -175,9 +175,9 @@ def _load(con: duckdb.DuckDBPyConnection, connection: str | None) -> tuple[pl.Da
     if connection is not None and not con.execute(
             "SELECT 1 FROM connections WHERE name = ?", [connection]).fetchall():
         raise NotFound(f"no connection named {connection!r}")
-    txns = con.execute(_TXNS_SQL, [connection, connection]).pl()
-    payments = con.execute(_PAYMENTS_SQL).pl()
-    excluded = con.execute(_EXCLUDED_SQL).pl()
+    txns = con.sql(_TXNS_SQL, params=[connection, connection]).pl()
+    payments = con.sql(_PAYMENTS_SQL).pl()
+    excluded = con.sql(_EXCLUDED_SQL).pl()
     return txns, payments, excluded
 
 
@@ -238,7 +238,7 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
     con.execute("DELETE FROM match_groups WHERE status = 'suggested' AND NOT pinned")
     # whatever a person or another run settled since we read is left alone
     with registered(con, "_new_links", links.to_arrow()):
-        stale = con.execute(
+        stale = con.sql(
             f"""
             SELECT DISTINCT n.group_id FROM _new_links n
             WHERE CAST(n.txn_id AS BIGINT) IN (SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id)

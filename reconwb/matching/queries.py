@@ -30,7 +30,7 @@ def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset
     if status is not None and status not in GROUP_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(GROUP_STATUSES)}")
     with ws.connect() as con:
-        return con.execute(
+        return con.sql(
             """
             WITH page AS (
                 SELECT group_id, created_at FROM match_groups WHERE ? IS NULL OR status = ?
@@ -45,7 +45,7 @@ def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY page.created_at DESC, g.group_id, x.txn_id, x.payment_id
             """,
-            [status, status, limit, offset],
+            params=[status, status, limit, offset],
         ).pl()
 
 
@@ -53,7 +53,7 @@ def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0) -> pl.DataF
     """Suggestions waiting for a person, best first."""
     _page(limit, offset)
     with ws.connect() as con:
-        return con.execute(
+        return con.sql(
             """
             WITH page AS (
                 SELECT group_id FROM match_groups WHERE status = 'suggested'
@@ -66,7 +66,7 @@ def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0) -> pl.DataF
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY g.confidence DESC, g.group_id, x.txn_id
             """,
-            [limit, offset],
+            params=[limit, offset],
         ).pl()
 
 
@@ -75,7 +75,7 @@ def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, o
     _page(limit, offset)
     with ws.connect() as con:
         if side == "transactions":
-            return con.execute(
+            return con.sql(
                 f"""
                 SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency, t.description, t.reference,
                        t.counterparty
@@ -84,10 +84,10 @@ def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, o
                     SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id) WHERE g.status = '{LIVE}')
                 ORDER BY t.booked_on DESC, t.txn_id LIMIT ? OFFSET ?
                 """,
-                [limit, offset],
+                params=[limit, offset],
             ).pl()
         if side == "payments":
-            return con.execute(
+            return con.sql(
                 f"""
                 SELECT p.payment_id, p.amount, p.amount - coalesce(m.paid, 0) AS open_amount, p.currency,
                        p.issued_on, p.due_on, p.reference, p.payer, p.status
@@ -95,6 +95,6 @@ def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, o
                 WHERE p.status IN ('open', 'partially_paid')
                 ORDER BY p.due_on NULLS LAST, p.payment_id LIMIT ? OFFSET ?
                 """,
-                [limit, offset],
+                params=[limit, offset],
             ).pl()
     raise InvalidInput("side must be 'transactions' or 'payments'")

@@ -8,7 +8,6 @@ one that comes back is reopened.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -265,7 +264,3 @@ PAID_SQL = (
     "SELECT x.payment_id, sum(x.amount) AS paid FROM matches x JOIN match_groups g USING (group_id)"
     " WHERE g.status = 'matched' GROUP BY x.payment_id"
 )
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

@@ -185,3 +185,32 @@ def _decision(name: str, doc: str) -> None:
 _decision("unlink", "Undo a match; the pair is not proposed again.")
 _decision("accept", "Accept a suggestion (pinned).")
 _decision("reject", "Reject a suggestion; it is not proposed again.")
+
+
+# -- rules ------------------------------------------------------------------------------------------------------
+
+
+@cli.group("rules")
+def rules_group() -> None:
+    """Matching rules files."""
+
+
+@rules_group.command("defaults")
+def rules_defaults() -> None:
+    """Print the default rules as TOML: a starting point for your own rules file."""
+    from reconwb.matching.rules import DEFAULT_TOML
+
+    click.echo(DEFAULT_TOML.strip())
+
+
+@rules_group.command("check")
+@click.argument("file", type=FILE)
+@json_option
+def rules_check(file: Path, as_json: bool) -> None:
+    """Validate a rules file and show its version and rule order."""
+    from reconwb.matching import rules
+
+    loaded = rules.load(file)
+    summary = {"version": loaded.version, "rules": [r.name for r in loaded.rules],
+               "auto": loaded.auto_threshold, "suggest": loaded.suggest_threshold}
+    emit(summary, as_json, lambda s: f"{file}: version {s['version']}; rules in order: {', '.join(s['rules'])}")

@@ -70,16 +70,23 @@ def listed_batches(features: pl.DataFrame, rules: Rules) -> pl.DataFrame:
 
 
 def splits(features: pl.DataFrame, scored: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Deposits quoting one invoice's reference, each smaller than it, together paying at most its open amount."""
+    """Deposits quoting one invoice's reference, each smaller than it, together paying at most its open amount.
+
+    Parts that add up to the open amount exactly are a split even when one of them would also pass as the whole
+    payment within a tolerance; otherwise an invoice that some deposit pays in full is left to one-to-one.
+    """
     refs = features.filter((pl.col("ref_level") >= 2) & pl.col("account_ok") & _in_window(rules))
     single_ref = refs.group_by("t").agg(n=pl.len()).filter(pl.col("n") == 1).select("t")
+    parts = refs.join(single_ref, on="t").filter(pl.col("diff") > 0)
+    sums = parts.group_by("p").agg(n=pl.len(), total=pl.col("t_cents").sum(), p_cents=pl.col("p_cents").first())
+    exact = sums.filter((pl.col("n") >= 2) & (pl.col("total") == pl.col("p_cents"))).select("p")
     full = scored.filter(pl.col("ref_level") >= 1)  # pays the invoice in full under some rule: one-to-one's job
-    parts = (
-        refs.join(single_ref, on="t")
-        .filter(pl.col("diff") > 0)
+    partial = (
+        parts.join(exact, on="p", how="anti")
         .join(full.select("t").unique(), on="t", how="anti")
         .join(full.select("p").unique(), on="p", how="anti")
     )
+    parts = pl.concat([parts.join(exact, on="p"), partial])
     groups = parts.group_by("p").agg(
         n=pl.len(), total=pl.col("t_cents").sum(), p_cents=pl.col("p_cents").first(), conf=_ref_confidence().min()
     ).filter((pl.col("total") <= pl.col("p_cents")) & (pl.col("n") <= rules.split_max_parts))

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconwb.matching.assign import assign
 from tests.matching.helpers import PAY_HEADER, TXN_HEADER, links, pay, run, txn, write_csv
@@ -215,3 +217,32 @@ def test_cli_file_mode(tmp_path: Path, run_cli) -> None:
     missing = run_cli("reconcile", "--transactions", str(tmp_path / "nope.csv"), "--payments", str(p), "--out",
                       str(out))
     assert missing.returncode != 0 and "nope.csv: no such file" in missing.stderr
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.integers(min_value=1, max_value=9_999_999), min_size=2, max_size=8),
+       short=st.integers(min_value=0, max_value=1))
+def test_split_sums_are_exact_for_any_cents(tmp_path: Path, parts: list[int], short: int) -> None:
+    def money(cents: int) -> str:
+        return f"{cents // 100}.{cents % 100:02d}"
+
+    total = sum(parts) + short  # one cent more than the parts pay: partial, never rounded to paid
+    rows, report = run(
+        tmp_path,
+        [txn(f"T{i}", money(c), description=f"part {i} Z-8800001") for i, c in enumerate(parts)],
+        [pay("P1", money(total), reference="Z-8800001")],
+    )
+    assert len(rows) == len(parts)
+    assert (report.matched, report.partially_matched) == ((1, 0) if short == 0 else (0, 1))
+
+
+def test_cli_rules_defaults_and_check(tmp_path: Path, run_cli) -> None:
+    shown = run_cli("rules", "defaults")
+    assert shown.returncode == 0
+    path = tmp_path / "rules.toml"
+    path.write_text(shown.stdout)
+    checked = json.loads(run_cli("rules", "check", str(path), "--json").stdout)
+    assert checked["rules"][0] == "reference-exact"
+    path.write_text('[[rule]]\nname = "manual"\n')
+    bad = run_cli("rules", "check", str(path))
+    assert bad.returncode != 0 and "reserved" in bad.stderr

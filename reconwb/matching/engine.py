@@ -219,12 +219,16 @@ def reconcile_store(
         if mode == "passthrough":
             return ReconcileReport(rule_version=ruleset.version, dry_run=dry_run, mode=mode)
         txns, payments, excluded = _load(con, connection)
+    read_s = time.perf_counter() - started
     result = match(txns, payments.with_columns(pl.col("account_ref").cast(pl.String)), ruleset, exclude=excluded)
     report = summarise(result, ruleset, dry_run=dry_run)
+    report.stages = {"read": round(read_s, 3), **result.seconds}
     if not dry_run:
+        write_started = time.perf_counter()
         groups, links = _group_rows(result, ruleset)
         with ws.connect() as con, transaction(con):
             _write(con, groups, links, ruleset, report)
+        report.stages["write"] = round(time.perf_counter() - write_started, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -260,13 +264,15 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
     detail = links.with_columns(pl.col("txn_id").cast(pl.Int64)).join(
         groups.select("group_id", "kind", "rule", "confidence", "status"), on="group_id"
     )
+    pending: list[tuple[str, dict, str]] = []
     for (group_id,), rows in detail.filter(pl.col("status") == LIVE).group_by(["group_id"], maintain_order=True):
         first = rows.row(0, named=True)
         group = {"group_id": group_id, "kind": first["kind"], "rule": first["rule"],
                  "confidence": first["confidence"],
                  "links": [{"txn_id": r["txn_id"], "payment_id": r["payment_id"], "amount": Decimal(r["amount"])}
                            for r in rows.iter_rows(named=True)]}
-        records.emit_matched(con, group, statuses)
+        pending += records.matched_events(group, statuses)
+    records.emit_all(con, pending)
     with registered(con, "_audit", groups.select("group_id", "status", "rule", "confidence").to_arrow()):
         con.execute(
             "INSERT INTO audit_log (actor, action, subject, rule_version, detail) SELECT 'reconwb',"

@@ -47,9 +47,11 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
         return MatchResult(_finish(shapes.empty_links(), t, p, None), t, p)
     pairs = cands.candidates(t, p, rules)
     clock("candidates")
+    banned = None
     if exclude is not None and not exclude.is_empty():
-        banned = exclude.join(t.select("t", "txn_id"), on="txn_id").join(p.select("p", "payment_id"), on="payment_id")
-        pairs = pairs.join(banned.select("t", "p"), on=["t", "p"], how="anti")
+        banned = exclude.join(t.select("t", "txn_id"), on="txn_id").join(
+            p.select("p", "payment_id"), on="payment_id").select("t", "p")
+        pairs = pairs.join(banned, on=["t", "p"], how="anti")
     features = cands.with_features(pairs, t, p)
     clock("features")
     parts = []
@@ -83,7 +85,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     taken_p = pl.concat([taken_p, auto_one.select("p")])
 
     subset = shapes.subset_batches(
-        t.join(taken_t, on="t", how="anti"), p.join(taken_p, on="p", how="anti"), rules
+        t.join(taken_t, on="t", how="anti"), p.join(taken_p, on="p", how="anti"), rules, banned
     )
     sure = subset.filter(pl.col("band") == assigning.AUTO)
     one = one.join(sure.select("t"), on="t", how="anti").join(sure.select("p"), on="p", how="anti")

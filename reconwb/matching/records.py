@@ -89,33 +89,43 @@ def group_detail(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any
     }
 
 
-def emit_matched(con: duckdb.DuckDBPyConnection, group: dict[str, Any],
-                 statuses: dict[str, tuple[str, Decimal]]) -> int:
-    """One `payment.matched` or `payment.partially_matched` per payment of a group that just went live."""
-    count = 0
+def matched_events(group: dict[str, Any], statuses: dict[str, tuple[str, Decimal]]) -> list[tuple[str, dict, str]]:
+    """The events a group that just went live causes: per payment, `payment.matched` when it is now paid in
+    full, else `payment.partially_matched`. As (type, payload, subject)."""
+    out = []
     for payment_id in sorted({link["payment_id"] for link in group["links"]}):
         status, open_amount = statuses.get(payment_id, ("open", None))
         kind = "payment.matched" if status == "paid" else "payment.partially_matched"
-        events.emit(
-            con,
-            kind,
-            {
-                "payment_id": payment_id,
-                "status": status,
-                "open_amount": open_amount,
-                "group_id": group["group_id"],
-                "match_kind": group["kind"],
-                "rule": group["rule"],
-                "confidence": group["confidence"],
-                "transactions": [
-                    {"txn_id": link["txn_id"], "amount": link["amount"]}
-                    for link in group["links"] if link["payment_id"] == payment_id
-                ],
-            },
-            subject=f"payment:{payment_id}",
-        )
-        count += 1
-    return count
+        payload = {
+            "payment_id": payment_id,
+            "status": status,
+            "open_amount": open_amount,
+            "group_id": group["group_id"],
+            "match_kind": group["kind"],
+            "rule": group["rule"],
+            "confidence": group["confidence"],
+            "transactions": [
+                {"txn_id": link["txn_id"], "amount": link["amount"]}
+                for link in group["links"] if link["payment_id"] == payment_id
+            ],
+        }
+        out.append((kind, payload, f"payment:{payment_id}"))
+    return out
+
+
+def emit_all(con: duckdb.DuckDBPyConnection, items: Iterable[tuple[str, dict, str]]) -> int:
+    """Emit (type, payload, subject) events in bulk, one round trip per type."""
+    by_type: dict[str, list[tuple[dict, str]]] = {}
+    for kind, payload, subject in items:
+        by_type.setdefault(kind, []).append((payload, subject))
+    for kind, batch in by_type.items():
+        events.emit_many(con, kind, batch)
+    return sum(len(b) for b in by_type.values())
+
+
+def emit_matched(con: duckdb.DuckDBPyConnection, group: dict[str, Any],
+                 statuses: dict[str, tuple[str, Decimal]]) -> int:
+    return emit_all(con, matched_events(group, statuses))
 
 
 def emit_removed(con: duckdb.DuckDBPyConnection, group: dict[str, Any],

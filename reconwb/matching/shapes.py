@@ -107,8 +107,12 @@ def _masks(n: int, max_items: int) -> np.ndarray:
     return bits[(size >= 2) & (size <= max_items)]
 
 
-def subset_batches(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Deposits equal to exactly one bounded subset of their payer's open invoices in the window."""
+def subset_batches(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+                   banned: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Deposits equal to exactly one bounded subset of their payer's open invoices in the window.
+
+    `banned` (t, p) pairs, rejected or removed by a person, are never part of a subset.
+    """
     window = rules.widest_window
     t = txns.filter(pl.col("payer_key") != "").select("t", "currency", "payer_key", "account", "booked_on",
                                                        t_cents="cents")
@@ -120,6 +124,8 @@ def subset_batches(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> 
            | (pl.col("booked_on") - pl.col("anchor")).dt.total_days().is_between(-window.before, window.after))
         & (pl.col("p_cents") < pl.col("t_cents"))
     )
+    if banned is not None and not banned.is_empty():
+        pairs = pairs.join(banned, on=["t", "p"], how="anti")
     groups = pairs.group_by("t").agg(
         t_cents=pl.col("t_cents").first(), ps=pl.col("p"), amounts=pl.col("p_cents"), total=pl.col("p_cents").sum()
     ).filter(

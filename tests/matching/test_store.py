@@ -210,3 +210,22 @@ def test_cli_store_mode_and_manual_commands(seeded: Workspace, run_cli) -> None:
     passthrough = run_cli("settings", "set", "operation_mode", "passthrough")
     assert passthrough.returncode == 0
     assert json.loads(run_cli("reconcile", "--json").stdout)["mode"] == "passthrough"
+
+
+def test_rejected_subset_sum_batch_is_not_proposed_again(ws: Workspace, tmp_path: Path) -> None:
+    rows = [pay("B1", "60.00", payer="Iron Bau"), pay("B2", "40.00", payer="Iron Bau"),
+            pay("B3", "70.00", payer="Iron Bau"), pay("B4", "30.00", payer="Iron Bau")]
+    with ws.connect() as con:
+        import_file(con, write_csv(tmp_path / "p.csv", PAY_HEADER, rows))
+        banks.ensure_statement_bank(con)
+        conn = connections.add(con, "bank1", banks.STATEMENT_BANK)
+        account = accounts.ensure(con, conn.connection_id, "ACC-1")
+        ingest(con, account, [Txn(D, Decimal("100.00"), "EUR", "COLLECTIVE", counterparty="IRON BAU")],
+               source="statement")
+    reconcile_store(ws)
+    first = suggestions(ws)
+    assert first["group_id"].n_unique() == 1 and first.height == 2  # two invoices, one group
+    reject(ws, first["group_id"][0], actor="fay")
+    reconcile_store(ws)
+    second = suggestions(ws)
+    assert not set(first["payment_id"]) <= set(second["payment_id"])

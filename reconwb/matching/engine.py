@@ -264,14 +264,16 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
     detail = links.with_columns(pl.col("txn_id").cast(pl.Int64)).join(
         groups.select("group_id", "kind", "rule", "confidence", "status"), on="group_id"
     )
-    pending: list[tuple[str, dict, str]] = []
-    for (group_id,), rows in detail.filter(pl.col("status") == LIVE).group_by(["group_id"], maintain_order=True):
-        first = rows.row(0, named=True)
-        group = {"group_id": group_id, "kind": first["kind"], "rule": first["rule"],
-                 "confidence": first["confidence"],
-                 "links": [{"txn_id": r["txn_id"], "payment_id": r["payment_id"], "amount": Decimal(r["amount"])}
-                           for r in rows.iter_rows(named=True)]}
-        pending += records.matched_events(group, statuses)
+    per_payment = detail.filter(pl.col("status") == LIVE).group_by(
+        "group_id", "payment_id", maintain_order=True
+    ).agg(pl.col("kind", "rule", "confidence").first(), transactions=pl.struct("txn_id", "amount"))
+    pending = [
+        records.payment_event(
+            row["payment_id"], statuses, row["group_id"], row["kind"], row["rule"], row["confidence"],
+            [{"txn_id": t["txn_id"], "amount": Decimal(t["amount"])} for t in row["transactions"]],
+        )
+        for row in per_payment.iter_rows(named=True)
+    ]
     records.emit_all(con, pending)
     with registered(con, "_audit", groups.select("group_id", "status", "rule", "confidence").to_arrow()):
         con.execute(

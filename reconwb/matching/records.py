@@ -89,28 +89,33 @@ def group_detail(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any
     }
 
 
+def payment_event(payment_id: str, statuses: dict[str, tuple[str, Decimal]], group_id: str, kind: str, rule: str,
+                  confidence: float, transactions: list[dict[str, Any]]) -> tuple[str, dict, str]:
+    """The event for one payment of a group that just went live: `payment.matched` when it is now paid in full,
+    else `payment.partially_matched`. As (type, payload, subject)."""
+    status, open_amount = statuses.get(payment_id, ("open", None))
+    payload = {
+        "payment_id": payment_id,
+        "status": status,
+        "open_amount": open_amount,
+        "group_id": group_id,
+        "match_kind": kind,
+        "rule": rule,
+        "confidence": confidence,
+        "transactions": transactions,
+    }
+    event = "payment.matched" if status == "paid" else "payment.partially_matched"
+    return event, payload, f"payment:{payment_id}"
+
+
 def matched_events(group: dict[str, Any], statuses: dict[str, tuple[str, Decimal]]) -> list[tuple[str, dict, str]]:
-    """The events a group that just went live causes: per payment, `payment.matched` when it is now paid in
-    full, else `payment.partially_matched`. As (type, payload, subject)."""
-    out = []
-    for payment_id in sorted({link["payment_id"] for link in group["links"]}):
-        status, open_amount = statuses.get(payment_id, ("open", None))
-        kind = "payment.matched" if status == "paid" else "payment.partially_matched"
-        payload = {
-            "payment_id": payment_id,
-            "status": status,
-            "open_amount": open_amount,
-            "group_id": group["group_id"],
-            "match_kind": group["kind"],
-            "rule": group["rule"],
-            "confidence": group["confidence"],
-            "transactions": [
-                {"txn_id": link["txn_id"], "amount": link["amount"]}
-                for link in group["links"] if link["payment_id"] == payment_id
-            ],
-        }
-        out.append((kind, payload, f"payment:{payment_id}"))
-    return out
+    """The events of one group (see `payment_event`)."""
+    return [
+        payment_event(payment_id, statuses, group["group_id"], group["kind"], group["rule"], group["confidence"],
+                      [{"txn_id": link["txn_id"], "amount": link["amount"]}
+                       for link in group["links"] if link["payment_id"] == payment_id])
+        for payment_id in sorted({link["payment_id"] for link in group["links"]})
+    ]
 
 
 def emit_all(con: duckdb.DuckDBPyConnection, items: Iterable[tuple[str, dict, str]]) -> int:

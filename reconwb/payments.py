@@ -8,9 +8,9 @@ one that comes back is reopened.
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,7 @@ from reconwb import tabular
 from reconwb.errors import InvalidInput, NotFound, ReconwbError
 from reconwb.redaction import redact, register_secret
 from reconwb.store.db import registered, transaction
-
-log = logging.getLogger(__name__)
+from reconwb.vault import Vault
 
 REQUIRED = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
 OPTIONAL = ["payer_iban", "account_ref"]
@@ -118,7 +117,7 @@ class Source:
         return f"payment-source/{self.url}"
 
 
-def save_source(con: duckdb.DuckDBPyConnection, vault: Any, url: str, auth: str, token: str) -> Source:
+def save_source(con: duckdb.DuckDBPyConnection, vault: Vault, url: str, auth: str, token: str) -> Source:
     """Remember an endpoint and seal its token (never stored in clear)."""
     if auth not in AUTH_SCHEMES:
         raise InvalidInput(f"--auth must be one of {', '.join(AUTH_SCHEMES)}")
@@ -210,7 +209,14 @@ def fetch_pages(url: str, auth: str, token: str, *, timeout: float = 10.0, retri
         raise EndpointError(f"payments endpoint {url} has more than {MAX_PAGES} pages")
 
 
-def pull(con_factory: Any, vault: Any, source: Source, *, timeout: float = 10.0, retries: int = 3) -> dict[str, int]:
+def pull(
+    con_factory: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    vault: Vault,
+    source: Source,
+    *,
+    timeout: float = 10.0,
+    retries: int = 3,
+) -> dict[str, int]:
     """Fetch the endpoint's pending payments (no store open meanwhile), then upsert and cancel in one transaction.
 
     `con_factory` is `ws.connect`: the store is opened to read the token, closed during network I/O, and opened

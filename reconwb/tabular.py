@@ -6,6 +6,7 @@ file, which line (1-based, header is line 1) and which column.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +16,7 @@ from reconwb.errors import InvalidInput
 MONEY = pl.Decimal(18, 2)
 
 
-def read_table(path: str | Path, required: list[str], optional: list[str] = ()) -> pl.DataFrame:  # type: ignore[assignment]
+def read_table(path: str | Path, required: Sequence[str], optional: Sequence[str] = ()) -> pl.DataFrame:
     """Every column as text (CSV) or as stored (Parquet), with the required columns checked."""
     path = Path(path)
     if not path.is_file():

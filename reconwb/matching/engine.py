@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from reconwb import settings, tabular
-from reconwb.errors import NotFound
+from reconwb.errors import InvalidInput, NotFound
 from reconwb.matching import records
 from reconwb.matching import rules as rules_mod
 from reconwb.matching.assign import AUTO, SUGGESTION
@@ -67,7 +67,7 @@ def read_transactions_csv(path: str | Path) -> pl.DataFrame:
     txn_id = tabular.text(raw, "txn_id", path, required=True)
     if txn_id.is_duplicated().any():
         dup = txn_id.filter(txn_id.is_duplicated())[0]
-        raise tabular.InvalidInput(f"{path}: txn_id {dup!r} appears more than once")
+        raise InvalidInput(f"{path}: txn_id {dup!r} appears more than once")
     return pl.DataFrame({
         "txn_id": txn_id,
         "account": tabular.text(raw, "account_id", path),

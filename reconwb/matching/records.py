@@ -7,7 +7,6 @@ they cover part of it, `open` otherwise (a cancelled payment stays cancelled).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -147,7 +146,3 @@ def emit_removed(con: duckdb.DuckDBPyConnection, group: dict[str, Any],
         },
         subject=f"match:{group['group_id']}",
     )
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

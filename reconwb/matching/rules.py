@@ -11,7 +11,6 @@ computation on them happens in integer cents.
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -308,7 +307,3 @@ def load(path: str | Path | None = None) -> Rules:
     rules = parse(text, str(path))
     return Rules(**{**rules.__dict__, "source": str(path)})
 
-
-def describe(rules: Rules) -> str:
-    """A JSON summary for audit rows and reports."""
-    return json.dumps({"version": rules.version, "rules": [r.name for r in rules.rules], "source": rules.source})

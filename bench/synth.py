@@ -4,7 +4,8 @@ Every payment is drawn into one fate: paid with the exact reference, with the re
 a typo in the reference, with a fee withheld, with no reference at all (payer name and amount only), split over
 several deposits, partly paid, paid in a batch that lists the references, paid in a batch that lists nothing,
 or not paid at all. A third of the invoices carry one of a few common amounts (49.00, 99.00, ...), and deposits
-unrelated to any invoice fill the transactions up to the requested size. Vectorised (numpy/polars) so that a
+unrelated to any invoice fill the transactions up to the requested size (5 % of them from real payers, a fifth
+of those with a common amount: the case where a payer-and-amount match is wrong). Vectorised (numpy/polars) so that a
 million rows take seconds.
 
     python bench/synth.py N OUTDIR   # writes transactions.csv, payments.csv, truth.csv
@@ -97,6 +98,10 @@ def generate(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
                         for i in range(n_noise)],
         "counterparty": [f"Other Party {i % 50_000}" for i in range(n_noise)],
     })
+    # a few unrelated deposits come from real payers (a refund, a payment for something not invoiced here)
+    known = rng.random(n_noise) < 0.05
+    noise = noise.with_columns(counterparty=pl.when(pl.Series(known)).then(
+        pl.Series(names.gather(rng.integers(0, n_pay, n_noise)))).otherwise(pl.col("counterparty")))
     txns = pl.concat([deposits.select(noise.columns), noise.cast(deposits.select(noise.columns).schema)])
     order = rng.permutation(txns.height)
     txns = txns[order].with_row_index("row").with_columns(

@@ -227,19 +227,28 @@ def reconcile_store(
         write_started = time.perf_counter()
         groups, links = _group_rows(result, ruleset)
         with ws.connect() as con, transaction(con):
-            _write(con, groups, links, ruleset, report)
+            _write(con, groups, links, ruleset, report, connection)
         report.stages["write"] = round(time.perf_counter() - write_started, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
+_STALE_SUGGESTIONS_SQL = """
+CREATE TEMP TABLE _replaced AS
+SELECT g.group_id FROM match_groups g
+WHERE g.status = 'suggested' AND NOT g.pinned AND (CAST(? AS VARCHAR) IS NULL OR EXISTS (
+    SELECT 1 FROM matches x JOIN transactions t ON t.txn_id = x.txn_id JOIN accounts a USING (account_id)
+    JOIN connections c USING (connection_id) WHERE x.group_id = g.group_id AND c.name = ?))
+"""
+
+
 def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame, ruleset: rules_mod.Rules,
-           report: ReconcileReport) -> None:
-    con.execute(
-        "DELETE FROM matches WHERE group_id IN (SELECT group_id FROM match_groups"
-        " WHERE status = 'suggested' AND NOT pinned)"
-    )
-    con.execute("DELETE FROM match_groups WHERE status = 'suggested' AND NOT pinned")
+           report: ReconcileReport, connection: str | None) -> None:
+    # this run's suggestions replace the automatic ones it covers (all, or one connection's)
+    con.execute(_STALE_SUGGESTIONS_SQL, [connection, connection])
+    con.execute("DELETE FROM matches WHERE group_id IN (SELECT group_id FROM _replaced)")
+    con.execute("DELETE FROM match_groups WHERE group_id IN (SELECT group_id FROM _replaced)")
+    con.execute("DROP TABLE _replaced")
     # whatever a person or another run settled since we read is left alone
     with registered(con, "_new_links", links.to_arrow()):
         stale = con.sql(

@@ -229,3 +229,16 @@ def test_rejected_subset_sum_batch_is_not_proposed_again(ws: Workspace, tmp_path
     reconcile_store(ws)
     second = suggestions(ws)
     assert not set(first["payment_id"]) <= set(second["payment_id"])
+
+
+def test_a_connection_run_keeps_other_connections_suggestions(seeded: Workspace) -> None:
+    with seeded.connect() as con:
+        conn = connections.add(con, "bank2", banks.STATEMENT_BANK)
+        other = accounts.ensure(con, conn.connection_id, "ACC-2")
+        ingest(con, other, [Txn(D, Decimal("75.00"), "EUR", "SEPA CREDIT", counterparty="Someone")],
+               source="statement")
+    reconcile_store(seeded)
+    before = set(suggestions(seeded)["txn_id"])
+    assert len(before) == 2  # the 49.00 (bank1) and the 75.00 (bank2, amount only)
+    reconcile_store(seeded, connection="bank1")
+    assert set(suggestions(seeded)["txn_id"]) == before

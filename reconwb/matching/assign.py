@@ -1,0 +1,143 @@
+"""Global one-to-one assignment, and the three bands: auto-match, suggestion, no match.
+
+First-come matching lets an early, mediocre candidate steal a payment from a later, better one. Here pairs that
+are each other's best by a clear margin are settled first (vectorised; most pairs are like that), then each
+connected component of what is left (transactions and payments joined by candidates) is solved as a
+maximum-weight assignment (`scipy.optimize.linear_sum_assignment`); a star (one transaction or one payment)
+simply takes its best edge. Very large components (one payer with hundreds of equal invoices) fall back to
+greedy-by-score, which only feeds suggestions there anyway since equal scores are ambiguous.
+
+Then the bands. A chosen pair auto-matches only if its confidence reaches the auto threshold AND it is not
+ambiguous: no other live candidate of its transaction or of its payment scores within `ambiguity_margin` of it.
+Three invoices of 49.00 from one payer and one deposit of 49.00 are therefore a suggestion, never an arbitrary
+auto-match. An alternative stops counting once its other side is firmly auto-matched with a clearly better score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+MAX_SOLVER_SIDE = 300
+SETTLED_MARGIN = 0.05
+AUTO, SUGGESTION = "matched", "suggested"
+
+
+def assign(scored: pl.DataFrame, *, auto: float, suggest: float, margin: float) -> pl.DataFrame:
+    """Chosen pairs `(t, p, confidence, band)`; every t and every p appears at most once."""
+    live = scored.filter(pl.col("confidence") >= suggest).select("t", "p", "confidence")
+    if live.is_empty():
+        return live.with_columns(band=pl.lit(None, dtype=pl.String))
+    chosen = _solve(live)
+    return _band(chosen, live, auto=auto, margin=margin)
+
+
+def _solve(live: pl.DataFrame) -> pl.DataFrame:
+    schema = live.schema
+    # 1. settled pairs: each is the other's only candidate, or each other's best by a clear margin. Taking them
+    #    first is what a maximum-weight assignment does too, whenever no rival comes within the margin.
+    ranked = live.with_columns(
+        rt=pl.col("confidence").rank("ordinal", descending=True).over("t"),
+        rp=pl.col("confidence").rank("ordinal", descending=True).over("p"),
+        dt=pl.len().over("t"), dp=pl.len().over("p"),
+    )
+    second_t = ranked.filter(pl.col("rt") == 2).select("t", st="confidence")
+    second_p = ranked.filter(pl.col("rp") == 2).select("p", sp="confidence")
+    top = ranked.filter((pl.col("rt") == 1) & (pl.col("rp") == 1)).join(second_t, on="t", how="left").join(
+        second_p, on="p", how="left")
+    settled = top.filter(
+        (pl.col("st").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
+        & (pl.col("sp").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
+    ).select("t", "p", "confidence")
+    rest = live.join(settled.select("t"), on="t", how="anti").join(settled.select("p"), on="p", how="anti")
+    if rest.is_empty():
+        return settled
+    # 2. connected components of what is left
+    t_arr, p_arr, c_arr = rest["t"].to_numpy(), rest["p"].to_numpy(), rest["confidence"].to_numpy()
+    t_codes, t_idx = np.unique(t_arr, return_inverse=True)
+    p_codes, p_idx = np.unique(p_arr, return_inverse=True)
+    n_t = len(t_codes)
+    graph = coo_matrix((np.ones(len(t_idx)), (t_idx, p_idx + n_t)), shape=(n_t + len(p_codes),) * 2)
+    _, labels = connected_components(graph, directed=False)
+    edge_comp = labels[t_idx]
+    order = np.argsort(edge_comp, kind="stable")
+    bounds = np.flatnonzero(np.diff(edge_comp[order])) + 1
+    out_t: list[np.ndarray] = []
+    out_p: list[np.ndarray] = []
+    out_c: list[np.ndarray] = []
+    for edges in np.split(order, bounds):
+        ts, ti = np.unique(t_arr[edges], return_inverse=True)
+        ps, pi = np.unique(p_arr[edges], return_inverse=True)
+        scores = c_arr[edges]
+        if len(ts) == 1 or len(ps) == 1:  # a star: its best edge (ties broken by the lowest ids)
+            best = np.lexsort((p_arr[edges], t_arr[edges], -scores))[0]
+            out_t.append(t_arr[edges][best:best + 1])
+            out_p.append(p_arr[edges][best:best + 1])
+            out_c.append(scores[best:best + 1])
+            continue
+        if max(len(ts), len(ps)) > MAX_SOLVER_SIDE:
+            rows, cols, vals = _greedy(ti, pi, scores, t_arr[edges], p_arr[edges])
+        else:
+            matrix = np.zeros((len(ts), len(ps)))
+            matrix[ti, pi] = scores
+            rows, cols = linear_sum_assignment(matrix, maximize=True)
+            vals = matrix[rows, cols]
+        keep = vals > 0
+        out_t.append(ts[rows[keep]])
+        out_p.append(ps[cols[keep]])
+        out_c.append(vals[keep])
+    solved = pl.DataFrame(
+        {"t": np.concatenate(out_t), "p": np.concatenate(out_p), "confidence": np.concatenate(out_c)}
+    ).cast(dict(schema))
+    return pl.concat([settled, solved])
+
+
+def _greedy(ti: np.ndarray, pi: np.ndarray, scores: np.ndarray, t_ids: np.ndarray,
+            p_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best score first, each side once; deterministic on ties (lowest ids first)."""
+    used_t: set[int] = set()
+    used_p: set[int] = set()
+    rows, cols, vals = [], [], []
+    for k in np.lexsort((p_ids, t_ids, -scores)):
+        if ti[k] not in used_t and pi[k] not in used_p:
+            used_t.add(int(ti[k]))
+            used_p.add(int(pi[k]))
+            rows.append(ti[k])
+            cols.append(pi[k])
+            vals.append(scores[k])
+    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float64)
+
+
+def _band(chosen: pl.DataFrame, live: pl.DataFrame, *, auto: float, margin: float) -> pl.DataFrame:
+    firm = chosen.clear().select("t", "p", "confidence")
+    for _ in range(3):
+        # an alternative (t, p2) is dead when p2 is firmly taken by another transaction with a clearly better score
+        alive = live.join(firm.rename({"t": "ft", "confidence": "fc"}), on="p", how="left").join(
+            firm.rename({"p": "fp", "confidence": "gc"}), on="t", how="left"
+        ).filter(
+            (pl.col("ft").is_null() | (pl.col("ft") == pl.col("t")) | (pl.col("fc") < pl.col("confidence") + margin))
+            & (pl.col("fp").is_null() | (pl.col("fp") == pl.col("p")) | (pl.col("gc") < pl.col("confidence") + margin))
+        ).select("t", "p", "confidence")
+        alt_t = _best_other(chosen, alive, "t", "p")
+        alt_p = _best_other(chosen, alive, "p", "t")
+        banded = chosen.join(alt_t, on=["t", "p"], how="left").join(alt_p, on=["t", "p"], how="left").with_columns(
+            band=pl.when(
+                (pl.col("confidence") >= auto)
+                & (pl.col("alt_t").fill_null(0.0) < pl.col("confidence") - margin)
+                & (pl.col("alt_p").fill_null(0.0) < pl.col("confidence") - margin)
+            ).then(pl.lit(AUTO)).otherwise(pl.lit(SUGGESTION))
+        )
+        new_firm = banded.filter(pl.col("band") == AUTO).select("t", "p", "confidence")
+        if new_firm.height == firm.height:
+            break
+        firm = new_firm
+    return banded.drop("alt_t", "alt_p")
+
+
+def _best_other(chosen: pl.DataFrame, live: pl.DataFrame, side: str, other: str) -> pl.DataFrame:
+    """For each chosen pair, the best score among the other candidates of its `side` (`alt_<side>`)."""
+    rivals = chosen.select("t", "p").join(live.rename({other: "o"}), on=side).filter(pl.col("o") != pl.col(other))
+    return rivals.group_by("t", "p").agg(pl.col("confidence").max().alias(f"alt_{side}"))

@@ -1,0 +1,192 @@
+"""Candidate generation: which (transaction, payment) pairs are worth scoring at all.
+
+Comparing every deposit with every invoice is quadratic, so candidates come from equality joins on blocking
+keys, each always including the currency:
+
+- references: a token of the deposit's reference or description equals an invoice's normalised reference;
+- payer and amount: same payer (name key or IBAN) and an amount the invoice could arrive as (exact, or less one
+  of the fee schedules the rules know);
+- rare amounts: the same expected amount, where that amount is rare on both sides (a common amount such as
+  49.00 says nothing by itself, and joining on it would explode).
+
+Everything here is vectorised polars; the only Python loop-free fuzzy step uses rapidfuzz's batch `cpdist`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from reconwb.matching.rules import Rules
+
+REF_KINDS = {"exact": 3, "extracted": 2, "fuzzy": 1, "none": 0}
+
+
+def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """Pairs whose reference matches exactly after normalisation (`exact`) or as a token of the text (`extracted`).
+
+    Whole tokens are compared, so a short invoice reference never matches inside a longer one.
+    """
+    tokens = txns.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
+    refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
+    pairs = tokens.join(refs, on=["currency", "tok"], how="inner")
+    return pairs.select(
+        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8)
+    ).unique(["t", "p"])
+
+
+def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """One row per amount a payment could arrive as: the open amount, and the open amount less each fee."""
+    base = payments.select("p", "currency", "payer_key", "iban", key=pl.col("cents"))
+    parts = [base]
+    for fee in rules.fees:
+        fee_cents = (pl.col("cents") * fee.pct_milli + 50_000) // 100_000 + fee.fixed_cents
+        parts.append(payments.select("p", "currency", "payer_key", "iban", key=pl.col("cents") - fee_cents))
+    return pl.concat(parts).filter(pl.col("key") > 0).unique(["p", "key"])
+
+
+def _windowed(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    window = rules.widest_window
+    dated = pairs.join(txns.select("t", "booked_on"), on="t").join(payments.select("p", "anchor"), on="p")
+    delta = (pl.col("booked_on") - pl.col("anchor")).dt.total_days()
+    return dated.filter(pl.col("anchor").is_null() | delta.is_between(-window.before, window.after)).select("t", "p")
+
+
+def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Pairs sharing payer (name key or IBAN) and expected amount, plus pairs sharing a rare expected amount."""
+    keys = amount_keys(payments, rules)
+    t = txns.select("t", "currency", "payer_key", "iban", key="cents")
+    by_payer = t.filter(pl.col("payer_key") != "").join(
+        keys.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "key"),
+        on=["currency", "payer_key", "key"],
+    )
+    by_iban = t.filter(pl.col("iban") != "").join(
+        keys.filter(pl.col("iban") != "").select("p", "currency", "iban", "key"), on=["currency", "iban", "key"]
+    )
+    limit = rules.rare_amount_max
+    rare_keys = keys.filter(pl.len().over("currency", "key") <= limit)
+    rare_txns = t.filter(pl.len().over("currency", "key") <= limit)
+    by_amount = rare_txns.select("t", "currency", "key").join(
+        rare_keys.select("p", "currency", "key"), on=["currency", "key"]
+    )
+    pairs = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p"), by_amount.select("t", "p")]).unique()
+    return _windowed(pairs, txns, payments, rules)
+
+
+def _deletions(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """`column` and every string one character shorter than it (the deletion neighbourhood)."""
+    n = pl.col(column).str.len_chars()
+    variants = pl.int_ranges(0, n).list.eval(pl.element())  # positions
+    return frame.with_columns(pos=pl.concat_list(pl.lit(-1), variants)).explode("pos").with_columns(
+        variant=pl.when(pl.col("pos") < 0).then(pl.col(column)).otherwise(
+            pl.concat_str([pl.col(column).str.slice(0, pl.col("pos")), pl.col(column).str.slice(pl.col("pos") + 1)])
+        )
+    ).drop("pos")
+
+
+def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hit_p: pl.DataFrame,
+               rules: Rules) -> pl.DataFrame:
+    """Pairs whose token and reference are one edit apart, found through shared deletion variants.
+
+    Two strings within one insertion, deletion or substitution share a string of their deletion neighbourhoods,
+    so an equality join finds them without comparing everything with everything. Only transactions and payments
+    without an exact or extracted hit take part.
+    """
+    if rules.fuzzy_max_distance < 1:
+        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
+    tokens = (
+        txns.join(hit, on="t", how="anti").select("t", "currency", tok="tokens").explode("tok")
+        .drop_nulls("tok").filter(pl.col("tok").str.len_chars() >= rules.fuzzy_min_length - 1).unique()
+    )
+    if tokens.is_empty():
+        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
+    refs = payments.join(hit_p, on="p", how="anti").filter(
+        pl.col("ref_norm").str.len_chars() >= rules.fuzzy_min_length).select("p", "currency", "ref_norm")
+    left = _deletions(tokens, "tok").select("t", "currency", "variant")
+    right = _deletions(refs, "ref_norm").select("p", "currency", "variant")
+    return left.join(right, on=["currency", "variant"]).select("t", "p").unique()
+
+
+def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none)."""
+    refs = reference_pairs(txns, payments)
+    typos = _windowed(typo_pairs(txns, payments, refs.select("t").unique(), refs.select("p").unique(), rules),
+                      txns, payments, rules)
+    others = pl.concat([amount_pairs(txns, payments, rules), typos]).unique().join(
+        refs.select("t", "p"), on=["t", "p"], how="anti")
+    others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8))
+    pairs = pl.concat([refs, others])
+    return fuzzy_references(pairs, txns, payments, rules)
+
+
+def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Raise `ref_level` to 1 where a token is within `fuzzy_max_distance` edits of the payment's reference.
+
+    The guard: the reference must be at least `fuzzy_min_length` long and the token about as long as it (the
+    length difference counts as edits), so "INV-12" is not found inside "INV-1234567" or "INV-12-REFUND-99".
+    Only transactions with no exact or extracted hit at all are examined.
+    """
+    hit = pairs.filter(pl.col("ref_level") > 0).select("t").unique()
+    todo = pairs.filter(pl.col("ref_level") == 0).join(hit, on="t", how="anti")
+    maxd, minlen = rules.fuzzy_max_distance, rules.fuzzy_min_length
+    if todo.is_empty() or maxd <= 0:
+        return pairs.with_columns(ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
+    probe = (
+        todo.select("t", "p")
+        .join(txns.select("t", tok="tokens"), on="t")
+        .join(payments.select("p", "ref_norm"), on="p")
+        .filter(pl.col("ref_norm").str.len_chars() >= minlen)
+        .explode("tok")
+        .drop_nulls("tok")
+        .filter((pl.col("tok").str.len_chars() - pl.col("ref_norm").str.len_chars()).abs() <= maxd)
+    )
+    if probe.is_empty():
+        return pairs.with_columns(ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
+    distance = process.cpdist(
+        probe["tok"].to_list(), probe["ref_norm"].to_list(), scorer=Levenshtein.distance, workers=-1
+    )
+    close = (
+        probe.with_columns(d=pl.Series(distance, dtype=pl.Int64))
+        .filter(pl.col("d") <= maxd)
+        .group_by("t", "p")
+        .agg(sim=(1 - pl.col("d") / pl.col("ref_norm").str.len_chars()).max())
+    )
+    return (
+        pairs.join(close, on=["t", "p"], how="left")
+        .with_columns(
+            ref_level=pl.when(pl.col("sim").is_not_null()).then(pl.lit(1, dtype=pl.Int8)).otherwise("ref_level"),
+            ref_similarity=pl.when(pl.col("ref_level") > 0).then(1.0).otherwise(pl.col("sim").fill_null(0.0)),
+        )
+        .drop("sim")
+    )
+
+
+def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """The per-field facts scoring needs: amount difference, day offset, payer similarity, account fit."""
+    tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
+                        t_iban="iban", t_name="counterparty")
+    pcols = payments.select("p", "payment_id", "account_ref", "anchor", p_cents="cents", p_payer="payer_key",
+                            p_iban="iban", p_name="payer")
+    frame = pairs.join(tcols, on="t").join(pcols, on="p")
+    frame = frame.with_columns(
+        diff=pl.col("p_cents") - pl.col("t_cents"),
+        delta=(pl.col("booked_on") - pl.col("anchor")).dt.total_days(),
+        iban_match=(pl.col("t_iban") != "") & (pl.col("t_iban") == pl.col("p_iban")),
+        account_ok=(pl.col("account_ref") == "") | (pl.col("account_ref") == pl.col("account")),
+        payer_exact=(pl.col("t_payer") != "") & (pl.col("t_payer") == pl.col("p_payer")),
+    )
+    # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
+    need = frame.with_row_index("_i").filter(
+        ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")
+    )
+    similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
+    if not need.is_empty():
+        scores = process.cpdist(
+            need["t_name"].str.to_lowercase().to_list(), need["p_name"].str.to_lowercase().to_list(),
+            scorer=fuzz.token_sort_ratio, workers=-1,
+        )
+        similarity = similarity.scatter(need["_i"], pl.Series(scores, dtype=pl.Float64) / 100)
+    return frame.with_columns(
+        payer_sim=pl.when(pl.col("payer_exact")).then(1.0).otherwise(similarity)
+    ).drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name")

@@ -1,0 +1,294 @@
+"""The two ways to run the engine: on two CSV files (touching no store), or on what the store holds.
+
+File mode is how other tools and the benchmarks drive the engine; store mode is what `reconwb reconcile`, the
+jobs and the notebooks run: it records match groups, moves payment statuses, audits and emits events, all in
+one transaction, and keeps everything a person decided (pinned groups, rejected suggestions).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import polars as pl
+
+from reconwb import settings, tabular
+from reconwb.errors import InvalidInput, NotFound
+from reconwb.matching import records
+from reconwb.matching import rules as rules_mod
+from reconwb.matching.assign import AUTO, SUGGESTION
+from reconwb.matching.frames import cents
+from reconwb.matching.pipeline import MatchResult, match
+from reconwb.matching.records import LIVE
+from reconwb.payments import PAID_SQL
+from reconwb.store.db import registered, transaction
+
+if TYPE_CHECKING:
+    from reconwb.workspace import Workspace
+
+TXN_CSV = ["txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference", "counterparty"]
+PAYMENT_CSV = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
+MATCHES_CSV = ["txn_id", "payment_id", "match_group", "rule", "confidence"]
+
+
+@dataclass
+class ReconcileReport:
+    """What a run did (or, for a dry run, would do)."""
+
+    matched: int = 0  # payments now paid in full by this run
+    partially_matched: int = 0  # payments now partly paid by this run
+    suggested: int = 0  # suggestion groups waiting for a person
+    unmatched_transactions: int = 0  # deposits considered that no auto-match explains
+    open_payments: int = 0  # payments still open or partly paid after the run
+    rule_version: str = ""
+    dry_run: bool = False
+    mode: str = "reconcile"
+    links: int = 0
+    groups: int = 0
+    transactions: int = 0
+    payments: int = 0
+    seconds: float = 0.0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per engine stage
+    out: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_transactions_csv(path: str | Path) -> pl.DataFrame:
+    """The Transactions CSV of CONTRACTS.md as engine input (txn_id, account, booked_on, cents, ...)."""
+    raw = tabular.read_table(path, TXN_CSV, ["counterparty_iban"])
+    txn_id = tabular.text(raw, "txn_id", path, required=True)
+    if txn_id.is_duplicated().any():
+        dup = txn_id.filter(txn_id.is_duplicated())[0]
+        raise InvalidInput(f"{path}: txn_id {dup!r} appears more than once")
+    return pl.DataFrame({
+        "txn_id": txn_id,
+        "account": tabular.text(raw, "account_id", path),
+        "booked_on": tabular.date(raw, "booked_on", path, required=True),
+        "amount": tabular.money(raw, "amount", path),
+        "currency": tabular.text(raw, "currency", path, required=True).str.to_uppercase(),
+        "description": tabular.text(raw, "description", path),
+        "reference": tabular.text(raw, "reference", path),
+        "counterparty": tabular.text(raw, "counterparty", path),
+        "counterparty_iban": tabular.text(raw, "counterparty_iban", path),
+    }).with_columns(cents=cents(pl.col("amount")))
+
+
+def payments_input(frame: pl.DataFrame) -> pl.DataFrame:
+    """Payments (as `reconwb.payments.read_file` returns them) as engine input, open amount = amount."""
+    return frame.with_columns(cents=cents(pl.col("amount")), total_cents=cents(pl.col("amount")))
+
+
+def reconcile_files(
+    transactions_csv: str | Path, payments_csv: str | Path, out_csv: str | Path, rules: str | Path | None = None
+) -> ReconcileReport:
+    """Match two files and write the Matches CSV (auto-matches only); touches no store."""
+    from reconwb.payments import read_file
+
+    started = time.perf_counter()
+    ruleset = rules_mod.load(rules)
+    txns = read_transactions_csv(transactions_csv)
+    payments = payments_input(read_file(payments_csv))
+    read_s = time.perf_counter() - started
+    result = match(txns, payments, ruleset)
+    write_matches(result, out_csv)
+    report = summarise(result, ruleset, dry_run=False)
+    report.stages = {"read": round(read_s, 3), **result.seconds}
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.out = str(out_csv)
+    return report
+
+
+def write_matches(result: MatchResult, out_csv: str | Path) -> None:
+    links = result.by_band(AUTO)
+    frame = links.select(
+        "txn_id", "payment_id",
+        match_group=pl.format("m{}", pl.col("gid")),
+        rule="rule",
+        confidence=pl.col("confidence").round(4),
+    )
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(out_csv)
+
+
+def summarise(result: MatchResult, ruleset: rules_mod.Rules, *, dry_run: bool,
+              already_paid: pl.DataFrame | None = None) -> ReconcileReport:
+    """Counts for a run: payments paid or partly paid by auto-matches, suggestions, what stays open."""
+    auto = result.by_band(AUTO)
+    paid = auto.group_by("payment_id").agg(pl.col("cents").sum()).join(
+        result.payments.select("payment_id", open="cents"), on="payment_id"
+    )
+    # a batch allocates the payment's open amount; a split the deposits' amounts
+    full = paid.filter(pl.col("cents") >= pl.col("open")).height
+    partial = paid.height - full
+    considered = result.txns.height
+    return ReconcileReport(
+        matched=full,
+        partially_matched=partial,
+        suggested=result.by_band(SUGGESTION).select("gid").n_unique(),
+        unmatched_transactions=considered - auto.select("txn_id").n_unique(),
+        open_payments=result.payments.height - full,
+        rule_version=ruleset.version,
+        dry_run=dry_run,
+        links=auto.height,
+        groups=auto.select("gid").n_unique(),
+        transactions=considered,
+        payments=result.payments.height,
+        by_rule=dict(sorted(auto.group_by("rule").agg(pl.len()).iter_rows())),
+    )
+
+
+# -- store mode ------------------------------------------------------------------------------------------------
+
+_TXNS_SQL = f"""
+SELECT CAST(t.txn_id AS VARCHAR) AS txn_id, a.external_ref AS account, t.booked_on,
+       CAST(t.amount * 100 AS BIGINT) AS cents, t.currency, t.description, t.reference, t.counterparty,
+       t.counterparty_iban
+FROM transactions t JOIN accounts a USING (account_id) JOIN connections c USING (connection_id)
+WHERE t.amount > 0 AND t.status = 'booked' AND (CAST(? AS VARCHAR) IS NULL OR c.name = ?)
+  AND t.txn_id NOT IN (SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id)
+                       WHERE g.status = '{LIVE}')
+"""
+_PAYMENTS_SQL = f"""
+SELECT p.payment_id, CAST((p.amount - coalesce(m.paid, 0)) * 100 AS BIGINT) AS cents,
+       CAST(p.amount * 100 AS BIGINT) AS total_cents, p.currency, p.issued_on, p.due_on, p.reference, p.payer,
+       p.payer_iban,
+       coalesce((SELECT min(a.external_ref) FROM accounts a WHERE a.iban = p.account_ref), p.account_ref)
+           AS account_ref
+FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
+WHERE p.status IN ('open', 'partially_paid')
+"""
+_EXCLUDED_SQL = """
+SELECT CAST(x.txn_id AS VARCHAR) AS txn_id, x.payment_id FROM matches x JOIN match_groups g USING (group_id)
+WHERE g.status IN ('rejected', 'removed')
+"""
+
+
+def _load(con: duckdb.DuckDBPyConnection, connection: str | None) -> tuple[pl.DataFrame, ...]:
+    if connection is not None and not con.execute(
+            "SELECT 1 FROM connections WHERE name = ?", [connection]).fetchall():
+        raise NotFound(f"no connection named {connection!r}")
+    txns = con.sql(_TXNS_SQL, params=[connection, connection]).pl()
+    payments = con.sql(_PAYMENTS_SQL).pl()
+    excluded = con.sql(_EXCLUDED_SQL).pl()
+    return txns, payments, excluded
+
+
+def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The groups and links of a run, as rows for `match_groups` and `matches`, with evidence JSON."""
+    links = result.links.with_columns(
+        group_id=pl.format("grp_{}_{}", pl.lit(uuid.uuid4().hex[:12]), pl.col("gid")),
+        amount=pl.format("{}.{}", pl.col("cents") // 100, (pl.col("cents") % 100).cast(pl.String).str.zfill(2)),
+    )
+    evidence_link = pl.struct(
+        "txn_id", "payment_id", "amount",
+        reference_level=pl.col("ref_level"), amount_difference_cents=pl.col("diff"), days_from_due=pl.col("delta"),
+        reference=pl.col("s_reference"), amount_fit=pl.col("s_amount"), payer=pl.col("s_payer"),
+        date=pl.col("s_date"),
+    ).struct.json_encode()
+    groups = links.group_by("group_id", maintain_order=True).agg(
+        kind=pl.col("kind").first(), rule=pl.col("rule").first(), confidence=pl.col("confidence").min(),
+        status=pl.col("band").first(), evidence=pl.format("[{}]", evidence_link.str.join(",")),
+    ).with_columns(
+        rule_version=pl.lit(ruleset.version), pinned=pl.lit(False), created_by=pl.lit("reconwb"),
+        evidence=pl.format('{{"engine": "reconwb", "links": {}}}', pl.col("evidence")),
+    )
+    return groups, links.select("group_id", "txn_id", "payment_id", "amount")
+
+
+def reconcile_store(
+    ws: Workspace, *, connection: str | None = None, rules: Path | None = None, dry_run: bool = False
+) -> ReconcileReport:
+    """Reconcile what the store holds and record the outcome, or (dry run) only say what would change.
+
+    The store is read, closed while the engine works, and opened again for one all-or-nothing write: automatic
+    suggestions are replaced by this run's, new groups recorded, payment statuses moved, events emitted. Pinned
+    groups (made or confirmed by a person) and rejected or removed pairs are never touched or proposed again.
+    """
+    started = time.perf_counter()
+    ruleset = rules_mod.load(rules)
+    with ws.connect() as con:
+        mode = settings.get(con, "operation_mode")
+        if mode == "passthrough":
+            return ReconcileReport(rule_version=ruleset.version, dry_run=dry_run, mode=mode)
+        txns, payments, excluded = _load(con, connection)
+    read_s = time.perf_counter() - started
+    result = match(txns, payments.with_columns(pl.col("account_ref").cast(pl.String)), ruleset, exclude=excluded)
+    report = summarise(result, ruleset, dry_run=dry_run)
+    report.stages = {"read": round(read_s, 3), **result.seconds}
+    if not dry_run:
+        write_started = time.perf_counter()
+        groups, links = _group_rows(result, ruleset)
+        with ws.connect() as con, transaction(con):
+            _write(con, groups, links, ruleset, report, connection)
+        report.stages["write"] = round(time.perf_counter() - write_started, 3)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+_STALE_SUGGESTIONS_SQL = """
+CREATE TEMP TABLE _replaced AS
+SELECT g.group_id FROM match_groups g
+WHERE g.status = 'suggested' AND NOT g.pinned AND (CAST(? AS VARCHAR) IS NULL OR EXISTS (
+    SELECT 1 FROM matches x JOIN transactions t ON t.txn_id = x.txn_id JOIN accounts a USING (account_id)
+    JOIN connections c USING (connection_id) WHERE x.group_id = g.group_id AND c.name = ?))
+"""
+
+
+def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame, ruleset: rules_mod.Rules,
+           report: ReconcileReport, connection: str | None) -> None:
+    # this run's suggestions replace the automatic ones it covers (all, or one connection's)
+    con.execute(_STALE_SUGGESTIONS_SQL, [connection, connection])
+    con.execute("DELETE FROM matches WHERE group_id IN (SELECT group_id FROM _replaced)")
+    con.execute("DELETE FROM match_groups WHERE group_id IN (SELECT group_id FROM _replaced)")
+    con.execute("DROP TABLE _replaced")
+    # whatever a person or another run settled since we read is left alone
+    with registered(con, "_new_links", links.to_arrow()):
+        stale = con.sql(
+            f"""
+            SELECT DISTINCT n.group_id FROM _new_links n
+            WHERE CAST(n.txn_id AS BIGINT) IN (SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id)
+                                               WHERE g.status = '{LIVE}')
+               OR n.payment_id IN (SELECT payment_id FROM payments WHERE status IN ('paid', 'cancelled'))
+            """
+        ).pl()
+    if not stale.is_empty():
+        groups = groups.join(stale, on="group_id", how="anti")
+        links = links.join(stale, on="group_id", how="anti")
+    if groups.is_empty():
+        records.audit(con, "reconwb", "reconcile.run", None, ruleset.version, report.as_dict())
+        return
+    records.insert_groups(con, groups, links)
+    live = groups.filter(pl.col("status") == LIVE)
+    statuses = records.refresh_payments(
+        con, links.join(live.select("group_id"), on="group_id")["payment_id"].to_list()
+    )
+    detail = links.with_columns(pl.col("txn_id").cast(pl.Int64)).join(
+        groups.select("group_id", "kind", "rule", "confidence", "status"), on="group_id"
+    )
+    per_payment = detail.filter(pl.col("status") == LIVE).group_by(
+        "group_id", "payment_id", maintain_order=True
+    ).agg(pl.col("kind", "rule", "confidence").first(), transactions=pl.struct("txn_id", "amount"))
+    pending = [
+        records.payment_event(
+            row["payment_id"], statuses, row["group_id"], row["kind"], row["rule"], row["confidence"],
+            [{"txn_id": t["txn_id"], "amount": Decimal(t["amount"])} for t in row["transactions"]],
+        )
+        for row in per_payment.iter_rows(named=True)
+    ]
+    records.emit_all(con, pending)
+    with registered(con, "_audit", groups.select("group_id", "status", "rule", "confidence").to_arrow()):
+        con.execute(
+            "INSERT INTO audit_log (actor, action, subject, rule_version, detail) SELECT 'reconwb',"
+            " CASE WHEN status = 'matched' THEN 'match.auto' ELSE 'match.suggested' END, 'match:' || group_id, ?,"
+            " json_object('rule', rule, 'confidence', confidence) FROM _audit",
+            [ruleset.version],
+        )
+    records.audit(con, "reconwb", "reconcile.run", None, ruleset.version, report.as_dict())

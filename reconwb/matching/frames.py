@@ -1,0 +1,95 @@
+"""The two inputs of the engine as polars frames, normalised once, with money in integer cents.
+
+Both file mode and store mode build these frames and hand them to the same engine, so what is compared is
+defined here only: references upper-cased with punctuation dropped, the tokens a description carries that could
+be references, payer names without case, punctuation or legal-form suffixes.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reconwb.matching.rules import Rules
+
+TXN_COLUMNS: dict[str, pl.DataType] = {
+    "txn_id": pl.String(),
+    "account": pl.String(),
+    "booked_on": pl.Date(),
+    "cents": pl.Int64(),
+    "currency": pl.String(),
+    "description": pl.String(),
+    "reference": pl.String(),
+    "counterparty": pl.String(),
+    "counterparty_iban": pl.String(),
+}
+PAYMENT_COLUMNS: dict[str, pl.DataType] = {
+    "payment_id": pl.String(),
+    "cents": pl.Int64(),  # what is still open
+    "total_cents": pl.Int64(),  # what was invoiced
+    "currency": pl.String(),
+    "issued_on": pl.Date(),
+    "due_on": pl.Date(),
+    "reference": pl.String(),
+    "payer": pl.String(),
+    "payer_iban": pl.String(),
+    "account_ref": pl.String(),
+}
+_LEGAL_FORMS = r"\b(gmbh|ltd|limited|inc|llc|ag|sa|sas|bv|nv|co|corp|plc|srl|sarl|kg|oy|ab)\b"
+
+
+def cents(expr: pl.Expr) -> pl.Expr:
+    """A Decimal(18,2) column as exact integer cents."""
+    return (expr.cast(pl.Decimal(18, 2)) * 100).cast(pl.Int64)
+
+
+def norm_ref(expr: pl.Expr) -> pl.Expr:
+    return expr.fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+
+
+def payer_key(expr: pl.Expr) -> pl.Expr:
+    return (
+        expr.fill_null("").str.to_lowercase().str.replace_all(r"\.", "").str.replace_all(r"[^a-z0-9 ]", " ")
+        .str.replace_all(_LEGAL_FORMS, " ").str.replace_all(r"[^a-z0-9]", "")
+    )
+
+
+def norm_iban(expr: pl.Expr) -> pl.Expr:
+    return expr.fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+
+
+def prepare_transactions(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Transactions with row index `t`, normalised reference, candidate reference tokens and payer key."""
+    frame = _conform(frame, TXN_COLUMNS)
+    text = pl.concat_str([pl.col("reference").fill_null(""), pl.col("description").fill_null("")], separator=" ")
+    token_lists = [text.str.extract_all(p) for p in rules.token_patterns]
+    tokens = token_lists[0] if len(token_lists) == 1 else pl.concat_list(token_lists)
+    # the whole reference field is a token too ("inv 2026/0042" is INV20260042 as a whole)
+    tokens = pl.concat_list(pl.col("reference").fill_null(""), tokens)
+    return frame.with_row_index("t").with_columns(
+        ref_norm=norm_ref(pl.col("reference")),
+        tokens=tokens.list.eval(norm_ref(pl.element()))
+        .list.eval(pl.element().filter((pl.element().str.len_chars() >= 3) & pl.element().str.contains(r"\d")))
+        .list.unique(),
+        payer_key=payer_key(pl.col("counterparty")),
+        iban=norm_iban(pl.col("counterparty_iban")),
+        account=pl.col("account").fill_null(""),
+    )
+
+
+def prepare_payments(frame: pl.DataFrame) -> pl.DataFrame:
+    """Payments with row index `p`, anchor date (due, else issued), normalised reference and payer key."""
+    frame = _conform(frame, PAYMENT_COLUMNS)
+    return frame.with_row_index("p").with_columns(
+        anchor=pl.coalesce("due_on", "issued_on"),
+        ref_norm=norm_ref(pl.col("reference")),
+        payer_key=payer_key(pl.col("payer")),
+        iban=norm_iban(pl.col("payer_iban")),
+        account_ref=pl.col("account_ref").fill_null(""),
+        total_cents=pl.coalesce("total_cents", "cents"),
+    )
+
+
+def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    missing = [c for c in schema if c not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, dtype=schema[c]).alias(c) for c in missing)
+    return frame.select(pl.col(c).cast(t) for c, t in schema.items())

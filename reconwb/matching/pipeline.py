@@ -1,0 +1,127 @@
+"""The matching pipeline on frames: the same code behind file mode and store mode.
+
+Order matters and is deliberate: batches that list their invoices first (the deposit says what it pays), then
+split and partial payments by shared reference, then the global one-to-one assignment over what is left, then
+bounded subset-sum batches for deposits still unexplained. Each step only sees transactions and payments the
+steps before it did not auto-match.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from reconwb.matching import assign as assigning
+from reconwb.matching import candidates as cands
+from reconwb.matching import shapes
+from reconwb.matching.frames import prepare_payments, prepare_transactions
+from reconwb.matching.rules import Rules
+from reconwb.matching.scoring import score
+
+BREAKDOWN = ["s_reference", "s_amount", "s_payer", "s_date"]
+
+
+@dataclass
+class MatchResult:
+    """`links`: one row per (transaction, payment) link with its group, shape, rule, confidence and band."""
+
+    links: pl.DataFrame  # gid, txn_id, payment_id, cents, kind, rule, confidence, band, + evidence columns
+    txns: pl.DataFrame
+    payments: pl.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, for benchmarks and logs
+
+    def by_band(self, band: str) -> pl.DataFrame:
+        return self.links.filter(pl.col("band") == band)
+
+
+def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+          exclude: pl.DataFrame | None = None) -> MatchResult:
+    """Match deposits (`cents > 0`) against open payments; `exclude` holds rejected (txn_id, payment_id) pairs."""
+    clock = _Clock()
+    t = prepare_transactions(txns.filter(pl.col("cents") > 0), rules)
+    p = prepare_payments(payments.filter(pl.col("cents") > 0))
+    clock("prepare")
+    if t.is_empty() or p.is_empty():
+        return MatchResult(_finish(shapes.empty_links(), t, p, None), t, p)
+    pairs = cands.candidates(t, p, rules)
+    clock("candidates")
+    banned = None
+    if exclude is not None and not exclude.is_empty():
+        banned = exclude.join(t.select("t", "txn_id"), on="txn_id").join(
+            p.select("p", "payment_id"), on="payment_id").select("t", "p")
+        pairs = pairs.join(banned, on=["t", "p"], how="anti")
+    features = cands.with_features(pairs, t, p)
+    clock("features")
+    parts = []
+
+    batches = shapes.listed_batches(features, rules)
+    parts.append(batches)
+    taken_t, taken_p = batches.select("t"), batches.select("p")
+
+    def remaining(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(taken_t, on="t", how="anti").join(taken_p, on="p", how="anti")
+
+    clock("listed batches")
+    scored = score(remaining(features), rules)
+    clock("scoring")
+    split_links = shapes.splits(remaining(features), scored, rules)
+    parts.append(split_links)
+    taken_t = pl.concat([taken_t, split_links.select("t")])
+    taken_p = pl.concat([taken_p, split_links.select("p")])
+
+    clock("splits")
+    scored = remaining(scored)
+    chosen = assigning.assign(scored, auto=rules.auto_threshold, suggest=rules.suggest_threshold,
+                              margin=rules.ambiguity_margin)
+    one = chosen.join(scored.select("t", "p", "t_cents", "rule"), on=["t", "p"]).select(
+        gid=pl.col("t").cast(pl.Int64), t="t", p="p", cents="t_cents", kind=pl.lit("one_to_one"), rule="rule",
+        confidence="confidence", band="band",
+    ).cast(shapes.LINK_SCHEMA)
+    clock("assignment")
+    auto_one = one.filter(pl.col("band") == assigning.AUTO)
+    taken_t = pl.concat([taken_t, auto_one.select("t")])
+    taken_p = pl.concat([taken_p, auto_one.select("p")])
+
+    subset = shapes.subset_batches(
+        t.join(taken_t, on="t", how="anti"), p.join(taken_p, on="p", how="anti"), rules, banned
+    )
+    sure = subset.filter(pl.col("band") == assigning.AUTO)
+    one = one.join(sure.select("t"), on="t", how="anti").join(sure.select("p"), on="p", how="anti")
+    parts += [one, subset]
+    clock("subset sums")
+    links = _finish(pl.concat(parts), t, p, scored)
+    clock("finish")
+    return MatchResult(links, t, p, clock.laps)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self._last, 3)
+        self._last = now
+
+
+def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.DataFrame | None) -> pl.DataFrame:
+    """Stable group numbers, ids instead of row numbers, and the evidence breakdown where there is one."""
+    links = links.with_columns(
+        gid=pl.struct("kind", "gid").rank("dense").cast(pl.Int64) if links.height else pl.col("gid")
+    )
+    if scored is not None and links.height:
+        links = links.join(scored.select("t", "p", "ref_level", "diff", "delta", *BREAKDOWN), on=["t", "p"],
+                           how="left")
+    else:
+        links = links.with_columns(
+            pl.lit(None, dtype=pl.Int8).alias("ref_level"), pl.lit(None, dtype=pl.Int64).alias("diff"),
+            pl.lit(None, dtype=pl.Int64).alias("delta"), *(pl.lit(None, dtype=pl.Float64).alias(c) for c in BREAKDOWN),
+        )
+    return (
+        links.join(t.select("t", "txn_id"), on="t", how="left")
+        .join(p.select("p", "payment_id"), on="p", how="left")
+        .sort("gid", "txn_id", "payment_id")
+    )

@@ -1,0 +1,272 @@
+"""Expected payments: what customers owe, imported from files or pulled from the customer's own endpoint.
+
+A payment is identified by its `payment_id`. Importing or pulling again updates what changed (amount, dates,
+reference) on payments nobody has paid yet and never touches one that is (partly) paid. The endpoint returns the
+*pending* payments, so a payment that disappears from it is marked `cancelled` (kept, with `cancelled_at`), and
+one that comes back is reopened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import polars as pl
+
+from reconwb import tabular
+from reconwb.errors import InvalidInput, NotFound, ReconwbError
+from reconwb.redaction import redact, register_secret
+from reconwb.store.db import registered, transaction
+from reconwb.vault import Vault
+
+REQUIRED = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
+OPTIONAL = ["payer_iban", "account_ref"]
+AUTH_SCHEMES = ("bearer", "api-key")
+STATUSES = ("open", "partially_paid", "paid", "cancelled")
+MAX_PAGES = 10_000
+
+
+class EndpointError(ReconwbError):
+    """The payments endpoint could not be read."""
+
+
+def _validate(raw: pl.DataFrame, where: str) -> pl.DataFrame:
+    payment_id = tabular.text(raw, "payment_id", where, required=True)
+    if payment_id.is_duplicated().any():
+        dup = payment_id.filter(payment_id.is_duplicated())[0]
+        raise InvalidInput(f"{where}: payment_id {dup!r} appears more than once")
+    currency = tabular.text(raw, "currency", where, required=True).str.to_uppercase()
+    bad = ~currency.str.contains(r"^[A-Z]{3}$")
+    if bad.any():
+        line = int(bad.arg_true()[0]) + 2
+        raise InvalidInput(f"{where}: line {line}: currency {currency[line - 2]!r} is not a 3-letter code")
+    return pl.DataFrame({
+        "payment_id": payment_id,
+        "amount": tabular.money(raw, "amount", where, positive=True),
+        "currency": currency,
+        "issued_on": tabular.date(raw, "issued_on", where),
+        "due_on": tabular.date(raw, "due_on", where),
+        "reference": tabular.text(raw, "reference", where),
+        "payer": tabular.text(raw, "payer", where),
+        "payer_iban": tabular.text(raw, "payer_iban", where),
+        "account_ref": tabular.text(raw, "account_ref", where),
+    })
+
+
+def read_file(path: str | Path) -> pl.DataFrame:
+    """A Payments CSV (CONTRACTS.md) or a Parquet file with the same columns, validated as a whole."""
+    raw = tabular.read_table(path, REQUIRED, OPTIONAL)
+    return _validate(raw, str(path))
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, source: str, source_ref: str | None) -> dict[str, int]:
+    """Insert new payments; update unpaid ones whose details changed; reopen cancelled ones that came back."""
+    frame = frame.with_columns(source=pl.lit(source), source_ref=pl.lit(source_ref, dtype=pl.String))
+    with registered(con, "_pay", frame.to_arrow()):
+        before = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
+        changed = con.execute(
+            """
+            UPDATE payments p SET amount = i.amount, currency = i.currency, issued_on = i.issued_on,
+                due_on = i.due_on, reference = i.reference, payer = i.payer,
+                payer_iban = nullif(i.payer_iban, ''), account_ref = nullif(i.account_ref, ''),
+                status = CASE WHEN p.status = 'cancelled' THEN 'open' ELSE p.status END,
+                cancelled_at = NULL, source_ref = coalesce(i.source_ref, p.source_ref), updated_at = now()
+            FROM _pay i
+            WHERE p.payment_id = i.payment_id AND p.status IN ('open', 'cancelled')
+              AND (p.status = 'cancelled' OR p.amount <> i.amount OR p.currency <> i.currency
+                   OR p.issued_on IS DISTINCT FROM i.issued_on OR p.due_on IS DISTINCT FROM i.due_on
+                   OR p.reference IS DISTINCT FROM i.reference OR p.payer IS DISTINCT FROM i.payer)
+            """
+        ).fetchall()[0][0]
+        con.execute(
+            "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer, payer_iban,"
+            " account_ref, source, source_ref) SELECT payment_id, amount, currency, issued_on, due_on, reference,"
+            " payer, nullif(payer_iban, ''), nullif(account_ref, ''), source, source_ref FROM _pay"
+            " ON CONFLICT (payment_id) DO NOTHING"
+        )
+        after = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
+    inserted = after - before
+    return {"imported": inserted, "updated": int(changed), "unchanged": frame.height - inserted - int(changed)}
+
+
+def import_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, int]:
+    """Import a Payments CSV or Parquet file, all or nothing."""
+    frame = read_file(path)
+    with transaction(con):
+        return _upsert(con, frame, "file", Path(path).name)
+
+
+# -- the customer's endpoint ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """A configured endpoint; its token is sealed in the vault under `owner`."""
+
+    url: str
+    auth: str
+
+    @property
+    def owner(self) -> str:
+        return f"payment-source/{self.url}"
+
+
+def save_source(con: duckdb.DuckDBPyConnection, vault: Vault, url: str, auth: str, token: str) -> Source:
+    """Remember an endpoint and seal its token (never stored in clear)."""
+    if auth not in AUTH_SCHEMES:
+        raise InvalidInput(f"--auth must be one of {', '.join(AUTH_SCHEMES)}")
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"not an http(s) URL: {url!r}")
+    if not token:
+        raise InvalidInput("the token is empty")
+    source = Source(url, auth)
+    with transaction(con):
+        con.execute(
+            "INSERT INTO payment_sources (url, auth_scheme) VALUES (?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET auth_scheme = excluded.auth_scheme",
+            [url, auth],
+        )
+        vault.put(con, source.owner, token)
+    return source
+
+
+def get_source(con: duckdb.DuckDBPyConnection, url: str) -> Source:
+    row = con.execute("SELECT url, auth_scheme FROM payment_sources WHERE url = ?", [url]).fetchall()
+    if not row:
+        raise NotFound(f"no payments source {url!r}; pull it once with --auth and --token-stdin")
+    return Source(row[0][0], row[0][1])
+
+
+def _headers(auth: str, token: str) -> dict[str, str]:
+    register_secret(token)
+    if auth == "bearer":
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    return {"Api-Key": token, "Accept": "application/json"}
+
+
+def _get(client: httpx.Client, url: str, params: dict[str, Any] | None, retries: int) -> dict[str, Any]:
+    delay = 0.2
+    for attempt in range(retries + 1):
+        try:
+            response = client.get(url, params=params)
+        except httpx.TransportError as err:
+            if attempt == retries:
+                raise EndpointError(f"payments endpoint {url} unreachable: {redact(err)}") from None
+        else:
+            if response.status_code in (401, 403):
+                raise EndpointError(f"payments endpoint {url} refused the token (HTTP {response.status_code})")
+            if response.status_code == 429 or response.status_code >= 500:
+                if attempt == retries:
+                    raise EndpointError(f"payments endpoint {url} failed: HTTP {response.status_code}")
+                retry_after = response.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    delay = max(delay, min(float(retry_after), 30.0))
+            elif response.status_code != 200:
+                raise EndpointError(f"payments endpoint {url} answered HTTP {response.status_code}")
+            else:
+                try:
+                    body = response.json()
+                except ValueError:
+                    raise EndpointError(f"payments endpoint {url} did not answer JSON") from None
+                if not isinstance(body, dict | list):
+                    raise EndpointError(f"payments endpoint {url} answered unexpected JSON")
+                return body if isinstance(body, dict) else {"payments": body}
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+    raise EndpointError(f"payments endpoint {url} failed")  # pragma: no cover
+
+
+def fetch_pages(url: str, auth: str, token: str, *, timeout: float = 10.0, retries: int = 3) -> Iterator[list[dict]]:
+    """Every page of pending payments.
+
+    The endpoint answers `{"payments": [...], "next": URL-or-null}` (a `next` link), or
+    `{"payments": [...], "page": N, "pages": M}` (page numbers, asked for with `?page=N`); a bare list is one page.
+    """
+    with httpx.Client(headers=_headers(auth, token), timeout=httpx.Timeout(timeout), follow_redirects=True) as client:
+        next_url: str | None = url
+        params: dict[str, Any] | None = None
+        for _ in range(MAX_PAGES):
+            if next_url is None:
+                return
+            body = _get(client, next_url, params, retries)
+            items = body.get("payments", body.get("items", body.get("data")))
+            if not isinstance(items, list):
+                raise EndpointError(f"payments endpoint {url} answered without a payments list")
+            yield items
+            if body.get("next"):
+                next_url, params = str(httpx.URL(next_url).join(str(body["next"]))), None
+            elif isinstance(body.get("page"), int) and isinstance(body.get("pages"), int) \
+                    and body["page"] < body["pages"]:
+                next_url, params = url, {"page": body["page"] + 1}
+            else:
+                next_url = None
+        raise EndpointError(f"payments endpoint {url} has more than {MAX_PAGES} pages")
+
+
+def pull(
+    con_factory: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    vault: Vault,
+    source: Source,
+    *,
+    timeout: float = 10.0,
+    retries: int = 3,
+) -> dict[str, int]:
+    """Fetch the endpoint's pending payments (no store open meanwhile), then upsert and cancel in one transaction.
+
+    `con_factory` is `ws.connect`: the store is opened to read the token, closed during network I/O, and opened
+    again to write.
+    """
+    with con_factory() as con:
+        token = vault.get(con, source.owner)
+    if not token:
+        raise NotFound(f"no token stored for payments source {source.url}")
+    rows: list[dict] = []
+    for page in fetch_pages(source.url, source.auth, token, timeout=timeout, retries=retries):
+        rows.extend(page)
+    where = f"payments endpoint {source.url}"
+    raw = pl.DataFrame(
+        [{k: (None if r.get(k) is None else str(r.get(k))) for k in REQUIRED + OPTIONAL} for r in rows],
+        schema={k: pl.String for k in REQUIRED + OPTIONAL},
+    ).with_columns(pl.all().fill_null(""))
+    frame = _validate(raw, where)
+    with con_factory() as con, transaction(con):
+        counts = _upsert(con, frame, "endpoint", source.url)
+        with registered(con, "_seen", frame.select("payment_id").to_arrow()):
+            cancelled = con.execute(
+                "UPDATE payments SET status = 'cancelled', cancelled_at = now(), updated_at = now() "
+                "WHERE source = 'endpoint' AND source_ref = ? AND status = 'open' "
+                "AND payment_id NOT IN (SELECT payment_id FROM _seen)",
+                [source.url],
+            ).fetchall()[0][0]
+        con.execute("UPDATE payment_sources SET last_pulled_at = now() WHERE url = ?", [source.url])
+    return {**counts, "cancelled": int(cancelled), "fetched": frame.height}
+
+
+def list_payments(con: duckdb.DuckDBPyConnection, *, status: str | None = None, limit: int = 1000,
+                  offset: int = 0) -> pl.DataFrame:
+    """Payments with how much is still open, newest due first (paged)."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    return con.sql(
+        f"""
+        SELECT p.payment_id, p.amount, p.currency, p.issued_on, p.due_on, p.reference, p.payer, p.status,
+               p.amount - coalesce(m.paid, 0) AS open_amount, p.source
+        FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
+        WHERE ? IS NULL OR p.status = ?
+        ORDER BY p.due_on DESC NULLS LAST, p.payment_id LIMIT ? OFFSET ?
+        """,
+        params=[status, status, limit, offset],
+    ).pl()
+
+
+# how much of each payment live (matched) groups cover: a batch link carries the payment's share
+PAID_SQL = (
+    "SELECT x.payment_id, sum(x.amount) AS paid FROM matches x JOIN match_groups g USING (group_id)"
+    " WHERE g.status = 'matched' GROUP BY x.payment_id"
+)

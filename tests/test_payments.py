@@ -1,0 +1,238 @@
+"""Expected payments: file import (CSV, Parquet), and pulls from a real HTTP endpoint on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import polars as pl
+import pytest
+
+from reconwb import payments
+from reconwb.errors import InvalidInput
+from reconwb.workspace import Workspace
+
+HEADER = "payment_id,amount,currency,issued_on,due_on,reference,payer\n"
+TOKEN = "tok-s3cr3t-4711"  # noqa: S105 (a test token)
+
+
+def _csv(path: Path, body: str) -> Path:
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def _rows(ws: Workspace) -> dict[str, tuple]:
+    with ws.connect() as con:
+        rows = con.execute("SELECT payment_id, amount, status, source, reference FROM payments").fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_import_csv_is_exact_and_idempotent(ws: Workspace, tmp_path: Path) -> None:
+    path = _csv(tmp_path / "p.csv", "P1,0.10,eur,2026-03-01,2026-03-15,INV-1,Acme\nP2,1234567.89,EUR,,,INV-2,\n")
+    with ws.connect() as con:
+        assert payments.import_file(con, path) == {"imported": 2, "updated": 0, "unchanged": 0}
+        assert payments.import_file(con, path) == {"imported": 0, "updated": 0, "unchanged": 2}
+    rows = _rows(ws)
+    assert rows["P1"][:3] == (Decimal("0.10"), "open", "file")
+    assert rows["P2"][0] == Decimal("1234567.89")
+
+
+def test_import_updates_open_payments_only(ws: Workspace, tmp_path: Path) -> None:
+    with ws.connect() as con:
+        payments.import_file(con, _csv(tmp_path / "a.csv", "P1,10.00,EUR,,,A,\nP2,20.00,EUR,,,B,\n"))
+        con.execute("UPDATE payments SET status = 'paid' WHERE payment_id = 'P2'")
+        result = payments.import_file(con, _csv(tmp_path / "b.csv", "P1,11.00,EUR,,,A,\nP2,21.00,EUR,,,B,\n"))
+    assert result == {"imported": 0, "updated": 1, "unchanged": 1}
+    rows = _rows(ws)
+    assert rows["P1"][0] == Decimal("11.00") and rows["P2"][0] == Decimal("20.00")
+
+
+def test_import_parquet(ws: Workspace, tmp_path: Path) -> None:
+    frame = pl.DataFrame({"payment_id": ["P9"], "amount": [Decimal("99.95")], "currency": ["CHF"],
+                          "issued_on": [None], "due_on": ["2026-04-01"], "reference": ["Q"], "payer": ["Z"]},
+                         schema_overrides={"amount": pl.Decimal(18, 2), "issued_on": pl.Date})
+    frame.write_parquet(tmp_path / "p.parquet")
+    with ws.connect() as con:
+        payments.import_file(con, tmp_path / "p.parquet")
+    assert _rows(ws)["P9"][0] == Decimal("99.95")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("P1,10.00,EUR,,,A,\nP2,ten,EUR,,,B,\n", r"line 3: amount 'ten' is not a decimal amount"),
+        ("P1,10.001,EUR,,,A,\n", r"line 2: amount '10.001' is not a decimal amount"),
+        ("P1,-5.00,EUR,,,A,\n", r"line 2: amount must be positive"),
+        ("P1,5.00,EUR,2026-13-01,,A,\n", r"line 2: issued_on '2026-13-01' is not an ISO date"),
+        ("P1,5.00,EURO,,,A,\n", r"line 2: currency 'EURO' is not a 3-letter code"),
+        ("P1,5.00,EUR,,,A,\nP1,6.00,EUR,,,B,\n", r"payment_id 'P1' appears more than once"),
+        (",5.00,EUR,,,A,\n", r"line 2: payment_id is empty"),
+    ],
+)
+def test_bad_files_are_rejected_whole_with_the_line(ws: Workspace, tmp_path: Path, body: str, message: str) -> None:
+    path = _csv(tmp_path / "bad.csv", body)
+    with ws.connect() as con, pytest.raises(InvalidInput, match=message):
+        payments.import_file(con, path)
+    assert _rows(ws) == {}
+
+
+def test_missing_column_is_named(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("payment_id,amount\nP1,1.00\n")
+    with ws.connect() as con, pytest.raises(InvalidInput, match="missing column"):
+        payments.import_file(con, path)
+
+
+# -- the endpoint ------------------------------------------------------------------------------------------------
+
+
+class Endpoint:
+    """A customer's pending-payments endpoint: paginated JSON, checks the token, can fail on purpose."""
+
+    def __init__(self) -> None:
+        self.pending: list[dict[str, Any]] = []
+        self.page_size = 2
+        self.fail_next = 0
+        self.style = "next"  # next | pages
+        self.requests: list[dict[str, str]] = []
+        self.expect = ("bearer", TOKEN)
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                endpoint.requests.append(dict(self.headers))
+                scheme, token = endpoint.expect
+                ok = (self.headers.get("Authorization") == f"Bearer {token}" if scheme == "bearer"
+                      else self.headers.get("Api-Key") == token)
+                if not ok:
+                    return self._send(401, {"error": "unauthorized"})
+                if endpoint.fail_next:
+                    endpoint.fail_next -= 1
+                    return self._send(503, {"error": "busy"})
+                page = int(parse_qs(urlparse(self.path).query).get("page", ["1"])[0])
+                size = endpoint.page_size
+                items = endpoint.pending[(page - 1) * size: page * size]
+                pages = max(1, -(-len(endpoint.pending) // size))
+                if endpoint.style == "next":
+                    body = {"payments": items, "next": f"/pending?page={page + 1}" if page < pages else None}
+                else:
+                    body = {"payments": items, "page": page, "pages": pages}
+                return self._send(200, body)
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/pending"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def add(self, payment_id: str, amount: str, reference: str = "") -> None:
+        self.pending.append({"payment_id": payment_id, "amount": amount, "currency": "EUR",
+                             "issued_on": "2026-03-01", "due_on": "2026-03-31", "reference": reference,
+                             "payer": "Acme"})
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    ep = Endpoint()
+    ep.thread.start()
+    yield ep
+    ep.server.shutdown()
+    ep.server.server_close()
+
+
+def _pull(ws: Workspace, url: str, **kwargs: Any) -> dict[str, int]:
+    with ws.connect() as con:
+        source = payments.get_source(con, url)
+    return payments.pull(ws.connect, ws.vault(), source, **kwargs)
+
+
+def test_pull_pages_with_bearer_and_cancels_what_disappears(ws: Workspace, endpoint: Endpoint) -> None:
+    for i in range(5):
+        endpoint.add(f"E{i}", f"{i + 1}0.00", f"R-{i}")
+    with ws.connect() as con:
+        payments.save_source(con, ws.vault(), endpoint.url, "bearer", TOKEN)
+    assert _pull(ws, endpoint.url) == {"imported": 5, "updated": 0, "unchanged": 0, "cancelled": 0, "fetched": 5}
+    assert len(endpoint.requests) == 3  # five payments, two per page
+    # E1 was paid, E3 withdrawn: both disappear from the pending list; only the open one becomes cancelled
+    with ws.connect() as con:
+        con.execute("UPDATE payments SET status = 'paid' WHERE payment_id = 'E1'")
+    endpoint.pending = [p for p in endpoint.pending if p["payment_id"] not in ("E1", "E3")]
+    result = _pull(ws, endpoint.url)
+    assert result["cancelled"] == 1
+    rows = _rows(ws)
+    assert rows["E3"][1] == "cancelled" and rows["E1"][1] == "paid" and rows["E0"][1] == "open"
+    with ws.connect() as con:
+        assert con.execute("SELECT cancelled_at IS NOT NULL FROM payments WHERE payment_id = 'E3'").fetchall() == [
+            (True,)]
+    # it comes back: reopened, not duplicated
+    endpoint.add("E3", "40.00", "R-3")
+    _pull(ws, endpoint.url)
+    assert _rows(ws)["E3"][1] == "open"
+
+
+def test_pull_with_api_key_page_numbers_and_retries(ws: Workspace, endpoint: Endpoint) -> None:
+    endpoint.expect = ("api-key", TOKEN)
+    endpoint.style = "pages"
+    for i in range(3):
+        endpoint.add(f"K{i}", "5.00")
+    endpoint.fail_next = 2  # two 503s, then it answers
+    with ws.connect() as con:
+        payments.save_source(con, ws.vault(), endpoint.url, "api-key", TOKEN)
+    assert _pull(ws, endpoint.url, retries=3)["imported"] == 3
+    assert all(r.get("Api-Key") == TOKEN for r in endpoint.requests)
+
+
+def test_pull_gives_up_clearly_and_stores_nothing(ws: Workspace, endpoint: Endpoint) -> None:
+    endpoint.add("X1", "5.00")
+    endpoint.fail_next = 10
+    with ws.connect() as con:
+        payments.save_source(con, ws.vault(), endpoint.url, "bearer", TOKEN)
+    with pytest.raises(payments.EndpointError, match="HTTP 503"):
+        _pull(ws, endpoint.url, retries=1)
+    with ws.connect() as con:
+        payments.save_source(con, ws.vault(), endpoint.url, "bearer", "wrong-token")
+    endpoint.fail_next = 0
+    with pytest.raises(payments.EndpointError, match="refused the token") as err:
+        _pull(ws, endpoint.url)
+    assert "wrong-token" not in str(err.value)
+    assert _rows(ws) == {}
+
+
+def test_token_is_sealed_not_stored_in_clear(ws: Workspace, endpoint: Endpoint) -> None:
+    with ws.connect() as con:
+        payments.save_source(con, ws.vault(), endpoint.url, "bearer", TOKEN)
+    assert TOKEN.encode() not in ws.db_path.read_bytes()
+
+
+def test_cli_pull_import_and_list(ws: Workspace, endpoint: Endpoint, run_cli, tmp_path: Path) -> None:
+    endpoint.add("C1", "12.50", "R-C1")
+    first = run_cli("payments", "pull", endpoint.url, "--auth", "bearer", "--token-stdin", "--json",
+                    input=TOKEN + "\n")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["imported"] == 1
+    assert TOKEN not in first.stdout + first.stderr
+    again = run_cli("payments", "pull", endpoint.url, "--json")  # the sealed token is reused
+    assert again.returncode == 0 and json.loads(again.stdout)["unchanged"] == 1
+    unknown = run_cli("payments", "pull", "http://127.0.0.1:9/none")
+    assert unknown.returncode != 0 and unknown.stderr.startswith("error: no payments source")
+    imported = run_cli("payments", "import", str(_csv(tmp_path / "p.csv", "F1,3.00,EUR,,,R-F1,\n")), "--json")
+    assert json.loads(imported.stdout)["imported"] == 1
+    listed = json.loads(run_cli("payments", "list", "--json").stdout)
+    assert {p["payment_id"]: p["open_amount"] for p in listed} == {"C1": "12.50", "F1": "3.00"}
+    bad = run_cli("payments", "import", str(_csv(tmp_path / "bad.csv", "F2,x,EUR,,,R,\n")))
+    assert bad.returncode != 0 and "line 2" in bad.stderr and bad.stderr.count("\n") == 1

@@ -82,11 +82,14 @@ def _schedule_processing(ws: Workspace) -> None:
 
 def setup_handlers(serverapp: Any) -> None:
     """Add the route; handlers named in `c.ReconwbServer.inbound_handlers` ({source: "module:function"}) too."""
+    global log
+    log = serverapp.log
     install_redaction()
     ws = Workspace.from_env()
     config = serverapp.config.get("ReconwbServer", {})
     for source, target in dict(config.get("inbound_handlers", {})).items():
         inbound.register_handler(source, _import(target))
+        log.info("reconwb: inbound %s webhooks are handled by %s", source, target)
     web_app = serverapp.web_app
     pattern = url_path_join(web_app.settings["base_url"], ROUTE)
     web_app.add_handlers(".*$", [(pattern, InboundWebhookHandler, {"workspace": ws})])

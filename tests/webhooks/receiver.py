@@ -48,6 +48,9 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("content-length", 0))
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                if len(req.body) < length:  # the client died mid-request (the kill -9 test): nothing to answer
+                    self.close_connection = True
+                    return
                 reply = outer.behaviour(req)
                 if reply.delay:
                     threading.Event().wait(reply.delay)

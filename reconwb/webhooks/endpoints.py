@@ -103,7 +103,7 @@ def add(
         raise InvalidInput(f"auth scheme {auth!r}: expected one of {', '.join(AUTH_SCHEMES)}")
     token = (token or "").strip() or None
     if auth != "none" and not token:
-        raise InvalidInput(f"auth scheme {auth} needs a token (pass it on stdin with --token-stdin)")
+        raise InvalidInput(f"a token is required for the {auth!r} auth scheme (pass it on stdin with --token-stdin)")
     if token and any(c in token for c in "\r\n\0"):
         raise InvalidInput("the token must be one line")
     if event_types is not None:

@@ -41,7 +41,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(ws, add_endpoint):
         ("ftp://x.test/", "bearer", "t0k3n", None, "http"),
         ("https://user:pw@x.test/", "bearer", "t0k3n", None, "credentials"),
         ("https://x.test/", "basic", "t0k3n", None, "auth scheme"),
-        ("https://x.test/", "bearer", "", None, "needs a token"),
+        ("https://x.test/", "bearer", "", None, "token is required"),
         ("https://x.test/", "api-key", "two\nlines", None, "one line"),
         ("https://x.test/", "bearer", "t0k3n", ["payment.exploded"], "unknown event type"),
     ]:

@@ -115,6 +115,7 @@ def main() -> None:
 
         profile = cProfile.Profile()
         report = profile.runcall(run_sync, worker)
+        profile.dump_stats(os.environ["BENCH_PROFILE"])
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
     else:
         report = run_sync(worker)

@@ -217,3 +217,17 @@ def test_max_seconds_stops_claiming_and_leaves_no_message_leased(ws, add_endpoin
     assert 0 < report.delivered < 600 and report.pending == 600 - report.delivered
     assert all(r["lease_until"] is None for r in deliveries(ws).values())
     assert len(receiver.accepted_ids()) == report.delivered
+
+
+def test_deliver_due_works_where_an_event_loop_is_already_running(ws, add_endpoint):
+    """Job notebooks call it from a kernel, whose event loop is running."""
+    import asyncio
+
+    async def from_a_kernel():
+        return deliver_due(ws, max_seconds=30)
+
+    with Receiver() as receiver:
+        add_endpoint(receiver.url)
+        emit_many(ws, 2)
+        report = asyncio.run(from_a_kernel())
+    assert report.as_dict()["delivered"] == 2 and len(receiver.accepted_ids()) == 2

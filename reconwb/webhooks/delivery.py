@@ -115,7 +115,11 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class Worker:
-    """One delivery run. `clock` is the wall clock in seconds (tests move it instead of sleeping)."""
+    """One delivery run. `clock` is the wall clock in seconds (tests move it instead of sleeping).
+
+    At most `concurrency` requests are in flight, and at most `per_endpoint` (default: half) to one endpoint,
+    so an endpoint that times out slows itself down, not everyone else.
+    """
 
     def __init__(
         self,
@@ -123,6 +127,7 @@ class Worker:
         *,
         max_seconds: float | None = None,
         concurrency: int = 64,
+        per_endpoint: int | None = None,
         batch_size: int = 512,
         lease_seconds: float = LEASE_SECONDS,
         timeout: float = TIMEOUT_SECONDS,
@@ -134,6 +139,7 @@ class Worker:
         self.ws = ws
         self.max_seconds = max_seconds
         self.concurrency = concurrency
+        self.per_endpoint = per_endpoint or max(1, concurrency // 2)
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.timeout = timeout
@@ -147,6 +153,7 @@ class Worker:
         self._creds: dict[str, Credentials] = {}
         self._signers: dict[str, Signer] = {}
         self._urls: dict[str, httpx.URL] = {}
+        self._endpoint_gates: dict[str, asyncio.Semaphore] = {}
         self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         self._started = 0.0
 
@@ -189,15 +196,19 @@ class Worker:
     async def _send_one(
         self, slots: asyncio.Queue[httpx.AsyncHTTPTransport], finished: asyncio.Queue[Attempt], msg: Message
     ) -> None:
-        client = await slots.get()
-        try:
-            attempt = await self._send(client, msg)
-        except Exception as err:  # a bug here must not lose the message's record or stall the run
-            log.exception("webhook delivery of %s failed unexpectedly", msg.message_id)
-            attempt = self._judge(msg, self.clock(), None, 0.0, None, f"internal error: {redact_exception(err)}",
-                                  None, "error")
-        finally:
-            slots.put_nowait(client)
+        gate = self._endpoint_gates.get(msg.endpoint_id)
+        if gate is None:
+            gate = self._endpoint_gates[msg.endpoint_id] = asyncio.Semaphore(self.per_endpoint)
+        async with gate:  # a slow endpoint holds at most `per_endpoint` slots; the others keep flowing
+            client = await slots.get()
+            try:
+                attempt = await self._send(client, msg)
+            except Exception as err:  # a bug here must not lose the message's record or stall the run
+                log.exception("webhook delivery of %s failed unexpectedly", msg.message_id)
+                attempt = self._judge(msg, self.clock(), None, 0.0, None,
+                                      f"internal error: {redact_exception(err)}", None, "error")
+            finally:
+                slots.put_nowait(client)
         finished.put_nowait(attempt)
 
     async def _send(self, transport: httpx.AsyncHTTPTransport, msg: Message) -> Attempt:

@@ -231,3 +231,16 @@ def test_deliver_due_works_where_an_event_loop_is_already_running(ws, add_endpoi
         emit_many(ws, 2)
         report = asyncio.run(from_a_kernel())
     assert report.as_dict()["delivered"] == 2 and len(receiver.accepted_ids()) == 2
+
+
+def test_a_slow_endpoint_does_not_hold_up_the_others(ws, add_endpoint):
+    with Receiver(lambda req: Reply(200, delay=0.4 if req.path.endswith("/slow") else 0)) as receiver:
+        slow, _ = add_endpoint(receiver.url + "/slow")
+        fast, _ = add_endpoint(receiver.url + "/fast")
+        emit_many(ws, 12)
+        report = run_sync(Worker(ws, concurrency=4, per_endpoint=2))
+    assert report.delivered == 24
+    order = [r.path.rsplit("/", 1)[1] for r in receiver.requests]  # in the order the answers were given
+    # the slow endpoint needs 12 * 0.4 / 2 = 2.4 s; the fast one must not queue behind it
+    last_fast = max(i for i, p in enumerate(order) if p == "fast")
+    assert order[last_fast + 1 :].count("slow") >= 10, order

@@ -5,7 +5,7 @@ asyncio HTTP/1.1 server in its own process (so it does not share the worker's in
 100th signature with the reference `standardwebhooks` library. Latency is per attempt, from the request's start
 to the end of the answer, as the delivery log records it.
 
-    .venv/bin/python bench/bench_webhooks.py [--events 10000] [--concurrency 16]
+    .venv/bin/python bench/bench_webhooks.py [--events 10000] [--concurrency 32]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _sink(port_out: multiprocessing.connection.Connection, secret: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch", type=int, default=512)
     args = parser.parse_args()
 
@@ -133,7 +133,7 @@ def main() -> None:
 
     print(f"events queued (emit, one transaction): {args.events} in {queued:.2f} s")
     print(f"delivered: {delivered}/{args.events} in {elapsed:.2f} s -> {delivered / elapsed:,.0f} deliveries/s"
-          f" (concurrency {args.concurrency}, batch {args.batch})")
+          f" (concurrency {args.concurrency}, {worker.per_endpoint} per endpoint, batch {args.batch})")
     print(f"worker CPU: {cpu:.2f} s = {cpu / max(delivered, 1) * 1000:.2f} ms per delivery"
           f" (-> {delivered / cpu if cpu else 0:,.0f} deliveries per CPU-second;"
           f" load average {os.getloadavg()[0]:.1f})")

@@ -182,19 +182,21 @@ def process_inbound(ws: Workspace, *, limit: int = 500) -> ProcessReport:
     report = ProcessReport()
     with _process_lock:
         with ws.connect() as con:
-            rows = con.execute(
-                "SELECT source, webhook_id, body, attempts FROM inbound_events WHERE status = 'received'"
+            waiting = dict(con.execute(
+                "SELECT source, count(*) FROM inbound_events WHERE status = 'received' GROUP BY source"
+            ).fetchall())
+            handlers = {source: fn for source in waiting if (fn := handler_for(source)) is not None}
+            report.waiting = sum(n for source, n in waiting.items() if source not in handlers)
+            rows = con.execute(  # only sources with a handler, so unhandled ones cannot crowd them out
+                "SELECT source, webhook_id, body, attempts FROM inbound_events"
+                " WHERE status = 'received' AND list_contains(?, source)"
                 " ORDER BY received_at, webhook_id LIMIT ?",
-                [limit],
+                [list(handlers), limit],
             ).fetchall()
         outcomes: list[tuple[str, str, str, str | None]] = []
         for source, webhook_id, body, attempts in rows:
-            handler = handler_for(source)
-            if handler is None:
-                report.waiting += 1
-                continue
             try:
-                handler(ws, json.loads(body))
+                handlers[source](ws, json.loads(body))
             except Exception as err:  # a handler's bug must not stop the others
                 report.failed += 1
                 message = f"{type(err).__name__}: {redact_exception(err)}"

@@ -319,7 +319,7 @@ class Worker:
     async def run(self) -> DeliveryReport:
         """Claim, send and record until nothing is due (or `max_seconds` is spent); in-flight sends finish."""
         self._started = time.monotonic()
-        low_water = self.concurrency * 2
+        low_water = max(self.concurrency * 2, self.batch_size)  # claim again before the sends run dry
         async with contextlib.AsyncExitStack() as stack:
             # One slot per connection allowed in flight; a slot names the client whose pool it belongs to.
             slots: asyncio.Queue[httpx.AsyncHTTPTransport] = asyncio.Queue()

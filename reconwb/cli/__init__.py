@@ -23,6 +23,7 @@ from reconwb.cli import (  # noqa: E402,F401,I001 - importing a module registers
     sim,
     statements,
     sync,
+    webhooks,
 )
 from reconwb.cli.base import cli
 from reconwb.errors import ReconwbError

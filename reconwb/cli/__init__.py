@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 # Importing a module registers its commands on `cli`.
-from reconwb.cli import admin, banks, connections, demo  # noqa: E402,F401,I001
+from reconwb.cli import admin, banks, connections, demo, jobs  # noqa: E402,F401,I001
 from reconwb.cli.base import cli
 from reconwb.errors import ReconwbError
 from reconwb.redaction import redact, redact_exception, setup_logging

@@ -2,7 +2,7 @@
 
 A run is one attempt: an id, the parameters, start and end, a status, the output notebook under
 `data/runs/`, and on failure the error and the index of the cell that raised. Papermill writes the executing
-notebook to a private temporary file (mode 0700 directory); only the scrubbed copy is stored, so no unscrubbed
+notebook to a private temporary directory (mode 0700); only the scrubbed copy is stored, so no unscrubbed
 output ever sits in `data/runs/`. One kernel serves the whole job, every step of it.
 
 A failed run is retried per the job's policy; when the last attempt fails, the run emits `job.failed` (which
@@ -171,17 +171,18 @@ def run_job(
     return record
 
 
-def _kernel_manager_class(env: dict[str, str]) -> type:
+def _kernel_manager_class(env: dict[str, str], ipc_dir: Path) -> type:
     """A kernel manager class whose kernel gets the job's environment (store, key file, run id) on top of ours.
 
-    A class, not an instance: nbclient then owns the kernel and shuts it down when the notebook ends. IPC
-    transport: the kernel is always local to the runner (or to the Dask worker), so no TCP port is opened.
+    A class, not an instance: nbclient then owns the kernel and shuts it down when the notebook ends. The kernel
+    handles decrypted credentials, so it talks over IPC sockets in the run's private (0700) scratch directory
+    rather than over TCP on loopback, where any local user could connect.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class JobKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**{**kwargs, "transport": "ipc"})
+            super().__init__(**{**kwargs, "transport": "ipc", "ip": str(ipc_dir / "k")})
 
         async def start_kernel(self, **kw: Any) -> None:
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
@@ -225,8 +226,8 @@ def _run_once(
         started_at=dt.datetime.now(dt.UTC),
     )
     _insert(ws, record)
-    ws.runs_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".running-", dir=ws.runs_dir))  # 0700: only we read it
+    # 0700, only we read it; short, because the kernel's IPC socket paths live here too
+    scratch = Path(tempfile.mkdtemp(prefix="reconwb-job-"))
     raw_output = scratch / "output.ipynb"
     began = time.monotonic()
     try:
@@ -238,7 +239,7 @@ def _run_once(
             progress_bar=False,
             start_timeout=START_TIMEOUT,
             execution_timeout=policy.timeout,
-            kernel_manager_class=_kernel_manager_class(kernel_env(ws, record.run_id)),
+            kernel_manager_class=_kernel_manager_class(kernel_env(ws, record.run_id), scratch),
         )
         record.status = "succeeded"
     except PapermillExecutionError as err:

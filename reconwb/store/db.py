@@ -48,7 +48,8 @@ def _lock_timeout() -> float:
 
 def _is_lock_error(err: Exception) -> bool:
     text = str(err)
-    return "Could not set lock" in text or "Conflicting lock" in text
+    # "Unique file handle conflict": another thread of this process is opening the same file at this moment
+    return "Could not set lock" in text or "Conflicting lock" in text or "Unique file handle conflict" in text
 
 
 def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
@@ -57,7 +58,7 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as err:
+        except (duckdb.IOException, duckdb.ResourceInUseException) as err:
             if not _is_lock_error(err):
                 raise StoreError(f"cannot open store {path}: {err}") from None
             if time.monotonic() >= deadline:

@@ -31,7 +31,8 @@ def plugin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (dist / "entry_points.txt").write_text(
         "[reconwb.connectors]\nloopback = tests.jobs.loopback_bank:LoopbackConnector\n"
     )
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), str(site), os.environ.get("PYTHONPATH")) if p))
+    paths = (str(ROOT), str(site), os.environ.get("PYTHONPATH"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
     return site
 
 

@@ -78,7 +78,7 @@ class DaskExecutor:
         from distributed import Client
         from distributed import as_completed as dask_completed
 
-        with Client(self.address, timeout="30s", set_as_default=False) as client:
+        with Client(self.address, timeout="30s") as client:
             futures = [
                 client.submit(_dask_task, ws, r, self.name, pure=False, key=f"reconwb-job-{i}-{os.urandom(4).hex()}")
                 for i, r in enumerate(requests)

@@ -21,7 +21,6 @@ from tests.jobs.loopback_bank import BANK_ID, LoopbackBank
 PASSWORDS = {"u1": "pw-one-1111", "u2": "pw-two-2222", "u3": "pw-three-3333"}
 
 
-
 @pytest.fixture
 def plugin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     site = tmp_path / "plugins"

@@ -119,8 +119,14 @@ class LoopbackConnector(Connector):
     async def transactions(self, account: AccountInfo, since: dt.date) -> list[Txn]:
         resp = await self.client.get("/transactions", params={"account": account.external_ref, "since": str(since)})
         return [
-            Txn(dt.date.fromisoformat(t["date"]), Decimal(t["amount"]), "EUR", t["reference"], reference=t["reference"],
-                bank_txn_id=t["id"])
+            Txn(
+                dt.date.fromisoformat(t["date"]),
+                Decimal(t["amount"]),
+                "EUR",
+                t["reference"],
+                reference=t["reference"],
+                bank_txn_id=t["id"],
+            )
             for t in resp.json()
         ]
 

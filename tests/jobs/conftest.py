@@ -16,20 +16,14 @@ import pytest
 from reconwb import banks, connections
 from reconwb.workspace import Workspace
 from tests.conftest import ROOT
-from tests.jobs.loopback_bank import BANK_ID, LoopbackBank
+from tests.jobs.loopback_bank import BANK_ID, LoopbackBank, plugin_site
 
 PASSWORDS = {"u1": "pw-one-1111", "u2": "pw-two-2222", "u3": "pw-three-3333"}
 
 
 @pytest.fixture
 def plugin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    site = tmp_path / "plugins"
-    dist = site / "reconwb_loopback_test-0.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: reconwb-loopback-test\nVersion: 0.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[reconwb.connectors]\nloopback = tests.jobs.loopback_bank:LoopbackConnector\n"
-    )
+    site = plugin_site(tmp_path / "plugins")
     paths = (str(ROOT), str(site), os.environ.get("PYTHONPATH"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
     return site

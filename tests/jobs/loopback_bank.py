@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections import Counter
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -32,6 +34,7 @@ class LoopbackBank:
         self.logins: Counter[str] = Counter()
         self.gate: threading.Event | None = None
         self.waiting = 0
+        self.delay = 0.0  # seconds each login takes, like a real bank's
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -72,6 +75,7 @@ class LoopbackBank:
                     bank.waiting += 1
                 if bank.gate is not None:
                     bank.gate.wait(60)
+                time.sleep(bank.delay)
                 with bank._lock:
                     bank.waiting -= 1
                 if bank.users.get(user) != password:
@@ -134,3 +138,14 @@ class LoopbackConnector(Connector):
         client = getattr(self, "client", None)
         if client is not None:
             await client.aclose()
+
+
+def plugin_site(folder: Path) -> Path:
+    """A site directory whose entry point makes `LoopbackConnector` a reconwb connector plugin; put it on PYTHONPATH."""
+    dist = folder / "reconwb_loopback_test-0.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: reconwb-loopback-test\nVersion: 0.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[reconwb.connectors]\nloopback = tests.jobs.loopback_bank:LoopbackConnector\n"
+    )
+    return folder

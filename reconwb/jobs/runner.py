@@ -240,6 +240,7 @@ def _run_once(
             start_timeout=START_TIMEOUT,
             execution_timeout=policy.timeout,
             kernel_manager_class=_kernel_manager_class(kernel_env(ws, record.run_id), scratch),
+            shutdown_kernel="immediate",  # the notebook is done: do not wait for a graceful exit
         )
         record.status = "succeeded"
     except PapermillExecutionError as err:

@@ -69,12 +69,16 @@ def fresh_workspace(root: Path, name: str) -> Workspace:
 
 
 def kernel_start_seconds(repeat: int = 3) -> list[float]:
-    """Start a bare python3 kernel and wait until it answers, `repeat` times."""
-    from jupyter_client.manager import start_new_async_kernel
+    """Start the kind of kernel a job gets and wait until it answers, `repeat` times."""
+    from reconwb.jobs.runner import _kernel_manager_class
 
     async def once() -> float:
         began = time.perf_counter()
-        km, kc = await start_new_async_kernel(kernel_name="python3")
+        km = _kernel_manager_class({}, Path(tempfile.mkdtemp(prefix="reconwb-bench-k-")))()
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=120)
         took = time.perf_counter() - began
         kc.stop_channels()
         await km.shutdown_kernel(now=True)

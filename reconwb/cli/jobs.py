@@ -67,7 +67,7 @@ def run_cmd(
     from reconwb.jobs.runner import JobRequest, policy_for, validate
 
     parameters = {k: _value(v) for k, v in params}
-    validate(name, parameters)
+    validate(name, parameters, ws)
     policy = None
     if retries is not None or timeout is not None:
         policy = policy_for(name)

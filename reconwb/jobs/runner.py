@@ -128,9 +128,14 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
 
 
-def validate(job: str, parameters: dict[str, Any]) -> Path:
-    """Refuse what would fail later or leak: unknown job, unknown parameter, a parameter that looks secret."""
+def validate(job: str, parameters: dict[str, Any], ws: Workspace | None = None) -> Path:
+    """Refuse what would fail later or leak: unknown job, unknown parameter, a parameter that looks secret.
+
+    With `ws`, a value equal to one of the workspace's stored secrets is refused too, even a bare one.
+    """
     path = notebook_path(job)
+    if ws is not None:
+        register_workspace_secrets(ws)
     check_parameters(parameters)
     known = notebook_parameters(path)
     unknown = sorted(set(parameters) - set(known))
@@ -156,7 +161,7 @@ def run_job(
 ) -> RunRecord:
     """Run a job notebook until it succeeds or its retries are spent; return the last attempt."""
     parameters = dict(parameters or {})
-    path = validate(job, parameters)
+    path = validate(job, parameters, ws)
     chosen = policy_for(job, policy)
     first: str | None = None
     for attempt in range(1, chosen.retries + 2):

@@ -61,7 +61,14 @@ def test_a_stored_password_is_refused_as_a_value_and_scrubbed_from_outputs(ws: W
     nbformat.validate(clean)
 
 
-def test_cli_refuses_a_secret_parameter_before_starting_a_kernel(run_cli) -> None:
+def test_cli_refuses_a_secret_parameter_before_starting_a_kernel(ws: Workspace, run_cli) -> None:
+    with ws.connect() as con:
+        banks.register(con, "b", "B", "portal")
+        connections.add(con, "c", "b", username="u")
+        connections.set_credentials(con, ws.vault(), "c", {"password": "plain-words-42"})
+    bare = run_cli("jobs", "run", "sync", "-p", "connections", "plain-words-42")
+    assert bare.returncode == 2 and "'connections' looks like a credential" in bare.stderr
+    assert "plain-words-42" not in bare.stderr
     done = run_cli("jobs", "run", "sync", "-p", "password", "hunter22")
     assert done.returncode == 2
     assert done.stderr.startswith("error: job parameter 'password' looks like a credential")

@@ -106,7 +106,7 @@ def main() -> None:
     install_bank_plugin()
 
     starts = kernel_start_seconds()
-    print(f"kernel start (bare python3 kernel, ready to execute): median {statistics.median(starts):.2f} s"
+    print(f"kernel start (a job kernel, until it answers): median {statistics.median(starts):.2f} s"
           f"  runs {', '.join(f'{s:.2f}' for s in starts)}")  # fmt: skip
 
     ws = fresh_workspace(root, "overhead")

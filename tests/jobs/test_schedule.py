@@ -82,3 +82,11 @@ def test_scheduler_runs_what_is_due_and_shows_next_due(
     fired = dt.datetime.fromisoformat(by_name["every-minute"]["last_fire_at"])
     assert schedule.run_due(bank_ws, schedule.load(path), now=fired + dt.timedelta(seconds=59)) == []
     assert len(history(bank_ws)) == 1
+
+
+def test_the_example_schedule_loads() -> None:
+    from tests.conftest import ROOT
+
+    entries = schedule.load(ROOT / "notebooks" / "jobs" / "schedule.example.toml")
+    assert {e.job for e in entries} == {"sync", "pipeline", "deliver_webhooks"}
+    assert all(e.next_fire(T0) > T0 for e in entries)

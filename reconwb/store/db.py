@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCK_TIMEOUT = 60.0
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
+# Opening and closing are serialised within a process: DuckDB shares one database instance between a process's
+# connections to a file, and an open racing the close of the last connection fails ("Unique file handle
+# conflict"). Holding this only around connect() and close() costs nothing measurable.
+_open_close_lock = threading.Lock()
 
 
 class StoreError(ReconwbError):
@@ -57,7 +61,8 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            with _open_close_lock:
+                return duckdb.connect(str(path), read_only=read_only)
         except (duckdb.IOException, duckdb.ResourceInUseException) as err:
             if not _is_lock_error(err):
                 raise StoreError(f"cannot open store {path}: {err}") from None
@@ -89,7 +94,8 @@ def open_store(
                 _migrated.add(path)
         yield con
     finally:
-        con.close()
+        with _open_close_lock:
+            con.close()
 
 
 _open_transactions: set[int] = set()

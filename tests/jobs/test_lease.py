@@ -33,3 +33,20 @@ def test_reacquiring_what_one_holds_keeps_it(ws: Workspace) -> None:
     with ws.connect() as con:
         assert lease.acquire(con, ["connection:a"], "run1") == ["connection:a"]
         assert lease.acquire(con, ["connection:a", "connection:a"], "run1") == ["connection:a"]
+
+
+def test_a_job_step_is_skipped_while_another_run_holds_the_job(ws: Workspace, monkeypatch) -> None:
+    from reconwb.jobs import steps
+
+    monkeypatch.setenv(steps.RUN_ID_ENV, "job_second")
+    with ws.connect() as con:
+        lease.acquire(con, ["job:reconcile"], "job_first")
+    assert steps._exclusive(ws, "reconcile", lambda: {"matched": 1}) == {
+        "skipped": True,
+        "reason": "reconcile is running in job_first",
+    }
+    with ws.connect() as con:
+        lease.release(con, "job_first")
+    assert steps._exclusive(ws, "reconcile", lambda: {"matched": 1}) == {"matched": 1}
+    with ws.connect() as con:
+        assert lease.holders(con, ["job:reconcile"]) == {}

@@ -18,6 +18,7 @@ from reconwb.cli import (  # noqa: E402,F401,I001 - importing a module registers
     banks,
     connections,
     demo,
+    jobs,
     reconcile,
     serve,
     sim,

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCK_TIMEOUT = 60.0
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
+# Opening and closing are serialised within a process: DuckDB shares one database instance between a process's
+# connections to a file, and an open racing the close of the last connection fails ("Unique file handle
+# conflict"). Holding this only around connect() and close() costs nothing measurable.
+_open_close_lock = threading.Lock()
 
 
 class StoreError(ReconwbError):
@@ -49,12 +53,12 @@ def _lock_timeout() -> float:
 
 def _is_lock_error(err: Exception) -> bool:
     text = str(err)
-    return "Could not set lock" in text or "Conflicting lock" in text
-
-
-# Threads of one process (a server handling webhooks, a test and its receiver) share DuckDB's instance cache;
-# opening concurrently races in it ("Unique file handle conflict"), so opens are serialised per process.
-_connect_lock = threading.Lock()
+    # "Unique file handle conflict" / "already attached": another thread of this process is opening or closing
+    # the same file at this moment (DuckDB's instance cache)
+    return any(
+        marker in text
+        for marker in ("Could not set lock", "Conflicting lock", "Unique file handle conflict", "already attached")
+    )
 
 
 def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
@@ -62,11 +66,10 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
     delay = 0.02
     while True:
         try:
-            with _connect_lock:
+            with _open_close_lock:
                 return duckdb.connect(str(path), read_only=read_only)
         except (duckdb.IOException, duckdb.ResourceInUseException) as err:
-            in_process = isinstance(err, duckdb.ResourceInUseException) and "already attached" in str(err)
-            if not (in_process or _is_lock_error(err)):
+            if not _is_lock_error(err):
                 raise StoreError(f"cannot open store {path}: {err}") from None
             if time.monotonic() >= deadline:
                 raise StoreLocked(
@@ -96,7 +99,8 @@ def open_store(
                 _migrated.add(path)
         yield con
     finally:
-        con.close()
+        with _open_close_lock:
+            con.close()
 
 
 _open_transactions: set[int] = set()

@@ -257,3 +257,16 @@ def list_notifications(con: duckdb.DuckDBPyConnection, *, incident_key: str | No
     keys = ("notification_id", "incident_key", "user", "channel", "subject", "status", "attempts", "last_error",
             "created_at", "sent_at")
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def job_failed(ws: Workspace, run: dict[str, Any]) -> int:
+    """Tell the reconciliation users that a scheduled job failed (once per run); the jobs runner calls this."""
+    with ws.connect() as con:
+        return queue(
+            con,
+            f"job.failed:{run.get('id')}",
+            f"reconwb job {run.get('job')} failed",
+            f"Job {run.get('job')} (run {run.get('id')}) failed: {run.get('error') or 'see its output notebook'}."
+            f" Output notebook: {run.get('output_path') or 'not written'}.",
+            detail={k: run.get(k) for k in ("id", "job", "status", "output_path", "finished_at")},
+        )

@@ -34,13 +34,14 @@ from reconwb.redaction import redact_exception, register_secret
 from reconwb.store.db import transaction
 from reconwb.transactions import Txn
 from reconwb.vault import Vault
+from reconwb.webhooks import inbound, signing
 from reconwb.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 CONNECTOR_ID = "aggregator"
 APP_TOKEN_OWNER = "aggregator/app-token"  # noqa: S105 - a vault owner name, not a secret
-WEBHOOK_SECRET_OWNER = "aggregator/webhook-secret"  # noqa: S105 - a vault owner name, not a secret
+WEBHOOK_SOURCE = "aggregator"  # the inbound webhook source: its secret is `inbound.secret_owner(WEBHOOK_SOURCE)`
 TOKEN_HEADER = "lean-app-token"  # noqa: S105 - a header name
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 RETRIES = 3  # attempts per request for timeouts, dropped connections and 5xx
@@ -76,13 +77,12 @@ def configure(con: duckdb.DuckDBPyConnection, vault: Vault, *, url: str | None =
     if webhook_secret is not None:
         if not webhook_secret.strip().startswith("whsec_"):
             raise InvalidInput("the aggregator's webhook secret must start with whsec_")
-        vault.put(con, WEBHOOK_SECRET_OWNER, {"secret": webhook_secret.strip()})
+        inbound.set_secret(con, vault, WEBHOOK_SOURCE, webhook_secret.strip())
 
 
 def webhook_secret(con: duckdb.DuckDBPyConnection, vault: Vault) -> str | None:
-    """The secret the aggregator signs its webhooks with (what the inbound receiver verifies against)."""
-    sealed = vault.get(con, WEBHOOK_SECRET_OWNER)
-    return sealed["secret"] if sealed else None
+    """The secret the aggregator signs its webhooks with: the one the Jupyter server's receiver verifies."""
+    return vault.get(con, inbound.secret_owner(WEBHOOK_SOURCE))
 
 
 def api_config(con: duckdb.DuckDBPyConnection, vault: Vault, url: str | None = None) -> ApiConfig:
@@ -633,16 +633,17 @@ class InvalidSignature(ReconwbError):
 
 def verify_and_handle(ws: Workspace, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     """What an inbound HTTP route does: verify the Standard Webhooks signature, then `handle_webhook`."""
-    from standardwebhooks import Webhook, WebhookVerificationError
-
     vault = ws.vault()
     secret = _in_store(ws, lambda con: webhook_secret(con, vault))
     if secret is None:
         raise InvalidSignature("no aggregator webhook secret: `reconwb aggregator configure --webhook-secret-stdin`")
     try:
-        event = Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
-    except WebhookVerificationError as err:
-        raise InvalidSignature(f"aggregator webhook rejected: {err}") from None
+        signing.verify(secret, headers, body, now=time.time())
+        event = json.loads(body)
+    except signing.VerificationFailed as err:
+        raise InvalidSignature(f"aggregator webhook rejected: {err.reason}") from None
+    except ValueError:
+        raise InvalidSignature("aggregator webhook body is not JSON") from None
     if not isinstance(event, dict):
         raise InvalidSignature("aggregator webhook body is not a JSON object")
     return handle_webhook(ws, event)

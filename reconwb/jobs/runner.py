@@ -331,20 +331,11 @@ def job_failed(ws: Workspace, record: RunRecord) -> None:
 
 
 def notify_job_failed(ws: Workspace, record: RunRecord) -> None:
-    """NOTIFICATION HOOK: hand a failed run to `reconwb.notify` once that module exists (another issue).
+    """Queue a notice for the reconciliation users. A failing notifier must not hide the job's own failure."""
+    from reconwb import notify
 
-    Until then the `job.failed` event and its webhook deliveries are the notice. A failing notifier must not
-    hide the job's own failure, so its errors are logged, not raised.
-    """
     try:
-        from reconwb import notify  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    hook = getattr(notify, "job_failed", None)
-    if hook is None:
-        return
-    try:
-        hook(ws, record.as_dict())
+        notify.job_failed(ws, record.as_dict())
     except Exception as err:
         log.warning("notifying about failed job %s failed: %s", record.run_id, redact(err))
 

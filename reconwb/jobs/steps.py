@@ -20,6 +20,7 @@ from typing import Any
 
 from reconwb import connections as connections_mod
 from reconwb import jsonutil
+from reconwb.connectors.aggregator import poll_pending
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.events import new_id
 from reconwb.jobs import lease
@@ -98,6 +99,7 @@ def sync_step(
         got = lease.acquire(con, wanted, holder)
         elsewhere = lease.holders(con, [r for r in wanted if r not in got])
     mine = [n for n in names if lease.connection_resource(n) in got]
+    completed: list[dict[str, Any]] = []
     try:
         results: list[SyncResult] = (
             run_blocking(lambda: sync_many_async(ws, mine, now=now, since=start_date, concurrency=concurrency))
@@ -105,6 +107,7 @@ def sync_step(
             else []
         )
         _link_sync_runs(ws, holder, results)
+        completed = poll_pending(ws)  # aggregator results no results.ready webhook came for
     finally:
         with ws.connect() as con:
             lease.release(con, holder, got)
@@ -117,6 +120,7 @@ def sync_step(
         "failed": counts["failed"],
         "skipped": counts["skipped"] + len(names) - len(mine),
         "pending": counts["pending"],
+        "pending_completed": len(completed),
         "fetched": sum(r.fetched for r in results),
         "inserted": sum(r.inserted for r in results),
     }
@@ -161,10 +165,16 @@ def reconcile_step(
 
 
 def deliver_step(ws: Workspace, *, max_seconds: float | None = None) -> dict[str, Any]:
-    """Send the webhook deliveries that are due (reconwb.webhooks), one deliverer at a time."""
+    """Send what is due: webhook deliveries (reconwb.webhooks) and user notifications, one deliverer at a time."""
+    from reconwb import notify
     from reconwb.webhooks import deliver_due
 
-    return _exclusive(ws, "deliver_webhooks", lambda: deliver_due(ws, max_seconds=max_seconds).as_dict())
+    def work() -> dict[str, Any]:
+        summary = deliver_due(ws, max_seconds=max_seconds).as_dict()
+        summary["notifications_sent"] = notify.deliver(ws).sent
+        return summary
+
+    return _exclusive(ws, "deliver_webhooks", work)
 
 
 def describe_sync(summary: dict[str, Any]) -> str:

@@ -162,12 +162,13 @@ class _Reader:
             st.closing = balance
         st.currency = st.currency or currency
 
-    def _amount(self, elem: ET.Element, what: str) -> tuple[Decimal, str]:
+    def _amount(self, elem: ET.Element, what: str, inherit: str | None = None) -> tuple[Decimal, str]:
+        """The signed amount of `elem`; a transaction detail without its own indicator takes its entry's."""
         amt = _find(elem, "Amt")
         if amt is None or not (amt.text or "").strip():
             raise StatementError(f"entry {self.entry_no}: {what} without an amount", file=self.name)
         value = parse_decimal(amt.text or "", f"{what} amount", self.name)
-        indicator = _text(elem, "CdtDbtInd")
+        indicator = _text(elem, "CdtDbtInd") or inherit
         if indicator not in ("CRDT", "DBIT"):
             raise StatementError(f"entry {self.entry_no}: {what} has credit/debit indicator {indicator!r}",
                                  file=self.name)
@@ -190,7 +191,7 @@ class _Reader:
         entry_info = _text(ntry, "AddtlNtryInf")
         details = [d for dtls in _findall(ntry, "NtryDtls") for d in _findall(dtls, "TxDtls")]
         entry_charges = _charges(ntry)
-        split = len(details) > 1 and self._details_add_up(details, amount, currency)
+        split = len(details) > 1 and self._details_add_up(details, amount, currency, _text(ntry, "CdtDbtInd"))
         if not split:
             detail = details[0] if len(details) == 1 else None
             txn = self._txn(detail, amount, currency, booked, value_date, status, entry_ref, entry_info)
@@ -198,7 +199,7 @@ class _Reader:
             return [Line(txn, charges)]
         lines = []
         for number, detail in enumerate(details, start=1):
-            detail_amount, _ = self._amount(detail, "transaction detail")
+            detail_amount, _ = self._amount(detail, "transaction detail", _text(ntry, "CdtDbtInd"))
             ref = _text(detail, "Refs/AcctSvcrRef")
             # the entry's id plus the detail's own (or its position): stable across re-imports
             bank_id = f"{entry_ref}/{ref or number}" if entry_ref else ref
@@ -209,13 +210,13 @@ class _Reader:
             lines[0] = Line(lines[0].txn, entry_charges)
         return lines
 
-    def _details_add_up(self, details: list[ET.Element], amount: Decimal, currency: str) -> bool:
+    def _details_add_up(self, details: list[ET.Element], amount: Decimal, currency: str, indicator: str | None) -> bool:
         total = Decimal("0")
         for detail in details:
             amt = _find(detail, "Amt")
             if amt is None or (amt.get("Ccy") or currency).upper() != currency:
                 return False
-            total += self._amount(detail, "transaction detail")[0]
+            total += self._amount(detail, "transaction detail", indicator)[0]
         return total == amount
 
     def _txn(self, detail: ET.Element | None, amount: Decimal, currency: str, booked: dt.date,

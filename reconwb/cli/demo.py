@@ -5,19 +5,44 @@ from __future__ import annotations
 import click
 
 from reconwb import demo
-from reconwb.cli.base import cli, emit, json_option, table
+from reconwb.cli.base import cli, emit, table
+
+
+def _text(r: dict) -> str:
+    lines = [
+        f"demo workspace: {r['workspace']}",
+        table(r["connections"], ["name", "bank", "health", "transactions", "reason"]),
+        f"deposits matched: {r['matched']}, waiting for review: {r['suggested']}, unmatched: {r['unmatched']}",
+        f"payments: {r['payments']}",
+        f"webhooks delivered: {r['webhooks_delivered']} (received and verified by the demo endpoint:"
+        f" {r['webhooks_received']}, {r['webhooks_by_type']})",
+        f"failed logins counted by the bank portal: {r['bank_portal_failed_logins']}",
+    ]
+    if r["job"]:
+        lines.append(f"pipeline job {r['job']['id']}: {r['job']['status']}, output {r['job']['output_path']}")
+    return "\n".join(lines)
 
 
 @cli.command("demo")
 @click.option("--no-serve", is_flag=True, help="Stop after the summary instead of serving JupyterLab.")
-@json_option
-def demo_cmd(no_serve: bool, as_json: bool) -> None:
+@click.option("--port", type=int, default=8888, show_default=True, help="Port of the Jupyter server.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document on stdout.")
+def demo_cmd(no_serve: bool, port: int, as_json: bool) -> None:
     """Run the end-to-end demo on a fresh workspace under data/demo/."""
-    result = demo.run()
-    emit(
-        result,
-        as_json,
-        lambda r: f"demo workspace: {r['workspace']}\n"
-        + table(r["connections"], ["name", "health", "transactions"])
-        + f"\nmatched: {r['matched']}  unmatched: {r['unmatched']}  webhooks delivered: {r['webhooks_delivered']}",
-    )
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    running = demo.start(serve=not no_serve, port=port, say=say)
+    try:
+        say("running the pipeline job (sync, reconcile, deliver webhooks)…")
+        result = demo.summary(running, demo.run_pipeline(running))
+        emit(result, as_json, _text)
+        if running.server is not None:
+            say("\nJupyterLab and the dashboards (Ctrl-C stops everything the demo started):")
+            for name, url in running.urls.items():
+                say(f"  {name:>15}: {url}")
+            running.server.wait()
+    except KeyboardInterrupt:
+        say("stopping")
+    finally:
+        running.close()

@@ -162,11 +162,11 @@ def start(root: Path = DEMO_DIR, *, serve: bool = False, port: int = 8888,
     receiver = _webhook_endpoint(ws)
     demo = Demo(ws, bank, agg, receiver, server, urls or {})
     try:
+        if server is not None:  # the aggregator's webhooks go to its inbound route: let it listen first
+            _wait_for_server(urls["lab"])
         names = _portal_connections(ws, bank) + _aggregator_connections(ws, agg)
         say(f"{len(names)} connections: {', '.join(names)}")
         say(f"imported: {_imports(ws)}")
-        if server is not None:
-            _wait_for_server(urls["lab"])
     except BaseException:
         demo.close()
         raise

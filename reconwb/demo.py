@@ -192,11 +192,14 @@ def summary(demo: Demo, job: dict[str, Any] | None = None) -> dict[str, Any]:
         ).fetchall())
         delivered = con.execute("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'").fetchall()[0][0]
     numbers = reports.headline(ws)
+    matched: dict[str, int] = {}
+    for row in reports.deposit_totals(ws).iter_rows(named=True):
+        matched[row["connection"]] = matched.get(row["connection"], 0) + int(row["matched"])
     return {
         "workspace": str(ws.data_dir),
         "connections": [
             {"name": c.name, "bank": c.bank_id, "health": c.health, "reason": c.health_reason,
-             "transactions": int(counts.get(c.connection_id, 0))}
+             "transactions": int(counts.get(c.connection_id, 0)), "matched": matched.get(c.name, 0)}
             for c in conns
         ],
         "matched": numbers["deposits_matched"],

@@ -48,8 +48,10 @@ def test_it_matches_and_delivers_verified_webhooks(demo_run) -> None:
     assert summary["webhooks_received"] == summary["webhooks_delivered"]
     assert summary["webhooks_by_type"].get("payment.matched", 0) > 0
     assert summary["job"]["status"] == "succeeded"
-    by_name = {c["name"]: c["transactions"] for c in summary["connections"]}
-    assert by_name["nordic-alice"] > 0 and by_name["agg-acme"] > 0
+    by_name = {c["name"]: c for c in summary["connections"]}
+    assert by_name["nordic-alice"]["transactions"] > 0 and by_name["agg-acme"]["transactions"] > 0
+    assert by_name["nordic-alice"]["matched"] > 0
+    assert sum(c["matched"] for c in summary["connections"]) == summary["matched"]
 
 
 def test_no_workspace_file_holds_a_scenario_password(demo_run) -> None:

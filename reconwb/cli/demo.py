@@ -11,7 +11,7 @@ from reconwb.cli.base import cli, emit, table
 def _text(r: dict) -> str:
     lines = [
         f"demo workspace: {r['workspace']}",
-        table(r["connections"], ["name", "bank", "health", "transactions", "reason"]),
+        table(r["connections"], ["name", "bank", "health", "transactions", "matched", "reason"]),
         f"deposits matched: {r['matched']}, waiting for review: {r['suggested']}, unmatched: {r['unmatched']}",
         f"payments: {r['payments']}",
         f"webhooks delivered: {r['webhooks_delivered']} (received and verified by the demo endpoint:"

@@ -52,7 +52,6 @@ class OtpPrompt(w.VBox):
         self.message = w.HTML()
         self.submit.on_click(lambda _b: self.submit_code())
         self.reload.on_click(lambda _b: self.refresh())
-        self.code.on_submit(lambda _t: self.submit_code())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         super().__init__([self.title, self.prompt, self.screenshot,

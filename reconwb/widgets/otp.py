@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import threading
 from collections.abc import Callable
 
@@ -27,7 +28,7 @@ def remaining(expires_at: dt.datetime, now: dt.datetime | None = None) -> dt.tim
 
 
 def countdown_text(left: dt.timedelta) -> str:
-    seconds = int(left.total_seconds())
+    seconds = math.ceil(left.total_seconds())  # "0:01 left" until the very end, never "expired" too early
     if seconds <= 0:
         return "expired"
     return f"{seconds // 60}:{seconds % 60:02d} left"

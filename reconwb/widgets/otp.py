@@ -137,3 +137,36 @@ class OtpPrompt(w.VBox):
         if self.on_submitted:
             self.on_submitted(result)
         return result
+
+
+def waiting_connections(ws: Workspace) -> list[str]:
+    """Connections whose fetch waits for a person's code now."""
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT DISTINCT c.name FROM otp_challenges o JOIN connections c USING (connection_id)"
+            " WHERE o.status = 'waiting' AND o.expires_at > ? ORDER BY 1",
+            [dt.datetime.now(dt.UTC)],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+class OtpInbox(w.VBox):
+    """One `OtpPrompt` per connection waiting for a code; "Check again" looks for new ones."""
+
+    def __init__(self, ws: Workspace, *, tick: bool = True) -> None:
+        self.ws = ws
+        self.tick = tick
+        self.prompts: dict[str, OtpPrompt] = {}
+        self.items = w.VBox()
+        self.check = w.Button(description="Check for codes", icon="refresh")
+        self.check.on_click(lambda _b: self.refresh())
+        super().__init__([self.check, self.items])
+        self.refresh()
+
+    def refresh(self) -> None:
+        for prompt in self.prompts.values():
+            prompt.stop_timer()
+        self.prompts = {name: OtpPrompt(self.ws, name, tick=self.tick) for name in waiting_connections(self.ws)}
+        self.items.children = list(self.prompts.values()) or [
+            w.HTML("<i>No connection is waiting for a one-time code.</i>")
+        ]

@@ -107,3 +107,15 @@ def test_no_challenge_means_nothing_to_type(ws: Workspace) -> None:
     assert "No one-time code is awaited" in prompt.prompt.value
     assert prompt.submit.disabled and prompt.code.disabled
     assert health(ws, "alice")[0] != "awaiting_otp"
+
+
+def test_inbox_lists_only_connections_waiting_for_a_code(ws: Workspace) -> None:
+    from reconwb.widgets.otp import OtpInbox
+
+    inbox = OtpInbox(ws, tick=False)
+    assert "No connection is waiting" in inbox.items.children[0].value
+    _challenge(ws, "carol")
+    with ws.connect() as con:
+        connections.add(con, "alice", "sim-nordic", username="alice")
+    inbox.check.click()
+    assert list(inbox.prompts) == ["carol"] and inbox.items.children[0] is inbox.prompts["carol"]

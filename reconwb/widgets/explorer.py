@@ -87,7 +87,10 @@ def _fmt(value: Any) -> str:
 
 
 def _label(*parts: Any, width: tuple[int, ...]) -> str:
-    return "  ".join(str("" if p is None else p)[:n].ljust(n) for p, n in zip(parts, width, strict=True)).rstrip()
+    """One list line: the parts cut to their widths, " · " between them (browsers collapse padding in a list)."""
+    cut = (str(p)[:n] if len(str(p)) <= n else str(p)[: n - 1] + "…" for p, n in zip(parts, width, strict=True)
+           if p not in (None, ""))
+    return " · ".join(cut)
 
 
 class _Pager(w.HBox):

@@ -71,18 +71,32 @@ class Filters:
 
 
 NO_FILTERS = Filters()
+_TXN_TEXT = ("description", "reference", "counterparty")
 
 
-def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset: int = 0) -> pl.DataFrame:
-    """One row per link of each group (newest groups first), with both sides' key facts."""
+def _groups_with_deposits(filters: Filters) -> tuple[str, list[Any]]:
+    """` AND group_id IN (groups linking a deposit that passes the filters)`; nothing when there are none."""
+    where, params = filters.sql("t", "booked_on", _TXN_TEXT, account=True)
+    if not where:
+        return "", []
+    return (" AND group_id IN (SELECT x.group_id FROM matches x JOIN transactions t ON t.txn_id = x.txn_id"
+            f" WHERE TRUE{where})"), params
+
+
+def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset: int = 0,
+           filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per link of each group (newest groups first), with both sides' key facts.
+
+    `filters` keep the groups that link at least one deposit passing them."""
     _page(limit, offset)
     if status is not None and status not in GROUP_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(GROUP_STATUSES)}")
+    where, extra = _groups_with_deposits(filters)
     with ws.connect() as con:
         return con.sql(
-            """
+            f"""
             WITH page AS (
-                SELECT group_id, created_at FROM match_groups WHERE ? IS NULL OR status = ?
+                SELECT group_id, created_at FROM match_groups WHERE (? IS NULL OR status = ?){where}
                 ORDER BY created_at DESC, group_id LIMIT ? OFFSET ?
             )
             SELECT g.group_id, g.kind, g.rule, g.rule_version, g.confidence, g.status, g.pinned, g.created_by,
@@ -94,20 +108,22 @@ def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY page.created_at DESC, g.group_id, x.txn_id, x.payment_id
             """,
-            params=[status, status, limit, offset],
+            params=[status, status, *extra, limit, offset],
         ).pl()
 
 
-def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0,
-                min_confidence: float | None = None) -> pl.DataFrame:
-    """Suggestions waiting for a person (at least `min_confidence` when given), best first."""
+def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0, min_confidence: float | None = None,
+                filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """Suggestions waiting for a person (at least `min_confidence`, and linking a deposit that passes `filters`,
+    when given), best first."""
     _page(limit, offset)
+    where, extra = _groups_with_deposits(filters)
     with ws.connect() as con:
         return con.sql(
-            """
+            f"""
             WITH page AS (
                 SELECT group_id FROM match_groups WHERE status = 'suggested'
-                  AND (CAST(? AS DOUBLE) IS NULL OR confidence >= ?)
+                  AND (CAST(? AS DOUBLE) IS NULL OR confidence >= ?){where}
                 ORDER BY confidence DESC, group_id LIMIT ? OFFSET ?
             )
             SELECT g.group_id, g.kind, g.rule, g.confidence, x.txn_id, t.booked_on, t.amount AS txn_amount,
@@ -117,7 +133,7 @@ def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0,
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY g.confidence DESC, g.group_id, x.txn_id
             """,
-            params=[min_confidence, min_confidence, limit, offset],
+            params=[min_confidence, min_confidence, *extra, limit, offset],
         ).pl()
 
 
@@ -127,7 +143,7 @@ def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, o
     _page(limit, offset)
     with ws.connect() as con:
         if side == "transactions":
-            where, params = filters.sql("t", "booked_on", ("description", "reference", "counterparty"), account=True)
+            where, params = filters.sql("t", "booked_on", _TXN_TEXT, account=True)
             return con.sql(
                 f"""
                 SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency, t.description, t.reference,

@@ -255,7 +255,7 @@ class ReconciliationExplorer(w.VBox):
 
     def refresh_suggestions(self) -> None:
         rows = matching.suggestions(self.ws, limit=self.page_size + 1,
-                                    offset=self.suggestion_pager.page * self.page_size)
+                                    offset=self.suggestion_pager.page * self.page_size, filters=self.filters)
         ids = list(dict.fromkeys(rows["group_id"].to_list()))
         self.suggestion_pager.show(len(ids) > self.page_size)
         ids = ids[: self.page_size]
@@ -266,7 +266,7 @@ class ReconciliationExplorer(w.VBox):
 
     def refresh_matches(self) -> None:
         rows = matching.groups(self.ws, status="matched", limit=self.page_size + 1,
-                               offset=self.match_pager.page * self.page_size)
+                               offset=self.match_pager.page * self.page_size, filters=self.filters)
         ids = list(dict.fromkeys(rows["group_id"].to_list()))
         self.match_pager.show(len(ids) > self.page_size)
         ids = ids[: self.page_size]
@@ -344,10 +344,13 @@ class ReconciliationExplorer(w.VBox):
             self._error(err)
             return
         self.filters = filters
-        self.deposit_pager.page = self.payment_pager.page = 0
+        for pager in (self.deposit_pager, self.payment_pager, self.suggestion_pager, self.match_pager):
+            pager.page = 0
         self.message.value = ""
         self.refresh_deposits()
         self.refresh_payments()
+        self.refresh_suggestions()
+        self.refresh_matches()
 
     def clear_filters(self) -> None:
         self.account.value = None
@@ -407,7 +410,7 @@ class ReconciliationExplorer(w.VBox):
         return result
 
     def bulk_accept(self, threshold: float | None = None) -> tuple[list[str], list[str]]:
-        """Accept every suggestion at or above the threshold (each its own audited decision).
+        """Accept every suggestion at or above the threshold that the filters show (each its own audited decision).
 
         The ids are collected first, page by page, so a suggestion that cannot be accepted (its deposit was
         matched meanwhile) is reported and skipped rather than read again.
@@ -416,7 +419,8 @@ class ReconciliationExplorer(w.VBox):
         ids: list[str] = []
         offset = 0
         while True:
-            page = matching.suggestions(self.ws, limit=500, offset=offset, min_confidence=threshold)
+            page = matching.suggestions(self.ws, limit=500, offset=offset, min_confidence=threshold,
+                                        filters=self.filters)
             if page.is_empty():
                 break
             ids += [g for g in dict.fromkeys(page["group_id"].to_list()) if g not in ids]

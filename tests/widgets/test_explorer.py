@@ -183,3 +183,18 @@ def test_evidence_of_a_manual_match_is_not_a_table() -> None:
     from reconwb.widgets.explorer import evidence_html
 
     assert "no field evidence" in evidence_html(json.dumps({"note": None, "by": "maria"}))
+
+
+def test_filters_narrow_suggestions_and_bulk_accept_takes_only_what_is_shown(review: Workspace) -> None:
+    before = _suggested(review)
+    (blue,) = [g for (g,) in _q(review, "SELECT group_id FROM matches WHERE payment_id = 'INV-3'")]
+    assert blue in before
+    ex = ReconciliationExplorer(review, actor="maria")
+    ex.text.value = "blue harbor"
+    ex.apply.click()
+    assert [k for k, kind in ex.buttons if kind == "accept"] == [blue]
+    ex.threshold.value = 0.5
+    ex.bulk_button.click()
+    assert set(_suggested(review)) == set(before) - {blue}
+    assert _audit(review, "match.accept") == [("maria", f"match:{blue}")]
+    assert blue in ex.match_rows.children[0].children[0].value and len(ex.match_rows.children) == 1

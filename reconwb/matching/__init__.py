@@ -7,9 +7,9 @@ holds), the manual actions `link`, `unlink`, `accept`, `reject`, and the paged v
 
 from reconwb.matching.engine import ReconcileReport, reconcile_files, reconcile_store
 from reconwb.matching.manual import accept, link, reject, unlink
-from reconwb.matching.queries import groups, open_items, suggestions
+from reconwb.matching.queries import Filters, groups, open_items, suggestions
 
 __all__ = [
-    "ReconcileReport", "accept", "groups", "link", "open_items", "reconcile_files", "reconcile_store", "reject",
-    "suggestions", "unlink",
+    "Filters", "ReconcileReport", "accept", "groups", "link", "open_items", "reconcile_files", "reconcile_store",
+    "reject", "suggestions", "unlink",
 ]

@@ -5,7 +5,10 @@ The analyst widgets and the CLI list commands call these; none of them writes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -24,16 +27,76 @@ def _page(limit: int, offset: int) -> None:
         raise InvalidInput("limit must be positive and offset not negative")
 
 
-def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset: int = 0) -> pl.DataFrame:
-    """One row per link of each group (newest groups first), with both sides' key facts."""
+@dataclass(frozen=True)
+class Filters:
+    """What a person narrows a list to; every part optional. Applied in DuckDB, so a page stays a page.
+
+    `account_id` applies to deposits (payments carry no store account); dates are the booking day for deposits
+    and the due day for payments; amounts compare the full amount; `text` is a case-insensitive substring of
+    the description, reference or counterparty (deposits) or the id, reference or payer (payments).
+    """
+
+    account_id: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    text: str | None = None
+
+    def sql(self, alias: str, date_col: str, text_cols: tuple[str, ...], *,
+            account: bool) -> tuple[str, list[Any]]:
+        """An ` AND ...` clause and its parameters."""
+        if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
+            raise InvalidInput(f"amount from {self.amount_min} is more than amount to {self.amount_max}")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InvalidInput(f"date from {self.date_from} is after date to {self.date_to}")
+        parts: list[str] = []
+        params: list[Any] = []
+        if account and self.account_id is not None:
+            parts.append(f"{alias}.account_id = ?")
+            params.append(self.account_id)
+        for value, test in ((self.date_from, ">="), (self.date_to, "<=")):
+            if value is not None:
+                parts.append(f"{alias}.{date_col} {test} ?")
+                params.append(value)
+        for value, test in ((self.amount_min, ">="), (self.amount_max, "<=")):
+            if value is not None:
+                parts.append(f"{alias}.amount {test} CAST(? AS DECIMAL(18, 2))")
+                params.append(str(value))
+        if self.text and self.text.strip():
+            needle = f"%{self.text.strip()}%"
+            parts.append("(" + " OR ".join(f"{alias}.{c} ILIKE ?" for c in text_cols) + ")")
+            params += [needle] * len(text_cols)
+        return "".join(f" AND {p}" for p in parts), params
+
+
+NO_FILTERS = Filters()
+_TXN_TEXT = ("description", "reference", "counterparty")
+
+
+def _groups_with_deposits(filters: Filters) -> tuple[str, list[Any]]:
+    """` AND group_id IN (groups linking a deposit that passes the filters)`; nothing when there are none."""
+    where, params = filters.sql("t", "booked_on", _TXN_TEXT, account=True)
+    if not where:
+        return "", []
+    return (" AND group_id IN (SELECT x.group_id FROM matches x JOIN transactions t ON t.txn_id = x.txn_id"
+            f" WHERE TRUE{where})"), params
+
+
+def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset: int = 0,
+           filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per link of each group (newest groups first), with both sides' key facts.
+
+    `filters` keep the groups that link at least one deposit passing them."""
     _page(limit, offset)
     if status is not None and status not in GROUP_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(GROUP_STATUSES)}")
+    where, extra = _groups_with_deposits(filters)
     with ws.connect() as con:
         return con.sql(
-            """
+            f"""
             WITH page AS (
-                SELECT group_id, created_at FROM match_groups WHERE ? IS NULL OR status = ?
+                SELECT group_id, created_at FROM match_groups WHERE (? IS NULL OR status = ?){where}
                 ORDER BY created_at DESC, group_id LIMIT ? OFFSET ?
             )
             SELECT g.group_id, g.kind, g.rule, g.rule_version, g.confidence, g.status, g.pinned, g.created_by,
@@ -45,18 +108,22 @@ def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY page.created_at DESC, g.group_id, x.txn_id, x.payment_id
             """,
-            params=[status, status, limit, offset],
+            params=[status, status, *extra, limit, offset],
         ).pl()
 
 
-def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0) -> pl.DataFrame:
-    """Suggestions waiting for a person, best first."""
+def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0, min_confidence: float | None = None,
+                filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """Suggestions waiting for a person (at least `min_confidence`, and linking a deposit that passes `filters`,
+    when given), best first."""
     _page(limit, offset)
+    where, extra = _groups_with_deposits(filters)
     with ws.connect() as con:
         return con.sql(
-            """
+            f"""
             WITH page AS (
                 SELECT group_id FROM match_groups WHERE status = 'suggested'
+                  AND (CAST(? AS DOUBLE) IS NULL OR confidence >= ?){where}
                 ORDER BY confidence DESC, group_id LIMIT ? OFFSET ?
             )
             SELECT g.group_id, g.kind, g.rule, g.confidence, x.txn_id, t.booked_on, t.amount AS txn_amount,
@@ -66,15 +133,17 @@ def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0) -> pl.DataF
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY g.confidence DESC, g.group_id, x.txn_id
             """,
-            params=[limit, offset],
+            params=[min_confidence, min_confidence, *extra, limit, offset],
         ).pl()
 
 
-def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, offset: int = 0) -> pl.DataFrame:
+def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, offset: int = 0,
+               filters: Filters = NO_FILTERS) -> pl.DataFrame:
     """Deposits no live match explains (`side="transactions"`), or payments still open or partly paid."""
     _page(limit, offset)
     with ws.connect() as con:
         if side == "transactions":
+            where, params = filters.sql("t", "booked_on", _TXN_TEXT, account=True)
             return con.sql(
                 f"""
                 SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency, t.description, t.reference,
@@ -82,19 +151,21 @@ def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, o
                 FROM transactions t
                 WHERE t.amount > 0 AND t.txn_id NOT IN (
                     SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id) WHERE g.status = '{LIVE}')
+                  {where}
                 ORDER BY t.booked_on DESC, t.txn_id LIMIT ? OFFSET ?
                 """,
-                params=[limit, offset],
+                params=[*params, limit, offset],
             ).pl()
         if side == "payments":
+            where, params = filters.sql("p", "due_on", ("payment_id", "reference", "payer"), account=False)
             return con.sql(
                 f"""
                 SELECT p.payment_id, p.amount, p.amount - coalesce(m.paid, 0) AS open_amount, p.currency,
                        p.issued_on, p.due_on, p.reference, p.payer, p.status
                 FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
-                WHERE p.status IN ('open', 'partially_paid')
+                WHERE p.status IN ('open', 'partially_paid') {where}
                 ORDER BY p.due_on NULLS LAST, p.payment_id LIMIT ? OFFSET ?
                 """,
-                params=[limit, offset],
+                params=[*params, limit, offset],
             ).pl()
     raise InvalidInput("side must be 'transactions' or 'payments'")

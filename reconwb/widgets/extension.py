@@ -12,16 +12,26 @@ from reconwb.workspace import Workspace
 
 @magics_class
 class ReconwbMagics(Magics):
-    """`%reconwb status` shows the connection table; `%%reconwb_sql` runs a read-only query."""
+    """`%reconwb status` shows the connection table, `%reconwb panels` the installed panels, `%reconwb panel NAME`
+    one of them; `%%reconwb_sql` runs a read-only query."""
 
     @line_magic("reconwb")
     def reconwb(self, line: str) -> Any:
-        command, _, _rest = line.strip().partition(" ")
+        command, _, rest = line.strip().partition(" ")
         if command in ("", "status"):
             from reconwb.widgets.status import ConnectionStatusTable
 
             return ConnectionStatusTable(Workspace.from_env())
-        raise ValueError(f"unknown %reconwb command {command!r}; try `%reconwb status`")
+        if command == "panels":
+            from reconwb.widgets.panels import listing
+
+            return listing()
+        if command == "panel" and rest.strip():
+            from reconwb.widgets.panels import show
+
+            return show(rest.strip(), Workspace.from_env())
+        raise ValueError(f"unknown %reconwb command {line.strip()!r}; try `%reconwb status`, `%reconwb panels` or"
+                         " `%reconwb panel NAME`")
 
     @cell_magic("reconwb_sql")
     def reconwb_sql(self, line: str, cell: str) -> Any:

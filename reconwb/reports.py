@@ -116,3 +116,71 @@ def ageing(ws: Workspace, *, today: dt.date | None = None) -> pl.DataFrame:
         """,
         [today, today],
     )
+
+
+def job_runs(ws: Workspace, *, limit: int = 10) -> pl.DataFrame:
+    """The newest job runs, for the dashboard's "latest job runs" panel (errors are stored redacted)."""
+    return _frame(
+        ws,
+        """
+        SELECT run_id, job, status, trigger, attempt, started_at,
+               round(epoch(coalesce(finished_at, now()) - started_at), 1) AS seconds, error
+        FROM job_runs ORDER BY started_at DESC, run_id LIMIT ?
+        """,
+        [limit],
+    )
+
+
+def job_summary(ws: Workspace, *, hours: int = 24) -> pl.DataFrame:
+    """Per job: the last run's status and time, and how many runs succeeded or failed in the last `hours`."""
+    return _frame(
+        ws,
+        """
+        SELECT job, arg_max(status, started_at) AS last_status, max(started_at) AS last_started,
+               count(*) FILTER (WHERE status = 'succeeded' AND started_at >= now() - to_hours(?)) AS succeeded,
+               count(*) FILTER (WHERE status = 'failed' AND started_at >= now() - to_hours(?)) AS failed,
+               count(*) FILTER (WHERE status = 'running') AS running
+        FROM job_runs GROUP BY job ORDER BY job
+        """,
+        [hours, hours],
+    )
+
+
+def delivery_health(ws: Workspace, *, hours: int = 24, backlog_minutes: int = 15) -> pl.DataFrame:
+    """Per webhook endpoint: a health word, the queue (pending, delivered, dead), and the last `hours` of tries.
+
+    `health` is `disabled` (the endpoint is off), `failing` (dead messages, or the last try failed), `backlog`
+    (a message has waited longer than `backlog_minutes`), else `healthy`. The URL is shown without user info or
+    query string: endpoint URLs may carry tokens.
+    """
+    return _frame(
+        ws,
+        """
+        WITH queue AS (
+            SELECT endpoint_id,
+                   count(*) FILTER (WHERE status = 'pending') AS pending,
+                   count(*) FILTER (WHERE status = 'delivered') AS delivered,
+                   count(*) FILTER (WHERE status = 'dead') AS dead,
+                   min(created_at) FILTER (WHERE status = 'pending') AS oldest_pending
+            FROM webhook_deliveries GROUP BY endpoint_id
+        ), tries AS (
+            SELECT endpoint_id, count(*) AS attempts,
+                   count(*) FILTER (WHERE outcome = 'delivered') AS succeeded,
+                   round(quantile_cont(latency_ms, 0.95), 1) AS p95_ms,
+                   arg_max(outcome, attempt_id) AS last_outcome, max(attempted_at) AS last_attempt
+            FROM webhook_attempts WHERE attempted_at >= now() - to_hours(?) GROUP BY endpoint_id
+        )
+        SELECT e.endpoint_id,
+               regexp_replace(split_part(e.url, '?', 1), '//[^/@]*@', '//') AS url,
+               CASE WHEN NOT e.enabled THEN 'disabled'
+                    WHEN coalesce(q.dead, 0) > 0 OR t.last_outcome NOT IN ('delivered') THEN 'failing'
+                    WHEN q.oldest_pending < now() - to_minutes(?) THEN 'backlog'
+                    ELSE 'healthy' END AS health,
+               coalesce(q.pending, 0) AS pending, coalesce(q.delivered, 0) AS delivered, coalesce(q.dead, 0) AS dead,
+               q.oldest_pending, coalesce(t.attempts, 0) AS attempts, coalesce(t.succeeded, 0) AS succeeded,
+               t.p95_ms, t.last_outcome, t.last_attempt, e.disabled_reason
+        FROM webhook_endpoints e LEFT JOIN queue q USING (endpoint_id) LEFT JOIN tries t USING (endpoint_id)
+        ORDER BY e.endpoint_id
+        """,
+        [hours, backlog_minutes],
+    )

@@ -29,6 +29,7 @@ class AddConnectionForm(w.VBox):
             w.HTML("<b>Add a bank connection</b>"), self.bank, self.name, self.username, self.portal_url,
             self.login_mode, self.add, self.message,
         ])
+        self.add_class("reconwb-add-connection")
         self.refresh()
 
     def refresh(self) -> None:

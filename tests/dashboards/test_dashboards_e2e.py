@@ -95,7 +95,7 @@ def page(server):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options())
-        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        context = browser.new_context(viewport={"width": 1280, "height": 1800})
         tab = context.new_page()
         yield tab
         context.close()

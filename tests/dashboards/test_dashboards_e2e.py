@@ -25,7 +25,7 @@ from reconwb.workspace import Workspace
 from tests.conftest import ROOT
 from tests.portal_support import add_connection, health, login, run_sync, sim_bank
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.kernel]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -22,6 +22,7 @@ c.IdentityProvider.token = None  # a random token unless the caller passes one
 c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred", never a traceback
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring
+c.VoilaConfiguration.progressive_rendering = True
 
 # A dashboard tab that is closed without Voila's shutdown call leaves an idle kernel: cull it after an hour.
 # Connected kernels (open notebooks, open dashboards) are never culled.

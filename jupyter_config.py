@@ -9,6 +9,8 @@ silently ignored, see `voila/handler.py`: "For server extension case", pool size
 these dashboards: a pre-heated kernel executes the notebook before anyone asks, so its banners describe the
 store as it was when the kernel warmed up (a bank disabled since then would show no banner). Each page view
 therefore runs its notebook in a fresh kernel; `bench/bench_dashboards.py` measures what that costs.
+Progressive rendering is on instead: each cell's widgets appear as soon as the cell ran, so the banners (the first
+cell) show before the totals over a large store are computed.
 """
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -22,7 +24,7 @@ c.IdentityProvider.token = None  # a random token unless the caller passes one
 c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred", never a traceback
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring
-c.VoilaConfiguration.progressive_rendering = True
+c.VoilaConfiguration.progressive_rendering = True  # banners first, totals when ready
 
 # A dashboard tab that is closed without Voila's shutdown call leaves an idle kernel: cull it after an hour.
 # Connected kernels (open notebooks, open dashboards) are never culled.

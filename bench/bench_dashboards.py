@@ -7,7 +7,7 @@ line on the reconciliation page, then its totals headline; the connection table 
 Every page view starts a fresh kernel (no preheating, see `jupyter_config.py`), so an empty store is measured
 too: the difference is what the data costs.
 
-    python bench/bench_dashboards.py [--transactions 1000000] [--repeat 3]
+    python bench/bench_dashboards.py [--transactions 1000000] [--repeat 3] [--compare]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from reconwb import accounts, connections, lifecycle, reports
+from reconwb import serve as server
 from reconwb.browser import launch_options
 from reconwb.cli.admin import init_workspace
 from reconwb.store.db import transaction
@@ -88,13 +89,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(ws: Workspace, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(ws: Workspace, tmp: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`reconwb serve`; with `extra` Jupyter options, the very command it runs plus those options."""
     port = free_port()
     env = {**os.environ, "RECONWB_DB": str(ws.db_path), "JUPYTER_CONFIG_DIR": str(tmp / "jcfg"),
            "JUPYTER_RUNTIME_DIR": str(tmp / "jrt")}
     env.pop("RECONWB_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "reconwb", "serve", "--port", str(port), "--token", TOKEN],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "reconwb", "serve", "--port", str(port), "--token", TOKEN]
+    if extra:
+        command = [*server.plan(port=port, token=TOKEN, root=ROOT).command(), *extra]
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -107,6 +111,13 @@ def serve(ws: Workspace, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     proc.kill()
     raise SystemExit("reconwb serve did not start")
 
+
+VARIANTS = {  # --compare: the same 1M store under other Voila settings
+    "no progressive rendering": ["--VoilaConfiguration.progressive_rendering=False"],
+    "preheat_kernel=True": [
+        "--VoilaConfiguration.progressive_rendering=False", "--VoilaConfiguration.preheat_kernel=True"
+    ],
+}
 
 PAGES = {
     "reconciliation": [("first banner", ".reconwb-banner, .reconwb-all-clear"), ("totals", ".reconwb-headline"),
@@ -149,13 +160,14 @@ def queries(ws: Workspace) -> dict[str, float]:
 def report(label: str, figures: dict[str, dict[str, list[float]]]) -> None:
     for name, marks in figures.items():
         cells = ", ".join(f"{m} {statistics.median(v):.2f} s (min {min(v):.2f})" for m, v in marks.items())
-        print(f"  {label:>12} {name:<15} {cells}")
+        print(f"  {label}: {name:<15} {cells}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--compare", action="store_true", help="also measure the large store under VARIANTS")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp_name:
         tmp = Path(tmp_name)
@@ -171,12 +183,14 @@ def main() -> None:
                 q = queries(ws)
                 print("  report queries (s): " + ", ".join(f"{k} {v:.2f}" for k, v in q.items()))
                 print(f"  headline: {reports.headline(ws)}")
-            proc, base = serve(ws, tmp)
-            try:
-                results[label] = measure(base, args.repeat)
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+            variants = {"": None, **(VARIANTS if args.compare and n else {})}
+            for variant, extra in variants.items():
+                proc, base = serve(ws, tmp, extra)
+                try:
+                    results[f"{label} {variant}".strip()] = measure(base, args.repeat)
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
         print(f"time to first render, median of {args.repeat} page loads (fresh kernel each), headless Chromium:")
         for label, figures in results.items():
             report(label, figures)

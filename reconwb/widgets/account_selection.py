@@ -52,7 +52,9 @@ class AccountSelection(w.VBox):
             conn = connections.get(con, self.connection)
             found = accounts.list_accounts(con, conn.connection_id) if conn else []
         self.checkboxes = {
-            a.external_ref: w.Checkbox(value=a.selected and a.active, description=_label(a), indent=False)
+            a.external_ref: w.Checkbox(
+                value=a.selected and a.active, description=_label(a), indent=False, layout=w.Layout(width="auto")
+            )
             for a in found
         }
         self.accounts_box.children = list(self.checkboxes.values()) or [

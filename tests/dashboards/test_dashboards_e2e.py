@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconwb import banks
+from reconwb import accounts, banks, connections
 from reconwb.browser import launch_options
 from reconwb.cli.admin import init_workspace
 from reconwb.workspace import Workspace
@@ -248,6 +248,30 @@ def test_disabled_bank_banner_follows_the_flag(env, server, page) -> None:
     open_dashboard(page, server, "connections")
     page.locator(".reconwb-add-connection select").wait_for(timeout=RENDER_TIMEOUT)
     assert any("sim-atlantic" in b for b in _offered_banks(page))
+
+
+def test_connections_update_flow_deselects_an_account(env, server, page) -> None:
+    ws = env["ws"]
+    connect(env, "erin")  # three accounts at the bank
+    with ws.connect() as con:
+        conn = connections.get(con, "erin")
+        refs = [a.external_ref for a in accounts.list_accounts(con, conn.connection_id)]
+    assert len(refs) == 3
+
+    open_dashboard(page, server, "connections")
+    page.locator(".reconwb-connections", has_text="erin").wait_for(timeout=RENDER_TIMEOUT)
+    page.locator(".widget-dropdown select").first.select_option("erin")
+    page.get_by_role("button", name="Update connection").click()
+    form = page.locator(".reconwb-account-selection")
+    form.wait_for(timeout=RENDER_TIMEOUT)
+    form.get_by_label(re.compile(re.escape(refs[2]))).uncheck()
+    form.get_by_role("button", name="Apply update").click()
+    page.get_by_text(f"No longer fetching {refs[2]}").wait_for(timeout=RENDER_TIMEOUT)
+    shot(page, "d0_connections_update")
+    with ws.connect() as con:
+        found = {a.external_ref: a.active for a in accounts.list_accounts(con, conn.connection_id)}
+    assert found == {refs[0]: True, refs[1]: True, refs[2]: False}
+    assert health(ws, "erin")[0] == "ok"  # no new password: the connection keeps fetching as before
 
 
 def test_page_source_never_contains_a_stored_password(env, server, page) -> None:

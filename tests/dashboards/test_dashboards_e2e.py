@@ -288,6 +288,9 @@ def test_page_source_never_contains_a_stored_password(env, server, page) -> None
             page.locator(".reconwb-account-selection").wait_for(timeout=RENDER_TIMEOUT)
         shot(page, f"d_{name}")
         body = httpx.get(url(server, name), timeout=RENDER_TIMEOUT / 1000).text
+        anonymous = httpx.get(f"{server['base']}/voila/render/dashboards/{name}.ipynb", timeout=30)
+        assert anonymous.status_code in (302, 401, 403), "a dashboard without the token must not render"
+        assert "reconwb" not in anonymous.text
         assert re.search(r"reconwb|Reconciliation|Bank connections", body)
         for secret in stored:
             assert secret not in page.content(), f"{name}: the rendered page shows a stored password"

@@ -195,8 +195,8 @@ def main() -> None:
                 try:
                     results[f"{label} {variant}".strip()] = measure(base, args.repeat)
                 finally:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+                    proc.terminate()  # `reconwb serve` stops its Jupyter server and kernels
+                    proc.wait(timeout=40)
         print(f"time to first render, median of {args.repeat} page loads (fresh kernel each), headless Chromium:")
         for label, figures in results.items():
             report(label, figures)

@@ -85,9 +85,11 @@ def server(env):
     yield {"base": base, "log": log_path}
     proc.terminate()
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=40)
     except subprocess.TimeoutExpired:
         proc.kill()
+    with pytest.raises(httpx.TransportError):  # SIGTERM to `reconwb serve` stops its Jupyter server too
+        httpx.get(f"{base}/api/status", timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -35,3 +35,12 @@ def test_ageing_buckets_open_payments_and_unmatched_deposits(books: Workspace) -
         ("deposit", "0-30 days"): 1,    # the suggested one, 10 days old
         ("deposit", "31-60 days"): 1,   # the mystery deposit, 40 days old
     }
+
+
+def test_overview_agrees_with_the_single_reports(books) -> None:
+    data = reports.overview(books, today=TODAY)
+    assert data.headline == reports.headline(books)
+    assert data.deposit_totals.equals(reports.deposit_totals(books))
+    assert data.payment_totals.equals(reports.payment_totals(books))
+    assert data.trend.equals(reports.trend(books))
+    assert data.ageing.equals(reports.ageing(books, today=TODAY))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from reconwb import serve
@@ -19,8 +21,19 @@ def serve_cmd(ws: Workspace, port: int, token: str | None) -> None:
     for name, url in server.urls().items():
         click.echo(f"{name:>15}: {url}")
     process = serve.start(ws, server)
+    # A service manager (or a test) stops us with SIGTERM: take the Jupyter server and its kernels down too,
+    # instead of leaving them running as orphans.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        raise SystemExit(process.wait())
+        code = process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=30)
+        code = 0
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+    raise SystemExit(code)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

@@ -326,6 +326,10 @@ class BankPortal:
         if what == "invalidate":
             self.expired.add(body["username"])
             return {"expired": sorted(self.expired)}
+        if what == "lock":  # the bank locks (or, after a phone call, unlocks) a login, whoever mistyped
+            (self.locked.add if body.get("on", True) else self.locked.discard)(body["username"])
+            self.stats[body["username"]].failed = 0
+            return {"locked": sorted(self.locked)}
         if what == "expire_sessions":
             self.sessions.clear()
             return {"sessions": 0}

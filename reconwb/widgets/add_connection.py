@@ -29,13 +29,17 @@ class AddConnectionForm(w.VBox):
             w.HTML("<b>Add a bank connection</b>"), self.bank, self.name, self.username, self.portal_url,
             self.login_mode, self.add, self.message,
         ])
+        self.add_class("reconwb-add-connection")
         self.refresh()
 
     def refresh(self) -> None:
         """Offer the banks usable for data right now (a disabled bank disappears from the list)."""
         with self.ws.connect() as con:
             offered = [b for b in banks.list_banks(con, usable_for="data") if b.bank_id != banks.STATEMENT_BANK]
+        current = self.bank.value
         self.bank.options = [(f"{b.name} ({b.bank_id})", b.bank_id) for b in offered]
+        ids = [b.bank_id for b in offered]
+        self.bank.value = current if current in ids else (ids[0] if ids else None)  # never a blank choice
 
     def _add(self, _button: w.Button | None = None) -> None:
         try:

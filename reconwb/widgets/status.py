@@ -43,6 +43,7 @@ class ConnectionStatusTable(w.VBox):
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.buttons: dict[tuple[str, str], w.Button] = {}
         super().__init__([self.refresh_button, self.rows, self.detail, self.message])
+        self.add_class("reconwb-connections")
         self.refresh()
 
     def refresh(self) -> None:

@@ -47,7 +47,8 @@ class TotalsPanel(w.VBox):
         self.refresh()
 
     def refresh(self) -> None:
-        numbers = reports.headline(self.ws)
+        data = reports.overview(self.ws)
+        numbers = data.headline
         self.headline.value = (
             "<div class='reconwb-headline' style='font-size:1.1em'>"
             f"<b>{numbers['deposits_matched']}</b> deposits matched, "
@@ -57,8 +58,8 @@ class TotalsPanel(w.VBox):
             f"<b>{numbers['payments_partially_paid']}</b> partially paid, "
             f"<b>{numbers['payments_open']}</b> open</div>"
         )
-        self.deposits.value = frame_html(reports.deposit_totals(self.ws), empty="no deposits yet")
-        self.payments.value = frame_html(reports.payment_totals(self.ws), empty="no expected payments yet")
+        self.deposits.value = frame_html(data.deposit_totals, empty="no deposits yet")
+        self.payments.value = frame_html(data.payment_totals, empty="no expected payments yet")
         if self.plots_enabled:
-            self.trend_image.value = plots.png(plots.trend_figure(reports.trend(self.ws)))
-            self.ageing_image.value = plots.png(plots.ageing_figure(reports.ageing(self.ws)))
+            self.trend_image.value = plots.png(plots.trend_figure(data.trend))
+            self.ageing_image.value = plots.png(plots.ageing_figure(data.ageing))

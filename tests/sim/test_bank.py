@@ -116,6 +116,16 @@ def test_alpine_login_needs_the_pages_javascript(bank: BankHandle, client: httpx
     assert bank.admin("attempts")["gus"] == 0  # a session problem is not a failed password
 
 
+def test_the_bank_locks_and_unlocks_a_login_through_the_admin_endpoint(
+    bank: BankHandle, client: httpx.Client
+) -> None:
+    password = login(bank, "alice")["password"]
+    assert bank.admin("lock", {"username": "alice"}) == {"locked": ["alice"]}
+    assert "Access locked" in _post_login(client, "alice", password).text
+    bank.admin("lock", {"username": "alice", "on": False})  # the customer phoned the bank
+    assert "Your accounts" in _post_login(client, "alice", password).text
+
+
 def test_invalidate_and_reset_live_in_memory(bank: BankHandle, client: httpx.Client, tmp_path,
                                              monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)

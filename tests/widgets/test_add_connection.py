@@ -38,3 +38,16 @@ def test_adding_creates_the_connection_and_reports_errors(ws: Workspace) -> None
     form.name.value = "acme"
     form.add.click()
     assert "exists already" in form.message.value
+
+
+def test_a_bank_is_preselected_and_a_vanished_choice_moves_on(ws: Workspace) -> None:
+    with ws.connect() as con:
+        banks.register(con, "b1", "Bank One", "sim-classic")
+        banks.register(con, "b2", "Bank Two", "sim-classic")
+    form = AddConnectionForm(ws)
+    assert form.bank.value in _bank_ids(form)
+    form.bank.value = "b2"
+    with ws.connect() as con:
+        banks.set_availability(con, "b2", enabled=False)
+    form.refresh()
+    assert form.bank.value in _bank_ids(form) and "b2" not in _bank_ids(form)

@@ -1,0 +1,206 @@
+"""Time to first render of each Voila dashboard on a store with 1,000,000 transactions.
+
+Builds a workspace with N transactions (bulk `INSERT ... SELECT FROM range(N)` in DuckDB), payments, matched and
+suggested match groups, job runs and webhook deliveries; starts `reconwb serve`; then loads each dashboard in
+headless Chromium and prints the seconds until its first element is visible (the first banner or all-clear
+line on the reconciliation page, then its totals headline; the connection table on the connections page).
+Every page view starts a fresh kernel (no preheating, see `jupyter_config.py`), so an empty store is measured
+too: the difference is what the data costs.
+
+    python bench/bench_dashboards.py [--transactions 1000000] [--repeat 3] [--compare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from reconwb import accounts, connections, lifecycle, reports
+from reconwb import serve as server
+from reconwb.browser import launch_options
+from reconwb.cli.admin import init_workspace
+from reconwb.store.db import transaction
+from reconwb.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-dashboards-token"
+CONNECTIONS = 20
+
+
+def build_store(ws: Workspace, n: int) -> None:
+    """N deposits over CONNECTIONS accounts and two years, a payment for every third, most of those matched."""
+    init_workspace(ws)
+    with ws.connect() as con:
+        ids = []
+        for i in range(CONNECTIONS):
+            conn = connections.add(con, f"conn{i:02d}", "sim-nordic", username=f"user{i:03d}")
+            ids.append(accounts.ensure(con, conn.connection_id, f"DE{i:020d}", currency="EUR"))
+            if i == 0:
+                lifecycle.set_health(con, conn.connection_id, "reconnect_required", "the bank rejected the password")
+        if n == 0:
+            return
+        with transaction(con):
+            con.execute(
+                "INSERT INTO transactions (account_id, dedupe_key, bank_txn_id, booked_on, amount, currency,"
+                " description, reference, counterparty, source)"
+                " SELECT (?::BIGINT[])[1 + i % ?], 'id:' || i, 'T' || i, current_date - (i % 730)::INTEGER,"
+                " ((i * 7919) % 500000 + 100) / 100.0, 'EUR', 'Payment INV-' || i, 'INV-' || i, 'Payer ' || (i % 5000),"
+                " 'portal' FROM range(?) t(i)",
+                [ids, len(ids), n],
+            )
+            con.execute(
+                "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer, status)"
+                " SELECT 'INV-' || i, ((i * 7919) % 500000 + 100) / 100.0, 'EUR', current_date - (i % 730)::INTEGER,"
+                " current_date - (i % 730)::INTEGER + 30, 'INV-' || i, 'Payer ' || (i % 5000),"
+                " CASE WHEN i % 9 < 6 THEN 'paid' ELSE 'open' END FROM range(0, ?, 3) t(i)",
+                [n],
+            )
+            con.execute(
+                "INSERT INTO match_groups (group_id, kind, rule, confidence, status)"
+                " SELECT 'g' || i, 'one_to_one', 'exact_reference', 1.0,"
+                " CASE WHEN i % 9 < 6 THEN 'matched' ELSE 'suggested' END FROM range(0, ?, 3) t(i) WHERE i % 9 < 8",
+                [n],
+            )
+            con.execute(
+                "INSERT INTO matches (group_id, txn_id, payment_id, amount)"
+                " SELECT 'g' || (t.txn_id - 1), t.txn_id, t.reference, t.amount FROM transactions t"
+                " JOIN match_groups g ON g.group_id = 'g' || (t.txn_id - 1)"
+            )
+            con.execute(
+                "INSERT INTO job_runs (run_id, job, parameters, status, started_at, finished_at, error)"
+                " SELECT 'job_' || i, ['sync', 'reconcile', 'deliver_webhooks'][1 + i % 3], '{}',"
+                " CASE WHEN i % 17 = 0 THEN 'failed' ELSE 'succeeded' END, now() - to_minutes(i * 15),"
+                " now() - to_minutes(i * 15) + to_seconds(40), NULL FROM range(2000) t(i)"
+            )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(ws: Workspace, tmp: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`reconwb serve`; with `extra` Jupyter options, the very command it runs plus those options."""
+    port = free_port()
+    env = {**os.environ, "RECONWB_DB": str(ws.db_path), "JUPYTER_CONFIG_DIR": str(tmp / "jcfg"),
+           "JUPYTER_RUNTIME_DIR": str(tmp / "jrt")}
+    env.pop("RECONWB_KEY", None)
+    command = [sys.executable, "-m", "reconwb", "serve", "--port", str(port), "--token", TOKEN]
+    if extra:
+        command = [*server.plan(port=port, token=TOKEN, root=ROOT).command(), *extra]
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("reconwb serve did not start")
+
+
+VARIANTS = {  # --compare: the same 1M store under other Voila settings
+    "no progressive rendering": ["--VoilaConfiguration.progressive_rendering=False"],
+    "preheat_kernel=True": [
+        "--VoilaConfiguration.progressive_rendering=False", "--VoilaConfiguration.preheat_kernel=True"
+    ],
+}
+
+PAGES = {
+    "reconciliation": [("first banner", ".reconwb-banner, .reconwb-all-clear"), ("totals", ".reconwb-headline"),
+                       ("job runs", ".reconwb-jobs-verdict"), ("deliveries", ".reconwb-deliveries-verdict")],
+    "connections": [("connection table", ".reconwb-connections"), ("add form", ".reconwb-add-connection")],
+}
+
+
+def measure(base: str, repeat: int) -> dict[str, dict[str, list[float]]]:
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, dict[str, list[float]]] = {name: {label: [] for label, _ in marks} for name, marks in PAGES.items()}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options())
+        for _ in range(repeat):
+            for name, marks in PAGES.items():
+                page = browser.new_page()
+                start = time.perf_counter()
+                page.goto(f"{base}/voila/render/dashboards/{name}.ipynb?token={TOKEN}", wait_until="commit",
+                          timeout=300_000)
+                for label, selector in marks:
+                    page.locator(selector).first.wait_for(state="visible", timeout=300_000)
+                    out[name][label].append(time.perf_counter() - start)
+                page.close()  # Voila shuts the page's kernel down
+        browser.close()
+    return out
+
+
+QUERIES = {
+    "overview (all the totals panel shows)": reports.overview, "headline": reports.headline,
+    "deposit_totals": reports.deposit_totals, "payment_totals": reports.payment_totals, "trend": reports.trend,
+    "ageing": reports.ageing, "job_runs": reports.job_runs, "delivery_health": reports.delivery_health,
+}
+
+
+def queries(ws: Workspace) -> dict[str, float]:
+    """Each dashboard query on its own, in this process (store open included)."""
+    timings = {}
+    for name, fn in QUERIES.items():
+        start = time.perf_counter()
+        fn(ws)
+        timings[name] = time.perf_counter() - start
+    return timings
+
+
+def report(label: str, figures: dict[str, dict[str, list[float]]]) -> None:
+    for name, marks in figures.items():
+        cells = ", ".join(f"{m} {statistics.median(v):.2f} s (min {min(v):.2f})" for m, v in marks.items())
+        print(f"  {label}: {name:<15} {cells}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--compare", action="store_true", help="also measure the large store under VARIANTS")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp_name:
+        tmp = Path(tmp_name)
+        results = {}
+        for label, n in (("empty store", 0), (f"{args.transactions:,} txns", args.transactions)):
+            ws = Workspace(db_path=tmp / label.replace(" ", "_").replace(",", "") / "reconwb.duckdb")
+            start = time.perf_counter()
+            build_store(ws, n)
+            built = time.perf_counter() - start
+            size = ws.db_path.stat().st_size / 1e6
+            print(f"{label}: store built in {built:.1f} s ({size:.0f} MB)")
+            if n:
+                q = queries(ws)
+                print("  report queries (s): " + ", ".join(f"{k} {v:.2f}" for k, v in q.items()))
+                print(f"  headline: {reports.headline(ws)}")
+            variants = {"": None, **(VARIANTS if args.compare and n else {})}
+            for variant, extra in variants.items():
+                proc, base = serve(ws, tmp, extra)
+                try:
+                    results[f"{label} {variant}".strip()] = measure(base, args.repeat)
+                finally:
+                    proc.terminate()  # `reconwb serve` stops its Jupyter server and kernels
+                    proc.wait(timeout=40)
+        print(f"time to first render, median of {args.repeat} page loads (fresh kernel each), headless Chromium:")
+        for label, figures in results.items():
+            report(label, figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+"""The Voila dashboards in headless Chromium against a real `reconwb serve`, with the simulated bank.
+
+One server, one workspace, one simulated bank and one browser for the module (starting them is the slow part).
+The tests run in file order and each leaves its connection healthy, so the next starts from a known page.
+Screenshots of every state land in `artifacts/dashboards/`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconwb import accounts, banks, connections
+from reconwb.browser import launch_options
+from reconwb.cli.admin import init_workspace
+from reconwb.workspace import Workspace
+from tests.conftest import ROOT
+from tests.portal_support import add_connection, health, login, run_sync, sim_bank
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.kernel]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+TOKEN = "dash-test-token-4711"
+ARTIFACTS = ROOT / "artifacts" / "dashboards"
+RENDER_TIMEOUT = 120_000  # ms: a dashboard page starts a kernel and imports polars, duckdb, matplotlib
+SYNC_TIMEOUT = 120_000  # ms: a Reconnect / Run now click launches Chromium inside the kernel and logs in
+NEW_PASSWORD = "Alice-new-pw-2027"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The workspace, the simulated bank and the passwords stored in the workspace so far."""
+    tmp = tmp_path_factory.mktemp("dashboards")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("RECONWB_KEY", raising=False)
+        mp.delenv("RECONWB_KEY_FILE", raising=False)
+        ws = Workspace(db_path=tmp / "data" / "reconwb.duckdb")
+        init_workspace(ws)
+        yield {"ws": ws, "bank": sim_bank(), "tmp": tmp, "stored": set()}
+
+
+@pytest.fixture(scope="module")
+def server(env):
+    tmp: Path = env["tmp"]
+    port = _free_port()
+    run_env = {
+        **os.environ,
+        "RECONWB_DB": str(env["ws"].db_path),
+        "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+    }
+    run_env.pop("RECONWB_KEY", None)
+    log_path = tmp / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconwb", "serve", "--port", str(port), "--token", TOKEN],
+            env=run_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            if httpx.get(f"{base}/api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "reconwb serve did not come up:\n" + log_path.read_text()
+        time.sleep(0.5)
+    yield {"base": base, "log": log_path}
+    proc.terminate()
+    try:
+        proc.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    with pytest.raises(httpx.TransportError):  # SIGTERM to `reconwb serve` stops its Jupyter server too
+        httpx.get(f"{base}/api/status", timeout=5)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options())
+        context = browser.new_context(viewport={"width": 1280, "height": 1800})
+        tab = context.new_page()
+        yield tab
+        context.close()
+        browser.close()
+
+
+def url(server, name: str) -> str:
+    return f"{server['base']}/voila/render/dashboards/{name}.ipynb?token={TOKEN}"
+
+
+def open_dashboard(page, server, name: str = "reconciliation"):
+    """Load a dashboard and wait until its first widgets are drawn (Voila renders widgets client-side)."""
+    page.goto(url(server, name), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+    first = ".reconwb-banner, .reconwb-all-clear" if name == "reconciliation" else ".reconwb-connections"
+    page.locator(first).first.wait_for(state="visible", timeout=RENDER_TIMEOUT)
+    return page
+
+
+def banner(page, connection: str):
+    return page.locator(".reconwb-banner", has_text=f"({connection})")
+
+
+def gone(locator) -> None:
+    """The panel redraws after the click's message: wait for the banner to go rather than race it."""
+    playwright_api.expect(locator).to_have_count(0, timeout=30_000)
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def connect(env, username: str, *, password: str | None = None) -> str:
+    """A sim connection that fetched once; its password is remembered for the page-source check."""
+    data = login(env["bank"], username)
+    add_connection(env["ws"], env["bank"], username, password=password)
+    env["stored"].add(password or data["password"])
+    assert run_sync(env["ws"], username, now=True).status == "ok"
+    return data["password"]
+
+
+def change_password_in_portal(page, env, username: str, old: str, new: str) -> None:
+    """What the person does at the bank: log in, and the bank asks for a new password."""
+    bank = env["bank"]
+    page.goto(bank.bank_url(login(bank, username)["bank"]) + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(old)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#pw-current").fill(old)
+    page.locator("#pw-new").fill(new)
+    page.locator("#pw-confirm").fill(new)
+    page.locator("#pw-submit").click()
+    page.wait_for_load_state()
+    assert "#pw-form" not in page.content() and "pw-current" not in page.content(), page.content()
+
+
+def test_invalidated_password_update_credentials_then_reconnect(env, server, page) -> None:
+    ws, bank = env["ws"], env["bank"]
+    old = connect(env, "alice")
+    bank.admin("invalidate", {"username": "alice"})
+    assert run_sync(ws, "alice").status != "ok"
+    assert health(ws, "alice")[0] == "reconnect_required"
+
+    open_dashboard(page, server)
+    alice = banner(page, "alice")
+    alice.wait_for(timeout=RENDER_TIMEOUT)
+    assert "Bank password no longer valid" in alice.inner_text()
+    page.locator(".reconwb-headline").wait_for(timeout=RENDER_TIMEOUT)
+    shot(page, "a1_reconnect_required")
+
+    change_password_in_portal(page, env, "alice", old, NEW_PASSWORD)
+    env["stored"].add(NEW_PASSWORD)
+
+    open_dashboard(page, server)
+    alice = banner(page, "alice")
+    page.locator(".widget-hbox", has=alice).get_by_role("button", name="Update credentials").click()
+    form = page.locator("input[type=password]")
+    form.wait_for(timeout=RENDER_TIMEOUT)
+    form.fill(NEW_PASSWORD)
+    shot(page, "a2_update_credentials")
+    page.get_by_role("button", name="Save and reconnect").click()
+
+    refreshing = page.locator(".reconwb-refreshing", has_text="(alice)")
+    refreshing.wait_for(timeout=RENDER_TIMEOUT)
+    assert "Deposits are refreshing, do not close" in refreshing.inner_text()
+    page.get_by_text("do not close this page").wait_for()
+    assert NEW_PASSWORD not in page.content()
+    shot(page, "a3_refreshing")
+
+    page.get_by_role("button", name="Reconnect").click()
+    page.get_by_text("alice reconnected").wait_for(timeout=SYNC_TIMEOUT)
+    assert "15 minutes" in page.locator(".widget-html", has_text="alice reconnected").inner_text()
+    gone(banner(page, "alice"))
+    shot(page, "a4_reconnected")
+    assert health(ws, "alice")[0] == "ok"
+
+    open_dashboard(page, server)  # a fresh page agrees: no banner for alice
+    assert banner(page, "alice").count() == 0
+
+
+def test_blocked_connection_needs_attention_and_run_now_clears_it(env, server, page) -> None:
+    ws, bank = env["ws"], env["bank"]
+    connect(env, "dave")
+    bank.admin("lock", {"username": "dave"})  # the bank locked the login
+    run_sync(ws, "dave")
+    assert health(ws, "dave")[0] == "blocked"
+
+    open_dashboard(page, server)
+    dave = banner(page, "dave")
+    dave.wait_for(timeout=RENDER_TIMEOUT)
+    assert "Needs attention" in dave.inner_text()
+    shot(page, "b1_blocked")
+
+    bank.admin("lock", {"username": "dave", "on": False})  # a phone call to the bank later
+    page.locator(".widget-hbox", has=dave).get_by_role("button", name="Run now").click()
+    page.get_by_text("dave reconnected").wait_for(timeout=SYNC_TIMEOUT)
+    gone(banner(page, "dave"))
+    shot(page, "b2_run_now_cleared")
+    assert health(ws, "dave")[0] == "ok"
+
+
+def _offered_banks(page) -> list[str]:
+    return page.locator(".reconwb-add-connection select option").all_inner_texts()
+
+
+def test_disabled_bank_banner_follows_the_flag(env, server, page) -> None:
+    ws = env["ws"]
+    connect(env, "grace")
+    with ws.connect() as con:
+        banks.set_availability(con, "sim-atlantic", enabled=False)
+    assert health(ws, "grace")[0] == "bank_disabled"
+
+    open_dashboard(page, server)
+    grace = banner(page, "grace")
+    grace.wait_for(timeout=RENDER_TIMEOUT)
+    assert "Bank unavailable" in grace.inner_text()
+    shot(page, "c1_bank_disabled")
+    open_dashboard(page, server, "connections")
+    page.locator(".reconwb-add-connection select").wait_for(timeout=RENDER_TIMEOUT)
+    assert not any("sim-atlantic" in b for b in _offered_banks(page))
+    assert any("sim-nordic" in b for b in _offered_banks(page))
+    shot(page, "c2_connections_bank_hidden")
+
+    with ws.connect() as con:
+        banks.set_availability(con, "sim-atlantic", enabled=True)
+    assert health(ws, "grace")[0] == "ok"
+    open_dashboard(page, server)
+    page.locator(".reconwb-headline").wait_for(timeout=RENDER_TIMEOUT)
+    assert banner(page, "grace").count() == 0
+    shot(page, "c3_bank_enabled")
+    open_dashboard(page, server, "connections")
+    page.locator(".reconwb-add-connection select").wait_for(timeout=RENDER_TIMEOUT)
+    assert any("sim-atlantic" in b for b in _offered_banks(page))
+
+
+def test_connections_update_flow_deselects_an_account(env, server, page) -> None:
+    ws = env["ws"]
+    connect(env, "erin")  # three accounts at the bank
+    with ws.connect() as con:
+        conn = connections.get(con, "erin")
+        refs = [a.external_ref for a in accounts.list_accounts(con, conn.connection_id)]
+    assert len(refs) == 3
+
+    open_dashboard(page, server, "connections")
+    page.locator(".reconwb-connections", has_text="erin").wait_for(timeout=RENDER_TIMEOUT)
+    page.locator(".widget-dropdown select").first.select_option("erin")
+    page.get_by_role("button", name="Update connection").click()
+    form = page.locator(".reconwb-account-selection")
+    form.wait_for(timeout=RENDER_TIMEOUT)
+    form.get_by_label(re.compile(re.escape(refs[2]))).uncheck()
+    form.get_by_role("button", name="Apply update").click()
+    page.get_by_text(f"No longer fetching {refs[2]}").wait_for(timeout=RENDER_TIMEOUT)
+    shot(page, "d0_connections_update")
+    with ws.connect() as con:
+        found = {a.external_ref: a.active for a in accounts.list_accounts(con, conn.connection_id)}
+    assert found == {refs[0]: True, refs[1]: True, refs[2]: False}
+    assert health(ws, "erin")[0] == "ok"  # no new password: the connection keeps fetching as before
+
+
+def test_page_source_never_contains_a_stored_password(env, server, page) -> None:
+    if not env["stored"]:  # run on its own (-k): store a password so that the check has something to find
+        connect(env, "gus")
+    stored = env["stored"]
+    for name in ("reconciliation", "connections"):
+        open_dashboard(page, server, name)
+        if name == "reconciliation":
+            page.locator(".reconwb-headline").wait_for(timeout=RENDER_TIMEOUT)
+            page.locator(".reconwb-jobs-verdict").wait_for(timeout=RENDER_TIMEOUT)
+        else:
+            page.get_by_role("button", name="Update connection").click()
+            page.locator(".reconwb-account-selection").wait_for(timeout=RENDER_TIMEOUT)
+        shot(page, f"d_{name}")
+        body = httpx.get(url(server, name), timeout=RENDER_TIMEOUT / 1000).text
+        anonymous = httpx.get(f"{server['base']}/voila/render/dashboards/{name}.ipynb", timeout=30)
+        assert anonymous.status_code in (302, 401, 403), "a dashboard without the token must not render"
+        assert "reconwb" not in anonymous.text
+        assert re.search(r"reconwb|Reconciliation|Bank connections", body)
+        for secret in stored:
+            assert secret not in page.content(), f"{name}: the rendered page shows a stored password"
+            assert secret not in body, f"{name}: the HTTP response carries a stored password"
+
+
+def test_a_failing_dashboard_shows_no_traceback(env, server, page) -> None:
+    """`show_tracebacks = False`: a viewer learns that a cell failed, not the code or the values around it."""
+    import nbformat
+
+    broken = ARTIFACTS / "broken_dashboard.ipynb"  # under the server's root; artifacts/ is not committed
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Broken"),
+        nbformat.v4.new_code_cell("def load(secret_value):\n    raise RuntimeError('detail-' + secret_value)\n"
+                                  "load('Tb-Secret-9911')"),
+    ]
+    nbformat.write(nb, broken)
+    page.goto(f"{server['base']}/voila/render/artifacts/dashboards/{broken.name}?token={TOKEN}",
+              timeout=RENDER_TIMEOUT)
+    page.get_by_text("There was an error when executing cell").wait_for(timeout=RENDER_TIMEOUT)
+    shot(page, "e_error_without_traceback")
+    content = page.content()
+    assert "Tb-Secret-9911" not in content and "Traceback" not in content and "RuntimeError" not in content
+

@@ -11,6 +11,7 @@ from reconwb import banks, banners, connections
 from reconwb.redaction import redact_exception
 from reconwb.sync import sync
 from reconwb.widgets.credentials import CredentialForm
+from reconwb.widgets.otp import OtpPrompt
 from reconwb.workspace import Workspace
 
 LEVEL_STYLE = {
@@ -71,6 +72,8 @@ class BannerPanel(w.VBox):
             self.detail.children = [CredentialForm(self.ws, connection, on_saved=lambda _c: self._after_save())]
         elif action in ("Run now", "Reconnect"):
             self._fetch(connection)
+        elif action == "Enter code" and action not in self.extra_actions:
+            self.detail.children = [OtpPrompt(self.ws, connection, on_submitted=lambda _r: self.refresh())]
         elif action in self.extra_actions:
             self.detail.children = [self.extra_actions[action](connection)]
         self.refresh()

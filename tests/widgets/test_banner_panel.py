@@ -48,3 +48,22 @@ def test_disabled_bank_banner_follows_the_flag(ledger: Workspace) -> None:
     with ledger.connect() as con:
         banks.set_availability(con, "ledger", enabled=True)
     assert ("c1", "bank_disabled") not in _kinds(ledger)
+
+
+def test_enter_code_opens_the_otp_prompt_for_that_connection(ws: Workspace) -> None:
+    from matplotlib.figure import Figure
+
+    from reconwb import connections, lifecycle, otp
+    from reconwb.plots import png
+    from reconwb.widgets.otp import OtpPrompt
+
+    with ws.connect() as con:
+        conn = connections.add(con, "carol", "sim-nordic", username="carol", login_mode="assisted")
+    otp.open_challenge(ws, conn.connection_id, None, png(Figure(figsize=(2, 1))), "Enter the code we sent")
+    with ws.connect() as con:
+        lifecycle.set_health(con, conn.connection_id, "awaiting_otp", "the bank asks for a code")
+    panel = BannerPanel(ws)
+    panel.buttons[("carol", "Enter code")].click()
+    (prompt,) = panel.detail.children
+    assert isinstance(prompt, OtpPrompt) and prompt.connection == "carol"
+    prompt.close()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import time
 from decimal import Decimal
 
-from reconwb import connections, sync
+from reconwb import connections, otp, sync
 from reconwb.connectors.portal import BrowserHost
 from reconwb.sim.bank import BankHandle, start_bank
 from reconwb.workspace import Workspace
@@ -84,3 +85,14 @@ def health(ws: Workspace, name: str) -> tuple[str, str | None, int]:
         conn = connections.get(con, name)
         assert conn is not None
         return conn.health, conn.health_reason, conn.fatal_failures
+
+
+def wait_for_challenge(ws: Workspace, name: str, timeout: float = 30) -> otp.Challenge:
+    """The OTP challenge an assisted fetch records when it reaches the bank's code page."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        challenge = otp.pending_challenge(ws, name)
+        if challenge is not None:
+            return challenge
+        time.sleep(0.2)
+    raise AssertionError("no OTP challenge was recorded")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -11,7 +10,7 @@ from reconwb import otp, sync
 from reconwb.errors import Conflict, InvalidInput
 from reconwb.sim.bank import BankHandle
 from reconwb.workspace import Workspace
-from tests.portal_support import add_connection, browser_host, expected, health, sim_bank, stored
+from tests.portal_support import add_connection, browser_host, expected, health, sim_bank, stored, wait_for_challenge
 
 pytestmark = pytest.mark.browser
 
@@ -26,22 +25,12 @@ def _start(ws: Workspace, name: str):
     return host.submit(sync.sync_async(ws, name, resources=host.resources))
 
 
-def _wait_for_challenge(ws: Workspace, name: str, timeout: float = 30) -> otp.Challenge:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        challenge = otp.pending_challenge(ws, name)
-        if challenge is not None:
-            return challenge
-        time.sleep(0.2)
-    raise AssertionError("no OTP challenge was recorded")
-
-
 def test_fetch_pauses_for_the_code_and_resumes_when_the_cli_hands_it_in(
     ws: Workspace, bank: BankHandle, run_cli
 ) -> None:
     add_connection(ws, bank, "carol", login_mode="assisted")
     running = _start(ws, "carol")
-    challenge = _wait_for_challenge(ws, "carol")
+    challenge = wait_for_challenge(ws, "carol")
     assert challenge.screenshot.startswith(b"\x89PNG")
     assert "code" in challenge.prompt
     assert health(ws, "carol")[0] == "awaiting_otp"
@@ -65,7 +54,7 @@ def test_fetch_pauses_for_the_code_and_resumes_when_the_cli_hands_it_in(
 def test_atlantic_otp_with_the_function_notebooks_call(ws: Workspace, bank: BankHandle) -> None:
     add_connection(ws, bank, "heidi", login_mode="assisted")
     running = _start(ws, "heidi")
-    _wait_for_challenge(ws, "heidi")
+    wait_for_challenge(ws, "heidi")
     sync.submit_otp(ws, "heidi", bank.admin("otp/heidi")["code"])
     assert running.result(timeout=60).health == "ok"
     assert stored(ws, "heidi") == expected(bank, "heidi")
@@ -74,7 +63,7 @@ def test_atlantic_otp_with_the_function_notebooks_call(ws: Workspace, bank: Bank
 def test_a_wrong_code_fails_clearly(ws: Workspace, bank: BankHandle) -> None:
     add_connection(ws, bank, "carol", login_mode="assisted")
     running = _start(ws, "carol")
-    _wait_for_challenge(ws, "carol")
+    wait_for_challenge(ws, "carol")
     right = bank.admin("otp/carol")["code"]
     wrong = "000000" if right != "000000" else "111111"
     otp.submit_otp(ws, "carol", wrong)

@@ -11,17 +11,7 @@ from reconwb import connections, otp, sync
 from reconwb.plots import png
 from reconwb.widgets.otp import OtpPrompt
 from reconwb.workspace import Workspace
-from tests.portal_support import add_connection, browser_host, expected, health, sim_bank, stored
-
-
-def _wait_for_challenge(ws: Workspace, name: str, timeout: float = 30) -> otp.Challenge:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        challenge = otp.pending_challenge(ws, name)
-        if challenge is not None:
-            return challenge
-        time.sleep(0.2)
-    raise AssertionError("no OTP challenge was recorded")
+from tests.portal_support import add_connection, browser_host, expected, health, sim_bank, stored, wait_for_challenge
 
 
 @pytest.mark.browser
@@ -30,7 +20,7 @@ def test_prompt_shows_the_bank_page_and_its_code_resumes_the_login(ws: Workspace
     add_connection(ws, bank, "carol", login_mode="assisted")
     host = browser_host()
     running = host.submit(sync.sync_async(ws, "carol", resources=host.resources))
-    challenge = _wait_for_challenge(ws, "carol")
+    challenge = wait_for_challenge(ws, "carol")
     prompt = OtpPrompt(ws, "carol", tick=False)
     assert bytes(prompt.screenshot.value) == challenge.screenshot and challenge.screenshot.startswith(b"\x89PNG")
     assert "code" in prompt.prompt.value

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 from reconwb import accounts, connections, lifecycle, reports
 from reconwb import serve as server
@@ -83,15 +80,9 @@ def build_store(ws: Workspace, n: int) -> None:
             )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve(ws: Workspace, tmp: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`reconwb serve`; with `extra` Jupyter options, the very command it runs plus those options."""
-    port = free_port()
+    port = server.free_port()
     env = {**os.environ, "RECONWB_DB": str(ws.db_path), "JUPYTER_CONFIG_DIR": str(tmp / "jcfg"),
            "JUPYTER_RUNTIME_DIR": str(tmp / "jrt")}
     env.pop("RECONWB_KEY", None)
@@ -100,16 +91,12 @@ def serve(ws: Workspace, tmp: Path, extra: list[str] | None = None) -> tuple[sub
         command = [*server.plan(port=port, token=TOKEN, root=ROOT).command(), *extra]
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("reconwb serve did not start")
+    try:
+        server.wait_until_up(base, TOKEN, process=proc)
+    except RuntimeError as err:
+        proc.kill()
+        raise SystemExit(f"reconwb serve did not start: {err}") from None
+    return proc, base
 
 
 VARIANTS = {  # --compare: the same 1M store under other Voila settings

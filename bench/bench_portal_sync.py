@@ -18,6 +18,7 @@ from pathlib import Path
 from reconwb import connections, sync
 from reconwb.cli.admin import init_workspace
 from reconwb.connectors.portal import BrowserHost
+from reconwb.serve import free_port
 from reconwb.sim.bank_scenario import BANK_BY_ID, bulk
 from reconwb.workspace import Workspace
 
@@ -38,14 +39,6 @@ def _process_cpu(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> None:

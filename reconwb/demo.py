@@ -12,15 +12,13 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from reconwb import banks, connections, reports
+from reconwb import serve as serving
 from reconwb.cli.admin import init_workspace
 from reconwb.connectors import aggregator
 from reconwb.sim import aggregator as sim_aggregator
@@ -130,40 +128,23 @@ def _imports(ws: Workspace) -> dict[str, Any]:
     return done
 
 
-def _wait_for_server(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the Jupyter server did not answer at {url} within {timeout:.0f} s")
-
-
 def start(root: Path = DEMO_DIR, *, serve: bool = False, port: int = 8888,
           say: Callable[[str], None] = lambda _m: None) -> Demo:
     """Set up the workspace and the simulators (and the server); nothing is fetched yet."""
     ws = fresh_workspace(root)
     say(f"workspace {ws.data_dir}")
-    server = urls = None
-    webhook_url = None
-    if serve:
-        from reconwb import serve as serving
-
-        plan = serving.plan(port=port)
-        server = serving.start(ws, plan, quiet=True)
-        urls = plan.urls()
-        webhook_url = f"{plan.base}/reconwb/webhooks/{aggregator.WEBHOOK_SOURCE}"
+    plan = serving.plan(port=port) if serve else None
+    server = serving.start(ws, plan, quiet=True) if plan else None
+    # the aggregator's signed webhooks go to the server's inbound route
+    webhook_url = f"{plan.base}/reconwb/webhooks/{aggregator.WEBHOOK_SOURCE}" if plan else None
     bank = start_bank()
     agg = sim_aggregator.start_aggregator(webhook_url=webhook_url)
     say(f"simulated bank portal {bank.url}, simulated aggregator {agg.url}")
     receiver = _webhook_endpoint(ws)
-    demo = Demo(ws, bank, agg, receiver, server, urls or {})
+    demo = Demo(ws, bank, agg, receiver, server, plan.urls() if plan else {})
     try:
-        if server is not None:  # the aggregator's webhooks go to its inbound route: let it listen first
-            _wait_for_server(urls["lab"])
+        if plan is not None:  # let the server listen before the aggregator starts sending
+            serving.wait_until_up(plan.base, plan.token, process=server)
         names = _portal_connections(ws, bank) + _aggregator_connections(ws, agg)
         say(f"{len(names)} connections: {', '.join(names)}")
         say(f"imported: {_imports(ws)}")

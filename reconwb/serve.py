@@ -4,16 +4,46 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
 CONFIG_NAME = "jupyter_config.py"
 DASHBOARDS = ("reconciliation", "connections")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server started next)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(
+    base: str, token: str, *, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Block until the Jupyter server at `base` answers `/api/status`; RuntimeError if it died or never did."""
+    deadline = time.monotonic() + timeout
+    auth = {"Authorization": f"token {token}"}
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the Jupyter server at {base} exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{base}/api/status", headers=auth, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"the Jupyter server at {base} did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
 
 
 def find_config(start: Path | None = None) -> Path:

@@ -6,7 +6,6 @@ Import the fixtures into a test module (`from tests.aggregator_env import agg, s
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from aiosmtpd.controller import Controller
 
 from reconwb import connections, notify
 from reconwb.connectors import aggregator
+from reconwb.serve import free_port
 from reconwb.sim.aggregator import AggregatorHandle, start_aggregator
 from reconwb.workspace import Workspace
 
@@ -34,12 +34,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:

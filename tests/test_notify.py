@@ -11,9 +11,10 @@ import pytest
 
 from reconwb import notify, settings
 from reconwb.errors import AlreadyExists, InvalidInput
+from reconwb.serve import free_port
 from reconwb.workspace import Workspace
 from tests import aggregator_env
-from tests.aggregator_env import add_users, free_port, json_of
+from tests.aggregator_env import add_users, json_of
 
 smtp = aggregator_env.smtp  # the fixture
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +19,7 @@ import pytest
 from reconwb import accounts, banks, connections
 from reconwb.browser import launch_options
 from reconwb.cli.admin import init_workspace
+from reconwb.serve import free_port, wait_until_up
 from reconwb.workspace import Workspace
 from tests.conftest import ROOT
 from tests.portal_support import add_connection, health, login, run_sync, sim_bank
@@ -34,12 +33,6 @@ ARTIFACTS = ROOT / "artifacts" / "dashboards"
 RENDER_TIMEOUT = 120_000  # ms: a dashboard page starts a kernel and imports polars, duckdb, matplotlib
 SYNC_TIMEOUT = 120_000  # ms: a Reconnect / Run now click launches Chromium inside the kernel and logs in
 NEW_PASSWORD = "Alice-new-pw-2027"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +50,7 @@ def env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(env):
     tmp: Path = env["tmp"]
-    port = _free_port()
+    port = free_port()
     run_env = {
         **os.environ,
         "RECONWB_DB": str(env["ws"].db_path),
@@ -72,16 +65,10 @@ def server(env):
             env=run_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, log_path.read_text()
-        try:
-            if httpx.get(f"{base}/api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "reconwb serve did not come up:\n" + log_path.read_text()
-        time.sleep(0.5)
+    try:
+        wait_until_up(base, TOKEN, process=proc)
+    except RuntimeError as err:
+        pytest.fail(f"reconwb serve did not come up: {err}\n{log_path.read_text()}")
     yield {"base": base, "log": log_path}
     proc.terminate()
     try:

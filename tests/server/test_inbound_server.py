@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from reconwb.cli.admin import init_workspace
+from reconwb.serve import free_port, wait_until_up
 from reconwb.webhooks import inbound
 from reconwb.webhooks.signing import Signer, generate_secret
 from reconwb.workspace import Workspace
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.slow
 
 TOKEN = "jupyter-test-token-123"
 HANDLER_DELAY = 3.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +49,7 @@ def server(ws):
         'c.ReconwbServer.inbound_handlers = {"testsource": "tests.server.probe:record"}\n'
     )
     probe = tmp_path / "probe.jsonl"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RECONWB_DB": str(ws.db_path),
@@ -73,16 +67,10 @@ def server(ws):
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, (tmp_path / "server.log").read_text()
-        try:
-            if httpx.get(f"{base}/api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "jupyter server did not start"
-        time.sleep(0.3)
+    try:
+        wait_until_up(base, TOKEN, process=proc)
+    except RuntimeError as err:
+        pytest.fail(f"jupyter server did not start: {err}\n{(tmp_path / 'server.log').read_text()}")
     try:
         yield {"base": base, "secret": secret, "probe": probe, "log": tmp_path / "server.log"}
     finally:

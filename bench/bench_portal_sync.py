@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from reconwb import connections, sync
+from reconwb.browser import launch_options
 from reconwb.cli.admin import init_workspace
 from reconwb.connectors.portal import BrowserHost
 from reconwb.serve import free_port
@@ -84,6 +85,7 @@ def main() -> None:
         failed = [r for r in results if r.status != "ok"]
         run = finished - launched
         print(f"connections: {len(names)} x {args.transactions} transactions, concurrency {args.concurrency}")
+        print(f"chromium:                 {launch_options().get('executable_path', 'Playwright bundled build')}")
         print(f"browser start:            {launched - started:6.2f} s")
         print(f"sync after start:         {run:6.2f} s")
         print(f"per connection (avg):     {run / len(names):6.2f} s  (wall time / connections)")

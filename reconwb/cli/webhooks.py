@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -72,15 +73,24 @@ def webhooks_remove(ws: Workspace, endpoint_id: str) -> None:
 
 @webhooks_group.command("rotate-secret")
 @click.argument("endpoint_id")
+@click.option("--overlap", "overlap_hours", type=click.FloatRange(min=0), default=24.0, show_default=True,
+              help="Hours the previous secret keeps signing too, so the receiver can switch over; 0 stops it now.")
 @json_option
 @pass_ws
-def webhooks_rotate(ws: Workspace, endpoint_id: str, as_json: bool) -> None:
+def webhooks_rotate(ws: Workspace, endpoint_id: str, overlap_hours: float, as_json: bool) -> None:
     """Give an endpoint a new signing secret (printed once)."""
     vault = ws.vault()
     with ws.connect() as con:
-        secret = endpoints.rotate_secret(con, vault, endpoint_id)
-    emit({"id": endpoint_id, "secret": secret}, as_json,
-         lambda d: f"new signing secret for {d['id']} (shown once): {d['secret']}")
+        secret = endpoints.rotate_secret(con, vault, endpoint_id, overlap=dt.timedelta(hours=overlap_hours))
+        until = endpoints.get(con, endpoint_id).previous_secret_until
+    emit({"id": endpoint_id, "secret": secret, "previous_secret_until": until}, as_json, _rotated)
+
+
+def _rotated(d: dict[str, Any]) -> str:
+    line = f"new signing secret for {d['id']} (shown once): {d['secret']}"
+    if d["previous_secret_until"] is None:
+        return line + "\nthe previous secret no longer signs"
+    return line + f"\nthe previous secret also signs until {d['previous_secret_until']:%Y-%m-%d %H:%M %Z}"
 
 
 @webhooks_group.command("enable")

@@ -47,6 +47,7 @@ RESPONSE_LIMIT = 1024  # bytes of an answer kept in the log
 LEASE_SECONDS = 300.0  # longer than any claimed batch can take to send (queue wait + the 15 s timeout)
 USER_AGENT = "reconwb-webhooks/1"
 POOL_SIZE = 4  # connections per HTTP client (see Worker._pool_sizes)
+CREDENTIALS_TTL = 60.0  # seconds a long run keeps an endpoint's secrets before reading them again (rotations)
 
 
 class DeliveryFailed(ReconwbError):
@@ -100,7 +101,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 def _scrub(text: str, creds: Credentials | None) -> str:
     """An answer or error made safe for the log: our own secrets masked, then the usual patterns."""
     if creds is not None:
-        for value in (creds.token, creds.secret):
+        for value in (creds.token, *creds.signing_secrets):
             if value:
                 text = text.replace(value, MASK)
     return redact(text)
@@ -151,6 +152,7 @@ class Worker:
         self.attempts: list[Attempt] = []  # every attempt of this run (small runs: tests, `webhooks test`)
         self._vault: Vault | None = None
         self._creds: dict[str, Credentials] = {}
+        self._creds_read: dict[str, float] = {}  # monotonic time each endpoint's credentials were read
         self._signers: dict[str, Signer] = {}
         self._urls: dict[str, httpx.URL] = {}
         self._endpoint_gates: dict[str, asyncio.Semaphore] = {}
@@ -179,12 +181,15 @@ class Worker:
                 limit=claim,
                 only=self.only,
             )
-            for endpoint_id in {m.endpoint_id for m in claimed} - self._creds.keys():
+            read_at = time.monotonic()
+            fresh = {e for e, at in self._creds_read.items() if read_at - at < CREDENTIALS_TTL}
+            for endpoint_id in {m.endpoint_id for m in claimed} - fresh:
                 if self._vault is None:
                     self._vault = self.ws.vault()
                 creds = credentials(con, self._vault, endpoint_id)
                 self._creds[endpoint_id] = creds
-                self._signers[endpoint_id] = Signer(creds.secret)
+                self._creds_read[endpoint_id] = read_at
+                self._signers[endpoint_id] = Signer(*creds.signing_secrets)
         return claimed
 
     def _finish(self) -> None:

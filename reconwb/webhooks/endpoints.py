@@ -3,6 +3,11 @@
 The endpoint's own token (Bearer or Api-Key) and our Standard Webhooks signing secret are both sealed in the
 vault, never stored in the clear: owners `webhook-endpoint/<id>/token` and `webhook-endpoint/<id>/secret`. The
 signing secret is shown once, when it is made (`add`, `rotate_secret`).
+
+Rotation overlaps, as Svix does it: for `ROTATION_OVERLAP` after a rotation every delivery carries a signature
+with the new secret and one with the previous secret (sealed as `webhook-endpoint/<id>/previous-secret`), so the
+receiver may switch to the new secret whenever it likes within that window. Past it the previous secret is
+dropped from the vault the next time credentials are read.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from reconwb.vault import Vault
 from reconwb.webhooks.signing import generate_secret
 
 AUTH_SCHEMES = ("bearer", "api-key", "none")
+ROTATION_OVERLAP = dt.timedelta(hours=24)
 TEST_EVENT_TYPE = "webhook.test"
 
 
@@ -33,6 +39,7 @@ class Endpoint:
     enabled: bool
     disabled_reason: str | None
     created_at: dt.datetime
+    previous_secret_until: dt.datetime | None = None  # deliveries are signed with the old secret too until then
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,6 +51,11 @@ class Credentials:
 
     token: str | None
     secret: str
+    previous_secret: str | None = None  # still signing, within the rotation overlap
+
+    @property
+    def signing_secrets(self) -> tuple[str, ...]:
+        return (self.secret, self.previous_secret) if self.previous_secret else (self.secret,)
 
     def auth_headers(self, scheme: str) -> dict[str, str]:
         if scheme == "bearer" and self.token:
@@ -61,11 +73,15 @@ def secret_owner(endpoint_id: str) -> str:
     return f"webhook-endpoint/{endpoint_id}/secret"
 
 
-_COLUMNS = "endpoint_id, url, auth_scheme, event_types, enabled, disabled_reason, created_at"
+def previous_secret_owner(endpoint_id: str) -> str:
+    return f"webhook-endpoint/{endpoint_id}/previous-secret"
+
+
+_COLUMNS = "endpoint_id, url, auth_scheme, event_types, enabled, disabled_reason, created_at, previous_secret_until"
 
 
 def _row(row: tuple[Any, ...]) -> Endpoint:
-    return Endpoint(row[0], row[1], row[2], list(row[3]) if row[3] is not None else None, row[4], row[5], row[6])
+    return Endpoint(row[0], row[1], row[2], list(row[3]) if row[3] is not None else None, *row[4:])
 
 
 def check_url(url: str) -> str:
@@ -163,16 +179,35 @@ def remove(con: duckdb.DuckDBPyConnection, endpoint_id: str) -> int:
             [endpoint_id],
         ).fetchall()
         con.execute("DELETE FROM webhook_endpoints WHERE endpoint_id = ?", [endpoint_id])
-        Vault.delete(con, token_owner(endpoint_id))
-        Vault.delete(con, secret_owner(endpoint_id))
+        for owner in (token_owner, secret_owner, previous_secret_owner):
+            Vault.delete(con, owner(endpoint_id))
     return len(cancelled)
 
 
-def rotate_secret(con: duckdb.DuckDBPyConnection, vault: Vault, endpoint_id: str) -> str:
-    """Replace the signing secret; return the new one. Deliveries from now on are signed with it."""
+def rotate_secret(
+    con: duckdb.DuckDBPyConnection, vault: Vault, endpoint_id: str, *, overlap: dt.timedelta = ROTATION_OVERLAP
+) -> str:
+    """Replace the signing secret; return the new one.
+
+    Deliveries from now on are signed with it and, for `overlap` (zero: not at all), with the secret it replaces,
+    so receivers that still check the old one keep accepting. Rotating again within the overlap retires the
+    oldest secret at once: two secrets sign at most.
+    """
+    if overlap < dt.timedelta(0):
+        raise InvalidInput("the rotation overlap cannot be negative")
     get(con, endpoint_id)
     secret = generate_secret()
-    vault.put(con, secret_owner(endpoint_id), secret)
+    with transaction(con):
+        current = vault.get(con, secret_owner(endpoint_id))
+        if overlap and current:
+            vault.put(con, previous_secret_owner(endpoint_id), current)
+            until = dt.datetime.now(dt.UTC) + overlap
+        else:
+            Vault.delete(con, previous_secret_owner(endpoint_id))
+            until = None
+        con.execute("UPDATE webhook_endpoints SET previous_secret_until = ? WHERE endpoint_id = ?",
+                    [until, endpoint_id])
+        vault.put(con, secret_owner(endpoint_id), secret)
     return secret
 
 
@@ -189,7 +224,18 @@ def set_enabled(
 
 
 def credentials(con: duckdb.DuckDBPyConnection, vault: Vault, endpoint_id: str) -> Credentials:
+    """What one delivery run signs and authenticates with; a previous secret past its overlap is dropped here."""
     secret = vault.get(con, secret_owner(endpoint_id))
     if secret is None:
         raise NotFound(f"webhook endpoint {endpoint_id} has no signing secret; run `reconwb webhooks rotate-secret`")
-    return Credentials(token=vault.get(con, token_owner(endpoint_id)), secret=secret)
+    previous = None
+    until = get(con, endpoint_id).previous_secret_until
+    if until is not None:
+        if until > dt.datetime.now(dt.UTC):
+            previous = vault.get(con, previous_secret_owner(endpoint_id))
+        else:
+            with transaction(con):
+                Vault.delete(con, previous_secret_owner(endpoint_id))
+                con.execute("UPDATE webhook_endpoints SET previous_secret_until = NULL WHERE endpoint_id = ?",
+                            [endpoint_id])
+    return Credentials(token=vault.get(con, token_owner(endpoint_id)), secret=secret, previous_secret=previous)

@@ -52,13 +52,18 @@ def check_secret(secret: str, what: str) -> str:
 
 
 class Signer:
-    """Signs messages for one endpoint secret (the decoded key is kept, not re-derived per message)."""
+    """Signs messages for one endpoint (the decoded keys are kept, not re-derived per message).
 
-    def __init__(self, secret: str) -> None:
-        self._webhook = Webhook(secret)
+    More than one secret during a rotation overlap: the header then lists one `v1,` signature per secret,
+    space-separated, and a receiver accepts the message when any of them checks out with its secret.
+    """
+
+    def __init__(self, secret: str, *previous: str) -> None:
+        self._webhooks = [Webhook(s) for s in (secret, *previous)]
 
     def sign(self, message_id: str, timestamp: int, body: str) -> str:
-        return self._webhook.sign(message_id, dt.datetime.fromtimestamp(timestamp, dt.UTC), body)
+        when = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        return " ".join(w.sign(message_id, when, body) for w in self._webhooks)
 
     def headers(self, message_id: str, timestamp: int, body: str) -> dict[str, str]:
         """The three Standard Webhooks headers for one attempt."""

@@ -90,3 +90,14 @@ def test_inbound_secret_is_sealed_for_the_source(ws, run_cli):
         assert ws.vault().get(con, inbound.secret_owner("aggregator")) == secret
     listed = run_cli("webhooks", "inbound-list", "--json", check=True)
     assert json.loads(listed.stdout) == []
+
+
+def test_rotate_secret_says_how_long_the_previous_secret_keeps_signing(ws, run_cli):
+    added = run_cli("webhooks", "add", "https://x.test/", "--auth", "none", "--json", check=True)
+    endpoint_id = json.loads(added.stdout)["id"]
+    overlapped = run_cli("webhooks", "rotate-secret", endpoint_id, check=True)
+    assert "(shown once): whsec_" in overlapped.stdout and "previous secret also signs until" in overlapped.stdout
+    at_once = json.loads(run_cli("webhooks", "rotate-secret", endpoint_id, "--overlap", "0", "--json",
+                                 check=True).stdout)
+    assert at_once["secret"].startswith("whsec_") and at_once["previous_secret_until"] is None
+    assert "--overlap" in _error_line(run_cli("webhooks", "rotate-secret", endpoint_id, "--overlap", "-1"))

@@ -47,6 +47,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
     "refresh_window_minutes": ("15", _positive_int, "how long new credentials may take to show deposits"),
     "credential_max_age_days": ("60", _positive_int, "warn when a password is older than this"),
     "aggregator_url": ("http://127.0.0.1:8765", _url, "base URL of the open-banking aggregator API"),
+    "webhook_retention_days": ("90", _positive_int, "days the delivery log keeps delivered messages and attempts"),
     "smtp_host": ("localhost", _text, "SMTP server for e-mail notifications"),
     "smtp_port": ("25", _positive_int, "SMTP port"),
     "smtp_from": ("reconwb@localhost", _text, "sender address of e-mail notifications"),

@@ -141,6 +141,22 @@ def webhooks_deliver(ws: Workspace, max_seconds: float | None, as_json: bool) ->
                    f" pending {d['pending']}")
 
 
+@webhooks_group.command("prune")
+@click.option("--older-than-days", type=click.IntRange(min=0),
+              help="Forget what finished more than this many days ago [default: the webhook_retention_days setting].")
+@json_option
+@pass_ws
+def webhooks_prune(ws: Workspace, older_than_days: int | None, as_json: bool) -> None:
+    """Forget delivered and cancelled messages and their attempts; pending and dead ones stay."""
+    with ws.connect() as con:
+        if older_than_days is None:
+            pruned = outbox.prune_by_retention(con)
+        else:
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)
+            pruned = outbox.prune(con, older_than=cutoff)
+    emit(pruned, as_json, lambda d: f"pruned {d['messages']} message(s) and {d['attempts']} attempt(s)")
+
+
 @webhooks_group.command("replay")
 @click.argument("message_id", required=False)
 @click.option("--dead", is_flag=True, help="Replay every dead message.")

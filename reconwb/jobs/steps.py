@@ -165,13 +165,18 @@ def reconcile_step(
 
 
 def deliver_step(ws: Workspace, *, max_seconds: float | None = None) -> dict[str, Any]:
-    """Send what is due: webhook deliveries (reconwb.webhooks) and user notifications, one deliverer at a time."""
+    """Send what is due: webhook deliveries (reconwb.webhooks) and user notifications, one deliverer at a time.
+
+    Afterwards the delivery log is pruned to the workspace's retention (`webhook_retention_days`).
+    """
     from reconwb import notify
-    from reconwb.webhooks import deliver_due
+    from reconwb.webhooks import deliver_due, outbox
 
     def work() -> dict[str, Any]:
         summary = deliver_due(ws, max_seconds=max_seconds).as_dict()
         summary["notifications_sent"] = notify.deliver(ws).sent
+        with ws.connect() as con:
+            summary["pruned"] = outbox.prune_by_retention(con)
         return summary
 
     return _exclusive(ws, "deliver_webhooks", work)

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from reconwb import jsonutil
+from reconwb import jsonutil, settings
 from reconwb.errors import InvalidInput, NotFound
 from reconwb.events import new_id
 from reconwb.store.db import registered, transaction
@@ -178,6 +178,32 @@ def replay(
             raise NotFound(f"no webhook message {message_id!r} to replay (see `reconwb webhooks messages`)")
         return 1
     return len(con.execute(sql + "status = 'dead' RETURNING message_id", [now]).fetchall())
+
+
+def prune(con: duckdb.DuckDBPyConnection, *, older_than: dt.datetime) -> dict[str, int]:
+    """Forget delivered and cancelled messages finished before `older_than`, with their attempts.
+
+    Pending and dead messages stay, however old: one is still being tried, the other waits for a person to
+    look and replay it. The events themselves stay too (they are the audit trail, not the delivery log).
+    """
+    finished = (
+        "SELECT message_id FROM webhook_deliveries WHERE status IN ('delivered', 'cancelled')"
+        " AND coalesce(delivered_at, created_at) < ?"
+    )
+    with transaction(con):
+        attempts = con.execute(
+            f"DELETE FROM webhook_attempts WHERE message_id IN ({finished}) RETURNING attempt_id", [older_than]
+        ).fetchall()
+        messages = con.execute(
+            f"DELETE FROM webhook_deliveries WHERE message_id IN ({finished}) RETURNING message_id", [older_than]
+        ).fetchall()
+    return {"messages": len(messages), "attempts": len(attempts)}
+
+
+def prune_by_retention(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """`prune` at the workspace's `webhook_retention_days`: what the delivery job does after each run."""
+    days = settings.get_int(con, "webhook_retention_days")
+    return prune(con, older_than=dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
 
 
 def enqueue_test(con: duckdb.DuckDBPyConnection, endpoint_id: str, *, now: dt.datetime) -> str:

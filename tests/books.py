@@ -33,6 +33,7 @@ def books(ws: Workspace) -> Workspace:
             ('INV-3', 75.00, 'CHF', DATE '2026-11-01', DATE '2026-12-01', 'open')""")
         con.execute("""INSERT INTO match_groups (group_id, kind, rule, confidence, status) VALUES
             ('g1', 'one_to_one', 'exact', 0.99, 'matched'), ('g2', 'one_to_one', 'fuzzy', 0.7, 'suggested')""")
-        con.execute("INSERT INTO matches VALUES ('g1', ?, 'INV-1', 100.00), ('g2', ?, 'INV-2', 49.00)",
+        con.execute("INSERT INTO matches (group_id, txn_id, payment_id, amount)"
+                    " VALUES ('g1', ?, 'INV-1', 100.00), ('g2', ?, 'INV-2', 49.00)",
                     [ids["a"], ids["b"]])
     return ws

@@ -149,23 +149,30 @@ def matches_list(ws: Workspace, status: str | None, limit: int, offset: int, as_
 
     rows = groups(ws, status=status, limit=limit, offset=offset).drop("evidence").to_dicts()
     emit(rows, as_json, lambda r: table(r, ["group_id", "status", "kind", "rule", "confidence", "txn_id",
-                                            "payment_id", "linked_amount"]))
+                                            "payment_id", "linked_amount", "fee"]))
 
 
 @matches_group.command("link")
 @click.option("--txn", "txn_ids", type=int, multiple=True, required=True, help="Transaction id (repeatable).")
 @click.option("--payment", "payment_ids", multiple=True, required=True, help="Payment id (repeatable).")
+@click.option("--write-off", is_flag=True,
+              help="Settle what the money leaves open as a fee (bank charge, accepted underpayment).")
 @by_option
 @note_option
 @json_option
 @pass_ws
-def matches_link(ws: Workspace, txn_ids: tuple[int, ...], payment_ids: tuple[str, ...], by: str | None,
-                 note: str | None, as_json: bool) -> None:
+def matches_link(ws: Workspace, txn_ids: tuple[int, ...], payment_ids: tuple[str, ...], write_off: bool,
+                 by: str | None, note: str | None, as_json: bool) -> None:
     """Link transactions to payments by hand (pinned)."""
     from reconwb.matching import link
 
-    result = link(ws, txn_ids, payment_ids, actor=_actor(by), note=note)
-    emit(result, as_json, lambda r: f"linked as {r['group_id']} ({r['kind']})")
+    result = link(ws, txn_ids, payment_ids, actor=_actor(by), note=note, write_off=write_off)
+    emit(result, as_json, _linked)
+
+
+def _linked(result: dict[str, Any]) -> str:
+    fee = sum(link["fee"] for link in result["links"])
+    return f"linked as {result['group_id']} ({result['kind']})" + (f"; {fee} written off as fee" if fee else "")
 
 
 def _decision(name: str, doc: str) -> None:

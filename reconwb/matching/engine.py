@@ -122,10 +122,9 @@ def summarise(result: MatchResult, ruleset: rules_mod.Rules, *, dry_run: bool,
               already_paid: pl.DataFrame | None = None) -> ReconcileReport:
     """Counts for a run: payments paid or partly paid by auto-matches, suggestions, what stays open."""
     auto = result.by_band(AUTO)
-    paid = auto.group_by("payment_id").agg(pl.col("cents").sum()).join(
+    paid = auto.group_by("payment_id").agg((pl.col("cents") + pl.col("fee_cents")).sum()).join(
         result.payments.select("payment_id", open="cents"), on="payment_id"
     )
-    # a batch allocates the payment's open amount; a split the deposits' amounts
     full = paid.filter(pl.col("cents") >= pl.col("open")).height
     partial = paid.height - full
     considered = result.txns.height
@@ -185,10 +184,10 @@ def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataF
     """The groups and links of a run, as rows for `match_groups` and `matches`, with evidence JSON."""
     links = result.links.with_columns(
         group_id=pl.format("grp_{}_{}", pl.lit(uuid.uuid4().hex[:12]), pl.col("gid")),
-        amount=pl.format("{}.{}", pl.col("cents") // 100, (pl.col("cents") % 100).cast(pl.String).str.zfill(2)),
+        amount=_decimal_text("cents"), fee=_decimal_text("fee_cents"),
     )
     evidence_link = pl.struct(
-        "txn_id", "payment_id", "amount",
+        "txn_id", "payment_id", "amount", "fee",
         reference_level=pl.col("ref_level"), amount_difference_cents=pl.col("diff"), days_from_due=pl.col("delta"),
         reference=pl.col("s_reference"), amount_fit=pl.col("s_amount"), payer=pl.col("s_payer"),
         date=pl.col("s_date"),
@@ -200,7 +199,14 @@ def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataF
         rule_version=pl.lit(ruleset.version), pinned=pl.lit(False), created_by=pl.lit("reconwb"),
         evidence=pl.format('{{"engine": "reconwb", "links": {}}}', pl.col("evidence")),
     )
-    return groups, links.select("group_id", "txn_id", "payment_id", "amount")
+    return groups, links.select("group_id", "txn_id", "payment_id", "amount", "fee")
+
+
+def _decimal_text(column: str) -> pl.Expr:
+    """Integer cents as exact decimal text ("-0.05" included) for the store's DECIMAL columns."""
+    magnitude = pl.col(column).abs()
+    text = pl.format("{}.{}", magnitude // 100, (magnitude % 100).cast(pl.String).str.zfill(2))
+    return pl.when(pl.col(column) < 0).then(pl.lit("-") + text).otherwise(text)
 
 
 def reconcile_store(
@@ -275,11 +281,12 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
     )
     per_payment = detail.filter(pl.col("status") == LIVE).group_by(
         "group_id", "payment_id", maintain_order=True
-    ).agg(pl.col("kind", "rule", "confidence").first(), transactions=pl.struct("txn_id", "amount"))
+    ).agg(pl.col("kind", "rule", "confidence").first(), transactions=pl.struct("txn_id", "amount", "fee"))
     pending = [
         records.payment_event(
             row["payment_id"], statuses, row["group_id"], row["kind"], row["rule"], row["confidence"],
-            [{"txn_id": t["txn_id"], "amount": Decimal(t["amount"])} for t in row["transactions"]],
+            [{"txn_id": t["txn_id"], "amount": Decimal(t["amount"]), "fee": Decimal(t["fee"])}
+             for t in row["transactions"]],
         )
         for row in per_payment.iter_rows(named=True)
     ]

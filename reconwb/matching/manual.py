@@ -36,10 +36,12 @@ def _group(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any]:
 
 
 def link(ws: Workspace, txn_ids: Sequence[int], payment_ids: Sequence[str], *, actor: str,
-         note: str | None = None) -> dict[str, Any]:
+         note: str | None = None, write_off: bool = False) -> dict[str, Any]:
     """Link transactions to payments by hand: one-to-one, a split (n deposits, 1 payment) or a batch (1, n).
 
     A batch allocates the deposit over the payments in the order given, each up to its open amount.
+    `write_off` settles what the money leaves open as a fee (a bank charge, a small underpayment the business
+    accepts), so the payments are paid in full; the amount written off is in the result, events and audit.
     """
     txn_ids = sorted({int(t) for t in txn_ids})
     payment_ids = list(dict.fromkeys(payment_ids))
@@ -71,14 +73,28 @@ def link(ws: Workspace, txn_ids: Sequence[int], payment_ids: Sequence[str], *, a
         }], schema={"group_id": pl.String, "kind": pl.String, "rule": pl.String, "rule_version": pl.String,
                     "confidence": pl.Float64, "status": pl.String, "pinned": pl.Boolean, "evidence": pl.String,
                     "created_by": pl.String})
+        fees = _write_offs(rows, opens) if write_off else {}
         links = pl.DataFrame({"group_id": [group_id] * len(rows), "txn_id": [str(r[0]) for r in rows],
-                              "payment_id": [r[1] for r in rows], "amount": [str(r[2]) for r in rows]})
+                              "payment_id": [r[1] for r in rows], "amount": [str(r[2]) for r in rows],
+                              "fee": [str(fees.get((r[0], r[1]), Decimal(0))) for r in rows]})
         records.insert_groups(con, groups, links)
         group = _group(con, group_id)
         statuses = records.refresh_payments(con, payment_ids)
         records.emit_matched(con, group, statuses)
         records.audit(con, actor, "match.link", f"match:{group_id}", None, {**group, **evidence})
     return {**group, "payments": _public(statuses)}
+
+
+def _write_offs(rows: list[tuple[int, str, Decimal]], opens: dict[str, tuple[Decimal, str]]
+                ) -> dict[tuple[int, str], Decimal]:
+    """Per (txn, payment) link, the fee that settles what the linked money leaves of each payment's open amount
+    (on the payment's last link)."""
+    linked: dict[str, Decimal] = {}
+    last: dict[str, tuple[int, str]] = {}
+    for txn_id, payment_id, amount in rows:
+        linked[payment_id] = linked.get(payment_id, Decimal(0)) + amount
+        last[payment_id] = (txn_id, payment_id)
+    return {last[pid]: opens[pid][0] - paid for pid, paid in linked.items() if opens[pid][0] > paid}
 
 
 def unlink(ws: Workspace, group_id: str, *, actor: str, note: str | None = None) -> dict[str, Any]:

@@ -25,9 +25,13 @@ BREAKDOWN = ["s_reference", "s_amount", "s_payer", "s_date"]
 
 @dataclass
 class MatchResult:
-    """`links`: one row per (transaction, payment) link with its group, shape, rule, confidence and band."""
+    """`links`: one row per (transaction, payment) link with its group, shape, rule, confidence and band.
 
-    links: pl.DataFrame  # gid, txn_id, payment_id, cents, kind, rule, confidence, band, + evidence columns
+    `cents` is what the link takes from the deposit, `fee_cents` what it accepts as withheld (see
+    `shapes.settle`): together they are how much of the payment the link settles.
+    """
+
+    links: pl.DataFrame  # gid, txn_id, payment_id, cents, fee_cents, kind, rule, confidence, band, + evidence
     txns: pl.DataFrame
     payments: pl.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, for benchmarks and logs
@@ -108,8 +112,8 @@ class _Clock:
 
 
 def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.DataFrame | None) -> pl.DataFrame:
-    """Stable group numbers, ids instead of row numbers, and the evidence breakdown where there is one."""
-    links = links.with_columns(
+    """Stable group numbers, ids instead of row numbers, amounts and fees, and the evidence breakdown."""
+    links = shapes.settle(links, t, p).with_columns(
         gid=pl.struct("kind", "gid").rank("dense").cast(pl.Int64) if links.height else pl.col("gid")
     )
     if scored is not None and links.height:

@@ -103,7 +103,7 @@ def groups(ws: Workspace, *, status: str | None = None, limit: int = 100, offset
                    x.txn_id, t.booked_on, t.amount AS txn_amount, t.currency, t.description,
                    t.reference AS txn_reference,
                    t.counterparty, x.payment_id, p.amount AS payment_amount, p.reference AS payment_reference,
-                   p.payer, p.due_on, x.amount AS linked_amount, g.evidence
+                   p.payer, p.due_on, x.amount AS linked_amount, x.fee, g.evidence
             FROM page JOIN match_groups g USING (group_id) JOIN matches x USING (group_id)
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY page.created_at DESC, g.group_id, x.txn_id, x.payment_id
@@ -128,7 +128,8 @@ def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0, min_confide
             )
             SELECT g.group_id, g.kind, g.rule, g.confidence, x.txn_id, t.booked_on, t.amount AS txn_amount,
                    t.currency, t.description, t.reference AS txn_reference, t.counterparty, x.payment_id,
-                   p.amount AS payment_amount, p.reference AS payment_reference, p.payer, p.due_on, g.evidence
+                   p.amount AS payment_amount, p.reference AS payment_reference, p.payer, p.due_on, x.fee,
+                   g.evidence
             FROM page JOIN match_groups g USING (group_id) JOIN matches x USING (group_id)
             LEFT JOIN transactions t ON t.txn_id = x.txn_id LEFT JOIN payments p ON p.payment_id = x.payment_id
             ORDER BY g.confidence DESC, g.group_id, x.txn_id

@@ -31,7 +31,9 @@ def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, subject: str 
 
 def insert_groups(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame) -> None:
     """Bulk insert: `groups` (group_id, kind, rule, rule_version, confidence, status, pinned, evidence,
-    created_by) and `links` (group_id, txn_id, payment_id, amount)."""
+    created_by) and `links` (group_id, txn_id, payment_id, amount[, fee])."""
+    if "fee" not in links.columns:
+        links = links.with_columns(fee=pl.lit("0"))
     with registered(con, "_groups", groups.to_arrow()):
         con.execute(
             "INSERT INTO match_groups (group_id, kind, rule, rule_version, confidence, status, pinned, evidence,"
@@ -40,8 +42,8 @@ def insert_groups(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: p
         )
     with registered(con, "_links", links.to_arrow()):
         con.execute(
-            "INSERT INTO matches (group_id, txn_id, payment_id, amount)"
-            " SELECT group_id, CAST(txn_id AS BIGINT), payment_id, CAST(amount AS DECIMAL(18, 2)) FROM _links"
+            "INSERT INTO matches (group_id, txn_id, payment_id, amount, fee) SELECT group_id, CAST(txn_id AS BIGINT),"
+            " payment_id, CAST(amount AS DECIMAL(18, 2)), CAST(fee AS DECIMAL(18, 2)) FROM _links"
         )
 
 
@@ -74,7 +76,7 @@ def refresh_payments(con: duckdb.DuckDBPyConnection, payment_ids: Iterable[str])
 def group_detail(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any] | None:
     rows = con.execute(
         "SELECT g.group_id, g.kind, g.rule, g.rule_version, g.confidence, g.status, g.pinned, g.created_by,"
-        " x.txn_id, x.payment_id, x.amount FROM match_groups g LEFT JOIN matches x USING (group_id)"
+        " x.txn_id, x.payment_id, x.amount, x.fee FROM match_groups g LEFT JOIN matches x USING (group_id)"
         " WHERE g.group_id = ? ORDER BY x.txn_id, x.payment_id",
         [group_id],
     ).fetchall()
@@ -84,19 +86,25 @@ def group_detail(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any
     return {
         "group_id": first[0], "kind": first[1], "rule": first[2], "rule_version": first[3],
         "confidence": first[4], "status": first[5], "pinned": first[6], "created_by": first[7],
-        "links": [{"txn_id": r[8], "payment_id": r[9], "amount": r[10]} for r in rows if r[8] is not None],
+        "links": [{"txn_id": r[8], "payment_id": r[9], "amount": r[10], "fee": r[11]} for r in rows
+                  if r[8] is not None],
     }
 
 
 def payment_event(payment_id: str, statuses: dict[str, tuple[str, Decimal]], group_id: str, kind: str, rule: str,
                   confidence: float, transactions: list[dict[str, Any]]) -> tuple[str, dict, str]:
     """The event for one payment of a group that just went live: `payment.matched` when it is now paid in full,
-    else `payment.partially_matched`. As (type, payload, subject)."""
+    else `payment.partially_matched`. As (type, payload, subject).
+
+    `transactions` are `{txn_id, amount, fee}`: `fee` (total in the payload) is what the payer's bank kept or a
+    tolerance accepted, settled without arriving.
+    """
     status, open_amount = statuses.get(payment_id, ("open", None))
     payload = {
         "payment_id": payment_id,
         "status": status,
         "open_amount": open_amount,
+        "fee": sum((t.get("fee") or Decimal(0) for t in transactions), Decimal(0)),
         "group_id": group_id,
         "match_kind": kind,
         "rule": rule,
@@ -111,7 +119,7 @@ def matched_events(group: dict[str, Any], statuses: dict[str, tuple[str, Decimal
     """The events of one group (see `payment_event`)."""
     return [
         payment_event(payment_id, statuses, group["group_id"], group["kind"], group["rule"], group["confidence"],
-                      [{"txn_id": link["txn_id"], "amount": link["amount"]}
+                      [{"txn_id": link["txn_id"], "amount": link["amount"], "fee": link["fee"]}
                        for link in group["links"] if link["payment_id"] == payment_id])
         for payment_id in sorted({link["payment_id"] for link in group["links"]})
     ]

@@ -98,6 +98,28 @@ def splits(features: pl.DataFrame, scored: pl.DataFrame, rules: Rules) -> pl.Dat
     ).cast(LINK_SCHEMA)
 
 
+def settle(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame) -> pl.DataFrame:
+    """Say, per link, what it takes from the deposit (`cents`) and what it accepts as not arriving (`fee_cents`).
+
+    A rule that admits a short deposit (a fee schedule, a tolerance) settles the payment in full: the shortfall
+    is the fee, so the payment is `paid`, not left open by the bank's charge. Per shape:
+    - one-to-one: the whole deposit; the fee is what it lacks of the open amount (never negative);
+    - batch: the deposit allocated over its payments in payment order, each up to its open amount, so the
+      links add up to the deposit exactly and a fee on the total falls on the last payments;
+    - split: each deposit as it is, no fee (the residual stays open until more money comes).
+    """
+    if links.is_empty():
+        return links.with_columns(fee_cents=pl.lit(0, dtype=pl.Int64))
+    frame = links.join(t.select("t", t_cents="cents"), on="t").join(p.select("p", p_cents="cents"), on="p")
+    before = pl.col("p_cents").cum_sum().over("kind", "gid", order_by="p") - pl.col("p_cents")
+    taken = (
+        pl.when(pl.col("kind") == "batch").then((pl.col("t_cents") - before).clip(0, pl.col("p_cents")))
+        .otherwise(pl.col("t_cents"))
+    )
+    fee = pl.when(pl.col("kind") == "split").then(0).otherwise((pl.col("p_cents") - taken).clip(lower_bound=0))
+    return frame.with_columns(cents=taken, fee_cents=fee.cast(pl.Int64)).drop("t_cents", "p_cents")
+
+
 @cache
 def _masks(n: int, max_items: int) -> np.ndarray:
     """Every subset of n items with 2..max_items members, as a 0/1 matrix (one row per subset)."""

@@ -167,6 +167,7 @@ class ReconciliationExplorer(w.VBox):
         self.deposit_pager = _Pager(self.refresh_deposits)
         self.payment_pager = _Pager(self.refresh_payments)
         self.note = w.Text(description="Note", placeholder="why (goes to the audit log)")
+        self.write_off = w.Checkbox(value=False, description="Write off the difference as a fee", indent=False)
         self.link_button = w.Button(description="Link selected", icon="link", button_style="success")
         self.link_button.on_click(lambda _b: self.link_selected())
         # suggestions
@@ -195,7 +196,7 @@ class ReconciliationExplorer(w.VBox):
                        layout=w.Layout(width="50%")),
             ]),
             w.HTML("Select one deposit and one or more payments (or several deposits and one payment), then link."),
-            w.HBox([self.note, self.link_button]),
+            w.HBox([self.note, self.write_off, self.link_button]),
         ])
         suggestions = w.VBox([w.HBox([self.threshold, self.bulk_button]), self.suggestion_rows,
                               self.suggestion_pager])
@@ -285,7 +286,8 @@ class ReconciliationExplorer(w.VBox):
             f"{html.escape(str(r['currency']))} {html.escape(str(r['counterparty'] or ''))} "
             f"<i>{html.escape(str(r['txn_reference'] or r['description'] or ''))}</i> &rarr; "
             f"<b>{html.escape(str(r['payment_id']))}</b> {html.escape(str(r[amount_col]))} "
-            f"{html.escape(str(r['payer'] or ''))}"
+            + (f"<small>(fee {html.escape(str(r['fee']))} withheld)</small> " if r.get("fee") else "")
+            + f"{html.escape(str(r['payer'] or ''))}"
             for r in rows.iter_rows(named=True)
         )
 
@@ -385,9 +387,11 @@ class ReconciliationExplorer(w.VBox):
         if not txn_ids or not payment_ids:
             self.message.value = "Select at least one deposit and one payment to link."
             return None
-        result = self._guard(lambda: matching.link(self.ws, txn_ids, payment_ids, actor=self.actor, note=self._note()))
+        result = self._guard(lambda: matching.link(self.ws, txn_ids, payment_ids, actor=self.actor,
+                                                   note=self._note(), write_off=self.write_off.value))
         if result is not None:
             self.note.value = ""
+            self.write_off.value = False
             self._done(f"Linked {len(txn_ids)} deposit(s) to {', '.join(payment_ids)} ({result['group_id']}).")
         return result
 

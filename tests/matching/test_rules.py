@@ -78,7 +78,7 @@ def test_fuzzy_guard_short_reference_never_matches_inside_a_longer_one(tmp_path:
 
 def test_amount_fee_schedule(tmp_path: Path) -> None:
     # 100.00 less 2.9 % + 0.30 = 96.80; 500.00 less a 15.00 wire fee = 485.00; 96.79 overpays 96.00 beyond tolerance
-    rows, _ = run(
+    rows, report = run(
         tmp_path,
         [txn("T1", "96.80", reference="A-100001"), txn("T2", "485.00", reference="A-100002"),
          txn("T3", "96.79", reference="A-100003")],
@@ -87,6 +87,8 @@ def test_amount_fee_schedule(tmp_path: Path) -> None:
     )
     assert {(r["txn_id"], r["payment_id"], r["rule"]) for r in rows} == {
         ("T1", "P1", "reference-fee"), ("T2", "P2", "reference-fee")}
+    # the fee settles the invoice: paid in full, not left open by the bank's charge
+    assert (report.matched, report.partially_matched) == (2, 0)
 
 
 def test_amount_tolerance_absolute_percentage_and_bound(tmp_path: Path) -> None:

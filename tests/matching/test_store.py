@@ -242,3 +242,82 @@ def test_a_connection_run_keeps_other_connections_suggestions(seeded: Workspace)
     assert len(before) == 2  # the 49.00 (bank1) and the 75.00 (bank2, amount only)
     reconcile_store(seeded, connection="bank1")
     assert set(suggestions(seeded)["txn_id"]) == before
+
+
+@pytest.fixture
+def short_deposits(ws: Workspace, tmp_path: Path) -> Workspace:
+    """Deposits short by a card fee (2.9 % + 0.30), a wire fee (15.00), a tolerance, and a batch less a fee."""
+    rows = [
+        pay("INV-CARD", "100.00", reference="RF-200001"),
+        pay("INV-WIRE", "500.00", reference="RF-200002"),
+        pay("INV-TOL", "1000.00", reference="RF-200003"),
+        pay("INV-B1", "33.33", reference="RF-200004"),
+        pay("INV-B2", "66.67", reference="RF-200005"),
+    ]
+    with ws.connect() as con:
+        import_file(con, write_csv(tmp_path / "payments.csv", PAY_HEADER, rows))
+        banks.ensure_statement_bank(con)
+        conn = connections.add(con, "bank1", banks.STATEMENT_BANK)
+        account = accounts.ensure(con, conn.connection_id, "ACC-1", currency="EUR")
+        ingest(con, account, [
+            Txn(D, Decimal("96.80"), "EUR", "card payout", reference="RF-200001"),
+            Txn(D, Decimal("485.00"), "EUR", "wire", reference="RF-200002"),
+            Txn(D, Decimal("997.00"), "EUR", "sepa", reference="RF-200003"),
+            Txn(D, Decimal("96.80"), "EUR", "RF-200004 RF-200005"),
+        ], source="statement")
+    return ws
+
+
+def test_a_deposit_short_by_a_known_fee_pays_its_invoice_in_full(short_deposits: Workspace) -> None:
+    report = reconcile_store(short_deposits)
+    assert (report.matched, report.partially_matched) == (5, 0)
+    assert set(_status(short_deposits).values()) == {"paid"}
+    links = {pid: (amount, fee) for pid, amount, fee in _q(short_deposits,
+             "SELECT payment_id, amount, fee FROM matches")}
+    assert links["INV-CARD"] == (Decimal("96.80"), Decimal("3.20"))
+    assert links["INV-WIRE"] == (Decimal("485.00"), Decimal("15.00"))
+    assert links["INV-TOL"] == (Decimal("997.00"), Decimal("3.00"))  # within 0.5 %, at most 5.00
+    # the batch's links add up to the deposit; the fee on the total falls on the last invoice
+    assert links["INV-B1"] == (Decimal("33.33"), Decimal("0.00"))
+    assert links["INV-B2"] == (Decimal("63.47"), Decimal("3.20"))
+    batch_total = _q(short_deposits, "SELECT sum(amount) FROM matches WHERE payment_id LIKE 'INV-B%'")[0][0]
+    assert batch_total == Decimal("96.80")
+    events = {json.loads(p)["payment_id"]: json.loads(p) for (p,) in _q(
+        short_deposits, "SELECT payload FROM events WHERE type = 'payment.matched'")}
+    assert Decimal(events["INV-CARD"]["fee"]) == Decimal("3.20")
+    assert Decimal(events["INV-CARD"]["open_amount"]) == 0
+    assert events["INV-CARD"]["transactions"][0]["fee"] == "3.20"
+
+
+def test_unlinking_a_fee_match_reopens_the_whole_invoice(short_deposits: Workspace) -> None:
+    reconcile_store(short_deposits)
+    (group_id,) = _q(short_deposits, "SELECT group_id FROM matches WHERE payment_id = 'INV-CARD'")[0]
+    unlink(short_deposits, group_id, actor="ana")
+    assert _status(short_deposits)["INV-CARD"] == "open"
+    still_open = open_items(short_deposits, "payments").filter(payment_id="INV-CARD")
+    assert still_open["open_amount"].to_list() == [Decimal("100.00")]  # the fee went with the match
+
+
+def test_a_manual_link_can_write_off_the_difference(seeded: Workspace) -> None:
+    part = _txn(seeded, "part one RF-100002")  # 600.00 of INV-B's 1000.00
+    plain = link(seeded, [part], ["INV-B"], actor="ana")
+    assert _status(seeded)["INV-B"] == "partially_paid" and plain["links"][0]["fee"] == 0
+    unlink(seeded, plain["group_id"], actor="ana")
+    settled = link(seeded, [part], ["INV-B"], actor="ana", note="customer disputes 400.00", write_off=True)
+    assert _status(seeded)["INV-B"] == "paid"
+    assert [(x["amount"], x["fee"]) for x in settled["links"]] == [(Decimal("600.00"), Decimal("400.00"))]
+    payload = json.loads(_q(seeded, "SELECT payload FROM events WHERE type = 'payment.matched'")[-1][0])
+    assert payload["payment_id"] == "INV-B" and Decimal(payload["fee"]) == Decimal("400.00")
+    detail = json.loads(_q(seeded, "SELECT detail FROM audit_log WHERE action = 'match.link' ORDER BY audit_id")[-1][0])
+    assert detail["links"][0]["fee"] == "400.00" and detail["note"] == "customer disputes 400.00"
+
+
+def test_a_batch_link_writes_off_only_what_is_left_open(seeded: Workspace, run_cli) -> None:
+    deposit = _txn(seeded, "SEPA CREDIT")  # 49.00 for INV-C and INV-D, 98.00 together
+    done = run_cli("matches", "link", "--txn", str(deposit), "--payment", "INV-C", "--payment", "INV-D",
+                   "--write-off", "--by", "ana", check=True)
+    assert "49.00 written off as fee" in done.stdout
+    assert (_status(seeded)["INV-C"], _status(seeded)["INV-D"]) == ("paid", "paid")
+    assert _q(seeded, "SELECT payment_id, amount, fee FROM matches WHERE txn_id = ? ORDER BY payment_id",
+              [deposit]) == [("INV-C", Decimal("49.00"), Decimal("0.00")), ("INV-D", Decimal("0.00"),
+                                                                             Decimal("49.00"))]

@@ -116,6 +116,24 @@ def test_suggestions_show_their_evidence_and_accept_records_the_actor(review: Wo
     assert best in ex.match_rows.children[0].children[0].value
 
 
+def test_a_short_deposit_shows_the_fee_it_settles_and_accepting_pays_the_invoice(review: Workspace) -> None:
+    ex = ReconciliationExplorer(review, actor="maria")
+    cards = {card.children[0].children[0].value: card for card in ex.suggestion_rows.children}
+    text, = (t for t in cards if "INV-3" in t)  # 249.00 for 250.00: within the tolerance rule
+    assert "(fee 1.00 withheld)" in text
+    group_id, = _q(review, "SELECT group_id FROM matches WHERE payment_id = 'INV-3'")[0]
+    ex.buttons[(group_id, "accept")].click()
+    assert _q(review, "SELECT status FROM payments WHERE payment_id = 'INV-3'") == [("paid",)]
+    (match,) = [t for t in _texts(ex.match_rows) if "INV-3" in t]
+    assert "(fee 1.00 withheld)" in match
+
+
+def _texts(widget) -> list[str]:
+    """Every text value under `widget`, depth first."""
+    own = [widget.value] if isinstance(getattr(widget, "value", None), str) else []
+    return own + [t for child in getattr(widget, "children", ()) for t in _texts(child)]
+
+
 def test_reject_is_recorded_and_not_suggested_again(review: Workspace) -> None:
     ex = ReconciliationExplorer(review, actor="maria")
     group = min(_suggested(review), key=_suggested(review).get)
@@ -198,3 +216,15 @@ def test_filters_narrow_suggestions_and_bulk_accept_takes_only_what_is_shown(rev
     assert set(_suggested(review)) == set(before) - {blue}
     assert _audit(review, "match.accept") == [("maria", f"match:{blue}")]
     assert blue in ex.match_rows.children[0].children[0].value and len(ex.match_rows.children) == 1
+
+
+def test_link_by_hand_with_the_write_off_box_settles_the_invoice(review: Workspace) -> None:
+    ex = ReconciliationExplorer(review, actor="maria")
+    ex.deposits.value = (_txn(review, "Payment INV-2026-0003"),)  # 249.00
+    ex.payments.value = ("INV-3",)  # 250.00
+    ex.write_off.value = True
+    result = ex.link_selected()
+    assert result is not None and result["links"][0]["fee"] == Decimal("1.00")
+    assert _q(review, "SELECT status FROM payments WHERE payment_id = 'INV-3'") == [("paid",)]
+    assert ex.write_off.value is False  # one decision per link, not a sticky mode
+    assert "INV-3" not in _payment_ids(ex)

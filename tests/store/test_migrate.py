@@ -1,0 +1,43 @@
+"""Migrations on a store written by an earlier version: the data comes along, and what it meant is kept."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from reconwb.store import migrate
+
+
+def _store_at(path: Path, version: int) -> duckdb.DuckDBPyConnection:
+    """A store built by the migrations up to `version`, as an older reconwb left it."""
+    con = duckdb.connect(str(path))
+    migrate.applied(con)
+    for migration in migrate.available():
+        if migration.version <= version:
+            con.execute(migration.sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                        [migration.version, migration.name])
+    return con
+
+
+def test_match_fees_are_backfilled_for_automatic_one_to_one_matches(tmp_path: Path) -> None:
+    con = _store_at(tmp_path / "old.duckdb", 8)
+    con.execute("""INSERT INTO payments (payment_id, amount, currency, status) VALUES
+        ('CARD', 100.00, 'EUR', 'partially_paid'), ('SPLIT', 200.00, 'EUR', 'partially_paid'),
+        ('BYHAND', 50.00, 'EUR', 'partially_paid'), ('EXACT', 10.00, 'EUR', 'paid')""")
+    con.execute("""INSERT INTO match_groups (group_id, kind, rule, confidence, status) VALUES
+        ('g1', 'one_to_one', 'reference-fee', 0.98, 'matched'), ('g2', 'split', 'partial-reference', 0.97, 'matched'),
+        ('g3', 'one_to_one', 'manual', 1.0, 'matched'), ('g4', 'one_to_one', 'reference-exact', 0.99, 'matched')""")
+    con.execute("""INSERT INTO matches (group_id, txn_id, payment_id, amount) VALUES
+        ('g1', 1, 'CARD', 96.80), ('g2', 2, 'SPLIT', 150.00), ('g3', 3, 'BYHAND', 45.00), ('g4', 4, 'EXACT', 10.00)""")
+
+    assert 9 in migrate.migrate(con)
+
+    fees = dict(con.execute("SELECT payment_id, fee FROM matches").fetchall())
+    assert fees == {"CARD": Decimal("3.20"), "SPLIT": 0, "BYHAND": 0, "EXACT": 0}
+    status = dict(con.execute("SELECT payment_id, status FROM payments").fetchall())
+    assert status == {"CARD": "paid", "SPLIT": "partially_paid", "BYHAND": "partially_paid", "EXACT": "paid"}
+    con.execute("INSERT INTO matches (group_id, txn_id, payment_id, amount) VALUES ('g5', 5, 'SPLIT', 50.00)")
+    assert con.execute("SELECT fee FROM matches WHERE group_id = 'g5'").fetchall() == [(Decimal("0.00"),)]

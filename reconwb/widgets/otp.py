@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-import threading
 from collections.abc import Callable
 
 import ipywidgets as w
@@ -20,6 +19,7 @@ from reconwb import sync
 from reconwb.errors import ReconwbError
 from reconwb.otp import Challenge
 from reconwb.redaction import redact_exception
+from reconwb.widgets.ticker import Ticker
 from reconwb.workspace import Workspace
 
 
@@ -53,8 +53,7 @@ class OtpPrompt(w.VBox):
         self.message = w.HTML()
         self.submit.on_click(lambda _b: self.submit_code())
         self.reload.on_click(lambda _b: self.refresh())
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.timer = Ticker(self._tick, 1.0, f"otp-countdown-{connection}")
         super().__init__([self.title, self.prompt, self.screenshot,
                           w.HBox([self.code, self.submit, self.countdown]), self.reload, self.message])
         self.refresh()
@@ -92,24 +91,16 @@ class OtpPrompt(w.VBox):
                               " now on the connection to start a new login.</span>")
         return False
 
+    def _tick(self) -> bool:
+        """Keep counting while a code can be entered, or while no challenge is there yet."""
+        return self.update_countdown() or self.challenge is None
+
     def start_timer(self, interval: float = 1.0) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-
-        def tick() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    if not self.update_countdown() and self.challenge is not None:
-                        return
-                except Exception:  # a closed widget or a kernel shutting down: stop quietly
-                    return
-
-        self._thread = threading.Thread(target=tick, name=f"otp-countdown-{self.connection}", daemon=True)
-        self._thread.start()
+        self.timer.interval = interval
+        self.timer.start()
 
     def stop_timer(self) -> None:
-        self._stop.set()
+        self.timer.stop()
 
     def close(self) -> None:
         self.stop_timer()

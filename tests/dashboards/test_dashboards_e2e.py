@@ -91,13 +91,14 @@ def page(server):
         browser.close()
 
 
-def url(server, name: str) -> str:
-    return f"{server['base']}/voila/render/dashboards/{name}.ipynb?token={TOKEN}"
+def url(server, name: str, refresh: float = 0) -> str:
+    """A dashboard's address; auto-refresh off unless a test is about it (a redraw mid-click is its own test)."""
+    return f"{server['base']}/voila/render/dashboards/{name}.ipynb?token={TOKEN}&refresh={refresh:g}"
 
 
-def open_dashboard(page, server, name: str = "reconciliation"):
+def open_dashboard(page, server, name: str = "reconciliation", refresh: float = 0):
     """Load a dashboard and wait until its first widgets are drawn (Voila renders widgets client-side)."""
-    page.goto(url(server, name), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+    page.goto(url(server, name, refresh), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
     first = ".reconwb-banner, .reconwb-all-clear" if name == "reconciliation" else ".reconwb-connections"
     page.locator(first).first.wait_for(state="visible", timeout=RENDER_TIMEOUT)
     return page
@@ -203,6 +204,26 @@ def test_blocked_connection_needs_attention_and_run_now_clears_it(env, server, p
     gone(banner(page, "dave"))
     shot(page, "b2_run_now_cleared")
     assert health(ws, "dave")[0] == "ok"
+
+
+def test_an_open_dashboard_follows_the_store_without_a_reload(env, server, page) -> None:
+    """A manager's wall screen: a bank switched off shows its banner within seconds, and it goes again."""
+    ws = env["ws"]
+    connect(env, "gus")
+    open_dashboard(page, server, refresh=2)
+    page.locator(".reconwb-refreshed").wait_for(timeout=RENDER_TIMEOUT)
+    assert banner(page, "gus").count() == 0
+    with ws.connect() as con:
+        banks.set_availability(con, "sim-alpine", enabled=False)
+    try:
+        banner(page, "gus").wait_for(timeout=30_000)
+        assert "Bank unavailable" in banner(page, "gus").inner_text()
+        assert "updated" in page.locator(".reconwb-refreshed").inner_text()
+        shot(page, "c0_auto_refreshed")
+    finally:
+        with ws.connect() as con:
+            banks.set_availability(con, "sim-alpine", enabled=True)
+    gone(banner(page, "gus"))
 
 
 def _offered_banks(page) -> list[str]:

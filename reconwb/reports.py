@@ -58,10 +58,18 @@ def _deposit_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per currency and status: how many payments, their amount, and the fees settled on them (not received)."""
     return frame(
         con,
-        "SELECT currency, status, count(*) AS payments, sum(amount) AS amount FROM payments"
-        " GROUP BY ALL ORDER BY currency, status",
+        """
+        SELECT p.currency, p.status, count(*) AS payments, sum(p.amount) AS amount,
+               coalesce(sum(f.fees), 0) AS fees
+        FROM payments p LEFT JOIN (
+            SELECT x.payment_id, sum(x.fee) AS fees FROM matches x JOIN match_groups g USING (group_id)
+            WHERE g.status = 'matched' GROUP BY x.payment_id
+        ) f USING (payment_id)
+        GROUP BY ALL ORDER BY p.currency, p.status
+        """,
     )
 
 

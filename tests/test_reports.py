@@ -44,3 +44,12 @@ def test_overview_agrees_with_the_single_reports(books) -> None:
     assert data.payment_totals.equals(reports.payment_totals(books))
     assert data.trend.equals(reports.trend(books))
     assert data.ageing.equals(reports.ageing(books, today=TODAY))
+
+
+def test_payment_totals_show_the_fees_settled_on_paid_invoices(books: Workspace) -> None:
+    with books.connect() as con:
+        con.execute("UPDATE matches SET amount = 96.80, fee = 3.20 WHERE payment_id = 'INV-1'")
+        con.execute("UPDATE matches SET fee = 1.00 WHERE payment_id = 'INV-2'")  # a suggestion: not settled yet
+    rows = {r["status"]: r for r in reports.payment_totals(books).to_dicts()}
+    assert rows["paid"]["fees"] == Decimal("3.20") and rows["paid"]["amount"] == Decimal("100.00")
+    assert rows["open"]["fees"] == 0

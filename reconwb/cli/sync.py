@@ -9,7 +9,7 @@ import click
 
 from reconwb import otp
 from reconwb import sync as engine
-from reconwb.cli.base import cli, emit, json_option, pass_ws, table
+from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
@@ -54,12 +54,19 @@ def sync_cmd(ws: Workspace, name: str | None, all_: bool, now: bool, concurrency
 @cli.command("otp")
 @click.argument("name")
 @click.argument("code", required=False)
+@click.option("--code-stdin", is_flag=True,
+              help="Read the code from stdin instead of the command line (keeps it out of the process list).")
 @click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path),
               help="Without CODE: save the bank page's screenshot (PNG) of the waiting challenge here.")
 @json_option
 @pass_ws
-def otp_cmd(ws: Workspace, name: str, code: str | None, screenshot: Path | None, as_json: bool) -> None:
+def otp_cmd(ws: Workspace, name: str, code: str | None, code_stdin: bool, screenshot: Path | None,
+            as_json: bool) -> None:
     """Give the waiting fetch of NAME the one-time CODE the bank sent; without CODE, show what is waiting."""
+    if code_stdin:
+        if code is not None:
+            raise InvalidInput("give the code as CODE or on stdin with --code-stdin, not both")
+        code = read_secret(True, "One-time code")
     if code is not None:
         emit(otp.submit_otp(ws, name, code), as_json, lambda r: f"code handed to the waiting fetch of {name}")
         return

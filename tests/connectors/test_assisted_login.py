@@ -51,6 +51,21 @@ def test_fetch_pauses_for_the_code_and_resumes_when_the_cli_hands_it_in(
     assert bank.admin("stats")["carol"]["login_posts"] == 1  # the same login continued
 
 
+def test_the_cli_reads_the_code_from_stdin_so_it_stays_out_of_the_process_list(
+    ws: Workspace, bank: BankHandle, run_cli
+) -> None:
+    add_connection(ws, bank, "carol", login_mode="assisted")
+    running = _start(ws, "carol")
+    wait_for_challenge(ws, "carol")
+    code = bank.admin("otp/carol")["code"]
+    both = run_cli("otp", "carol", code, "--code-stdin", input=code + "\n")
+    assert both.returncode != 0 and "not both" in both.stderr
+    done = run_cli("otp", "carol", "--code-stdin", input=code + "\n")
+    assert done.returncode == 0, done.stderr
+    assert code not in done.stdout + done.stderr
+    assert running.result(timeout=60).health == "ok"
+
+
 def test_atlantic_otp_with_the_function_notebooks_call(ws: Workspace, bank: BankHandle) -> None:
     add_connection(ws, bank, "heidi", login_mode="assisted")
     running = _start(ws, "heidi")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +136,12 @@ def scheduler_cmd(ws: Workspace, path: Path | None, once: bool, executor: str, a
     file = schedule.schedule_path(ws, path)
     chosen = executor_for(executor)
     if not once:
-        schedule.run_forever(ws, file, executor=chosen)
+        stop = threading.Event()  # SIGTERM (systemd, docker stop) and Ctrl-C end it after the current round
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        click.echo(f"scheduler: running {file} until stopped", err=True)
+        schedule.run_forever(ws, file, executor=chosen, stop=stop)
+        click.echo("scheduler: stopped", err=True)
         return
     records = [r.as_dict() for r in schedule.run_due(ws, schedule.load(file), executor=chosen, progress=not as_json)]
     emit(records, as_json, lambda r: "\n".join(map(_run_line, r)) or "nothing due")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import time
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +28,10 @@ from typing import Any
 
 from croniter import croniter
 
-from reconwb.errors import InvalidInput, NotFound
+from reconwb.errors import InvalidInput, NotFound, ReconwbError
 from reconwb.jobs.executors import Executor, executor_for, fan_out
 from reconwb.jobs.runner import JobRequest, Policy, RunRecord, policy_for, validate
+from reconwb.redaction import redact_exception
 from reconwb.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -197,13 +198,33 @@ def run_due(
 
 
 def run_forever(
-    ws: Workspace, path: Path, *, executor: Executor | None = None, max_sleep: float = 60.0
-) -> None:  # pragma: no cover - an endless loop; `run_due` is what the tests drive
-    """The long-running scheduler: run what is due, sleep until the next fire (re-reading the file each time)."""
-    while True:
-        entries = load(path)
-        run_due(ws, entries, executor=executor)
+    ws: Workspace,
+    path: Path,
+    *,
+    executor: Executor | None = None,
+    max_sleep: float = 60.0,
+    min_sleep: float = 1.0,
+    stop: threading.Event | None = None,
+) -> None:
+    """The long-running scheduler: run what is due, sleep until the next fire (re-reading the file each time).
+
+    It outlives its own trouble, as a scheduler must: a schedule file edited into something invalid keeps the
+    entries read before (and says why, each round, until it is fixed); a round that fails (a store locked for
+    too long, an executor gone) is logged and the next round comes as planned. `stop` ends it between rounds
+    (the CLI sets it on SIGTERM and Ctrl-C).
+    """
+    stop = stop or threading.Event()
+    entries: list[Entry] = []
+    while not stop.is_set():
+        try:
+            entries = load(path)
+        except ReconwbError as err:
+            log.error("%s; keeping the %d schedule entries read before", redact_exception(err), len(entries))
+        try:
+            run_due(ws, entries, executor=executor)
+        except Exception as err:  # the next round may well work: a locked store, a restarted cluster
+            log.error("scheduled round failed: %s", redact_exception(err))
         now = _now()
         upcoming = [e.next_fire(now) for e in entries if e.enabled]
         wait = min([(t - now).total_seconds() for t in upcoming] + [max_sleep])
-        time.sleep(max(wait, 1.0))
+        stop.wait(max(wait, min_sleep))

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +17,7 @@ import pytest
 from reconwb.errors import InvalidInput
 from reconwb.jobs import history, schedule
 from reconwb.workspace import Workspace
+from tests.conftest import ROOT
 from tests.jobs.conftest import add_connection, run_json
 from tests.jobs.loopback_bank import LoopbackBank
 
@@ -85,8 +93,58 @@ def test_scheduler_runs_what_is_due_and_shows_next_due(
 
 
 def test_the_example_schedule_loads() -> None:
-    from tests.conftest import ROOT
-
     entries = schedule.load(ROOT / "notebooks" / "jobs" / "schedule.example.toml")
     assert {e.job for e in entries} == {"sync", "pipeline", "deliver_webhooks"}
     assert all(e.next_fire(T0) > T0 for e in entries)
+
+
+NOT_DUE = '[jobs.yearly]\njob = "reconcile"\ncron = "0 3 1 1 *"\n'
+
+
+def test_the_forever_scheduler_outlives_a_bad_edit_and_a_failed_round(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _write(tmp_path, NOT_DUE)
+    rounds: list[list[str]] = []
+    real_run_due = schedule.run_due
+
+    def run_due(ws_, entries, **kwargs):
+        rounds.append([e.name for e in entries])
+        if len(rounds) == 1:
+            path.write_text("[jobs.yearly\n")  # someone saves a half-edited file
+        if len(rounds) == 2:
+            raise RuntimeError("store locked by another process; password=hunter2")
+        return real_run_due(ws_, entries, **kwargs)
+
+    monkeypatch.setattr(schedule, "run_due", run_due)
+    stop = threading.Event()
+    loop = threading.Thread(target=schedule.run_forever, args=(ws, path),
+                            kwargs={"max_sleep": 0.02, "min_sleep": 0.01, "stop": stop})
+    with caplog.at_level(logging.ERROR, logger="reconwb.jobs.schedule"):
+        loop.start()
+        deadline = time.monotonic() + 10
+        while len(rounds) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        loop.join(timeout=10)
+    assert not loop.is_alive()
+    assert len(rounds) >= 4 and all(r == ["yearly"] for r in rounds)  # the last good entries, every round
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("not valid TOML" in m and "keeping the 1 schedule entries" in m for m in messages)
+    assert any("scheduled round failed: store locked" in m for m in messages)
+    assert not any("hunter2" in m for m in messages)
+
+
+def test_the_scheduler_process_stops_cleanly_on_sigterm(ws: Workspace, tmp_path: Path) -> None:
+    path = _write(tmp_path, NOT_DUE)
+    env = {**os.environ, "RECONWB_DB": str(ws.db_path),
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "reconwb", "jobs", "scheduler", "--file", str(path)],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "running" in proc.stderr.readline()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "stopped" in proc.stderr.read()
+    finally:
+        proc.kill()

@@ -9,6 +9,7 @@ after a fatal failure no further login is attempted automatically.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import logging
 import threading
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 OVERLAP_DAYS = 3  # re-read this many days before the last booked date, to catch late postings
 TRANSIENT_TRIES = 3
 T = TypeVar("T")
+# the concurrency slot the current fetch holds in `sync_many_async`; a fetch waiting for a person lends it out
+_SLOT: contextvars.ContextVar[asyncio.Semaphore | None] = contextvars.ContextVar("reconwb_sync_slot", default=None)
 
 
 @dataclass
@@ -269,6 +272,7 @@ async def sync_many_async(
 
     async def one(name: str) -> SyncResult:
         async with gate:
+            _SLOT.set(gate)  # each gathered task has its own context: this is this fetch's slot
             try:
                 result = await sync_async(ws, name, now=now, since=since, resources=shared)
             except Exception as err:  # a store or vault failure for one connection must not stop the others
@@ -360,12 +364,23 @@ def _save_session(con: Any, vault: Any, plan: _Plan) -> None:
 
 
 def _attach_otp(ws: Workspace, plan: _Plan) -> None:
-    """Assisted logins wait for a person's code through the store (see `reconwb.otp`)."""
+    """Assisted logins wait for a person's code through the store (see `reconwb.otp`).
+
+    While it waits, the fetch gives its concurrency slot back, so a `sync --all` goes on with the other
+    connections instead of idling for minutes; it takes a slot again once the code is in.
+    """
     if plan.ctx.login_mode != "assisted":
         return
 
     async def ask(screenshot: bytes, prompt: str) -> str:
-        return await otp.wait_for_code(ws, plan.ctx.connection_id, plan.run_id, screenshot, prompt)
+        slot = _SLOT.get()
+        if slot is not None:
+            slot.release()
+        try:
+            return await otp.wait_for_code(ws, plan.ctx.connection_id, plan.run_id, screenshot, prompt)
+        finally:
+            if slot is not None:
+                await slot.acquire()
 
     plan.ctx.ask_otp = ask
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -64,6 +65,24 @@ def test_the_cli_reads_the_code_from_stdin_so_it_stays_out_of_the_process_list(
     assert done.returncode == 0, done.stderr
     assert code not in done.stdout + done.stderr
     assert running.result(timeout=60).health == "ok"
+
+
+def test_a_fetch_waiting_for_a_code_lends_its_slot_to_the_others(ws: Workspace, bank: BankHandle) -> None:
+    add_connection(ws, bank, "carol", login_mode="assisted")
+    add_connection(ws, bank, "alice")
+    finished: list[str] = []
+    host = browser_host()
+    running = host.submit(sync.sync_many_async(ws, ["carol", "alice"], concurrency=1, resources=host.resources,
+                                               on_done=lambda r: finished.append(r.connection)))
+    wait_for_challenge(ws, "carol")
+    deadline = time.monotonic() + 60
+    while "alice" not in finished and time.monotonic() < deadline:  # one slot, and carol is waiting
+        time.sleep(0.05)
+    assert finished == ["alice"]
+    otp.submit_otp(ws, "carol", bank.admin("otp/carol")["code"])
+    results = {r.connection: r for r in running.result(timeout=60)}
+    assert finished == ["alice", "carol"]
+    assert {n: r.health for n, r in results.items()} == {"carol": "ok", "alice": "ok"}
 
 
 def test_atlantic_otp_with_the_function_notebooks_call(ws: Workspace, bank: BankHandle) -> None:

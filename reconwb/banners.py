@@ -13,6 +13,7 @@ from reconwb.connections import Connection
 
 # the seeds' advice: rotate every 2 months, banks invalidate about every 3
 ROTATE_AFTER_DAYS = 60
+SWITCH_TO_ASSISTED = "Switch to assisted login"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,19 @@ def for_connection(
                     f"New credentials for {conn.name} were accepted. Deposits may take up to 15 minutes to appear"
                     f"{expected}; an earlier banner may still show meanwhile.",
                     "Reconnect",
+                )
+            )
+        case "awaiting_otp" if conn.login_mode != "assisted":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "One-time code needed at every login",
+                    f"{bank} asks for a one-time code each time {conn.name} logs in, which an unattended fetch"
+                    " cannot give. Switch to assisted login: the fetch then pauses at the bank's code page and asks"
+                    " for the code here.",
+                    SWITCH_TO_ASSISTED,
                 )
             )
         case "awaiting_otp":

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from reconwb import accounts, banks, events, jsonutil, lifecycle
+from reconwb import accounts, banks, events, jsonutil, lifecycle, sessions
 from reconwb.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReconwbError
 from reconwb.store.db import transaction
 from reconwb.vault import Vault
@@ -151,12 +151,38 @@ def remove(con: duckdb.DuckDBPyConnection, name: str) -> Connection:
         raise Conflict(f"connection {name!r} was removed already")
     with transaction(con):
         Vault.delete(con, conn.credentials_owner)
-        Vault.delete(con, f"session/{conn.connection_id}")
-        con.execute("DELETE FROM sessions WHERE connection_id = ?", [conn.connection_id])
+        sessions.forget(con, conn.connection_id)
         con.execute(
             "UPDATE connections SET removed_at = now() WHERE connection_id = ?", [conn.connection_id]
         )
         lifecycle.set_health(con, conn.connection_id, "obsolete", "the connection was removed")
+    return get_by_id(con, conn.connection_id)
+
+
+def set_modes(
+    con: duckdb.DuckDBPyConnection, name: str, *, login_mode: str | None = None, session_mode: str | None = None
+) -> Connection:
+    """Change how a connection logs in (`simple`/`assisted`) or keeps its session (`one-shot`/`persistent`).
+
+    The usual reason: the bank started asking for a one-time code at every login, which only an assisted login
+    (a person answering) can get past. Leaving `persistent` drops the stored session at once.
+    """
+    conn = get(con, name)
+    assert conn is not None
+    if conn.removed_at is not None:
+        raise Conflict(f"connection {name!r} was removed; add it again instead")
+    if login_mode is not None and login_mode not in LOGIN_MODES:
+        raise InvalidInput(f"login mode must be one of {', '.join(LOGIN_MODES)}, not {login_mode!r}")
+    if session_mode is not None and session_mode not in SESSION_MODES:
+        raise InvalidInput(f"session mode must be one of {', '.join(SESSION_MODES)}, not {session_mode!r}")
+    with transaction(con):
+        con.execute(
+            "UPDATE connections SET login_mode = coalesce(?, login_mode), session_mode = coalesce(?, session_mode)"
+            " WHERE connection_id = ?",
+            [login_mode, session_mode, conn.connection_id],
+        )
+        if session_mode == "one-shot":
+            sessions.forget(con, conn.connection_id)
     return get_by_id(con, conn.connection_id)
 
 

@@ -29,7 +29,8 @@ def conn(ws: Workspace) -> connections.Connection:
     ],
 )
 def test_each_state_that_needs_a_person_has_one_banner(conn, health: str, title: str, action: str | None) -> None:
-    conn = dataclasses.replace(conn, health=health, health_reason="why", credentials_set_at=NOW)
+    conn = dataclasses.replace(conn, health=health, health_reason="why", credentials_set_at=NOW,
+                               login_mode="assisted")
     found = banners.for_connection(conn, now=NOW)
     assert [(b.title, b.action) for b in found] == [(title, action)]
 
@@ -56,3 +57,10 @@ def test_old_password_asks_for_rotation_after_60_days(conn) -> None:
 def test_a_connection_that_never_had_credentials_asks_for_them(conn) -> None:
     (banner,) = banners.for_connection(dataclasses.replace(conn, health="reconnect_required"), now=NOW)
     assert (banner.title, banner.action) == ("Credentials needed", "Update credentials")
+
+
+def test_a_code_asked_of_an_unattended_login_offers_assisted_login(conn) -> None:
+    simple = dataclasses.replace(conn, health="awaiting_otp", login_mode="simple", credentials_set_at=NOW)
+    (banner,) = banners.for_connection(simple, now=NOW)
+    assert (banner.title, banner.action) == ("One-time code needed at every login", "Switch to assisted login")
+    assert "unattended" in banner.message

@@ -6,6 +6,7 @@ import click
 
 from reconwb import connections
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
+from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
 LIST_COLUMNS = ["name", "bank", "connector", "health", "health_reason", "last_success_at"]
@@ -34,6 +35,23 @@ def connections_add(ws: Workspace, name: str, bank_id: str, username: str | None
         conn = connections.add(con, name, bank_id, username=username, portal_url=portal_url,
                                login_mode=login_mode, session_mode=session_mode, external_id=external_id)
     emit(_public(conn), as_json, lambda c: f"added {c['name']} ({c['bank']}): {c['health']}")
+
+
+@connections_group.command("set")
+@click.argument("name")
+@click.option("--login-mode", type=click.Choice(connections.LOGIN_MODES),
+              help="assisted: a person answers the bank's one-time code when it asks.")
+@click.option("--session", "session_mode", type=click.Choice(connections.SESSION_MODES))
+@json_option
+@pass_ws
+def connections_set(ws: Workspace, name: str, login_mode: str | None, session_mode: str | None,
+                    as_json: bool) -> None:
+    """Change how connection NAME logs in or keeps its session."""
+    if login_mode is None and session_mode is None:
+        raise InvalidInput("nothing to change: give --login-mode and/or --session")
+    with ws.connect() as con:
+        conn = connections.set_modes(con, name, login_mode=login_mode, session_mode=session_mode)
+    emit(_public(conn), as_json, lambda c: f"{c['name']}: {c['login_mode']} login, {c['session_mode']} session")
 
 
 @connections_group.command("list")

@@ -9,8 +9,9 @@ import ipywidgets as w
 
 from reconwb import banks, banners, connections
 from reconwb.redaction import redact_exception
-from reconwb.sync import sync
+from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
+from reconwb.widgets.fetch import BackgroundFetch, run_now
 from reconwb.widgets.otp import OtpPrompt
 from reconwb.workspace import Workspace
 
@@ -41,6 +42,7 @@ class BannerPanel(w.VBox):
         self.detail = w.VBox()
         self.message = w.HTML()
         self.buttons: dict[tuple[str, str], w.Button] = {}
+        self.fetch: BackgroundFetch | None = None  # the assisted fetch running in the background, if any
         super().__init__([self.items, self.detail, self.message])
         self.refresh()
 
@@ -68,7 +70,11 @@ class BannerPanel(w.VBox):
 
     def act(self, action: str, connection: str) -> None:
         """Do what a banner's button says."""
-        if action == "Update credentials":
+        if action == banners.SWITCH_TO_ASSISTED:
+            with self.ws.connect() as con:
+                connections.set_modes(con, connection, login_mode="assisted")
+            self._fetch(connection)
+        elif action == "Update credentials":
             self.detail.children = [CredentialForm(self.ws, connection, on_saved=lambda _c: self._after_save())]
         elif action in ("Run now", "Reconnect"):
             self._fetch(connection)
@@ -85,11 +91,17 @@ class BannerPanel(w.VBox):
 
     def _fetch(self, connection: str) -> None:
         self.message.value = f"Fetching {html.escape(connection)}…"
-        try:
-            result = sync(self.ws, connection, now=True)
-        except Exception as err:  # shown redacted; the page stays usable
+        self.fetch = run_now(self.ws, connection, show=self._show_detail,
+                             done=lambda result, err: self._fetched(connection, result, err))
+
+    def _show_detail(self, widget: w.Widget | None) -> None:
+        self.detail.children = [widget] if widget is not None else []
+
+    def _fetched(self, connection: str, result: SyncResult | None, err: Exception | None) -> None:
+        if result is None:  # shown redacted; the page stays usable
             self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
             return
+        self.refresh()
         if result.status == "ok":
             self.message.value = (
                 f"{html.escape(connection)} reconnected: {result.inserted} new deposits so far. Deposits may take"

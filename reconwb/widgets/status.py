@@ -8,8 +8,9 @@ import ipywidgets as w
 
 from reconwb import banners, connections
 from reconwb.redaction import redact_exception
-from reconwb.sync import sync
+from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
+from reconwb.widgets.fetch import BackgroundFetch, run_now
 from reconwb.workspace import Workspace
 
 HEALTH_COLOURS = {
@@ -82,16 +83,21 @@ class ConnectionStatusTable(w.VBox):
         wrap = "<b>{}</b>" if bold else "{}"
         return w.HBox([w.HTML(wrap.format(c), layout=w.Layout(width=wd)) for c, wd in zip(cells, widths, strict=False)])
 
-    def run_now(self, name: str) -> None:
-        """A person's "Run now": clears a block and tries once."""
+    def run_now(self, name: str) -> BackgroundFetch | None:
+        """A person's "Run now": clears a block and tries once (an assisted login asks for its code below)."""
         self.message.value = f"Fetching {html.escape(name)}…"
-        try:
-            result = sync(self.ws, name, now=True)
+        return run_now(self.ws, name, show=self._show_detail, done=lambda result, err: self._fetched(name, result, err))
+
+    def _show_detail(self, widget: w.Widget | None) -> None:
+        self.detail.children = [widget] if widget is not None else []
+
+    def _fetched(self, name: str, result: SyncResult | None, err: Exception | None) -> None:
+        if result is None:  # shown to the person, redacted; the table stays usable
+            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+        else:
             self.message.value = f"{html.escape(name)}: {result.status}, {result.inserted} new transactions" + (
                 f" ({html.escape(result.message)})" if result.message else ""
             )
-        except Exception as err:  # shown to the person, redacted; the table stays usable
-            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
         self.refresh()
 
     def open_credentials(self, name: str) -> CredentialForm:

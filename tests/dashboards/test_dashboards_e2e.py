@@ -206,6 +206,28 @@ def test_blocked_connection_needs_attention_and_run_now_clears_it(env, server, p
     assert health(ws, "dave")[0] == "ok"
 
 
+def test_a_code_asked_of_an_unattended_login_is_entered_on_the_dashboard(env, server, page) -> None:
+    """The assisted fetch runs in the background, so the page that shows its code prompt stays usable."""
+    ws, bank = env["ws"], env["bank"]
+    add_connection(ws, bank, "carol")  # simple login; this bank asks for a code at every login
+    env["stored"].add(login(bank, "carol")["password"])
+    assert run_sync(ws, "carol", now=True).health == "awaiting_otp"
+
+    open_dashboard(page, server)
+    carol = banner(page, "carol")
+    carol.wait_for(timeout=RENDER_TIMEOUT)
+    assert "every login" in carol.inner_text()
+    page.locator(".widget-hbox", has=carol).get_by_role("button", name="Switch to assisted login").click()
+    code_field = page.locator("input[type=password]")
+    code_field.wait_for(timeout=SYNC_TIMEOUT)  # the bank's code page was reached in the background
+    shot(page, "b3_otp_on_the_dashboard")
+    code_field.fill(bank.admin("otp/carol")["code"])
+    page.get_by_role("button", name="Submit code").click()
+    page.get_by_text("carol reconnected").wait_for(timeout=SYNC_TIMEOUT)
+    gone(banner(page, "carol"))
+    assert health(ws, "carol")[0] == "ok"
+
+
 def test_an_open_dashboard_follows_the_store_without_a_reload(env, server, page) -> None:
     """A manager's wall screen: a bank switched off shows its banner within seconds, and it goes again."""
     ws = env["ws"]

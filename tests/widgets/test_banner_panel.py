@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from reconwb import banks
 from reconwb.widgets.banner_panel import BannerPanel, current_banners
 from reconwb.workspace import Workspace
@@ -67,3 +69,27 @@ def test_enter_code_opens_the_otp_prompt_for_that_connection(ws: Workspace) -> N
     (prompt,) = panel.detail.children
     assert isinstance(prompt, OtpPrompt) and prompt.connection == "carol"
     prompt.close()
+
+
+@pytest.mark.browser
+def test_a_code_asked_of_an_unattended_login_is_answered_on_the_same_page(ws: Workspace) -> None:
+    """Switch to assisted login from the banner; the fetch runs in the background and asks for the code here."""
+    from reconwb.widgets.otp import OtpPrompt
+    from tests.portal_support import add_connection, expected, health, run_sync, sim_bank, stored
+    from tests.widgets.test_auto_refresh import eventually
+
+    bank = sim_bank()
+    add_connection(ws, bank, "carol")  # simple login, and the bank asks for a code at every login
+    assert run_sync(ws, "carol").health == "awaiting_otp"
+    panel = BannerPanel(ws)
+    panel.buttons[("carol", "Switch to assisted login")].click()
+    assert panel.fetch is not None  # the page stays live while the login waits
+    eventually(lambda: bool(panel.detail.children) and isinstance(panel.detail.children[0], OtpPrompt), 60)
+    prompt = panel.detail.children[0]
+    prompt.code.value = bank.admin("otp/carol")["code"]
+    prompt.submit.click()
+    assert panel.fetch.finished.wait(60)
+    assert "carol reconnected" in panel.message.value
+    assert panel.detail.children == ()
+    assert health(ws, "carol")[0] == "ok" and stored(ws, "carol") == expected(bank, "carol")
+    assert [b.connection for b in current_banners(ws)] == []

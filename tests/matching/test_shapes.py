@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from reconwb.matching.assign import assign
@@ -219,14 +219,25 @@ def test_cli_file_mode(tmp_path: Path, run_cli) -> None:
     assert missing.returncode != 0 and "nope.csv: no such file" in missing.stderr
 
 
+def _alone_pays_in_full(part: int, total: int) -> bool:
+    """Whether one deposit of `part` cents passes for a `total` invoice under the default rules."""
+    diff = total - part
+    tolerance = min(max(5, total * 500 // 100_000), 500)  # 0.05 or 0.5 %, at most 5.00
+    fees = ((total * 2900 + 50_000) // 100_000 + 30, 1500)  # 2.9 % + 0.30, or a 15.00 wire fee
+    return abs(diff) <= tolerance or diff in fees
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=st.lists(st.integers(min_value=1, max_value=9_999_999), min_size=2, max_size=8),
        short=st.integers(min_value=0, max_value=1))
+@example(parts=[333_33, 666_67], short=0)
 def test_split_sums_are_exact_for_any_cents(tmp_path: Path, parts: list[int], short: int) -> None:
     def money(cents: int) -> str:
         return f"{cents // 100}.{cents % 100:02d}"
 
     total = sum(parts) + short  # one cent more than the parts pay: partial, never rounded to paid
+    # a part that alone passes as the whole payment (tolerance, fee) is one-to-one's case (see shapes.splits)
+    assume(not any(_alone_pays_in_full(c, total) for c in parts))
     rows, report = run(
         tmp_path,
         [txn(f"T{i}", money(c), description=f"part {i} Z-8800001") for i, c in enumerate(parts)],

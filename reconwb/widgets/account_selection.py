@@ -13,7 +13,7 @@ import ipywidgets as w
 
 from reconwb import accounts, connections
 from reconwb.errors import ReconwbError
-from reconwb.redaction import redact_exception
+from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
 
 
@@ -78,7 +78,7 @@ class AccountSelection(w.VBox):
                     selected=self.selected if self.checkboxes else None,
                 )
         except ReconwbError as err:
-            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+            self.message.value = error_html(err)
             return
         finally:
             del password

@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from reconwb import banks, connections
 from reconwb.errors import ReconwbError
-from reconwb.redaction import redact_exception
+from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
 
 
@@ -53,7 +53,7 @@ class AddConnectionForm(w.VBox):
                     login_mode=self.login_mode.value,
                 )
         except ReconwbError as err:
-            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+            self.message.value = error_html(err)
             return
         self.message.value = f"Added {html.escape(conn.name)}. Now enter its password (Update credentials)."
         self.name.value = ""

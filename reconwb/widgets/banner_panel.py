@@ -8,10 +8,10 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from reconwb import banks, banners, connections
-from reconwb.redaction import redact_exception
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
-from reconwb.widgets.fetch import BackgroundFetch, run_now
+from reconwb.widgets.fetch import BackgroundFetch, run_now, show_in
+from reconwb.widgets.messages import error_html
 from reconwb.widgets.otp import OtpPrompt
 from reconwb.workspace import Workspace
 
@@ -91,15 +91,12 @@ class BannerPanel(w.VBox):
 
     def _fetch(self, connection: str) -> None:
         self.message.value = f"Fetching {html.escape(connection)}…"
-        self.fetch = run_now(self.ws, connection, show=self._show_detail,
+        self.fetch = run_now(self.ws, connection, show=show_in(self.detail),
                              done=lambda result, err: self._fetched(connection, result, err))
-
-    def _show_detail(self, widget: w.Widget | None) -> None:
-        self.detail.children = [widget] if widget is not None else []
 
     def _fetched(self, connection: str, result: SyncResult | None, err: Exception | None) -> None:
         if result is None:  # shown redacted; the page stays usable
-            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+            self.message.value = error_html(err)
             return
         self.refresh()
         if result.status == "ok":

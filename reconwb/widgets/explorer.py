@@ -20,7 +20,7 @@ import polars as pl
 
 from reconwb import matching, plots, reports
 from reconwb.errors import InvalidInput, ReconwbError
-from reconwb.redaction import redact_exception
+from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
 
 EVIDENCE_FIELDS = (
@@ -372,7 +372,7 @@ class ReconciliationExplorer(w.VBox):
         return None
 
     def _error(self, err: BaseException) -> None:
-        self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+        self.message.value = error_html(err)
 
     def _done(self, text: str) -> None:
         self.message.value = f"<span style='color:#1a7f37'>{html.escape(text)}</span>"

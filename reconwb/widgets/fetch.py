@@ -65,6 +65,15 @@ class BackgroundFetch:
         return False
 
 
+def show_in(box: w.Box) -> Show:
+    """A `show` that puts the prompt into `box` (and empties it again when the fetch ends)."""
+
+    def show(widget: w.Widget | None) -> None:
+        box.children = [widget] if widget is not None else []
+
+    return show
+
+
 def run_now(ws: Workspace, connection: str, *, show: Show, done: Done) -> BackgroundFetch | None:
     """Fetch `connection` as a person's "Run now"; assisted logins go to the background (returned), the rest
     finish before this returns."""

@@ -18,7 +18,7 @@ import ipywidgets as w
 from reconwb import sync
 from reconwb.errors import ReconwbError
 from reconwb.otp import Challenge
-from reconwb.redaction import redact_exception
+from reconwb.widgets.messages import error_html
 from reconwb.widgets.ticker import Ticker
 from reconwb.workspace import Workspace
 
@@ -116,7 +116,7 @@ class OtpPrompt(w.VBox):
         try:
             result = sync.submit_otp(self.ws, self.connection, code)
         except ReconwbError as err:
-            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+            self.message.value = error_html(err)
             return None
         finally:
             del code

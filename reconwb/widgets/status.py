@@ -7,10 +7,10 @@ import html
 import ipywidgets as w
 
 from reconwb import banners, connections
-from reconwb.redaction import redact_exception
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
-from reconwb.widgets.fetch import BackgroundFetch, run_now
+from reconwb.widgets.fetch import BackgroundFetch, run_now, show_in
+from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
 
 HEALTH_COLOURS = {
@@ -86,14 +86,12 @@ class ConnectionStatusTable(w.VBox):
     def run_now(self, name: str) -> BackgroundFetch | None:
         """A person's "Run now": clears a block and tries once (an assisted login asks for its code below)."""
         self.message.value = f"Fetching {html.escape(name)}…"
-        return run_now(self.ws, name, show=self._show_detail, done=lambda result, err: self._fetched(name, result, err))
-
-    def _show_detail(self, widget: w.Widget | None) -> None:
-        self.detail.children = [widget] if widget is not None else []
+        return run_now(self.ws, name, show=show_in(self.detail),
+                       done=lambda result, err: self._fetched(name, result, err))
 
     def _fetched(self, name: str, result: SyncResult | None, err: Exception | None) -> None:
         if result is None:  # shown to the person, redacted; the table stays usable
-            self.message.value = f"<span style='color:#b00'>{html.escape(redact_exception(err))}</span>"
+            self.message.value = error_html(err)
         else:
             self.message.value = f"{html.escape(name)}: {result.status}, {result.inserted} new transactions" + (
                 f" ({html.escape(result.message)})" if result.message else ""

@@ -59,9 +59,9 @@ def test_switching_it_off_stops_the_redraws_and_on_resumes_them() -> None:
     try:
         eventually(lambda: panel.count >= 2)
         refresher.enabled.value = False
-        time.sleep(0.1)
+        time.sleep(0.3)  # a redraw already under way may still finish
         stopped_at = panel.count
-        time.sleep(0.2)
+        time.sleep(0.3)
         assert panel.count == stopped_at
         refresher.enabled.value = True
         eventually(lambda: panel.count >= stopped_at + 2)

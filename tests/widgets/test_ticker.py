@@ -26,9 +26,9 @@ def test_stop_then_start_again_right_away_keeps_one_thread_ticking() -> None:
     seen = len(calls)
     eventually(lambda: len(calls) >= seen + 3)
     ticker.stop()
-    time.sleep(0.05)
+    time.sleep(0.3)  # a tick already under way may still finish
     settled = len(calls)
-    time.sleep(0.1)
+    time.sleep(0.3)
     assert len(calls) == settled
 
 

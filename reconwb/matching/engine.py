@@ -22,7 +22,7 @@ from reconwb.errors import InvalidInput, NotFound
 from reconwb.matching import records
 from reconwb.matching import rules as rules_mod
 from reconwb.matching.assign import AUTO, SUGGESTION
-from reconwb.matching.frames import cents
+from reconwb.matching.frames import cents, cents_text
 from reconwb.matching.pipeline import MatchResult, match
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
@@ -184,7 +184,7 @@ def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataF
     """The groups and links of a run, as rows for `match_groups` and `matches`, with evidence JSON."""
     links = result.links.with_columns(
         group_id=pl.format("grp_{}_{}", pl.lit(uuid.uuid4().hex[:12]), pl.col("gid")),
-        amount=_decimal_text("cents"), fee=_decimal_text("fee_cents"),
+        amount=cents_text(pl.col("cents")), fee=cents_text(pl.col("fee_cents")),
     )
     evidence_link = pl.struct(
         "txn_id", "payment_id", "amount", "fee",
@@ -201,12 +201,6 @@ def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataF
     )
     return groups, links.select("group_id", "txn_id", "payment_id", "amount", "fee")
 
-
-def _decimal_text(column: str) -> pl.Expr:
-    """Integer cents as exact decimal text ("-0.05" included) for the store's DECIMAL columns."""
-    magnitude = pl.col(column).abs()
-    text = pl.format("{}.{}", magnitude // 100, (magnitude % 100).cast(pl.String).str.zfill(2))
-    return pl.when(pl.col(column) < 0).then(pl.lit("-") + text).otherwise(text)
 
 
 def reconcile_store(

@@ -42,6 +42,13 @@ def cents(expr: pl.Expr) -> pl.Expr:
     return (expr.cast(pl.Decimal(18, 2)) * 100).cast(pl.Int64)
 
 
+def cents_text(expr: pl.Expr) -> pl.Expr:
+    """Integer cents back as exact decimal text ("-0.05" included), for the store's DECIMAL columns."""
+    magnitude = expr.abs()
+    text = pl.format("{}.{}", magnitude // 100, (magnitude % 100).cast(pl.String).str.zfill(2))
+    return pl.when(expr < 0).then(pl.lit("-") + text).otherwise(text)
+
+
 def norm_ref(expr: pl.Expr) -> pl.Expr:
     return expr.fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
 

@@ -201,12 +201,10 @@ def rotate_secret(
         current = vault.get(con, secret_owner(endpoint_id))
         if overlap and current:
             vault.put(con, previous_secret_owner(endpoint_id), current)
-            until = dt.datetime.now(dt.UTC) + overlap
+            con.execute("UPDATE webhook_endpoints SET previous_secret_until = ? WHERE endpoint_id = ?",
+                        [dt.datetime.now(dt.UTC) + overlap, endpoint_id])
         else:
-            Vault.delete(con, previous_secret_owner(endpoint_id))
-            until = None
-        con.execute("UPDATE webhook_endpoints SET previous_secret_until = ? WHERE endpoint_id = ?",
-                    [until, endpoint_id])
+            _retire_previous_secret(con, endpoint_id)
         vault.put(con, secret_owner(endpoint_id), secret)
     return secret
 
@@ -234,8 +232,12 @@ def credentials(con: duckdb.DuckDBPyConnection, vault: Vault, endpoint_id: str) 
         if until > dt.datetime.now(dt.UTC):
             previous = vault.get(con, previous_secret_owner(endpoint_id))
         else:
-            with transaction(con):
-                Vault.delete(con, previous_secret_owner(endpoint_id))
-                con.execute("UPDATE webhook_endpoints SET previous_secret_until = NULL WHERE endpoint_id = ?",
-                            [endpoint_id])
+            _retire_previous_secret(con, endpoint_id)
     return Credentials(token=vault.get(con, token_owner(endpoint_id)), secret=secret, previous_secret=previous)
+
+
+def _retire_previous_secret(con: duckdb.DuckDBPyConnection, endpoint_id: str) -> None:
+    """The rotation overlap is over (or was none): only the current secret signs from now on."""
+    with transaction(con):
+        Vault.delete(con, previous_secret_owner(endpoint_id))
+        con.execute("UPDATE webhook_endpoints SET previous_secret_until = NULL WHERE endpoint_id = ?", [endpoint_id])

@@ -41,8 +41,8 @@ def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     base = payments.select("p", "currency", "payer_key", "iban", key=pl.col("cents"))
     parts = [base]
     for fee in rules.fees:
-        fee_cents = (pl.col("cents") * fee.pct_milli + 50_000) // 100_000 + fee.fixed_cents
-        parts.append(payments.select("p", "currency", "payer_key", "iban", key=pl.col("cents") - fee_cents))
+        parts.append(payments.select("p", "currency", "payer_key", "iban",
+                                     key=pl.col("cents") - fee.fee_cents(pl.col("cents"))))
     return pl.concat(parts).filter(pl.col("key") > 0).unique(["p", "key"])
 
 

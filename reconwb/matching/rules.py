@@ -15,13 +15,14 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconwb.errors import InvalidInput
 
 REFERENCE_LEVELS = ("exact", "extracted", "fuzzy")  # each level also accepts the stricter ones before it
 PAYER_MODES = ("name", "iban", "name_or_iban")
 DEFAULT_TOKEN_PATTERN = r"[A-Za-z0-9][A-Za-z0-9\-/_.]{2,}"  # noqa: S105 (a regex, not a secret)
+T = TypeVar("T")  # an amount in cents: an int, a numpy array or a polars expression
 
 
 def _cents(value: Any, where: str) -> int:
@@ -52,8 +53,10 @@ class Fee:
     pct_milli: int = 0
     fixed_cents: int = 0
 
-    def fee_cents(self, cents: int) -> int:
-        return (cents * self.pct_milli + 50_000) // 100_000 + self.fixed_cents
+    def fee_cents(self, cents: T) -> T:
+        """The fee on `cents`, rounded half up; integer maths, so it serves ints, numpy arrays and polars
+        expressions alike (every place that looks for a fee uses this one formula)."""
+        return (cents * self.pct_milli + 50_000) // 100_000 + self.fixed_cents  # type: ignore[operator, return-value]
 
     @property
     def label(self) -> str:

@@ -25,8 +25,7 @@ FIELDS = ("reference", "amount", "payer", "date")
 def _fee_hit(rule: Rule) -> pl.Expr:
     hit = pl.lit(False)
     for fee in rule.amount.fees:
-        fee_cents = (pl.col("p_cents") * fee.pct_milli + 50_000) // 100_000 + fee.fixed_cents
-        hit = hit | (pl.col("diff") == fee_cents)
+        hit = hit | (pl.col("diff") == fee.fee_cents(pl.col("p_cents")))
     return hit
 
 

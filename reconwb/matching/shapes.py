@@ -56,8 +56,7 @@ def listed_batches(features: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     ).filter(pl.col("n") >= 2)
     ok = pl.col("total") == pl.col("t_cents")
     for fee in rules.fees:
-        ok = ok | (pl.col("total") - ((pl.col("total") * fee.pct_milli + 50_000) // 100_000 + fee.fixed_cents)
-                   == pl.col("t_cents"))
+        ok = ok | (pl.col("total") - fee.fee_cents(pl.col("total")) == pl.col("t_cents"))
     batches = per_t.filter(ok)
     links = refs.join(batches.select("t", "conf"), on="t")
     # an invoice claimed by two batches is not decided here
@@ -166,7 +165,7 @@ def subset_batches(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
         sums = masks @ am
         ok = sums == target
         for fee in fees:
-            ok |= sums - ((sums * fee.pct_milli + 50_000) // 100_000 + fee.fixed_cents) == target
+            ok |= sums - fee.fee_cents(sums) == target
         hits = np.flatnonzero(ok)
         if len(hits) == 0:
             continue

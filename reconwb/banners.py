@@ -9,11 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from reconwb import otp
 from reconwb.connections import Connection
 
 # the seeds' advice: rotate every 2 months, banks invalidate about every 3
 ROTATE_AFTER_DAYS = 60
 SWITCH_TO_ASSISTED = "Switch to assisted login"
+UPDATE_CREDENTIALS = "Update credentials"
+RUN_NOW = "Run now"
+START_AGAIN = "Start again"  # an expired one-time code: a new login asks for a new code
+CHECK_NOW = "Check now"  # saved credentials whose check with the bank has not run
+FETCH_ACTIONS = (RUN_NOW, START_AGAIN, CHECK_NOW)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,19 @@ def for_connection(
                     "warning",
                     "Credentials needed",
                     f"Enter the {bank} password for {conn.name} to start fetching deposits.",
-                    "Update credentials",
+                    UPDATE_CREDENTIALS,
+                )
+            )
+        case "reconnect_required" if conn.credentials_rejected is None and otp.EXPIRED_REASON in reason:
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "One-time code expired",
+                    f"The one-time code {bank} asked for to let {conn.name} in was not entered in time."
+                    " Start again: the bank sends a new code.",
+                    START_AGAIN,
                 )
             )
         case "reconnect_required":
@@ -58,8 +76,19 @@ def for_connection(
                     "warning",
                     "Bank password no longer valid",
                     f"{bank} rejected the saved credentials for {conn.name}"
-                    f"{': ' + reason if reason else ''}. Update credentials to resume deposits.",
-                    "Update credentials",
+                    f"{': ' + reason if reason else ''}. Update credentials to resume deposits; reconwb will not"
+                    " try the rejected ones again.",
+                    UPDATE_CREDENTIALS,
+                )
+            )
+        case "refreshing" if conn.running_run_id is not None:
+            found.append(
+                Banner(
+                    conn.name,
+                    "checking",
+                    "info",
+                    "Checking with the bank…",
+                    f"reconwb is logging in to {bank} for {conn.name} to check the credentials and fetch deposits.",
                 )
             )
         case "refreshing":
@@ -71,9 +100,9 @@ def for_connection(
                     conn.health,
                     "info",
                     "Deposits are refreshing, do not close",
-                    f"New credentials for {conn.name} were accepted. Deposits may take up to 15 minutes to appear"
-                    f"{expected}; an earlier banner may still show meanwhile.",
-                    "Reconnect",
+                    f"New credentials for {conn.name} were saved; the bank has not answered yet. Deposits may take up"
+                    f" to 15 minutes to appear{expected}; an earlier banner may still show meanwhile.",
+                    CHECK_NOW,
                 )
             )
         case "awaiting_otp" if conn.login_mode != "assisted":
@@ -100,6 +129,18 @@ def for_connection(
                     "Enter code",
                 )
             )
+        case "blocked" if conn.credentials_rejected == "AccountLocked":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "danger",
+                    "The bank has locked this login",
+                    f"{bank} has locked the login of {conn.name}; unlock it with the bank, then update the"
+                    " credentials here. reconwb will not log in until then.",
+                    UPDATE_CREDENTIALS,
+                )
+            )
         case "blocked":
             found.append(
                 Banner(
@@ -107,9 +148,9 @@ def for_connection(
                     conn.health,
                     "danger",
                     "Needs attention",
-                    f"{conn.name} stopped trying to log in so the bank does not lock the account"
-                    f"{': ' + reason if reason else ''}. Check the credentials, then Run now.",
-                    "Run now",
+                    f"{conn.name} stopped logging in so the bank does not lock the account"
+                    f"{': ' + reason if reason else ''}. Update the credentials to go on.",
+                    UPDATE_CREDENTIALS,
                 )
             )
         case "broken":
@@ -143,7 +184,7 @@ def for_connection(
                 "Rotate the bank password soon",
                 f"The password for {conn.name} is {age} days old. Banks invalidate passwords about every 3 months;"
                 " rotate it now to avoid an interruption.",
-                "Update credentials",
+                UPDATE_CREDENTIALS,
             )
         )
     return found

@@ -25,7 +25,8 @@ STATEMENT_CONNECTOR = "statement"
 _COLUMNS = (
     "connection_id, name, bank_id, connector, username, portal_url, login_mode, session_mode, external_id,"
     " health, health_reason, health_changed_at, fatal_failures, next_attempt_at, refreshing_until,"
-    " credentials_set_at, last_attempt_at, last_success_at, created_at, removed_at"
+    " credentials_set_at, last_attempt_at, last_success_at, created_at, removed_at,"
+    " coalesce(credentials_version, 0), running_run_id, credentials_rejected"
 )
 
 
@@ -51,6 +52,9 @@ class Connection:
     last_success_at: dt.datetime | None
     created_at: dt.datetime
     removed_at: dt.datetime | None
+    credentials_version: int = 0  # how many times credentials were set: the lockout budget is per version
+    running_run_id: int | None = None  # the fetch under way (`reconwb.attempts`), if any
+    credentials_rejected: str | None = None  # the bank rejected the current credentials with this failure
 
     @property
     def credentials_owner(self) -> str:
@@ -121,7 +125,7 @@ def get(
     con: duckdb.DuckDBPyConnection, name: str, *, missing_ok: bool = False, include_removed: bool = True
 ) -> Connection | None:
     row = con.execute(f"SELECT {_COLUMNS} FROM connections WHERE name = ?", [name]).fetchone()  # noqa: S608
-    if row is None or (row[-1] is not None and not include_removed):
+    if row is None or (row[19] is not None and not include_removed):
         if missing_ok:
             return None
         raise NotFound(f"no connection {name!r}; `reconwb connections list` shows them")

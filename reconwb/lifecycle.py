@@ -36,6 +36,8 @@ AUTOMATIC = frozenset({Health.OK, Health.REFRESHING, Health.BROKEN})
 TRANSIENT_LIMIT = 5
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_MAX = dt.timedelta(hours=6)
+# failed logins a bank tolerates when its connector does not say (`Connector.lockout_after`)
+DEFAULT_LOCKOUT_AFTER = 3
 
 
 def _now() -> dt.datetime:
@@ -124,6 +126,46 @@ def report_failure(
 
 
 @dataclass(frozen=True)
+class Budget:
+    """The failed logins recorded for the current credentials, and how many reconwb lets happen.
+
+    The bank's threshold (declared by its connector) is the hard cap: attempts may start only while one more
+    failure stays below it; the workspace's `lockout_budget` setting may be stricter.
+    """
+
+    failures: int
+    limit: int  # attempts may start while failures < limit
+    lockout_after: int  # the bank locks the login at this many failures
+
+    @property
+    def exhausted(self) -> bool:
+        return self.failures >= self.limit
+
+    def describe(self) -> str:
+        plural = "" if self.failures == 1 else "s"
+        return f"{self.failures} failed login{plural} recorded; this bank locks after {self.lockout_after}"
+
+
+def lockout_after(con: duckdb.DuckDBPyConnection, connection_id: int) -> int:
+    """The failed logins the connection's bank tolerates, as its connector declares."""
+    from reconwb.connectors import registry
+
+    row = con.execute("SELECT connector FROM connections WHERE connection_id = ?", [connection_id]).fetchone()
+    try:
+        cls = registry.get(row[0]) if row else None
+    except Exception:  # a plugin that is not installed here: assume the common threshold
+        cls = None
+    return int(getattr(cls, "lockout_after", None) or DEFAULT_LOCKOUT_AFTER)
+
+
+def budget(con: duckdb.DuckDBPyConnection, connection_id: int, *, bank_threshold: int | None = None) -> Budget:
+    threshold = bank_threshold if bank_threshold is not None else lockout_after(con, connection_id)
+    failures = _row(con, connection_id)[3]
+    limit = max(0, min(settings.get_int(con, "lockout_budget"), threshold - 1))
+    return Budget(int(failures or 0), limit, threshold)
+
+
+@dataclass(frozen=True)
 class Decision:
     allowed: bool
     reason: str = ""
@@ -153,14 +195,21 @@ def run_now(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
         set_health(con, connection_id, Health.REFRESHING, "run now requested")
 
 
-def credentials_updated(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
-    """New credentials: `refreshing` until the first fetch lands or the refresh window passes."""
+def credentials_updated(con: duckdb.DuckDBPyConnection, connection_id: int, *, new_version: bool = True) -> None:
+    """New credentials: a new version with a fresh lockout budget, `refreshing` until the first fetch lands or
+    the refresh window passes. (`new_version=False`: the provider accepted a reconnect of the same ones.)"""
     minutes = settings.get_int(con, "refresh_window_minutes")
     until = _now() + dt.timedelta(minutes=minutes)
     con.execute(
         "UPDATE connections SET refreshing_until = ?, next_attempt_at = NULL WHERE connection_id = ?",
         [until, connection_id],
     )
+    if new_version:
+        con.execute(
+            "UPDATE connections SET credentials_version = coalesce(credentials_version, 0) + 1,"
+            " fatal_failures = 0, credentials_rejected = NULL WHERE connection_id = ?",
+            [connection_id],
+        )
     set_health(
         con,
         connection_id,
@@ -177,7 +226,7 @@ def record_success(con: duckdb.DuckDBPyConnection, connection_id: int) -> None:
     """A fetch worked: `ok`, lockout budget refilled, backoff cleared."""
     con.execute(
         "UPDATE connections SET fatal_failures = 0, next_attempt_at = NULL, refreshing_until = NULL,"
-        " last_success_at = now() WHERE connection_id = ?",
+        " credentials_rejected = NULL, last_success_at = now() WHERE connection_id = ?",
         [connection_id],
     )
     con.execute("DELETE FROM reconnect_requests WHERE connection_id = ?", [connection_id])
@@ -202,15 +251,16 @@ def record_failure(con: duckdb.DuckDBPyConnection, connection_id: int, err: Base
     if isinstance(err, taxonomy.ConnectorError):
         kind = type(err)
         target = kind.health
-        if kind.fatal:
+        if kind.fatal:  # the bank rejected these credentials: counted, and never sent again
             fatal_failures += 1
-            budget = settings.get_int(con, "lockout_budget")
-            if fatal_failures >= budget and target != Health.BLOCKED:
-                target = Health.BLOCKED
-                message = f"needs attention: {fatal_failures} failed logins ({message})"
-        con.execute(
-            "UPDATE connections SET fatal_failures = ? WHERE connection_id = ?", [fatal_failures, connection_id]
-        )
+            con.execute(
+                "UPDATE connections SET fatal_failures = ?, credentials_rejected = ? WHERE connection_id = ?",
+                [fatal_failures, kind.__name__, connection_id],
+            )
+        spent = budget(con, connection_id)
+        if spent.exhausted and spent.failures > 0 and target != Health.BLOCKED:
+            target = Health.BLOCKED
+            message = f"needs attention: {spent.describe()} ({message})"
         if kind.retry == taxonomy.AFTER and getattr(err, "retry_after", None):
             _schedule(con, connection_id, dt.timedelta(seconds=float(err.retry_after)))
         elif kind.retry == taxonomy.BACKOFF:
@@ -325,7 +375,7 @@ def reconnect_accepted(con: duckdb.DuckDBPyConnection, connection_id: int) -> No
     )
     _name, health, *_rest, until, _removed = _row(con, connection_id)
     if health != Health.REFRESHING or until is None:
-        credentials_updated(con, connection_id)
+        credentials_updated(con, connection_id, new_version=False)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from reconwb.workspace import Workspace
 DEFAULT_WAIT_SECONDS = 300.0
 POLL_SECONDS = 0.5
 _CODE = re.compile(r"^[0-9A-Za-z]{4,12}$")
-EXPIRED_REASON = "the one-time code was not entered in time; use Run now to start a new login"
+EXPIRED_REASON = "the one-time code was not entered in time; Start again for a new login"
 
 
 def wait_seconds() -> float:

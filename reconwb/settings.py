@@ -43,7 +43,11 @@ SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
         _choice("reconcile", "passthrough"),
         "match payments, or forward every transaction",
     ),
-    "lockout_budget": ("2", _positive_int, "fatal login failures before a connection is blocked"),
+    "lockout_budget": (
+        "2",
+        _positive_int,
+        "most failed logins reconwb spends on one set of credentials (never more than the bank's limit minus one)",
+    ),
     "refresh_window_minutes": ("15", _positive_int, "how long new credentials may take to show deposits"),
     "credential_max_age_days": ("60", _positive_int, "warn when a password is older than this"),
     "aggregator_url": ("http://127.0.0.1:8765", _url, "base URL of the open-banking aggregator API"),

@@ -1,9 +1,11 @@
 """One fetch of one connection, and many fetches at once.
 
-The store is open only at the start (decide, decrypt) and at the end (ingest, record the outcome), never
-during the bank round trip, so other processes can use it meanwhile. Credentials are decrypted into the fetch
-context, used, and dropped. Whether a fetch may run at all, and what a failure means, is `lifecycle`'s call:
-after a fatal failure no further login is attempted automatically.
+The store is open only at the start (decide, decrypt, write the attempt down) and at the end (ingest, record
+the outcome), never during the bank round trip, so other processes can use it meanwhile. Credentials are
+decrypted into the fetch context, used, and dropped. Every login reconwb makes passes here, and whether it may
+happen is `reconwb.attempts`' call (one at a time, written down first, never with credentials the bank
+rejected); what a failure means is `lifecycle`'s. The outcome of an attempt is never dropped: when the store
+stays busy, the fetch keeps trying to record it, holding nothing else.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from reconwb import accounts, connections, diagnostics, jsonutil, lifecycle, otp, sessions
+from reconwb import accounts, attempts, connections, diagnostics, jsonutil, lifecycle, otp, sessions
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import registry
 from reconwb.connectors.base import AccountInfo, Connector, FetchContext
 from reconwb.connectors.resources import release
 from reconwb.otp import pending_challenge, submit_otp  # noqa: F401 - part of this module's public API
 from reconwb.redaction import redact_exception
-from reconwb.store.db import transaction
+from reconwb.store.db import in_transaction
 from reconwb.transactions import IngestResult, Txn, ingest
 from reconwb.workspace import Workspace
 
@@ -49,6 +51,7 @@ class SyncResult:
     updated: int = 0
     message: str = ""
     run_id: int | None = None
+    skip_kind: str = ""  # why a skipped fetch did not run (`reconwb.attempts`: running, credentials, budget, health)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,34 +69,44 @@ class _Plan:
     deselected: set[str] = field(default_factory=set)
 
 
-def _open(ws: Workspace, name: str, now: bool, since: dt.date | None, resources: dict[str, Any]) -> _Plan | SyncResult:
+def _open(
+    ws: Workspace, name: str, now: bool, since: dt.date | None, resources: dict[str, Any],
+    retry_same_credentials: bool = False,
+) -> _Plan | SyncResult:
     vault = ws.vault()
-    with ws.connect() as con, transaction(con):
+
+    def work(con: duckdb.DuckDBPyConnection) -> tuple | SyncResult:
         conn = connections.get(con, name)
         assert conn is not None
         if not conn.needs_credentials:
-            return SyncResult(name, "skipped", conn.health, message="statement connection: import files instead")
-        if now:
-            lifecycle.run_now(con, conn.connection_id)
-        decision = lifecycle.may_attempt(con, conn.connection_id, now=now)
-        if not decision.allowed:
-            return SyncResult(name, "skipped", conn.health, message=decision.reason)
+            return SyncResult(name, "skipped", conn.health, message="statement connection: import files instead",
+                              skip_kind=attempts.HEALTH)
+        connector_cls = registry.get(conn.connector)
+        admission = attempts.admit(con, conn.connection_id, bank_threshold=connector_cls.lockout_after, now=now,
+                                   retry_same_credentials=retry_same_credentials)
+        if not admission.allowed:
+            health = connections.get_by_id(con, conn.connection_id).health
+            return SyncResult(name, "skipped", health, message=admission.reason, skip_kind=admission.kind)
         credentials = connections.get_credentials(con, vault, conn)
         if credentials is None:
-            return SyncResult(name, "skipped", conn.health, message="no credentials stored")
-        connector_cls = registry.get(conn.connector)
+            return SyncResult(name, "skipped", conn.health, message="no credentials stored",
+                              skip_kind=attempts.REJECTED)
+        if now or retry_same_credentials:
+            lifecycle.run_now(con, conn.connection_id)
         config = connector_cls.prepare(con, vault)
-        lifecycle.record_attempt(con, conn.connection_id)
-        run_id = con.execute(
-            "INSERT INTO sync_runs (connection_id) VALUES (?) RETURNING run_id", [conn.connection_id]
-        ).fetchall()[0][0]
+        run_id = attempts.begin(con, conn.connection_id)
         known = con.execute(
             "SELECT a.external_ref, a.selected AND a.active, max(t.booked_on) FROM accounts a"
             " LEFT JOIN transactions t ON t.account_id = a.account_id AND t.status = 'booked'"
             " WHERE a.connection_id = ? GROUP BY ALL",
             [conn.connection_id],
         ).fetchall()
-        state = _load_session(con, vault, conn)
+        return conn, connector_cls, credentials, config, run_id, known, _load_session(con, vault, conn)
+
+    opened = in_transaction(ws.connect, work)
+    if isinstance(opened, SyncResult):
+        return opened
+    conn, connector_cls, credentials, config, run_id, known, state = opened
     today = dt.date.today()
     plan = _Plan(
         connector_cls=connector_cls,
@@ -162,9 +175,14 @@ def _land(
 def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list[Txn]]]) -> SyncResult:
     vault = ws.vault()
     conn_id = plan.ctx.connection_id
-    with ws.connect() as con, transaction(con):
-        count, total = _land(con, conn_id, plan.run_id, fetched, plan.connector_cls.source)
+
+    def work(con: duckdb.DuckDBPyConnection) -> tuple[int, IngestResult]:
+        attempts.settle(con, conn_id, plan.run_id)
+        landed = _land(con, conn_id, plan.run_id, fetched, plan.connector_cls.source)
         _save_session(con, vault, plan)
+        return landed
+
+    count, total = attempts.record(ws, f"run {plan.run_id} of {plan.ctx.connection_name}", work)
     return SyncResult(
         plan.ctx.connection_name, "ok", "ok", count, total.inserted, total.updated, run_id=plan.run_id
     )
@@ -173,7 +191,9 @@ def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list
 def _park_pending(ws: Workspace, plan: _Plan, err: taxonomy.ResultsPending) -> SyncResult:
     """The provider will answer later: the run waits as `pending` with its results id; nothing blocks."""
     message = redact_exception(err)
-    with ws.connect() as con, transaction(con):
+
+    def work(con: duckdb.DuckDBPyConnection) -> str:
+        attempts.settle(con, plan.ctx.connection_id, plan.run_id)
         con.execute(
             "UPDATE sync_runs SET status = 'pending', outcome = 'ResultsPending', message = ? WHERE run_id = ?",
             [message, plan.run_id],
@@ -183,15 +203,20 @@ def _park_pending(ws: Workspace, plan: _Plan, err: taxonomy.ResultsPending) -> S
             " ON CONFLICT DO NOTHING",
             [err.results_id, plan.ctx.connection_id, plan.run_id, jsonutil.dumps(err.request)],
         )
-        health = connections.get_by_id(con, plan.ctx.connection_id).health
+        return connections.get_by_id(con, plan.ctx.connection_id).health
+
+    health = attempts.record(ws, f"run {plan.run_id} of {plan.ctx.connection_name}", work)
     return SyncResult(plan.ctx.connection_name, "pending", health, message=message, run_id=plan.run_id)
 
 
 def complete_pending(
     ws: Workspace, results_id: str, fetched: list[tuple[AccountInfo, list[Txn]]], *, source: str
 ) -> SyncResult | None:
-    """Land the results a parked run waited for; None when `results_id` is unknown or completed already."""
-    with ws.connect() as con, transaction(con):
+    """Land the results a parked run waited for; None when `results_id` is unknown or completed already.
+
+    No login happens here (the provider already has the data), so no lease is taken."""
+
+    def work(con: duckdb.DuckDBPyConnection) -> tuple | None:
         row = con.execute(
             "SELECT p.connection_id, p.run_id, c.name FROM pending_results p JOIN connections c USING (connection_id)"
             " WHERE p.results_id = ? AND p.status = 'pending'",
@@ -204,19 +229,29 @@ def complete_pending(
         con.execute(
             "UPDATE pending_results SET status = 'done', completed_at = now() WHERE results_id = ?", [results_id]
         )
+        return name, run_id, count, total
+
+    landed = in_transaction(ws.connect, work)
+    if landed is None:
+        return None
+    name, run_id, count, total = landed
     return SyncResult(name, "ok", "ok", count, total.inserted, total.updated, run_id=run_id)
 
 
 def _finish_failed(ws: Workspace, plan: _Plan, err: BaseException) -> SyncResult:
     message = redact_exception(err)
     saved = _save_diagnostics(ws, plan, err)
-    with ws.connect() as con, transaction(con):
+
+    def work(con: duckdb.DuckDBPyConnection) -> lifecycle.Health:
+        attempts.settle(con, plan.ctx.connection_id, plan.run_id)
         con.execute(
             "UPDATE sync_runs SET status = 'failed', finished_at = now(), outcome = ?, message = ?,"
             " diagnostics_path = ? WHERE run_id = ?",
             [type(err).__name__, message, saved, plan.run_id],
         )
-        health = lifecycle.record_failure(con, plan.ctx.connection_id, err)
+        return lifecycle.record_failure(con, plan.ctx.connection_id, err)
+
+    health = attempts.record(ws, f"run {plan.run_id} of {plan.ctx.connection_name}", work)
     return SyncResult(plan.ctx.connection_name, "failed", str(health), message=message, run_id=plan.run_id)
 
 
@@ -227,11 +262,14 @@ async def sync_async(
     now: bool = False,
     since: dt.date | None = None,
     resources: dict[str, Any] | None = None,
+    retry_same_credentials: bool = False,
 ) -> SyncResult:
-    """Fetch one connection if its health allows it (or `now`, a person's "Run now")."""
+    """Fetch one connection if the guard allows it (`now`: a person's "Run now"; `retry_same_credentials`: a
+    person's deliberate retry of credentials the bank rejected, refused when it could lock the login)."""
     if resources is None:  # nobody shares ours: close the browser (or client) when this fetch is done
-        return await _with_own_resources(lambda shared: sync_async(ws, name, now=now, since=since, resources=shared))
-    plan = await asyncio.to_thread(_open, ws, name, now, since, resources)
+        return await _with_own_resources(lambda shared: sync_async(
+            ws, name, now=now, since=since, resources=shared, retry_same_credentials=retry_same_credentials))
+    plan = await asyncio.to_thread(_open, ws, name, now, since, resources, retry_same_credentials)
     if isinstance(plan, SyncResult):
         return plan
     _attach_otp(ws, plan)
@@ -246,8 +284,11 @@ async def sync_async(
                 await asyncio.sleep(0.5 * 2 ** (attempt - 1))
     except taxonomy.ResultsPending as err:
         return await asyncio.to_thread(_park_pending, ws, plan, err)
-    except Exception as err:
-        return await asyncio.to_thread(_finish_failed, ws, plan, err)
+    except BaseException as err:  # a cancelled fetch is a failure too: its attempt must be closed
+        result = await asyncio.shield(asyncio.to_thread(_finish_failed, ws, plan, err))
+        if not isinstance(err, Exception):
+            raise
+        return result
     finally:
         plan.ctx.credentials = {}
     return await asyncio.to_thread(_finish_ok, ws, plan, fetched)
@@ -285,15 +326,19 @@ async def sync_many_async(
 
 
 def due_connections(ws: Workspace) -> list[str]:
-    """Connections a scheduled sync should try now."""
-    with ws.connect() as con:
+    """Connections a scheduled sync should try now (the guard's verdict without a person's Run now)."""
+
+    def work(con: duckdb.DuckDBPyConnection) -> list[str]:
         lifecycle.expire_refresh_windows(con)
         otp.expire_stale(con)
+        attempts.recover_abandoned(con)
         return [
             c.name
             for c in connections.list_connections(con, include_removed=False)
-            if c.needs_credentials and lifecycle.may_attempt(con, c.connection_id).allowed
+            if c.needs_credentials and attempts.admit(con, c.connection_id).allowed
         ]
+
+    return in_transaction(ws.connect, work)
 
 
 def run_blocking(factory: Callable[[], Awaitable[T]]) -> T:
@@ -318,9 +363,13 @@ def run_blocking(factory: Callable[[], Awaitable[T]]) -> T:
     return box["value"]
 
 
-def sync(ws: Workspace, name: str, *, now: bool = False, since: dt.date | None = None) -> SyncResult:
+def sync(
+    ws: Workspace, name: str, *, now: bool = False, since: dt.date | None = None,
+    retry_same_credentials: bool = False,
+) -> SyncResult:
     """Fetch one connection (blocking): what the CLI, notebooks and dashboards call."""
-    return run_blocking(lambda: sync_async(ws, name, now=now, since=since))
+    return run_blocking(lambda: sync_async(ws, name, now=now, since=since,
+                                           retry_same_credentials=retry_same_credentials))
 
 
 def sync_many(

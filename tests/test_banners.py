@@ -21,9 +21,9 @@ def conn(ws: Workspace) -> connections.Connection:
     "health, title, action",
     [
         ("reconnect_required", "Bank password no longer valid", "Update credentials"),
-        ("refreshing", "Deposits are refreshing, do not close", "Reconnect"),
+        ("refreshing", "Deposits are refreshing, do not close", "Check now"),
         ("awaiting_otp", "One-time code needed", "Enter code"),
-        ("blocked", "Needs attention", "Run now"),
+        ("blocked", "Needs attention", "Update credentials"),
         ("broken", "Connector needs an update", None),
         ("bank_disabled", "Bank unavailable", None),
     ],
@@ -64,3 +64,40 @@ def test_a_code_asked_of_an_unattended_login_offers_assisted_login(conn) -> None
     (banner,) = banners.for_connection(simple, now=NOW)
     assert (banner.title, banner.action) == ("One-time code needed at every login", "Switch to assisted login")
     assert "unattended" in banner.message
+
+
+def test_no_banner_offers_the_same_login_after_the_bank_rejected_it(conn) -> None:
+    """Locked, rejected, budget spent: the only way on is new credentials, never Run now."""
+    cases = [
+        dict(health="blocked", credentials_rejected="AccountLocked"),
+        dict(health="blocked", credentials_rejected=None, health_reason="needs attention: 2 failed logins"),
+        dict(health="reconnect_required", credentials_rejected="InvalidCredentials"),
+        dict(health="reconnect_required", credentials_rejected="PasswordExpired"),
+    ]
+    for case in cases:
+        c = dataclasses.replace(conn, credentials_set_at=NOW, **case)
+        (banner,) = banners.for_connection(c, now=NOW)
+        assert banner.action == "Update credentials", case
+    locked = dataclasses.replace(conn, health="blocked", credentials_rejected="AccountLocked", credentials_set_at=NOW)
+    (banner,) = banners.for_connection(locked, now=NOW)
+    assert "unlock it with the bank, then update the credentials" in banner.message
+
+
+def test_an_expired_code_says_so_and_offers_to_start_again(conn) -> None:
+    from reconwb import otp
+
+    c = dataclasses.replace(conn, health="reconnect_required", health_reason=otp.EXPIRED_REASON,
+                            credentials_set_at=NOW, login_mode="assisted")
+    (banner,) = banners.for_connection(c, now=NOW)
+    assert (banner.title, banner.action) == ("One-time code expired", "Start again")
+    assert "password" not in banner.title.lower()
+
+
+def test_a_check_under_way_says_so_and_claims_nothing(conn) -> None:
+    c = dataclasses.replace(conn, health="refreshing", running_run_id=7, credentials_set_at=NOW)
+    (banner,) = banners.for_connection(c, now=NOW)
+    assert banner.title == "Checking with the bank…" and banner.action is None
+    assert "accepted" not in banner.message
+    idle = dataclasses.replace(c, running_run_id=None)
+    (banner,) = banners.for_connection(idle, now=NOW)
+    assert "accepted" not in banner.message

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from reconwb import connections, lifecycle, notify
+from reconwb import credentials as credentials_flow
 from reconwb.cli.banks import banks_group
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.cli.connections import connections_group
@@ -96,7 +97,6 @@ def banks_refresh(ws: Workspace, as_json: bool) -> None:
 def connections_update(ws: Workspace, name: str, password_stdin: bool, password_prompt: bool, select: tuple[str],
                        yes: bool, no_fetch: bool, as_json: bool) -> None:
     """Update NAME: new credentials and the accounts that stay selected, in one transaction."""
-    vault = ws.vault()
     credentials = None
     if password_stdin or password_prompt:
         credentials = {"password": read_secret(password_stdin, f"New password for {name}")}
@@ -113,17 +113,16 @@ def connections_update(ws: Workspace, name: str, password_stdin: bool, password_
         click.echo("\n".join(lines), err=True)
         return click.confirm("commit?", default=False, err=True)
 
-    with ws.connect() as con:
-        plan = connections.update(con, vault, name, credentials=credentials,
-                                  selected=list(select) if select else None, confirm=confirm)
-        conn = connections.get(con, name)
-    assert conn is not None
-    result: dict[str, object] = {"update": plan.as_dict(), "health": conn.health}
-    if credentials is not None and conn.connector == aggregator.CONNECTOR_ID and not no_fetch:
-        outcome = aggregator.apply_credentials(ws, name)
-        result["reconnect"] = outcome
-        result["health"] = outcome.get("health", conn.health)
-    emit(result, as_json, lambda r: f"updated {name}; health: {r['health']}")
+    verdict = credentials_flow.update_credentials(
+        ws, name, credentials, selected=list(select) if select else None, confirm=confirm,
+        check_with_bank=not no_fetch)
+    result: dict[str, object] = {"update": verdict.update, "health": verdict.health, "status": verdict.status,
+                                 "message": verdict.message}
+    if verdict.step is not None:
+        result["reconnect"] = verdict.step
+    emit(result, as_json, lambda r: f"updated {name}: {r['message']} (health: {r['health']})")
+    if verdict.exit_code:
+        raise click.exceptions.Exit(verdict.exit_code)
 
 
 @connections_group.command("warnings")

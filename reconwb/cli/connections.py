@@ -76,14 +76,24 @@ def connections_remove(ws: Workspace, name: str) -> None:
 @connections_group.command("credentials")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Ask the bank at once (one fetch with the new password) and say what it answered.")
+@json_option
 @pass_ws
-def connections_credentials(ws: Workspace, name: str, password_stdin: bool) -> None:
-    """Store the password of NAME, encrypted. Without --password-stdin, prompts without echo."""
-    vault = ws.vault()
+def connections_credentials(ws: Workspace, name: str, password_stdin: bool, check: bool, as_json: bool) -> None:
+    """Store the password of NAME, encrypted, and ask the bank whether it takes it.
+
+    Without --password-stdin, prompts without echo. Exits 0 when the bank accepted it (or with --no-check),
+    1 when it rejected it, 3 when it could not be asked now (the password stays saved).
+    """
+    from reconwb import credentials
+
     password = read_secret(password_stdin, f"Password for {name}")
-    with ws.connect() as con:
-        conn = connections.set_credentials(con, vault, name, {"password": password})
-    click.echo(f"credentials stored for {conn.name}; health: {conn.health}")
+    verdict = credentials.update_credentials(ws, name, {"password": password}, check_with_bank=check)
+    del password
+    emit(verdict.as_dict(), as_json, lambda v: f"{name}: {v['message']} (health: {v['health']})")
+    if verdict.exit_code:
+        raise click.exceptions.Exit(verdict.exit_code)
 
 
 def _public(conn: connections.Connection) -> dict[str, object]:

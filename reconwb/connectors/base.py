@@ -73,6 +73,8 @@ class Connector(ABC):
     credential_fields: ClassVar[tuple[str, ...]] = ("password",)
     login_modes: ClassVar[tuple[str, ...]] = ("simple",)
     history_days: ClassVar[int] = 90
+    # failed logins after which the bank locks the login; reconwb never lets one set of credentials reach it
+    lockout_after: ClassVar[int] = 3
     source: ClassVar[str] = "portal"  # the `transactions.source` of what this connector fetches
 
     def __init__(self, ctx: FetchContext) -> None:

@@ -12,9 +12,10 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -25,6 +26,7 @@ from reconwb.store.migrate import migrate
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+T = TypeVar("T")
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
 # Opening and closing are serialised within a process: DuckDB shares one database instance between a process's
@@ -128,6 +130,35 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     else:
         _open_transactions.discard(key)
         con.execute("COMMIT")
+
+
+CONFLICT_TRIES = 8
+
+
+def in_transaction(
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    work: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    tries: int = CONFLICT_TRIES,
+) -> T:
+    """Run `work` in one short transaction of its own, again when a writer of this same process conflicted.
+
+    Threads of one process (a kernel's Run now clicks, a link answer racing its webhook) share one DuckDB
+    instance, whose optimistic concurrency makes the later writer of a row fail ("Conflict on update"). That
+    is the in-process twin of the file lock, and is handled the same way: wait a little, with jitter, and try
+    the whole unit of work again. A person never sees the raw conflict.
+    """
+    delay = 0.02
+    for attempt in range(1, tries + 1):
+        try:
+            with connect() as con, transaction(con):
+                return work(con)
+        except (duckdb.TransactionException, duckdb.ConstraintException) as err:
+            if attempt == tries:
+                raise StoreError(f"the store stayed busy with another writer of this process: {err}") from None
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 0.5)
+    raise AssertionError("unreachable")
 
 
 @contextmanager

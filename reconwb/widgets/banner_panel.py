@@ -10,7 +10,7 @@ import ipywidgets as w
 from reconwb import banks, banners, connections
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
-from reconwb.widgets.fetch import BackgroundFetch, run_now, show_in
+from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
 from reconwb.widgets.messages import error_html
 from reconwb.widgets.otp import OtpPrompt
 from reconwb.workspace import Workspace
@@ -74,9 +74,9 @@ class BannerPanel(w.VBox):
             with self.ws.connect() as con:
                 connections.set_modes(con, connection, login_mode="assisted")
             self._fetch(connection)
-        elif action == "Update credentials":
-            self.detail.children = [CredentialForm(self.ws, connection, on_saved=lambda _c: self._after_save())]
-        elif action in ("Run now", "Reconnect"):
+        elif action == banners.UPDATE_CREDENTIALS:
+            self._credential_form(connection)
+        elif action in banners.FETCH_ACTIONS:
             self._fetch(connection)
         elif action == "Enter code" and action not in self.extra_actions:
             self.detail.children = [OtpPrompt(self.ws, connection, on_submitted=lambda _r: self.refresh())]
@@ -84,10 +84,15 @@ class BannerPanel(w.VBox):
             self.detail.children = [self.extra_actions[action](connection)]
         self.refresh()
 
-    def _after_save(self) -> None:
-        self.detail.children = []
+    def _credential_form(self, connection: str) -> CredentialForm:
+        form = CredentialForm(self.ws, connection, on_saved=lambda _c: self.refresh(),
+                              on_checked=lambda verdict: self._checked(connection, verdict))
+        self.detail.children = [form]
+        return form
+
+    def _checked(self, connection: str, verdict: object) -> None:
         self.refresh()
-        self.message.value = "Deposits are refreshing, do not close this page. Press Reconnect to fetch now."
+        self.message.value = html.escape(f"{connection}: {getattr(verdict, 'message', '')}")
 
     def _fetch(self, connection: str) -> None:
         self.message.value = f"Fetching {html.escape(connection)}…"
@@ -99,6 +104,10 @@ class BannerPanel(w.VBox):
             self.message.value = error_html(err)
             return
         self.refresh()
+        if needs_new_credentials(result):  # the same login again could lock it: new credentials instead
+            self._credential_form(connection)
+            self.message.value = html.escape(f"{connection}: {result.message}")
+            return
         if result.status == "ok":
             self.message.value = (
                 f"{html.escape(connection)} reconnected: {result.inserted} new deposits so far. Deposits may take"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -19,19 +20,22 @@ from reconwb.widgets.otp import OtpPrompt
 from reconwb.widgets.ticker import Ticker
 from reconwb.workspace import Workspace
 
-Done = Callable[[SyncResult | None, Exception | None], None]
+Done = Callable[[Any, Exception | None], None]  # (the work's result, e.g. a SyncResult, or the error)
 Show = Callable[[w.Widget | None], None]
 
 
 class BackgroundFetch:
     """One fetch on its own thread; polls for a challenge to show, then reports the outcome."""
 
-    def __init__(self, ws: Workspace, connection: str, *, show: Show, done: Done, poll: float = 0.5) -> None:
+    def __init__(self, ws: Workspace, connection: str, *, show: Show, done: Done, poll: float = 0.5,
+                 work: Callable[[], Any] | None = None) -> None:
         self.ws = ws
         self.connection = connection
         self.show = show
         self.done = done
-        self.result: SyncResult | None = None
+        # what runs on the thread: a person's Run now by default, or e.g. the check of new credentials
+        self.work = work or (lambda: sync(ws, connection, now=True))
+        self.result: Any = None
         self.error: Exception | None = None
         self.prompt: OtpPrompt | None = None
         self.finished = threading.Event()  # set after `done` ran
@@ -45,7 +49,7 @@ class BackgroundFetch:
 
     def _run(self) -> None:
         try:
-            self.result = sync(self.ws, self.connection, now=True)
+            self.result = self.work()
         except Exception as err:  # handed to `done`, which shows it redacted
             self.error = err
 
@@ -72,6 +76,14 @@ def show_in(box: w.Box) -> Show:
         box.children = [widget] if widget is not None else []
 
     return show
+
+
+def needs_new_credentials(result: SyncResult | None) -> bool:
+    """The guard refused a Run now because the bank rejected these credentials (or one more failure could lock
+    the login): the screen opens the credential form instead of offering the same login again."""
+    from reconwb import attempts
+
+    return result is not None and result.skip_kind in (attempts.REJECTED, attempts.BUDGET)
 
 
 def run_now(ws: Workspace, connection: str, *, show: Show, done: Done) -> BackgroundFetch | None:

@@ -9,7 +9,7 @@ import ipywidgets as w
 from reconwb import banners, connections
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
-from reconwb.widgets.fetch import BackgroundFetch, run_now, show_in
+from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
 
@@ -92,6 +92,9 @@ class ConnectionStatusTable(w.VBox):
     def _fetched(self, name: str, result: SyncResult | None, err: Exception | None) -> None:
         if result is None:  # shown to the person, redacted; the table stays usable
             self.message.value = error_html(err)
+        elif needs_new_credentials(result):  # the same login again could lock it: new credentials instead
+            self.open_credentials(name)
+            self.message.value = html.escape(f"{name}: {result.message}")
         else:
             self.message.value = f"{html.escape(name)}: {result.status}, {result.inserted} new transactions" + (
                 f" ({html.escape(result.message)})" if result.message else ""
@@ -99,6 +102,7 @@ class ConnectionStatusTable(w.VBox):
         self.refresh()
 
     def open_credentials(self, name: str) -> CredentialForm:
-        form = CredentialForm(self.ws, name, on_saved=lambda _c: self.refresh())
+        form = CredentialForm(self.ws, name, on_saved=lambda _c: self.refresh(),
+                              on_checked=lambda _v: self.refresh())
         self.detail.children = [form]
         return form

@@ -21,7 +21,8 @@ def test_connections_list_json_empty_and_populated(run_cli) -> None:
 def test_password_from_stdin_is_stored_never_echoed(run_cli, ws) -> None:
     run_cli("banks", "add", "b1", "--name", "Bank One", "--connector", "sim-classic", check=True)
     run_cli("connections", "add", "acme", "--bank", "b1", check=True)
-    done = run_cli("connections", "credentials", "acme", "--password-stdin", input="s3cr3t-pw\n", check=True)
+    done = run_cli("connections", "credentials", "acme", "--password-stdin", "--no-check", input="s3cr3t-pw\n",
+                   check=True)
     assert "s3cr3t-pw" not in done.stdout + done.stderr
     rows = json.loads(run_cli("connections", "list", "--json", check=True).stdout)
     assert rows[0]["health"] == "refreshing"
@@ -65,6 +66,6 @@ def test_bank_disable_hides_it_from_new_connections(run_cli) -> None:
 def test_vault_rotate_key_via_cli(run_cli) -> None:
     run_cli("banks", "add", "b1", "--name", "Bank One", "--connector", "sim-classic", check=True)
     run_cli("connections", "add", "acme", "--bank", "b1", check=True)
-    run_cli("connections", "credentials", "acme", "--password-stdin", input="pw-abcdef\n", check=True)
+    run_cli("connections", "credentials", "acme", "--password-stdin", "--no-check", input="pw-abcdef\n", check=True)
     result = json.loads(run_cli("vault", "rotate-key", "--json", check=True).stdout)
     assert result["resealed"] == 1

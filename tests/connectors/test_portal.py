@@ -63,14 +63,17 @@ def test_a_locking_login_never_reaches_the_portals_lock(ws: Workspace, bank: Ban
     assert "Wrong-pw-1" not in first.message
     for _ in range(3):
         assert run_sync(ws, "dave").status == "skipped"
-    # a person types another wrong password: one more try is allowed, then the budget (2) blocks the connection
+    # Run now does not resend the rejected password either
+    assert run_sync(ws, "dave", now=True).status == "skipped"
+    # a person types another wrong password: new credentials get one try, then nothing retries them
     from reconwb import connections
 
     with ws.connect() as con:
         connections.set_credentials(con, ws.vault(), "dave", {"password": "Wrong-pw-2"})
-    assert run_sync(ws, "dave").health == "blocked"
+    assert run_sync(ws, "dave").health == "reconnect_required"
     for _ in range(3):
         assert run_sync(ws, "dave").status == "skipped"
+        assert run_sync(ws, "dave", now=True).status == "skipped"
     assert bank.admin("attempts")["dave"] == 2
     assert bank.admin("stats")["dave"]["locked"] is False
 

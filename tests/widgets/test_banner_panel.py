@@ -4,6 +4,7 @@ import pytest
 
 from reconwb import banks
 from reconwb.widgets.banner_panel import BannerPanel, current_banners
+from reconwb.widgets.credentials import CredentialForm
 from reconwb.workspace import Workspace
 from tests.ledger import LedgerBank, set_password
 
@@ -12,35 +13,53 @@ def _kinds(ws: Workspace) -> list[tuple[str, str]]:
     return [(b.connection, b.kind) for b in current_banners(ws)]
 
 
-def test_password_flow_update_then_reconnect_then_no_banner(ledger: Workspace) -> None:
+def _checked(form) -> str:
+    assert form.check is not None and form.check.finished.wait(30), "the bank's check did not finish"
+    return form.message.value
+
+
+def test_password_flow_update_then_the_bank_answers_then_no_banner(ledger: Workspace) -> None:
+    from reconwb import sync
+
     set_password(ledger, "old-wrong-pw")
+    assert sync.sync(ledger, "c1").status == "failed"  # the bank rejects the stored password
     panel = BannerPanel(ledger)
-    panel.act("Reconnect", "c1")  # the bank rejects the stored password
     assert _kinds(ledger) == [("c1", "reconnect_required")]
     panel.buttons[("c1", "Update credentials")].click()
     (form,) = panel.detail.children
     form.password.value = LedgerBank.password
     form.save.click()
-    assert _kinds(ledger) == [("c1", "refreshing")]
-    assert "do not close" in panel.message.value
-    panel.buttons[("c1", "Reconnect")].click()
-    assert _kinds(ledger) == []
-    assert "15 minutes" in panel.message.value
+    assert form.password.value == ""
+    message = _checked(form)
+    assert "accepted" in message and LedgerBank.password not in message
+    assert _kinds(ledger) == []  # one click: no second Reconnect button to press
+    assert LedgerBank.logins == 2
     assert "All bank connections are healthy" in panel.items.children[0].value
 
 
-def test_blocked_connection_shows_run_now_which_clears_it(ledger: Workspace) -> None:
-    set_password(ledger, "wrong-1")
+def test_saving_a_wrong_password_says_the_bank_rejected_it_never_accepted(ledger: Workspace) -> None:
     panel = BannerPanel(ledger)
-    panel.act("Reconnect", "c1")
-    panel.act("Reconnect", "c1")
-    assert _kinds(ledger) == [("c1", "blocked")]
-    LedgerBank.password = "wrong-1"
-    try:
-        panel.buttons[("c1", "Run now")].click()
-    finally:
-        LedgerBank.password = "right-pw-1"
-    assert _kinds(ledger) == []
+    panel.act("Update credentials", "c1")
+    (form,) = panel.detail.children
+    form.password.value = "typo-pw-1"
+    form.save.click()
+    message = _checked(form)
+    assert "rejected" in message and "accepted" not in message and "typo-pw-1" not in message
+    assert _kinds(ledger) == [("c1", "reconnect_required")]
+
+
+def test_run_now_after_a_rejection_opens_the_form_and_never_logs_in(ledger: Workspace) -> None:
+    from reconwb import sync
+
+    set_password(ledger, "wrong-1")
+    sync.sync(ledger, "c1")
+    panel = BannerPanel(ledger)
+    before = LedgerBank.logins
+    for _ in range(3):
+        panel._fetch("c1")  # what a "Run now" does, whichever screen offers it
+    assert LedgerBank.logins == before
+    assert isinstance(panel.detail.children[0], CredentialForm)
+    assert "connections credentials c1" in panel.message.value
 
 
 def test_disabled_bank_banner_follows_the_flag(ledger: Workspace) -> None:

@@ -17,19 +17,16 @@ def test_table_lists_every_connection_with_its_health(ledger: Workspace) -> None
     assert "c1" in text and "reconnect_required" in text
 
 
-def test_run_now_clears_a_block_and_fetches(ledger: Workspace) -> None:
+def test_run_now_after_a_rejected_password_opens_the_form_instead_of_logging_in(ledger: Workspace) -> None:
     set_password(ledger, "wrong-1")
     table = ConnectionStatusTable(ledger)
-    table.buttons[("c1", "run")].click()
-    table.buttons[("c1", "run")].click()  # a second failed login: blocked
-    assert _health(ledger) == "blocked"
-    LedgerBank.password = "wrong-1"  # the bank now accepts what is stored (the user fixed it at the bank)
-    try:
+    table.buttons[("c1", "run")].click()  # the bank rejects the password: one failed login
+    assert _health(ledger) == "reconnect_required" and LedgerBank.logins == 1
+    for _ in range(3):  # impatient clicks: the same password is never sent again
         table.buttons[("c1", "run")].click()
-    finally:
-        LedgerBank.password = "right-pw-1"
-    assert _health(ledger) == "ok"
-    assert "1 new transactions" in table.message.value
+    assert LedgerBank.logins == 1
+    assert table.detail.children and hasattr(table.detail.children[0], "password")
+    assert "update them" in table.message.value
 
 
 def test_update_credentials_button_opens_a_form_that_saves_and_forgets(ledger: Workspace) -> None:
@@ -40,8 +37,10 @@ def test_update_credentials_button_opens_a_form_that_saves_and_forgets(ledger: W
     form.save.click()
     assert form.password.value == ""
     assert "brand-new-pw-42" not in str(form.password.get_state())
+    assert form.check is not None and form.check.finished.wait(30)
     assert "brand-new-pw-42" not in form.message.value
-    assert _health(ledger) == "refreshing"
+    assert "rejected" in form.message.value  # the ledger bank takes another password
+    assert _health(ledger) == "reconnect_required"
     with ledger.connect() as con:
         conn = connections.get(con, "c1")
         assert connections.get_credentials(con, ledger.vault(), conn) == {"password": "brand-new-pw-42"}

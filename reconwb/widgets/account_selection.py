@@ -1,7 +1,9 @@
 """The update flow of one connection: a new password and the accounts to keep fetching, committed together.
 
-`connections.update` does the work (one transaction, as in Plaid's update mode); this widget only collects the
-person's choices. The password leaves the widget model as soon as it is read, like in `CredentialForm`.
+`reconwb.credentials` does the work (one transaction, as in Plaid's update mode, then, with a new password, the
+provider's reconnect step and one fetch that asks the bank); this widget only collects the person's choices and
+says what the bank answered. The password leaves the widget model as soon as it is read, like in
+`CredentialForm`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from reconwb import accounts, connections
+from reconwb import accounts, connections, credentials
 from reconwb.errors import ReconwbError
+from reconwb.widgets.credentials import CHECKING, verdict_html
+from reconwb.widgets.fetch import BackgroundFetch, show_in
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
 
@@ -37,12 +41,15 @@ class AccountSelection(w.VBox):
         self.password = w.Password(description="Password", placeholder="leave empty to keep the current one")
         self.apply = w.Button(description="Apply update", button_style="primary", icon="check")
         self.message = w.HTML()
+        self.verdict = w.HTML()
+        self.prompt_box = w.VBox()  # a one-time code the bank asks for during the check
+        self.check: BackgroundFetch | None = None
         self.checkboxes: dict[str, w.Checkbox] = {}
         self.apply.on_click(self._apply)
         self.accounts_box = w.VBox()
         super().__init__([
             w.HTML(f"<b>Update {html.escape(connection)}</b>: new credentials and the accounts to fetch"),
-            self.password, self.accounts_box, self.apply, self.message,
+            self.password, self.accounts_box, self.apply, self.message, self.verdict, self.prompt_box,
         ])
         self.add_class("reconwb-account-selection")
         self.refresh()
@@ -69,14 +76,12 @@ class AccountSelection(w.VBox):
         password = self.password.value
         self.password.value = ""  # gone from the widget model before anything else can fail
         try:
-            with self.ws.connect() as con:
-                plan = connections.update(
-                    con,
-                    self.ws.vault(),
-                    self.connection,
-                    credentials={"password": password} if password else None,
-                    selected=self.selected if self.checkboxes else None,
-                )
+            plan = credentials.save(
+                self.ws,
+                self.connection,
+                {"password": password} if password else None,
+                selected=self.selected if self.checkboxes else None,
+            )
         except ReconwbError as err:
             self.message.value = error_html(err)
             return
@@ -88,11 +93,20 @@ class AccountSelection(w.VBox):
         if plan.deselected:
             parts.append(f"No longer fetching {html.escape(', '.join(plan.deselected))} (its history is kept).")
         if plan.credentials_changed:
-            parts.append("New credentials saved: deposits may take up to 15 minutes to appear.")
+            parts.append("New credentials saved.")
         self.message.value = " ".join(parts)
         self.refresh()
         if self.on_updated:
             self.on_updated(plan)
+        if plan.credentials_changed:  # the provider's reconnect step and one fetch: what does the bank say?
+            self.verdict.value = f"<span class='reconwb-checking'>{CHECKING}</span>"
+            self.check = BackgroundFetch(self.ws, self.connection, show=show_in(self.prompt_box),
+                                         done=self._checked,
+                                         work=lambda: credentials.check(self.ws, self.connection)).start()
+
+    def _checked(self, verdict: credentials.Verdict | None, err: Exception | None) -> None:
+        self.verdict.value = verdict_html(verdict) if verdict is not None else error_html(err)
+        self.refresh()
 
 
 class UpdatePicker(w.VBox):

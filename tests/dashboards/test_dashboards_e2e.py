@@ -141,7 +141,7 @@ def change_password_in_portal(page, env, username: str, old: str, new: str) -> N
     assert "#pw-form" not in page.content() and "pw-current" not in page.content(), page.content()
 
 
-def test_invalidated_password_update_credentials_then_reconnect(env, server, page) -> None:
+def test_invalidated_password_update_credentials_and_the_bank_answers(env, server, page) -> None:
     ws, bank = env["ws"], env["bank"]
     old = connect(env, "alice")
     bank.admin("invalidate", {"username": "alice"})
@@ -165,45 +165,86 @@ def test_invalidated_password_update_credentials_then_reconnect(env, server, pag
     form.wait_for(timeout=RENDER_TIMEOUT)
     form.fill(NEW_PASSWORD)
     shot(page, "a2_update_credentials")
-    page.get_by_role("button", name="Save and reconnect").click()
-
-    refreshing = page.locator(".reconwb-refreshing", has_text="(alice)")
-    refreshing.wait_for(timeout=RENDER_TIMEOUT)
-    assert "Deposits are refreshing, do not close" in refreshing.inner_text()
-    page.get_by_text("do not close this page").wait_for()
+    page.get_by_role("button", name="Save and check with the bank").click()
+    shot(page, "a3_checking")
+    verdict = page.locator(".reconwb-verdict")
+    verdict.wait_for(timeout=SYNC_TIMEOUT)  # one click: the form asks the bank and says what it answered
+    assert "accepted" in verdict.inner_text()
     assert NEW_PASSWORD not in page.content()
-    shot(page, "a3_refreshing")
-
-    page.get_by_role("button", name="Reconnect").click()
-    page.get_by_text("alice reconnected").wait_for(timeout=SYNC_TIMEOUT)
-    assert "15 minutes" in page.locator(".widget-html", has_text="alice reconnected").inner_text()
     gone(banner(page, "alice"))
-    shot(page, "a4_reconnected")
+    shot(page, "a4_accepted")
     assert health(ws, "alice")[0] == "ok"
 
     open_dashboard(page, server)  # a fresh page agrees: no banner for alice
     assert banner(page, "alice").count() == 0
 
 
-def test_blocked_connection_needs_attention_and_run_now_clears_it(env, server, page) -> None:
+def test_a_login_locked_by_the_bank_offers_no_run_now(env, server, page) -> None:
     ws, bank = env["ws"], env["bank"]
-    connect(env, "dave")
-    bank.admin("lock", {"username": "dave"})  # the bank locked the login
+    password = connect(env, "dave")
+    bank.admin("lock", {"username": "dave"})  # the bank locked the login (someone mistyped at the branch)
     run_sync(ws, "dave")
     assert health(ws, "dave")[0] == "blocked"
 
     open_dashboard(page, server)
     dave = banner(page, "dave")
     dave.wait_for(timeout=RENDER_TIMEOUT)
-    assert "Needs attention" in dave.inner_text()
-    shot(page, "b1_blocked")
+    assert "The bank has locked this login" in dave.inner_text()
+    assert "unlock it with the bank, then update the credentials" in dave.inner_text()
+    row = page.locator(".widget-hbox", has=dave)
+    assert row.get_by_role("button", name="Run now").count() == 0
+    shot(page, "b1_locked")
 
     bank.admin("lock", {"username": "dave", "on": False})  # a phone call to the bank later
-    page.locator(".widget-hbox", has=dave).get_by_role("button", name="Run now").click()
-    page.get_by_text("dave reconnected").wait_for(timeout=SYNC_TIMEOUT)
+    row.get_by_role("button", name="Update credentials").click()
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Save and check with the bank").click()
+    page.locator(".reconwb-verdict").wait_for(timeout=SYNC_TIMEOUT)
+    assert "accepted" in page.locator(".reconwb-verdict").inner_text()
     gone(banner(page, "dave"))
-    shot(page, "b2_run_now_cleared")
+    shot(page, "b2_unlocked_and_updated")
     assert health(ws, "dave")[0] == "ok"
+
+
+def test_the_locking_login_is_never_locked_from_the_dashboards(env, server, page) -> None:
+    """Run now pressed three times after a rejected password, then a wrong and a right new password: the bank
+    counts two failed logins at most and never locks; every answer on the page is the bank's."""
+    ws, bank = env["ws"], env["bank"]
+    name = "dave-typed"
+    data = login(bank, "dave")
+    with ws.connect() as con:
+        connections.remove(con, "dave")  # the same bank login, added again by someone who mistypes
+        connections.add(con, name, data["bank"], username="dave", portal_url=bank.bank_url(data["bank"]))
+        connections.set_credentials(con, ws.vault(), name, {"password": "Dave-mistyped-1"})
+    bank.admin("lock", {"username": "dave", "on": False})  # also sets the bank's failure count to 0
+    assert run_sync(ws, name).status == "failed"
+    assert bank.admin("attempts")["dave"] == 1
+
+    open_dashboard(page, server, "connections")
+    row = page.locator(".reconwb-connections .widget-hbox", has_text=name).first
+    row.wait_for(timeout=RENDER_TIMEOUT)
+    for _ in range(3):
+        row.get_by_role("button", name="Run now").click()
+        page.get_by_text("reconwb will not log in with them again").first.wait_for(timeout=SYNC_TIMEOUT)
+    assert bank.admin("attempts")["dave"] == 1
+    shot(page, "b3_run_now_opens_the_form")
+
+    page.locator("input[type=password]").fill("Dave-mistyped-2")
+    page.get_by_role("button", name="Save and check with the bank").click()
+    verdict = page.locator(".reconwb-verdict")
+    verdict.wait_for(timeout=SYNC_TIMEOUT)
+    assert "rejected" in verdict.inner_text() and "accepted" not in verdict.inner_text()
+    assert bank.admin("attempts")["dave"] == 2
+    shot(page, "b4_wrong_password_rejected")
+
+    page.locator("input[type=password]").fill(login(bank, "dave")["password"])
+    page.get_by_role("button", name="Save and check with the bank").click()
+    playwright_api.expect(verdict).to_contain_text("accepted", timeout=SYNC_TIMEOUT)
+    shot(page, "b5_right_password_accepted")
+    stats = bank.admin("stats")["dave"]
+    assert stats["locked"] is False and stats["failed"] == 0
+    assert health(ws, name)[0] == "ok"
+    assert "Dave-mistyped" not in page.content()
 
 
 def test_a_code_asked_of_an_unattended_login_is_entered_on_the_dashboard(env, server, page) -> None:

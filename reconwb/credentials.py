@@ -66,8 +66,12 @@ def save(
         return connections.update(con, ws.vault(), name, credentials=credentials, selected=selected, confirm=confirm)
 
 
-def next_step(ws: Workspace, name: str, *, otp: str | None = None) -> dict[str, Any] | None:
-    """The provider's step after new credentials (the aggregator's link or reconnect), or None for portals."""
+def next_step(ws: Workspace, name: str, *, otp: str | None = None, fetch: bool = False) -> dict[str, Any] | None:
+    """The provider's step after new credentials (the aggregator's link or reconnect), or None for portals.
+
+    The step sends the password to the provider, so it holds the connection's lease like any login; with
+    `fetch`, a fetch follows when the step went through (as `reconwb aggregator reconnect` does).
+    """
     with ws.connect() as con:
         conn = connections.get(con, name)
     assert conn is not None
@@ -76,8 +80,13 @@ def next_step(ws: Workspace, name: str, *, otp: str | None = None) -> dict[str, 
         return None
     module, _, attr = spec.partition(":")
     step = getattr(import_module(module), attr)
-    with attempts.hold(ws, name):  # the step sends the password to the provider: a login like any other
-        return step(ws, name, otp=otp, fetch=False)
+    with attempts.hold(ws, name):
+        outcome = step(ws, name, otp=otp, fetch=False)
+    if fetch and outcome.get("status") in _STEP_GOES_ON:
+        result = sync.sync(ws, name)
+        outcome["sync"] = result.as_dict()
+        outcome["health"] = result.health
+    return outcome
 
 
 def check(ws: Workspace, name: str, *, otp: str | None = None) -> Verdict:

@@ -46,7 +46,7 @@ def _outcome_text(o: dict[str, object]) -> str:
 @pass_ws
 def aggregator_link(ws: Workspace, name: str, as_json: bool) -> None:
     """Create the aggregator entity of connection NAME with its stored bank credentials, then fetch once."""
-    outcome = aggregator.apply_credentials(ws, name)
+    outcome = credentials_flow.next_step(ws, name, fetch=True)
     emit(outcome, as_json, _outcome_text)
 
 
@@ -58,7 +58,7 @@ def aggregator_link(ws: Workspace, name: str, as_json: bool) -> None:
 @pass_ws
 def aggregator_reconnect(ws: Workspace, name: str, otp: str | None, no_fetch: bool, as_json: bool) -> None:
     """Run the reconnect step of NAME with its stored (updated) password."""
-    outcome = aggregator.apply_credentials(ws, name, otp=otp, fetch=not no_fetch)
+    outcome = credentials_flow.next_step(ws, name, otp=otp, fetch=not no_fetch)
     emit(outcome, as_json, _outcome_text)
 
 

@@ -68,6 +68,19 @@ def for_connection(
                     START_AGAIN,
                 )
             )
+        case "reconnect_required" if conn.credentials_rejected == "OtpRejected":
+            found.append(
+                Banner(
+                    conn.name,
+                    conn.health,
+                    "warning",
+                    "One-time code refused",
+                    f"{bank} refused the one-time code entered for {conn.name}"
+                    f"{': ' + reason if reason else ''}. Wrong codes count like wrong passwords at most banks, so"
+                    " reconwb will not log in again on its own: update the credentials to start a new login.",
+                    UPDATE_CREDENTIALS,
+                )
+            )
         case "reconnect_required":
             found.append(
                 Banner(

@@ -73,6 +73,7 @@ def test_no_banner_offers_the_same_login_after_the_bank_rejected_it(conn) -> Non
         dict(health="blocked", credentials_rejected=None, health_reason="needs attention: 2 failed logins"),
         dict(health="reconnect_required", credentials_rejected="InvalidCredentials"),
         dict(health="reconnect_required", credentials_rejected="PasswordExpired"),
+        dict(health="reconnect_required", credentials_rejected="OtpRejected"),
     ]
     for case in cases:
         c = dataclasses.replace(conn, credentials_set_at=NOW, **case)

@@ -20,7 +20,7 @@ from typing import Any
 from reconwb import banks, connections, reports
 from reconwb import serve as serving
 from reconwb.cli.admin import init_workspace
-from reconwb.connectors import aggregator
+from reconwb.openbanking import lean as aggregator
 from reconwb.sim import aggregator as sim_aggregator
 from reconwb.sim import invoices
 from reconwb.sim.bank import BankHandle, start_bank

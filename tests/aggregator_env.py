@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from reconwb import connections, notify
-from reconwb.connectors import aggregator
+from reconwb.openbanking import lean as aggregator
 from reconwb.serve import free_port
 from reconwb.sim.aggregator import AggregatorHandle, start_aggregator
 from reconwb.workspace import Workspace

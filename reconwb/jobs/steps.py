@@ -20,10 +20,10 @@ from typing import Any
 
 from reconwb import connections as connections_mod
 from reconwb import jsonutil
-from reconwb.connectors.aggregator import poll_pending
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.events import new_id
 from reconwb.jobs import lease
+from reconwb.openbanking.pending import poll_pending
 from reconwb.sync import SyncResult, due_connections, run_blocking, sync_many_async
 from reconwb.workspace import Workspace
 
@@ -107,7 +107,7 @@ def sync_step(
             else []
         )
         _link_sync_runs(ws, holder, results)
-        completed = poll_pending(ws)  # aggregator results no results.ready webhook came for
+        completed = poll_pending(ws)  # provider results no webhook came for
     finally:
         with ws.connect() as con:
             lease.release(con, holder, got)

@@ -37,7 +37,7 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_PROCESS_ATTEMPTS = 5
 
 # Handlers shipped with reconwb, imported when first needed: "source" -> "module:function".
-BUILTIN_HANDLERS: dict[str, str] = {"aggregator": "reconwb.connectors.aggregator:handle_webhook"}
+BUILTIN_HANDLERS: dict[str, str] = {"aggregator": "reconwb.openbanking.lean:handle_webhook"}
 
 _handlers: dict[str, Handler] = {}
 _handlers_lock = threading.Lock()

@@ -25,7 +25,7 @@ STATEMENT_CONNECTOR = "statement"
 _COLUMNS = (
     "connection_id, name, bank_id, connector, username, portal_url, login_mode, session_mode, external_id,"
     " health, health_reason, health_changed_at, fatal_failures, next_attempt_at, refreshing_until,"
-    " credentials_set_at, last_attempt_at, last_success_at, created_at, removed_at"
+    " credentials_set_at, last_attempt_at, last_success_at, created_at, removed_at, consent_expires_at"
 )
 
 
@@ -51,6 +51,7 @@ class Connection:
     last_success_at: dt.datetime | None
     created_at: dt.datetime
     removed_at: dt.datetime | None
+    consent_expires_at: dt.datetime | None = None  # open-banking providers: access ends then unless reconnected
 
     @property
     def credentials_owner(self) -> str:

@@ -14,7 +14,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import random
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -23,9 +22,11 @@ import httpx
 
 from reconwb import settings
 from reconwb.connectors import errors as taxonomy
+from reconwb.connectors import http
+from reconwb.connectors.amounts import exact
 from reconwb.connectors.base import AccountInfo, Connector
 from reconwb.errors import Conflict
-from reconwb.redaction import redact_exception, register_secret
+from reconwb.redaction import register_secret
 from reconwb.transactions import Txn
 
 if TYPE_CHECKING:
@@ -38,9 +39,9 @@ log = logging.getLogger(__name__)
 CONNECTOR_ID = "aggregator"
 APP_TOKEN_OWNER = "aggregator/app-token"  # noqa: S105 - a vault owner name, not a secret
 TOKEN_HEADER = "lean-app-token"  # noqa: S105 - a header name
-TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-RETRIES = 3  # attempts per request for timeouts, dropped connections and 5xx
-BACKOFF = 0.25  # seconds, doubled per attempt, with jitter
+TIMEOUT = http.TIMEOUT
+RETRIES = http.RETRIES  # attempts per request for timeouts, dropped connections and 5xx
+BACKOFF = http.BACKOFF  # seconds, doubled per attempt, with jitter
 MAX_INLINE_RETRY_AFTER = 5.0  # a longer Retry-After is handed to the lifecycle instead of slept
 PERMISSIONS = ("identity", "accounts", "balance", "transactions")
 
@@ -88,30 +89,17 @@ class AggregatorClient:
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """The decoded answer (numbers as Decimal); transport trouble raised as taxonomy errors."""
-        last: taxonomy.ConnectorError | None = None
         for attempt in range(1, self.retries + 1):
-            try:
-                response = await self._http.request(method, path, json=body)
-            except httpx.TimeoutException as err:
-                last = taxonomy.Transient(f"aggregator {path}: timed out ({type(err).__name__})")
-            except httpx.TransportError as err:
-                last = taxonomy.Transient(f"aggregator {path}: {type(err).__name__}: {redact_exception(err)}")
-            else:
-                if response.status_code == 429:
-                    retry_after = _retry_after(response)
-                    last = taxonomy.RateLimited(f"aggregator {path}: rate limited", retry_after=retry_after)
-                    if retry_after is None or retry_after > MAX_INLINE_RETRY_AFTER or attempt == self.retries:
-                        raise last
-                    await asyncio.sleep(retry_after)
-                    continue
-                if response.status_code >= 500 and _status_of(response) != "BANK_UNAVAILABLE":
-                    last = taxonomy.Transient(f"aggregator {path}: HTTP {response.status_code}")
-                else:
-                    return _decode(response, path)
-            if attempt < self.retries:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
-        assert last is not None
-        raise last
+            response = await http.send(self._http, method, path, label="aggregator", retries=self.retries,
+                                       backoff=self.backoff, retry_when=_server_fault, json=body)
+            if response.status_code != 429:
+                return _decode(response, path)
+            retry_after = _retry_after(response)
+            limited = taxonomy.RateLimited(f"aggregator {path}: rate limited", retry_after=retry_after)
+            if retry_after is None or retry_after > MAX_INLINE_RETRY_AFTER or attempt == self.retries:
+                raise limited
+            await asyncio.sleep(retry_after)
+        raise AssertionError("unreachable")
 
     async def data(self, kind: str, body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         """POST /data/v1/<kind>: the payload of an OK answer, anything else raised."""
@@ -123,6 +111,11 @@ class AggregatorClient:
         if isinstance(answer, dict) and answer.get("status") == "PENDING":
             return None
         return check(answer, {})
+
+
+def _server_fault(response: httpx.Response) -> bool:
+    """A 5xx is a passing fault, except the aggregator's own word that the bank is down."""
+    return response.status_code >= 500 and _status_of(response) != "BANK_UNAVAILABLE"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -191,12 +184,10 @@ def parse_account(row: dict[str, Any]) -> AccountInfo:
 
 
 def parse_transaction(row: dict[str, Any], currency: str | None) -> Txn:
-    amount = row["amount"]
-    amount = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     booked = dt.date.fromisoformat(str(row["timestamp"])[:10])
     return Txn(
         booked_on=booked,
-        amount=amount.quantize(Decimal("0.01")),
+        amount=exact(row["amount"], f"aggregator transaction {row.get('transaction_id')}"),
         currency=row.get("currency_code") or currency or "EUR",
         description=row.get("description") or "",
         reference=row.get("reference") or "",

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 
 Fetched = list[tuple["AccountInfo", list["Txn"]]]
 
-# connector id -> "module:Class" of its adapter (imported when first needed)
+# connector id -> "module:attribute" of its adapter instance (imported when first needed)
 ADAPTERS: dict[str, str] = {
-    "aggregator": "reconwb.openbanking.lean:LeanAdapter",
-    "plaid": "reconwb.openbanking.plaid:PlaidAdapter",
-    "gocardless": "reconwb.openbanking.gocardless:GoCardlessAdapter",
+    "aggregator": "reconwb.openbanking.lean:ADAPTER",
+    "plaid": "reconwb.openbanking.plaid:ADAPTER",
+    "gocardless": "reconwb.openbanking.gocardless:ADAPTER",
 }
 
 
@@ -68,7 +68,7 @@ class Adapter:
 @cache
 def _load(target: str) -> Adapter:
     module, _, attr = target.partition(":")
-    return getattr(import_module(module), attr)()
+    return getattr(import_module(module), attr)
 
 
 def for_connector(connector_id: str) -> Adapter | None:

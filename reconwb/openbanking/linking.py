@@ -20,6 +20,7 @@ from reconwb.errors import Conflict, InvalidInput
 from reconwb.openbanking import adapter as adapters
 from reconwb.openbanking.store import in_store, in_store_async, run
 from reconwb.redaction import redact_exception
+from reconwb.vault import Vault
 from reconwb.workspace import Workspace
 
 # outcomes of a link or reconnect after which a fetch makes sense
@@ -48,6 +49,40 @@ def open_connection(ws: Workspace, name: str, connector_id: str) -> Opened:
         return Opened(conn, connections.get_credentials(con, vault, conn))
 
     return in_store(ws, work)
+
+
+def seal_link(con: duckdb.DuckDBPyConnection, vault: Vault, connection_id: int, provider: str, link_id: str,
+              credentials: dict[str, str], *, agreement_id: str | None = None,
+              institution_id: str | None = None) -> bool:
+    """Record a connection's link at a provider: its credential sealed, the link id the fetch uses.
+
+    Returns whether it was relinked (a new link for a connection that had one). A new link starts the refresh
+    window (`refreshing` until the first fetch lands); the connection's accounts and history stay.
+    """
+    before = con.execute("SELECT link_id FROM openbanking_links WHERE connection_id = ?", [connection_id]).fetchone()
+    vault.put(con, connections.credentials_owner(connection_id), credentials)
+    con.execute(
+        "INSERT INTO openbanking_links (connection_id, provider, link_id, agreement_id, institution_id)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (connection_id) DO UPDATE SET link_id = excluded.link_id,"
+        " agreement_id = excluded.agreement_id, institution_id = coalesce(excluded.institution_id, institution_id),"
+        " relinked_at = CASE WHEN openbanking_links.link_id <> excluded.link_id THEN now() ELSE relinked_at END",
+        [connection_id, provider, link_id, agreement_id, institution_id],
+    )
+    con.execute("UPDATE connections SET external_id = ?, credentials_set_at = now() WHERE connection_id = ?",
+                [link_id, connection_id])
+    request = lifecycle.reconnect_request(con, connection_id)
+    if request is not None and request.open:
+        lifecycle.reconnect_accepted(con, connection_id)
+    else:
+        lifecycle.credentials_updated(con, connection_id)
+    return before is not None and before[0] != link_id
+
+
+def connection_for_link(con: duckdb.DuckDBPyConnection, provider: str, link_id: str) -> connections.Connection | None:
+    """The connection a provider's item or requisition belongs to (webhooks name only those)."""
+    row = con.execute("SELECT connection_id FROM openbanking_links WHERE provider = ? AND link_id = ?",
+                      [provider, link_id]).fetchone()
+    return connections.get_by_id(con, row[0]) if row else None
 
 
 async def failed(ws: Workspace, conn: connections.Connection, what: str,

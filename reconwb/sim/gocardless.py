@@ -134,7 +134,7 @@ class GoCardlessState:
         behaviour = INSTITUTIONS[institution][1]
         agreement = self.agreements[requisition.agreement]
         agreement.accepted = _now()
-        if behaviour == "consent_expiring":
+        if behaviour == "consent_expiring" and institution not in self.linked_once:
             agreement.accepted = _now() - dt.timedelta(days=agreement.access_valid_for_days - 5)
         if behaviour == "login_required" and institution not in self.linked_once:
             agreement.expired = True  # the access of the first link has already run out at the bank
@@ -202,6 +202,10 @@ class _Handler(JsonHandler):
             return self.fail(401, "Invalid token", "Token is invalid or expired")
         if rest == ["institutions"] and method == "GET":
             return self._institutions(query)
+        if rest[:1] == ["institutions"] and len(rest) == 2 and method == "GET":
+            found = [{**i, "supported_features": ["account_selection", "pending_transactions"],
+                      "identification_codes": []} for i in self._listing("") if i["id"] == rest[1]]
+            return self.reply(200, found[0]) if found else self.fail(404, "Not found.", "Not found.")
         if rest[:2] == ["agreements", "enduser"]:
             return self._agreements(method, rest[2:], body)
         if rest[:1] == ["requisitions"]:
@@ -231,11 +235,14 @@ class _Handler(JsonHandler):
     # -- institutions, agreements, requisitions --------------------------------------------------------------
 
     def _institutions(self, query: dict[str, str]) -> None:
-        country = query.get("country", "").upper()
-        self.reply(200, [{"id": i, "name": name, "bic": i.rsplit("_", 1)[-1], "transaction_total_days": "730",
-                          "max_access_valid_for_days": "180", "countries": ["DE", "GB"],
-                          "logo": f"https://cdn.example.test/{i}.png"}
-                         for i, (name, _b) in INSTITUTIONS.items() if not country or country in ("DE", "GB")])
+        self.reply(200, self._listing(query.get("country", "").upper()))
+
+    @staticmethod
+    def _listing(country: str) -> list[dict[str, Any]]:
+        return [{"id": i, "name": name, "bic": i.rsplit("_", 1)[-1], "transaction_total_days": "730",
+                 "max_access_valid_for_days": "180", "countries": ["DE", "GB"],
+                 "logo": f"https://cdn.example.test/{i}.png"}
+                for i, (name, _b) in INSTITUTIONS.items() if not country or country in ("DE", "GB")]
 
     def _agreements(self, method: str, rest: list[str], body: dict[str, Any]) -> None:
         st = self.state

@@ -122,3 +122,20 @@ def plaid_env(ws: Workspace) -> Iterator[Provider]:
         yield env
     finally:
         env.close()
+
+
+@pytest.fixture
+def gocardless_env(ws: Workspace) -> Iterator[Provider]:
+    from reconwb.openbanking import gocardless
+    from reconwb.sim.gocardless import start_gocardless
+
+    sim = start_gocardless()
+    with ws.connect() as con:
+        gocardless.configure(con, ws.vault(), url=sim.url, secret_id=sim.state.secret_id,
+                             secret_key=sim.state.secret_key, link_mode="simulator")
+    gocardless.refresh_banks(ws)
+    env = Provider(ws, sim, None)
+    try:
+        yield env
+    finally:
+        env.close()

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from reconwb.workspace import Workspace
 
 WARN_DAYS = (14, 7)  # warn this many days before the consent ends (the banner shows from the first)
 
@@ -67,6 +71,13 @@ def warnings(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None) -> 
     ).fetchall()
     return [ConsentWarning(name, cid, at, days_left(at, now), message(name, at))
             for name, cid, at in rows if due(at, now)]
+
+
+def check(ws: Workspace) -> list[ConsentWarning]:
+    """`notify_expiring` in its own short transaction: what a scheduled job runs after its fetches."""
+    from reconwb.openbanking.store import in_store
+
+    return in_store(ws, notify_expiring)
 
 
 def notify_expiring(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None) -> list[ConsentWarning]:

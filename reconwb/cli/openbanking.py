@@ -44,7 +44,19 @@ def _provider_commands(group: click.Group, provider: str) -> None:
         outcome = linking.reconnect(ws, name) if no_fetch else linking.reconnect_step(ws, name)
         emit(outcome, as_json, _text)
 
+    @group.command("banks")
+    @json_option
+    @pass_ws
+    def refresh_banks(ws: Workspace, as_json: bool) -> None:
+        """Read the provider's bank list (institutions) into the bank registry."""
+        from reconwb.openbanking import adapter, store
+
+        found = adapter.for_connector(provider)
+        assert found is not None
+        emit(store.run(lambda: found.refresh_banks(ws)), as_json, lambda r: f"{r['banks']} banks")
+
     link.__name__, reconnect.__name__ = f"{provider}_link", f"{provider}_reconnect"
+    refresh_banks.__name__ = f"{provider}_banks"
 
 
 @cli.group("plaid")

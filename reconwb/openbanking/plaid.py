@@ -354,3 +354,21 @@ def reconnect(ws: Workspace, name: str, *, accounts: list[str] | None = None) ->
 
 def refresh_banks(ws: Workspace) -> dict[str, Any]:
     return run(lambda: ADAPTER.refresh_banks(ws))
+
+
+def handle_webhook(ws: Workspace, event: dict[str, Any]) -> dict[str, Any]:
+    """The inbound handler of source `plaid` (`reconwb.webhooks.inbound.BUILTIN_HANDLERS`)."""
+    from reconwb.openbanking import webhooks
+
+    return webhooks.handle(ws, WEBHOOK_SOURCE, event)
+
+
+def verify_inbound(ws: Workspace, headers: Any, body: bytes) -> tuple[str, float]:
+    """The receiver's check of a Plaid webhook: (an id from the body's hash, the time received)."""
+    from reconwb.webhooks.signing import VerificationFailed
+
+    try:
+        ADAPTER.verify_webhook(ws, body, {str(k).lower(): v for k, v in dict(headers).items()})
+    except InvalidSignature as err:
+        raise VerificationFailed(401, str(err)) from None
+    return f"plaid_{hashlib.sha256(body).hexdigest()[:32]}", time.time()

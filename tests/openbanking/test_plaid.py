@@ -282,3 +282,19 @@ def test_every_simulator_answer_matches_plaids_openapi_document(plaid_env: Provi
     with pytest.raises(Exception, match="(?i)invalid|item_id"):
         openapi.validate_response(MockRequest(server, "POST", "/item/get"),
                                   MockResponse(json.dumps(broken).encode(), status_code=200))
+
+
+def test_the_servers_inbound_route_verifies_plaid_webhooks_and_processes_them(plaid_env: Provider) -> None:
+    from reconwb.webhooks import inbound
+
+    conn = add(plaid_env, "plaid-inbound")
+    body = json.dumps({"webhook_type": "ITEM", "webhook_code": "USER_PERMISSION_REVOKED",
+                       "item_id": conn.external_id, "environment": "sandbox"}).encode()
+    forged = _signed(plaid_env, body, key=ec.generate_private_key(ec.SECP256R1()))
+    assert inbound.receive(plaid_env.ws, "plaid", forged, body).status == 401
+    assert inbound.receive(plaid_env.ws, "plaid", {}, body).status == 401
+    stored = inbound.receive(plaid_env.ws, "plaid", _signed(plaid_env, body), body)
+    assert (stored.status, stored.stored) == (200, True)
+    assert inbound.receive(plaid_env.ws, "plaid", _signed(plaid_env, body), body).stored is False  # redelivery
+    assert inbound.process_inbound(plaid_env.ws).processed == 1
+    assert plaid_env.conn(conn.name).health == "obsolete"

@@ -43,26 +43,17 @@ def sim_aggregator(port: int, webhook_url: str | None, print_scenario: bool) -> 
     """Serve the simulated open-banking aggregator until interrupted."""
     from reconwb.sim import aggregator
 
-    if print_scenario:
-        emit(aggregator.scenario(), True)
-        return
-    handle = aggregator.start_aggregator(port, webhook_url)
-    click.echo(f"simulated aggregator on {handle.url} (app token and webhook secret: --print-scenario)", err=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.stop()
-
+    _serve_provider("aggregator", lambda: aggregator.start_aggregator(port, webhook_url), aggregator.scenario,
+                    print_scenario, "app token and webhook secret")
 
 def _serve_provider(name: str, start: Callable[[], Any], scenario: Callable[[], dict[str, Any]],
-                    print_scenario: bool) -> None:
+                    print_scenario: bool, secrets: str = "keys") -> None:
+    """Print the scenario, or serve the simulator in the foreground until interrupted."""
     if print_scenario:
         emit(scenario(), True)
         return
     handle = start()
-    click.echo(f"simulated {name} on {handle.url} (keys: --print-scenario)", err=True)
+    click.echo(f"simulated {name} on {handle.url} ({secrets}: --print-scenario)", err=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

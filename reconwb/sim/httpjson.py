@@ -26,12 +26,40 @@ log = logging.getLogger(__name__)
 class _Json(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):
+            # a 2-place decimal below 2**53 prints as exactly itself (shortest round-trip repr)
             return float(o)
         return super().default(o)
 
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, cls=_Json).encode()
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any,
+              headers: dict[str, str] | None = None) -> bytes:
+    """Answer with `body` as JSON; return the bytes sent."""
+    data = dumps(body)
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(data)
+    return data
+
+
+def read_json(handler: BaseHTTPRequestHandler) -> dict[str, Any] | None:
+    """The JSON object sent, {} for none, None when it is not a JSON object."""
+    length = int(handler.headers.get("content-length") or 0)
+    raw = handler.rfile.read(length) if length else b""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -48,16 +76,9 @@ class JsonHandler(BaseHTTPRequestHandler):
         return self.server.state
 
     def reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = dumps(body)
+        data = send_json(self, status, body, headers)
         if not self.path.startswith("/__admin"):  # every answer of the provider's API, for spec checks
             self.server.transcript.append((self.command, self.path, status, data))
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
 
     def redirect(self, location: str) -> None:
         self.send_response(302)
@@ -66,16 +87,7 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def read_body(self) -> dict[str, Any] | None:
-        """The JSON object sent, {} for none, None when it is not a JSON object."""
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return {}
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
+        return read_json(self)
 
     def _dispatch(self, method: str) -> None:
         parts = urlsplit(self.path)

@@ -96,6 +96,20 @@ def plaid_complete_link(ws: Workspace, name: str, public_token: str, as_json: bo
     emit(plaid.complete_link(ws, name, public_token), as_json, _text)
 
 
+@plaid_group.command("complete-update")
+@click.argument("name")
+@click.option("--account", "accounts", multiple=True, metavar="ACCOUNT_ID",
+              help="An account the user kept selected in update mode (repeat); the others become inactive.")
+@json_option
+@pass_ws
+def plaid_complete_update(ws: Workspace, name: str, accounts: tuple[str, ...], as_json: bool) -> None:
+    """After update-mode Link in the drop-in: the item works again, the chosen accounts stay selected."""
+    from reconwb.openbanking import plaid
+    from reconwb.openbanking.store import run
+
+    emit(run(lambda: plaid.update_completed_async(ws, name, list(accounts) if accounts else None)), as_json, _text)
+
+
 @cli.group("gocardless")
 def gocardless_group() -> None:
     """GoCardless Bank Account Data: secrets, agreements and requisitions."""

@@ -269,3 +269,27 @@ def test_the_servers_inbound_route_verifies_plaid_webhooks_and_processes_them(pl
     assert inbound.receive(plaid_env.ws, "plaid", _signed(plaid_env, body), body).stored is False  # redelivery
     assert inbound.process_inbound(plaid_env.ws).processed == 1
     assert plaid_env.conn(conn.name).health == "obsolete"
+
+
+def test_drop_in_mode_hands_out_link_tokens_and_takes_the_public_token(plaid_env: Provider) -> None:
+    keys = {"url": plaid_env.sim.url, "client_id": plaid_env.sim.state.client_id, "secret": plaid_env.sim.state.secret}
+    with plaid_env.ws.connect() as con:
+        plaid.configure(con, plaid_env.ws.vault(), **keys, link_mode="drop-in")
+        connections.add(con, "plaid-browser", BANK)
+    started = linking.reconnect_step(plaid_env.ws, "plaid-browser")
+    assert started["status"] == "link-required" and started["link_token"].startswith("link-sandbox-")
+    assert "sync" not in started  # nothing to fetch before the person finished Link
+    public = plaid_env.admin("link/complete", link_token=started["link_token"], username="healthy")  # the drop-in
+    assert plaid.complete_link(plaid_env.ws, "plaid-browser", public["public_token"])["status"] == "linked"
+    assert sync.sync(plaid_env.ws, "plaid-browser").inserted == 20
+    plaid_env.http.post("/sandbox/item/reset_login", json={**keys, "access_token": access_token(
+        plaid_env, plaid_env.conn("plaid-browser"))}).raise_for_status()
+    plaid_env.settle()
+    update = linking.reconnect_step(plaid_env.ws, "plaid-browser")
+    assert update["status"] == "link-required" and update["mode"] == "update"
+    plaid_env.admin("link/complete", link_token=update["link_token"])
+    from reconwb.openbanking.store import run
+
+    done = run(lambda: plaid.update_completed_async(plaid_env.ws, "plaid-browser"))
+    assert done["status"] == "reconnected" and done["health"] == "refreshing"
+    assert sync.sync(plaid_env.ws, "plaid-browser").health == "ok"

@@ -20,29 +20,21 @@ def _text(outcome: dict[str, Any]) -> str:
 def _provider_commands(group: click.Group, provider: str) -> None:
     """`link` and `reconnect`, the same for every provider: the open-banking layer does the provider's part."""
 
-    @group.command("link")
-    @click.argument("name")
-    @click.option("--no-fetch", is_flag=True, help="Only link; do not fetch afterwards.")
-    @json_option
-    @pass_ws
-    def link(ws: Workspace, name: str, no_fetch: bool, as_json: bool) -> None:
-        """Link connection NAME at the provider (offline: through the simulator's Link step), then fetch."""
-        from reconwb.openbanking import linking
+    steps = (("link", "Link connection NAME at the provider (offline: the simulator's Link step), then fetch.",
+              "Only link; do not fetch afterwards.", "link"),
+             ("reconnect", "Renew NAME's consent or repair its login (update mode, a new requisition), then fetch.",
+              "Do not fetch after the reconnect.", "reconnect"))
+    for command, doc, no_fetch_help, only in steps:
 
-        outcome = linking.link(ws, name) if no_fetch else linking.reconnect_step(ws, name)
-        emit(outcome, as_json, _text)
+        def step(ws: Workspace, name: str, no_fetch: bool, as_json: bool, only: str = only) -> None:
+            from reconwb.openbanking import linking
 
-    @group.command("reconnect")
-    @click.argument("name")
-    @click.option("--no-fetch", is_flag=True, help="Do not fetch after the reconnect.")
-    @json_option
-    @pass_ws
-    def reconnect(ws: Workspace, name: str, no_fetch: bool, as_json: bool) -> None:
-        """Renew NAME's consent or repair its login (update mode, a new requisition), then fetch."""
-        from reconwb.openbanking import linking
+            outcome = getattr(linking, only)(ws, name) if no_fetch else linking.reconnect_step(ws, name)
+            emit(outcome, as_json, _text)
 
-        outcome = linking.reconnect(ws, name) if no_fetch else linking.reconnect_step(ws, name)
-        emit(outcome, as_json, _text)
+        step.__doc__, step.__name__ = doc, f"{provider}_{command}"
+        group.command(command)(click.argument("name")(click.option("--no-fetch", is_flag=True, help=no_fetch_help)(
+            json_option(pass_ws(step)))))
 
     @group.command("banks")
     @json_option
@@ -55,7 +47,6 @@ def _provider_commands(group: click.Group, provider: str) -> None:
         assert found is not None
         emit(store.run(lambda: found.refresh_banks(ws)), as_json, lambda r: f"{r['banks']} banks")
 
-    link.__name__, reconnect.__name__ = f"{provider}_link", f"{provider}_reconnect"
     refresh_banks.__name__ = f"{provider}_banks"
 
 

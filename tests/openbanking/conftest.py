@@ -106,6 +106,15 @@ class Provider:
             self.receiver.stop()
 
 
+def _provider(ws: Workspace, sim: Handle, receiver: Receiver | None, refresh) -> Iterator[Provider]:
+    env = Provider(ws, sim, receiver)
+    try:
+        refresh(ws)
+        yield env
+    finally:
+        env.close()
+
+
 @pytest.fixture
 def plaid_env(ws: Workspace) -> Iterator[Provider]:
     from reconwb.openbanking import plaid
@@ -116,12 +125,7 @@ def plaid_env(ws: Workspace) -> Iterator[Provider]:
     with ws.connect() as con:
         plaid.configure(con, ws.vault(), url=sim.url, client_id=sim.state.client_id, secret=sim.state.secret,
                         webhook_url=receiver.url, link_mode="simulator")
-    plaid.refresh_banks(ws)
-    env = Provider(ws, sim, receiver)
-    try:
-        yield env
-    finally:
-        env.close()
+    yield from _provider(ws, sim, receiver, plaid.refresh_banks)
 
 
 @pytest.fixture
@@ -133,9 +137,4 @@ def gocardless_env(ws: Workspace) -> Iterator[Provider]:
     with ws.connect() as con:
         gocardless.configure(con, ws.vault(), url=sim.url, secret_id=sim.state.secret_id,
                              secret_key=sim.state.secret_key, link_mode="simulator")
-    gocardless.refresh_banks(ws)
-    env = Provider(ws, sim, None)
-    try:
-        yield env
-    finally:
-        env.close()
+    yield from _provider(ws, sim, None, gocardless.refresh_banks)

@@ -61,6 +61,7 @@ def test_plaid_python_reads_accounts_and_a_sync_from_reconwb_sim_plaid(run_cli, 
     assert [t.pending for t in page.added].count(True) == 1
 
 
+@pytest.mark.slow
 def test_gocardless_sim_and_commands_link_and_fetch(run_cli, start_sim) -> None:
     scenario = json.loads(run_cli("sim", "gocardless", "--print-scenario", check=True).stdout)
     assert {i["behaviour"] for i in scenario["institutions"]} >= {"healthy", "consent_expiring"}

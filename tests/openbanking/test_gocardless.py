@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from reconwb import banks, connections, lifecycle, sync
 from reconwb.openbanking import gocardless, linking
 from reconwb.sim import gocardless as sim_gocardless
@@ -124,6 +126,7 @@ def test_consent_expiring_in_5_days_warns_once_and_early_reconnect_keeps_history
         assert consent.warnings(con) == []
 
 
+@pytest.mark.slow
 def test_every_simulator_answer_matches_the_published_openapi_document(gocardless_env: Provider,
                                                                         openapi_of) -> None:
     for behaviour in sim_gocardless.BEHAVIOURS:

@@ -231,6 +231,7 @@ def test_consent_warnings_at_14_and_7_days_then_early_reconnect(plaid_env: Provi
         assert consent.warnings(con) == []
 
 
+@pytest.mark.slow
 def test_every_simulator_answer_matches_plaids_openapi_document(plaid_env: Provider, openapi_of) -> None:
     for behaviour in sim_plaid.BEHAVIOURS:
         conn = add(plaid_env, f"spec-{behaviour}", behaviour)

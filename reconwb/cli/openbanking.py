@@ -77,13 +77,15 @@ def plaid_configure(ws: Workspace, url: str, client_id: str, secret_stdin: bool,
 
 @plaid_group.command("complete-link")
 @click.argument("name")
-@click.option("--public-token", required=True, help="What Plaid Link's onSuccess returned.")
+@click.option("--public-token-stdin", is_flag=True, help="Read the public token Plaid Link's onSuccess gave from"
+              " stdin (else a no-echo prompt): it buys the item's access token, so it is never an argument.")
 @json_option
 @pass_ws
-def plaid_complete_link(ws: Workspace, name: str, public_token: str, as_json: bool) -> None:
+def plaid_complete_link(ws: Workspace, name: str, public_token_stdin: bool, as_json: bool) -> None:
     """Exchange the public token from Plaid Link and seal the item's access token."""
     from reconwb.openbanking import plaid
 
+    public_token = read_secret(public_token_stdin, "Plaid public token").strip()
     emit(plaid.complete_link(ws, name, public_token), as_json, _text)
 
 

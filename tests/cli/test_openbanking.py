@@ -40,6 +40,7 @@ def start_sim():
         process.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_plaid_python_reads_accounts_and_a_sync_from_reconwb_sim_plaid(run_cli, start_sim) -> None:
     import plaid
     from plaid.api import plaid_api
@@ -59,6 +60,19 @@ def test_plaid_python_reads_accounts_and_a_sync_from_reconwb_sim_plaid(run_cli, 
     page = api.transactions_sync(TransactionsSyncRequest(access_token=token))
     assert len(accounts) == 2 and len(page.added) == 21 and not page.has_more
     assert [t.pending for t in page.added].count(True) == 1
+
+    # the same simulator through the commands, Link completed as the drop-in would: the public token on stdin
+    run_cli("plaid", "configure", "--url", url, "--client-id", scenario["client_id"], "--secret-stdin",
+            input=scenario["secret"] + "\n", check=True)
+    institution = scenario["items"][0]["institution_id"]
+    assert institution in json.loads(run_cli("plaid", "banks", "--json", check=True).stdout)["usable_for_data"]
+    run_cli("connections", "add", "cafe", "--bank", institution, check=True)
+    started = json.loads(run_cli("plaid", "link", "cafe", "--json", check=True).stdout)
+    assert started["status"] == "link-required"
+    public = httpx.post(url + "/__admin/link/complete", json={"link_token": started["link_token"]}).json()
+    done = run_cli("plaid", "complete-link", "cafe", "--public-token-stdin", "--json",
+                   input=public["public_token"] + "\n", check=True)
+    assert json.loads(done.stdout)["status"] == "linked" and public["public_token"] not in done.stderr
 
 
 @pytest.mark.slow

@@ -64,10 +64,14 @@ def _days(value: Any, default: int) -> int:
         return default
 
 
-async def start_link(ws: Workspace, name: str) -> dict[str, Any]:
+async def _open(ws: Workspace, name: str) -> linking.Opened:
+    return await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID, with_config=True)
+
+
+async def start_link(ws: Workspace, name: str, opened: linking.Opened | None = None) -> dict[str, Any]:
     """A new agreement and requisition for the connection's bank; the user gives consent at `link`."""
-    opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
-    keys = await asyncio.to_thread(_keys, ws)
+    opened = opened or await _open(ws, name)
+    keys = opened.config
     institution = opened.conn.bank_id
     async with connector.GoCardlessClient(keys) as client:
         bank = await client.call("GET", f"/institutions/{institution}/")
@@ -84,10 +88,11 @@ async def start_link(ws: Workspace, name: str) -> dict[str, Any]:
             "link": requisition["link"]}
 
 
-async def complete_link_async(ws: Workspace, name: str, requisition_id: str) -> dict[str, Any]:
+async def complete_link_async(ws: Workspace, name: str, requisition_id: str,
+                              opened: linking.Opened | None = None) -> dict[str, Any]:
     """The user came back from the bank: a linked requisition becomes the connection's link."""
-    opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
-    keys = await asyncio.to_thread(_keys, ws)
+    opened = opened or await _open(ws, name)
+    keys = opened.config
     async with connector.GoCardlessClient(keys) as client:
         requisition = await client.call("GET", f"/requisitions/{requisition_id}/")
         if requisition.get("status") != connector.LINKED:
@@ -140,26 +145,25 @@ class GoCardlessAdapter(Adapter):
     connector_id = CONNECTOR_ID
     webhook_source = "gocardless"  # GoCardless sends none; the name keeps `for_source` total
 
-    async def _link_anew(self, ws: Workspace, name: str) -> dict[str, Any]:
-        keys = await asyncio.to_thread(_keys, ws)
-        started = await start_link(ws, name)
-        if keys.get("link_mode") != "simulator":
+    async def _link_anew(self, ws: Workspace, name: str, opened: linking.Opened) -> dict[str, Any]:
+        started = await start_link(ws, name, opened)
+        if opened.config.get("link_mode") != "simulator":
             return started
         await _consent_at_bank(started["link"])
-        return await complete_link_async(ws, name, started["requisition_id"])
+        return await complete_link_async(ws, name, started["requisition_id"], opened)
 
     async def link(self, ws: Workspace, name: str) -> dict[str, Any]:
-        opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
+        opened = await _open(ws, name)
         if opened.conn.external_id:
             return {"connection": name, "status": "linked", "requisition_id": opened.conn.external_id}
         try:
-            return await self._link_anew(ws, name)
+            return await self._link_anew(ws, name, opened)
         except taxonomy.ConnectorError as err:
             return await linking.failed(ws, opened.conn, "linking", err)
 
     async def reconnect(self, ws: Workspace, name: str, *, otp: str | None = None) -> dict[str, Any]:
         """A new agreement and requisition when the consent expired, was refused, or ends soon."""
-        opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
+        opened = await _open(ws, name)
         conn = opened.conn
         request = await in_store_async(ws, lambda con: lifecycle.reconnect_request(con, conn.connection_id))
         wanted = (request is not None and request.open) or consent.due(conn.consent_expires_at) \
@@ -167,7 +171,7 @@ class GoCardlessAdapter(Adapter):
         if not wanted:
             return {"connection": name, "status": "nothing-to-reconnect", "health": conn.health}
         try:
-            outcome = await self._link_anew(ws, name)
+            outcome = await self._link_anew(ws, name, opened)
         except taxonomy.ConnectorError as err:
             return await linking.failed(ws, conn, "the reconnect", err)
         if outcome["status"] == "linked":

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
 from reconwb import connections, lifecycle
 from reconwb.connectors import errors as taxonomy
+from reconwb.connectors import registry
 from reconwb.errors import Conflict, InvalidInput
 from reconwb.openbanking import adapter as adapters
 from reconwb.openbanking.store import in_store, in_store_async, run
@@ -29,13 +30,15 @@ FETCH_AFTER = ("linked", "reconnected", "nothing-to-reconnect", "expired")
 
 @dataclass(frozen=True)
 class Opened:
-    """A provider connection as a step starts: the row and its decrypted credentials (None when unset)."""
+    """A provider connection as a step starts: the row, its decrypted credentials (None when unset) and, when
+    asked for, the provider's configuration (its sealed keys), all read in one short transaction."""
 
     conn: connections.Connection
     credentials: dict[str, str] | None
+    config: dict[str, Any] = field(default_factory=dict)
 
 
-def open_connection(ws: Workspace, name: str, connector_id: str) -> Opened:
+def open_connection(ws: Workspace, name: str, connector_id: str, *, with_config: bool = False) -> Opened:
     """The connection a step works on; refused when it is not the provider's or is obsolete."""
     vault = ws.vault()
 
@@ -46,7 +49,8 @@ def open_connection(ws: Workspace, name: str, connector_id: str) -> Opened:
             raise InvalidInput(f"connection {name!r} does not use {connector_id} (connector {conn.connector})")
         if conn.removed_at is not None or conn.health == lifecycle.Health.OBSOLETE:
             raise Conflict(f"connection {name!r} is obsolete (removed); reconnect it as a new connection first")
-        return Opened(conn, connections.get_credentials(con, vault, conn))
+        config = registry.get(connector_id).prepare(con, vault) if with_config else {}
+        return Opened(conn, connections.get_credentials(con, vault, conn), config)
 
     return in_store(ws, work)
 

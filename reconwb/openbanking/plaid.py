@@ -63,6 +63,10 @@ def _keys(ws: Workspace) -> dict[str, str]:
     return in_store(ws, lambda con: connector.keys(con, vault))
 
 
+async def _open(ws: Workspace, name: str) -> linking.Opened:
+    return await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID, with_config=True)
+
+
 def _consent_time(item: Any) -> dt.datetime | None:
     value = item.get("consent_expiration_time")
     if value is None or isinstance(value, dt.datetime):
@@ -76,7 +80,8 @@ async def _item(api: Any, access_token: str) -> Any:
     return (await connector.call(api.item_get, ItemGetRequest(access_token=access_token), "/item/get"))["item"]
 
 
-async def link_token(ws: Workspace, name: str, *, update: bool = False, account_selection: bool = False) -> str:
+async def link_token(ws: Workspace, name: str, *, update: bool = False, account_selection: bool = False,
+                     opened: linking.Opened | None = None) -> str:
     """A Link token for the drop-in: create mode for a new item, update mode for the connection's item."""
     from plaid.model.country_code import CountryCode
     from plaid.model.link_token_create_request import LinkTokenCreateRequest
@@ -84,8 +89,8 @@ async def link_token(ws: Workspace, name: str, *, update: bool = False, account_
     from plaid.model.link_token_create_request_user import LinkTokenCreateRequestUser
     from plaid.model.products import Products
 
-    opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
-    keys = await asyncio.to_thread(_keys, ws)
+    opened = opened or await _open(ws, name)
+    keys = opened.config
     fields: dict[str, Any] = {
         "client_name": CLIENT_NAME, "language": "en", "country_codes": [CountryCode(c) for c in COUNTRIES[:6]],
         "user": LinkTokenCreateRequestUser(client_user_id=f"reconwb-connection-{opened.conn.connection_id}"),
@@ -104,13 +109,13 @@ async def link_token(ws: Workspace, name: str, *, update: bool = False, account_
     return str(answer["link_token"])
 
 
-async def complete_link_async(ws: Workspace, name: str, public_token: str) -> dict[str, Any]:
+async def complete_link_async(ws: Workspace, name: str, public_token: str,
+                              opened: linking.Opened | None = None) -> dict[str, Any]:
     """What Link's onSuccess hands back: exchange the public token, seal the access token, read the consent."""
     from plaid.model.item_public_token_exchange_request import ItemPublicTokenExchangeRequest
 
-    opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
-    keys = await asyncio.to_thread(_keys, ws)
-    api = connector.api(keys)
+    opened = opened or await _open(ws, name)
+    api = connector.api(opened.config)
     exchanged = await connector.call(api.item_public_token_exchange,
                                      ItemPublicTokenExchangeRequest(public_token=public_token),
                                      "/item/public_token/exchange")
@@ -139,11 +144,11 @@ def complete_link(ws: Workspace, name: str, public_token: str) -> dict[str, Any]
     return run(lambda: complete_link_async(ws, name, public_token))
 
 
-async def update_completed_async(ws: Workspace, name: str, account_ids: list[str] | None = None) -> dict[str, Any]:
+async def update_completed_async(ws: Workspace, name: str, account_ids: list[str] | None = None,
+                                 opened: linking.Opened | None = None) -> dict[str, Any]:
     """Update-mode Link finished: the item works again, the chosen accounts stay selected, consent is renewed."""
-    opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
-    keys = await asyncio.to_thread(_keys, ws)
-    item = await _item(connector.api(keys), (opened.credentials or {})["access_token"])
+    opened = opened or await _open(ws, name)
+    item = await _item(connector.api(opened.config), (opened.credentials or {})["access_token"])
     conn_id = opened.conn.connection_id
 
     def work(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -181,13 +186,12 @@ class PlaidAdapter(Adapter):
         from plaid.model.sandbox_public_token_create_request import SandboxPublicTokenCreateRequest
         from plaid.model.sandbox_public_token_create_request_options import SandboxPublicTokenCreateRequestOptions
 
-        opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
-        conn = opened.conn
+        opened = await _open(ws, name)
+        conn, keys = opened.conn, opened.config
         if conn.external_id:
             return {"connection": name, "status": "linked", "item_id": conn.external_id}
-        keys = await asyncio.to_thread(_keys, ws)
         try:
-            token = await link_token(ws, name)
+            token = await link_token(ws, name, opened=opened)
             if keys.get("link_mode") != "simulator":
                 return {"connection": name, "status": "link-required", "link_token": token, "mode": "create"}
             options = {"override_username": conn.username or "user_good"}
@@ -198,15 +202,15 @@ class PlaidAdapter(Adapter):
                 options=SandboxPublicTokenCreateRequestOptions(**options))
             public = await connector.call(connector.api(keys).sandbox_public_token_create, request,
                                           "/sandbox/public_token/create")
-            return await complete_link_async(ws, name, str(public["public_token"]))
+            return await complete_link_async(ws, name, str(public["public_token"]), opened)
         except taxonomy.ConnectorError as err:
             return await linking.failed(ws, conn, "linking", err)
 
     async def reconnect(self, ws: Workspace, name: str, *, otp: str | None = None,
                         accounts: list[str] | None = None) -> dict[str, Any]:
         """Update mode when the item needs it (re-login, new accounts to choose, consent ending soon)."""
-        opened = await asyncio.to_thread(linking.open_connection, ws, name, CONNECTOR_ID)
-        conn = opened.conn
+        opened = await _open(ws, name)
+        conn, keys = opened.conn, opened.config
 
         def why(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
             request = lifecycle.reconnect_request(con, conn.connection_id)
@@ -219,9 +223,8 @@ class PlaidAdapter(Adapter):
         renew = consent.due(conn.consent_expires_at)
         if not (login or selecting or renew or conn.health == lifecycle.Health.RECONNECT_REQUIRED):
             return {"connection": name, "status": "nothing-to-reconnect", "health": conn.health}
-        keys = await asyncio.to_thread(_keys, ws)
         try:
-            token = await link_token(ws, name, update=True, account_selection=selecting)
+            token = await link_token(ws, name, update=True, account_selection=selecting, opened=opened)
         except taxonomy.ConnectorError as err:
             return await linking.failed(ws, conn, "the reconnect", err)
         if keys.get("link_mode") != "simulator":
@@ -232,7 +235,7 @@ class PlaidAdapter(Adapter):
         async with httpx.AsyncClient(base_url=keys["url"], timeout=20) as http:  # the Link drop-in's part
             answer = (await http.post("/__admin/link/complete", json=body)).raise_for_status().json()
         chosen = [a["id"] for a in answer.get("accounts", [])] if selecting else None
-        return await update_completed_async(ws, name, chosen)
+        return await update_completed_async(ws, name, chosen, opened)
 
     # -- webhooks ----------------------------------------------------------------------------------------
 

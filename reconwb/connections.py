@@ -122,7 +122,7 @@ def get(
     con: duckdb.DuckDBPyConnection, name: str, *, missing_ok: bool = False, include_removed: bool = True
 ) -> Connection | None:
     row = con.execute(f"SELECT {_COLUMNS} FROM connections WHERE name = ?", [name]).fetchone()  # noqa: S608
-    if row is None or (row[-1] is not None and not include_removed):
+    if row is None or (row[19] is not None and not include_removed):
         if missing_ok:
             return None
         raise NotFound(f"no connection {name!r}; `reconwb connections list` shows them")

@@ -71,4 +71,6 @@ def test_the_banner_shows_inside_the_window_only(ws: Workspace) -> None:
     assert not [b for b in banners.for_connection(none, now=NOW) if b.kind == "consent_expiring"]
     with ws.connect() as con:
         listed = {c.name: c.as_dict() for c in connections.list_connections(con)}
+        # a consent date is not a removal: the connection is still found among the live ones
+        assert connections.get(con, "bank-d", include_removed=False).consent_expires_at == conn.consent_expires_at
     assert listed["bank-d"]["consent_expires_at"] == NOW + dt.timedelta(days=10)

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reconwb import connections, notify, sync  # noqa: E402
 from reconwb.cli.admin import init_workspace  # noqa: E402
-from reconwb.connectors import aggregator  # noqa: E402
+from reconwb.openbanking import lean as aggregator  # noqa: E402
 from reconwb.sim.aggregator import SimLogin, start_aggregator  # noqa: E402
 from reconwb.workspace import Workspace  # noqa: E402
 from tests.aggregator_env import Receiver  # noqa: E402

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from reconwb import otp
 from reconwb.connections import Connection
+from reconwb.openbanking import consent
 
 # the seeds' advice: rotate every 2 months, banks invalidate about every 3
 ROTATE_AFTER_DAYS = 60
@@ -187,6 +188,18 @@ def for_connection(
                     f"{bank} is currently unavailable for data; deposits for {conn.name} resume when it is back.",
                 )
             )
+    if conn.health != "obsolete" and consent.due(conn.consent_expires_at, now):
+        assert conn.consent_expires_at is not None
+        found.append(
+            Banner(
+                conn.name,
+                "consent_expiring",
+                "warning",
+                "Bank access ends soon",
+                f"{consent.message(conn.name, conn.consent_expires_at)} before then; accounts and history are kept.",
+                "Reconnect",
+            )
+        )
     age = conn.credential_age_days(now)
     if conn.health not in ("obsolete",) and age is not None and age > rotate_after_days:
         found.append(

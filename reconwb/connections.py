@@ -26,7 +26,7 @@ _COLUMNS = (
     "connection_id, name, bank_id, connector, username, portal_url, login_mode, session_mode, external_id,"
     " health, health_reason, health_changed_at, fatal_failures, next_attempt_at, refreshing_until,"
     " credentials_set_at, last_attempt_at, last_success_at, created_at, removed_at,"
-    " coalesce(credentials_version, 0), running_run_id, credentials_rejected"
+    " coalesce(credentials_version, 0), running_run_id, credentials_rejected, consent_expires_at"
 )
 
 
@@ -55,6 +55,7 @@ class Connection:
     credentials_version: int = 0  # how many times credentials were set: the lockout budget is per version
     running_run_id: int | None = None  # the fetch under way (`reconwb.attempts`), if any
     credentials_rejected: str | None = None  # the bank rejected the current credentials with this failure
+    consent_expires_at: dt.datetime | None = None  # open-banking providers: access ends then unless reconnected
 
     @property
     def credentials_owner(self) -> str:

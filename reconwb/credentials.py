@@ -11,18 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from importlib import import_module
 from typing import Any
 
 from reconwb import attempts, connections, lifecycle, sync
 from reconwb.connectors import errors as taxonomy
+from reconwb.openbanking import adapter, linking
 from reconwb.workspace import Workspace
-
-# What a provider needs between new credentials and the verifying fetch, by connector id: "module:function",
-# called as function(ws, name, otp=..., fetch=False) and answering {"status": ..., "message": ...}. Portals need
-# nothing: the verifying fetch logs in with the new password.
-NEXT_STEPS: dict[str, str] = {"aggregator": "reconwb.connectors.aggregator:apply_credentials"}
-_STEP_GOES_ON = frozenset({"linked", "reconnected", "nothing-to-reconnect", "expired"})
 
 # verdicts
 ACCEPTED = "accepted"  # a fetch with the new credentials worked
@@ -67,7 +61,8 @@ def save(
 
 
 def next_step(ws: Workspace, name: str, *, otp: str | None = None, fetch: bool = False) -> dict[str, Any] | None:
-    """The provider's step after new credentials (the aggregator's link or reconnect), or None for portals.
+    """The provider's step after new credentials (an open-banking link or reconnect), or None for portals, which
+    need nothing: the verifying fetch logs in with the new password.
 
     The step sends the password to the provider, so it holds the connection's lease like any login; with
     `fetch`, a fetch follows when the step went through (as `reconwb aggregator reconnect` does).
@@ -75,14 +70,11 @@ def next_step(ws: Workspace, name: str, *, otp: str | None = None, fetch: bool =
     with ws.connect() as con:
         conn = connections.get(con, name)
     assert conn is not None
-    spec = NEXT_STEPS.get(conn.connector)
-    if spec is None:
+    if adapter.for_connector(conn.connector) is None:
         return None
-    module, _, attr = spec.partition(":")
-    step = getattr(import_module(module), attr)
     with attempts.hold(ws, name):
-        outcome = step(ws, name, otp=otp, fetch=False)
-    if fetch and outcome.get("status") in _STEP_GOES_ON:
+        outcome = linking.reconnect_step(ws, name, otp=otp, fetch=False)
+    if fetch and outcome.get("status") in linking.FETCH_AFTER:
         result = sync.sync(ws, name)
         outcome["sync"] = result.as_dict()
         outcome["health"] = result.health
@@ -92,7 +84,7 @@ def next_step(ws: Workspace, name: str, *, otp: str | None = None, fetch: bool =
 def check(ws: Workspace, name: str, *, otp: str | None = None) -> Verdict:
     """Ask the bank: the provider's step, then one verifying fetch (a person's Run now, through the guard)."""
     step = next_step(ws, name, otp=otp)
-    if step is not None and step.get("status") not in _STEP_GOES_ON:
+    if step is not None and step.get("status") not in linking.FETCH_AFTER:
         return _from_step(ws, name, step)
     result = sync.sync(ws, name, now=True)
     verdict = judge(ws, result)

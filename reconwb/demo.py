@@ -1,7 +1,7 @@
 """`reconwb demo`: the whole product on a fresh workspace under `data/demo/`.
 
-It starts the simulated bank portal and aggregator (their state stays in their own memory, never in the
-workspace), connects every scenario login the way a user would, imports the shipped sample statement and
+It starts the simulated bank portal, aggregator, Plaid and GoCardless (their state stays in their own memory,
+never in the workspace), connects every scenario login the way a user would, imports the shipped sample statement and
 payments plus the simulated business's invoice list, runs the pipeline job notebook (sync, reconcile, deliver
 to a local webhook receiver that verifies what it gets), and summarises. Each step calls the same package
 functions a user, a notebook or a job would.
@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconwb import banks, connections, reports
+from reconwb import banks, banners, connections, reports
 from reconwb import serve as serving
 from reconwb.cli.admin import init_workspace
-from reconwb.connectors import aggregator
+from reconwb.openbanking import lean as aggregator
 from reconwb.sim import aggregator as sim_aggregator
+from reconwb.sim import gocardless as sim_gocardless
 from reconwb.sim import invoices
+from reconwb.sim import plaid as sim_plaid
 from reconwb.sim.bank import BankHandle, start_bank
+from reconwb.sim.httpjson import Handle
 from reconwb.sim.receiver import ReceiverHandle, start_receiver
 from reconwb.workspace import Workspace
 
@@ -44,6 +47,7 @@ class Demo:
     receiver: ReceiverHandle
     server: subprocess.Popen[bytes] | None = None
     urls: dict[str, str] = field(default_factory=dict)
+    providers: list[Handle] = field(default_factory=list)  # the Plaid and GoCardless simulators
 
     def close(self) -> None:
         if self.server is not None and self.server.poll() is None:
@@ -52,7 +56,7 @@ class Demo:
                 self.server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.server.kill()
-        for part in (self.receiver, self.aggregator, self.bank):
+        for part in (self.receiver, self.aggregator, self.bank, *self.providers):
             try:
                 part.stop()
             except Exception:  # noqa: S112 - best effort while shutting down
@@ -103,6 +107,33 @@ def _aggregator_connections(ws: Workspace, agg: sim_aggregator.AggregatorHandle)
     return names
 
 
+# (connection, provider, bank, behaviour): Plaid and GoCardless beside Lean; one consent ends in 5 days
+PROVIDER_CONNECTIONS = (
+    ("plaid-business", "plaid", sim_plaid.INSTITUTIONS[0][0], "healthy"),
+    ("gocardless-sandbox", "gocardless", "SANDBOXFINANCE_SFIN0000", "healthy"),
+    ("gocardless-expiring", "gocardless", "RECONWB_EXPIRING_RWBDEB02", "consent_expiring"),
+)
+
+
+def _provider_connections(ws: Workspace, plaid_sim: Handle, gocardless_sim: Handle,
+                          plaid_webhooks: str | None) -> list[str]:
+    """Configure Plaid and GoCardless at their simulators and link one connection per PROVIDER_CONNECTIONS."""
+    from reconwb.openbanking import gocardless, linking, plaid
+
+    with ws.connect() as con:
+        plaid.configure(con, ws.vault(), url=plaid_sim.url, client_id=plaid_sim.state.client_id,
+                        secret=plaid_sim.state.secret, webhook_url=plaid_webhooks, link_mode="simulator")
+        gocardless.configure(con, ws.vault(), url=gocardless_sim.url, secret_id=gocardless_sim.state.secret_id,
+                             secret_key=gocardless_sim.state.secret_key, link_mode="simulator")
+    plaid.refresh_banks(ws)
+    gocardless.refresh_banks(ws)
+    for name, _provider, bank, behaviour in PROVIDER_CONNECTIONS:
+        with ws.connect() as con:  # a Plaid sandbox username picks the simulated item's behaviour
+            connections.add(con, name, bank, username=behaviour)
+        linking.link(ws, name)
+    return [c[0] for c in PROVIDER_CONNECTIONS]
+
+
 def _webhook_endpoint(ws: Workspace) -> ReceiverHandle:
     from reconwb.webhooks import endpoints
 
@@ -139,13 +170,17 @@ def start(root: Path = DEMO_DIR, *, serve: bool = False, port: int = 8888,
     webhook_url = f"{plan.base}/reconwb/webhooks/{aggregator.WEBHOOK_SOURCE}" if plan else None
     bank = start_bank()
     agg = sim_aggregator.start_aggregator(webhook_url=webhook_url)
-    say(f"simulated bank portal {bank.url}, simulated aggregator {agg.url}")
+    plaid_sim = sim_plaid.start_plaid(webhook_url=f"{plan.base}/reconwb/webhooks/plaid" if plan else None)
+    gocardless_sim = sim_gocardless.start_gocardless()
+    say(f"simulated bank portal {bank.url}, simulated aggregator {agg.url}, simulated Plaid {plaid_sim.url},"
+        f" simulated GoCardless {gocardless_sim.url}")
     receiver = _webhook_endpoint(ws)
-    demo = Demo(ws, bank, agg, receiver, server, plan.urls() if plan else {})
+    demo = Demo(ws, bank, agg, receiver, server, plan.urls() if plan else {}, [plaid_sim, gocardless_sim])
     try:
         if plan is not None:  # let the server listen before the aggregator starts sending
             serving.wait_until_up(plan.base, plan.token, process=server)
-        names = _portal_connections(ws, bank) + _aggregator_connections(ws, agg)
+        names = (_portal_connections(ws, bank) + _aggregator_connections(ws, agg)
+                 + _provider_connections(ws, plaid_sim, gocardless_sim, plaid_sim.state.webhook_url))
         say(f"{len(names)} connections: {', '.join(names)}")
         say(f"imported: {_imports(ws)}")
     except BaseException:
@@ -179,14 +214,17 @@ def summary(demo: Demo, job: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "workspace": str(ws.data_dir),
         "connections": [
-            {"name": c.name, "bank": c.bank_id, "health": c.health, "reason": c.health_reason,
-             "transactions": int(counts.get(c.connection_id, 0)), "matched": matched.get(c.name, 0)}
+            {"name": c.name, "bank": c.bank_id, "connector": c.connector, "health": c.health,
+             "reason": c.health_reason, "transactions": int(counts.get(c.connection_id, 0)),
+             "matched": matched.get(c.name, 0), "consent_expires_at": c.consent_expires_at}
             for c in conns
         ],
         "matched": numbers["deposits_matched"],
         "suggested": numbers["deposits_suggested"],
         "unmatched": numbers["deposits_unmatched"],
         "payments": {k.removeprefix("payments_"): v for k, v in numbers.items() if k.startswith("payments_")},
+        "banners": [{"connection": b.connection, "kind": b.kind, "title": b.title, "message": b.message}
+                    for c in conns for b in banners.for_connection(c)],
         "webhooks_delivered": int(delivered),
         "webhooks_received": len(demo.receiver.inbox.received),
         "webhooks_by_type": demo.receiver.inbox.types(),

@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "connection.health_changed",
     "connection.reconnect_required",
     "connection.reconnected",
+    "connection.consent_expiring",
     "bank.availability_changed",
     "job.failed",
 )

@@ -18,7 +18,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from reconwb import connections, notify
-from reconwb.connectors import aggregator
+from reconwb.openbanking import lean as aggregator
+from reconwb.openbanking import webhooks
 from reconwb.serve import free_port
 from reconwb.sim.aggregator import AggregatorHandle, start_aggregator
 from reconwb.workspace import Workspace
@@ -37,9 +38,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
 
 
 class Receiver:
-    """What the Jupyter server extension does with an aggregator webhook: verify the signature, hand it on."""
+    """What the Jupyter server extension does with a provider's webhook: verify the signature, hand it on."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, source: str = aggregator.WEBHOOK_SOURCE) -> None:
         self.ws = ws
         self.handled: list[dict[str, Any]] = []
         self.rejected = 0
@@ -52,8 +53,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 try:
-                    receiver.handled.append(aggregator.verify_and_handle(receiver.ws, body, dict(self.headers)))
-                except aggregator.InvalidSignature:
+                    receiver.handled.append(webhooks.verify_and_handle(receiver.ws, source, body, dict(self.headers)))
+                except webhooks.InvalidSignature:
                     receiver.rejected += 1
                     self.send_response(401)
                     self.send_header("content-length", "0")
@@ -63,7 +64,7 @@ class Receiver:
                 self.end_headers()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/aggregator"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/{source}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

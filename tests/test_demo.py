@@ -64,3 +64,14 @@ def test_no_workspace_file_holds_a_scenario_password(demo_run) -> None:
         raw = path.read_bytes()
         for password in passwords:
             assert password.encode() not in raw, f"{password!r} in {path}"
+
+
+def test_plaid_and_gocardless_connections_fetch_and_the_expiring_consent_has_its_banner(demo_run) -> None:
+    summary, _ = demo_run
+    by_name = {c["name"]: c for c in summary["connections"]}
+    assert {by_name[n]["connector"] for n in ("plaid-business", "gocardless-sandbox")} == {"plaid", "gocardless"}
+    assert all(c["connector"] for c in summary["connections"])
+    for name in ("plaid-business", "gocardless-sandbox", "gocardless-expiring"):
+        assert by_name[name]["health"] == "ok" and by_name[name]["transactions"] > 0, by_name[name]
+    (banner,) = [b for b in summary["banners"] if b["kind"] == "consent_expiring"]
+    assert banner["connection"] == "gocardless-expiring" and "Bank access for gocardless-expiring" in banner["message"]

@@ -85,7 +85,7 @@ def test_refresh_window_expiry_returns_to_reconnect_required(ws: Workspace, conn
 import datetime as dt  # noqa: E402
 
 from reconwb import notify, sync  # noqa: E402
-from reconwb.connectors import aggregator  # noqa: E402
+from reconwb.openbanking import lean as aggregator  # noqa: E402
 from tests import aggregator_env  # noqa: E402
 from tests.aggregator_env import Agg, add_users  # noqa: E402
 

@@ -19,6 +19,7 @@ from reconwb.cli import (  # noqa: E402,F401,I001 - importing a module registers
     connections,
     demo,
     jobs,
+    openbanking,
     reconcile,
     serve,
     sim,

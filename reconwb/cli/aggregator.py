@@ -10,7 +10,7 @@ from reconwb import credentials as credentials_flow
 from reconwb.cli.banks import banks_group
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.cli.connections import connections_group
-from reconwb.connectors import aggregator
+from reconwb.openbanking import lean as aggregator
 from reconwb.workspace import Workspace
 
 

@@ -11,12 +11,13 @@ from reconwb.cli.base import cli, emit, table
 def _text(r: dict) -> str:
     lines = [
         f"demo workspace: {r['workspace']}",
-        table(r["connections"], ["name", "bank", "health", "transactions", "matched", "reason"]),
+        table(r["connections"], ["name", "bank", "connector", "health", "transactions", "matched", "reason"]),
         f"deposits matched: {r['matched']}, waiting for review: {r['suggested']}, unmatched: {r['unmatched']}",
         f"payments: {r['payments']}",
         f"webhooks delivered: {r['webhooks_delivered']} (received and verified by the demo endpoint:"
         f" {r['webhooks_received']}, {r['webhooks_by_type']})",
         f"failed logins counted by the bank portal: {r['bank_portal_failed_logins']}",
+        *(f"banner [{b['connection']}] {b['title']}: {b['message']}" for b in r.get("banners", [])),
     ]
     if r["job"]:
         lines.append(f"pipeline job {r['job']['id']}: {r['job']['status']}, output {r['job']['output_path']}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -11,7 +13,7 @@ from reconwb.cli.base import cli, emit
 
 @cli.group("sim")
 def sim_group() -> None:
-    """Simulated bank portal and aggregator on 127.0.0.1."""
+    """Simulated bank portal, aggregator, Plaid and GoCardless on 127.0.0.1."""
 
 
 @sim_group.command("bank")
@@ -41,14 +43,42 @@ def sim_aggregator(port: int, webhook_url: str | None, print_scenario: bool) -> 
     """Serve the simulated open-banking aggregator until interrupted."""
     from reconwb.sim import aggregator
 
+    _serve_provider("aggregator", lambda: aggregator.start_aggregator(port, webhook_url), aggregator.scenario,
+                    print_scenario, "app token and webhook secret")
+
+def _serve_provider(name: str, start: Callable[[], Any], scenario: Callable[[], dict[str, Any]],
+                    print_scenario: bool, secrets: str = "keys") -> None:
+    """Print the scenario, or serve the simulator in the foreground until interrupted."""
     if print_scenario:
-        emit(aggregator.scenario(), True)
+        emit(scenario(), True)
         return
-    handle = aggregator.start_aggregator(port, webhook_url)
-    click.echo(f"simulated aggregator on {handle.url} (app token and webhook secret: --print-scenario)", err=True)
+    handle = start()
+    click.echo(f"simulated {name} on {handle.url} ({secrets}: --print-scenario)", err=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
         handle.stop()
+
+
+@sim_group.command("plaid")
+@click.option("--port", type=click.IntRange(0, 65535), default=8767, show_default=True)
+@click.option("--webhook-url", help="Where the simulator POSTs its Plaid-Verification-signed webhooks.")
+@click.option("--print-scenario", is_flag=True, help="Print the keys and items (one per behaviour) as JSON and exit.")
+def sim_plaid(port: int, webhook_url: str | None, print_scenario: bool) -> None:
+    """Serve a simulated Plaid API until interrupted; plaid-python can point at it."""
+    from reconwb.sim import plaid
+
+    _serve_provider("Plaid", lambda: plaid.start_plaid(port, webhook_url), plaid.scenario, print_scenario)
+
+
+@sim_group.command("gocardless")
+@click.option("--port", type=click.IntRange(0, 65535), default=8768, show_default=True)
+@click.option("--print-scenario", is_flag=True, help="Print the secrets and institutions as JSON and exit.")
+def sim_gocardless(port: int, print_scenario: bool) -> None:
+    """Serve a simulated GoCardless Bank Account Data API until interrupted."""
+    from reconwb.sim import gocardless
+
+    _serve_provider("GoCardless Bank Account Data", lambda: gocardless.start_gocardless(port),
+                    gocardless.scenario, print_scenario)

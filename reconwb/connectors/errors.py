@@ -88,6 +88,13 @@ class ReconnectRequired(ConnectorError):
         self.results_id = results_id  # the originally requested data, ready after the reconnect
 
 
+class ConnectionRevoked(ConnectorError):
+    """The user revoked the provider's access or the provider removed the link: it must be linked anew."""
+
+    health = "obsolete"
+    retry = NEVER
+
+
 class ResultsPending(ConnectorError):
     """The aggregator will have the data later; not a failure of the connection."""
 
@@ -131,6 +138,7 @@ TAXONOMY: tuple[type[ConnectorError], ...] = (
     OtpRejected,
     OtpExpired,
     ReconnectRequired,
+    ConnectionRevoked,
     ResultsPending,
     SiteChanged,
     RateLimited,

@@ -26,6 +26,8 @@ BUILTIN: tuple[str, ...] = (
     "reconwb.connectors.portal_alpine:AlpineConnector",
     "reconwb.connectors.portal_atlantic:AtlanticConnector",
     "reconwb.connectors.aggregator:AggregatorConnector",
+    "reconwb.connectors.plaid:PlaidConnector",
+    "reconwb.connectors.gocardless:GoCardlessConnector",
 )
 
 

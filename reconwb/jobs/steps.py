@@ -20,10 +20,11 @@ from typing import Any
 
 from reconwb import connections as connections_mod
 from reconwb import jsonutil
-from reconwb.connectors.aggregator import poll_pending
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.events import new_id
 from reconwb.jobs import lease
+from reconwb.openbanking import consent
+from reconwb.openbanking.pending import poll_pending
 from reconwb.sync import SyncResult, due_connections, run_blocking, sync_many_async
 from reconwb.workspace import Workspace
 
@@ -100,6 +101,7 @@ def sync_step(
         elsewhere = lease.holders(con, [r for r in wanted if r not in got])
     mine = [n for n in names if lease.connection_resource(n) in got]
     completed: list[dict[str, Any]] = []
+    consent_warned = 0
     try:
         results: list[SyncResult] = (
             run_blocking(lambda: sync_many_async(ws, mine, now=now, since=start_date, concurrency=concurrency))
@@ -107,7 +109,8 @@ def sync_step(
             else []
         )
         _link_sync_runs(ws, holder, results)
-        completed = poll_pending(ws)  # aggregator results no results.ready webhook came for
+        completed = poll_pending(ws)  # provider results no webhook came for
+        consent_warned = len(consent.check(ws))  # bank access ending in 14 or 7 days: one notice each
     finally:
         with ws.connect() as con:
             lease.release(con, holder, got)
@@ -121,6 +124,7 @@ def sync_step(
         "skipped": counts["skipped"] + len(names) - len(mine),
         "pending": counts["pending"],
         "pending_completed": len(completed),
+        "consent_warnings": consent_warned,
         "fetched": sum(r.fetched for r in results),
         "inserted": sum(r.inserted for r in results),
     }

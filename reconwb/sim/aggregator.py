@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import json
 import logging
 import queue
 import random
@@ -30,6 +29,8 @@ from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
+
+from reconwb.sim.httpjson import dumps, read_json, send_json
 
 log = logging.getLogger(__name__)
 
@@ -169,18 +170,6 @@ class Result:
     response: dict[str, Any] | None = None
 
 
-class _Json(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        if isinstance(o, Decimal):
-            # a 2-place decimal below 2**53 prints as exactly itself (shortest round-trip repr)
-            return float(o)
-        return super().default(o)
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, cls=_Json).encode()
-
-
 class AggregatorState:
     """Everything the simulator knows, behind one lock."""
 
@@ -233,7 +222,7 @@ class AggregatorState:
             self._outbox.task_done()
 
     def _deliver(self, url: str, event: dict[str, Any]) -> dict[str, Any]:
-        body = _dumps(event).decode()
+        body = dumps(event).decode()
         msg_id = f"msg_{uuid.uuid4().hex}"
         error = ""
         for attempt in range(4):
@@ -323,25 +312,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.state
 
     def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = _dumps(body)
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body, headers)
 
     def _body(self) -> dict[str, Any] | None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return {}
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
+        return read_json(self)
 
     def _status(self, status: str, message: str, http: int = 200, **extra: Any) -> None:
         self._reply(http, {"status": status, "message": message, "timestamp": _now(), **extra})

@@ -37,7 +37,11 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_PROCESS_ATTEMPTS = 5
 
 # Handlers shipped with reconwb, imported when first needed: "source" -> "module:function".
-BUILTIN_HANDLERS: dict[str, str] = {"aggregator": "reconwb.connectors.aggregator:handle_webhook"}
+BUILTIN_HANDLERS: dict[str, str] = {"aggregator": "reconwb.openbanking.lean:handle_webhook",
+                                    "plaid": "reconwb.openbanking.plaid:handle_webhook"}
+# Sources that sign their own way instead of Standard Webhooks: "source" -> "module:function", called as
+# fn(ws, headers, body) -> (webhook id, timestamp), raising VerificationFailed for a refused one.
+BUILTIN_VERIFIERS: dict[str, str] = {"plaid": "reconwb.openbanking.plaid:verify_inbound"}
 
 _handlers: dict[str, Handler] = {}
 _handlers_lock = threading.Lock()
@@ -95,6 +99,14 @@ def handler_for(source: str) -> Handler | None:
     return fn
 
 
+def _own_verifier(source: str) -> Callable[..., tuple[str, float]] | None:
+    target = BUILTIN_VERIFIERS.get(source)
+    if target is None:
+        return None
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 # -- receiving --------------------------------------------------------------------------------------------------
 
 
@@ -124,11 +136,15 @@ def receive(
             return _reject(source, 404, "unknown webhook source", headers)
         if len(body) > MAX_BODY_BYTES:
             return _reject(source, 413, f"body larger than {MAX_BODY_BYTES} bytes", headers)
+        own = _own_verifier(source)
+        if own is not None:  # verified before the store opens: it may ask the sender for its key
+            webhook_id, timestamp = own(ws, headers, body)
         with ws.connect() as con:
-            secret = ws.vault().get(con, secret_owner(source))
-            if secret is None:
-                return _reject(source, 404, "no secret configured for this source", headers)
-            webhook_id, timestamp = verify(secret, headers, body, now=now, tolerance=tolerance)
+            if own is None:
+                secret = ws.vault().get(con, secret_owner(source))
+                if secret is None:
+                    return _reject(source, 404, "no secret configured for this source", headers)
+                webhook_id, timestamp = verify(secret, headers, body, now=now, tolerance=tolerance)
             try:
                 event = json.loads(body)
             except ValueError:

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from reconwb import accounts, banks, connections, lifecycle, notify, sync
-from reconwb.connectors import aggregator
+from reconwb.connectors import aggregator as connector
 from reconwb.errors import Conflict
+from reconwb.openbanking import lean as aggregator
 from reconwb.workspace import Workspace
 from tests import aggregator_env
 from tests.aggregator_env import ACME_PASSWORD, Agg, add_users, json_of, wait_for
@@ -129,7 +130,7 @@ def test_a_result_that_never_comes_expires_as_a_transient_failure(agg: Agg) -> N
 
 
 def test_server_errors_are_retried_and_then_reported_as_transient(agg: Agg, monkeypatch) -> None:
-    monkeypatch.setattr(aggregator, "BACKOFF", 0.01)
+    monkeypatch.setattr(connector, "BACKOFF", 0.01)
     agg.add()
     agg.admin("faults", status=503, count=2)
     assert sync.sync(agg.ws, "acme").status == "ok"  # the client retried twice

@@ -73,6 +73,7 @@ class Admission:
     allowed: bool
     reason: str = ""
     kind: str = ""
+    run_id: int | None = None  # with RUNNING: the attempt under way
 
 
 @cache
@@ -164,7 +165,7 @@ def admit(
     under_way = running(con, connection_id)
     if under_way is not None:
         run_id, since = under_way
-        return Admission(False, f"{name}: already running (run {run_id}, since {since:%H:%M} UTC)", RUNNING)
+        return Admission(False, f"{name}: already running (run {run_id}, since {since:%H:%M} UTC)", RUNNING, run_id)
     spent = lifecycle.budget(con, connection_id, bank_threshold=bank_threshold)
     if rejected and not retry_same_credentials:
         return Admission(

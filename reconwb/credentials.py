@@ -87,6 +87,8 @@ def check(ws: Workspace, name: str, *, otp: str | None = None) -> Verdict:
     if step is not None and step.get("status") not in linking.FETCH_AFTER:
         return _from_step(ws, name, step)
     result = sync.sync(ws, name, now=True)
+    if result.status == "skipped" and result.skip_kind == attempts.RUNNING and result.run_id is not None:
+        result = sync.outcome_of(ws, result.run_id)  # another fetch logs in now: its answer is the bank's
     verdict = judge(ws, result)
     verdict.step = step
     return verdict

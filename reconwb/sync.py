@@ -15,6 +15,7 @@ import contextvars
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -86,7 +87,8 @@ def _open(
                                    retry_same_credentials=retry_same_credentials)
         if not admission.allowed:
             health = connections.get_by_id(con, conn.connection_id).health
-            return SyncResult(name, "skipped", health, message=admission.reason, skip_kind=admission.kind)
+            return SyncResult(name, "skipped", health, message=admission.reason, skip_kind=admission.kind,
+                              run_id=admission.run_id)
         credentials = connections.get_credentials(con, vault, conn)
         if credentials is None:
             return SyncResult(name, "skipped", conn.health, message="no credentials stored",
@@ -339,6 +341,29 @@ def due_connections(ws: Workspace) -> list[str]:
         ]
 
     return in_transaction(ws.connect, work)
+
+
+def outcome_of(ws: Workspace, run_id: int, *, timeout: float = 900.0, poll: float = 0.5) -> SyncResult:
+    """Wait for fetch `run_id` (of any process) to record its outcome, and return it as a result.
+
+    A person who asks the bank while another fetch of the connection is under way (a webhook's, a schedule's)
+    gets that fetch's answer instead of a second login.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with ws.connect() as con:
+            row = con.execute(
+                "SELECT c.name, r.status, c.health, r.fetched, r.inserted, r.updated, coalesce(r.message, '')"
+                " FROM sync_runs r JOIN connections c USING (connection_id) WHERE r.run_id = ?",
+                [run_id],
+            ).fetchone()
+        if row is None:
+            raise LookupError(f"no sync run {run_id}")
+        name, status, health, fetched, inserted, updated, message = row
+        if status != "running" or time.monotonic() >= deadline:
+            status = "skipped" if status == "running" else status
+            return SyncResult(name, status, health, fetched, inserted, updated, message, run_id)
+        time.sleep(poll)
 
 
 def run_blocking(factory: Callable[[], Awaitable[T]]) -> T:

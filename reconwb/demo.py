@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconwb import banks, connections, reports
+from reconwb import banks, connections, reports, resources
 from reconwb import serve as serving
 from reconwb.cli.admin import init_workspace
 from reconwb.connectors import aggregator
@@ -28,7 +28,6 @@ from reconwb.sim.receiver import ReceiverHandle, start_receiver
 from reconwb.workspace import Workspace
 
 DEMO_DIR = Path("data") / "demo"
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 # the locking login is given a mistyped password: the demo shows that reconwb stops before the bank locks it
 MISTYPED = "-typo"
 DISABLED_BANK = "AGGC_DEU"  # the aggregator bank the demo switches off (the client's switch)
@@ -65,7 +64,7 @@ def fresh_workspace(root: Path = DEMO_DIR) -> Workspace:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     ws = Workspace(db_path=(root / "reconwb.duckdb").absolute(), key_file=(root / "reconwb.key").absolute())
-    init_workspace(ws)
+    init_workspace(ws, simulated_banks=True)
     return ws
 
 
@@ -119,10 +118,11 @@ def _imports(ws: Workspace) -> dict[str, Any]:
     from reconwb.statements.importer import import_file
 
     done: dict[str, Any] = {}
+    samples = resources.builtin_dir(resources.SAMPLES)
     with ws.connect() as con:
-        for path in sorted(SAMPLES.glob("*.xml")) + sorted(SAMPLES.glob("*.sta")):
+        for path in sorted(samples.glob("*.xml")) + sorted(samples.glob("*.sta")):
             done[path.name] = import_file(con, path, "acme-statements").imported
-        done["payments.csv"] = payments.import_file(con, SAMPLES / "payments.csv")
+        done["payments.csv"] = payments.import_file(con, samples / "payments.csv")
         invoice_list = invoices.write_csv(ws.data_dir / "invoices.csv")
         done["invoices.csv"] = payments.import_file(con, invoice_list)
     return done
@@ -133,7 +133,7 @@ def start(root: Path = DEMO_DIR, *, serve: bool = False, port: int = 8888,
     """Set up the workspace and the simulators (and the server); nothing is fetched yet."""
     ws = fresh_workspace(root)
     say(f"workspace {ws.data_dir}")
-    plan = serving.plan(port=port) if serve else None
+    plan = serving.plan(port=port, root=ws.data_dir) if serve else None
     server = serving.start(ws, plan, quiet=True) if plan else None
     # the aggregator's signed webhooks go to the server's inbound route
     webhook_url = f"{plan.base}/reconwb/webhooks/{aggregator.WEBHOOK_SOURCE}" if plan else None

@@ -1,4 +1,8 @@
-"""`reconwb serve`: one Jupyter server with `jupyter_config.py`: JupyterLab, Voila dashboards, the webhook receiver."""
+"""`reconwb serve`: one Jupyter server on the workspace folder: JupyterLab, Voila dashboards, the webhook receiver.
+
+The configuration (`jupyter_config.py`) and the dashboards ship in the package (`reconwb.resources`), so the
+server runs the same from a source checkout and from a `pip install`ed wheel.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from reconwb.errors import InvalidInput
+from reconwb import resources
 from reconwb.workspace import Workspace
 
-CONFIG_NAME = "jupyter_config.py"
-DASHBOARDS = ("reconciliation", "connections")
+DASHBOARDS = ("reconciliation", "connections")  # the built-in ones, in the order `serve` prints them
 
 
 def free_port() -> int:
@@ -46,16 +49,6 @@ def wait_until_up(
         time.sleep(0.3)
 
 
-def find_config(start: Path | None = None) -> Path:
-    """`jupyter_config.py` of the project: in the working directory or above it."""
-    here = (start or Path.cwd()).absolute()
-    for folder in (here, *here.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.exists():
-            return candidate
-    raise InvalidInput(f"no {CONFIG_NAME} in {here} or above; run reconwb serve from the project folder")
-
-
 @dataclass(frozen=True)
 class ServerPlan:
     port: int
@@ -70,7 +63,8 @@ class ServerPlan:
     def urls(self) -> dict[str, str]:
         q = f"?token={self.token}"
         found = {"lab": f"{self.base}/lab{q}"}
-        for name in DASHBOARDS:
+        own = resources.names(resources.DASHBOARDS, self.root)
+        for name in [*DASHBOARDS, *(n for n in own if n not in DASHBOARDS)]:
             found[name] = f"{self.base}/voila/render/dashboards/{name}.ipynb{q}"
         return found
 
@@ -92,9 +86,12 @@ class ServerPlan:
 
 
 def plan(port: int = 8888, token: str | None = None, root: Path | None = None) -> ServerPlan:
-    config = find_config(root)
+    """A server on `root` (the workspace folder; default the current directory) with the shipped configuration."""
     return ServerPlan(
-        port=port, token=token or secrets.token_urlsafe(24), root=(root or config.parent).absolute(), config=config
+        port=port,
+        token=token or secrets.token_urlsafe(24),
+        root=(root or Path.cwd()).absolute(),
+        config=resources.jupyter_config(),
     )
 
 

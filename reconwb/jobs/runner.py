@@ -25,7 +25,7 @@ from typing import Any
 
 import nbformat
 
-from reconwb import events, jsonutil
+from reconwb import events, jsonutil, resources
 from reconwb.errors import InvalidInput, NotFound
 from reconwb.events import new_id
 from reconwb.jobs import lease
@@ -37,7 +37,6 @@ from reconwb.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-JOBS_DIR = Path(__file__).resolve().parents[2] / "notebooks" / "jobs"
 KERNEL_ENV = "RECONWB_JOB_KERNEL"
 DEFAULT_KERNEL = "python3"  # jupyter_client maps it to this interpreter, i.e. the venv's python
 START_TIMEOUT = 120
@@ -101,20 +100,33 @@ class JobRequest:
     trigger: str = "manual"
 
 
-def notebook_path(job: str) -> Path:
-    """The notebook of job `job`: `notebooks/jobs/<job>.ipynb` (or `RECONWB_JOBS_DIR`), or a path to a notebook."""
+def _jobs_env() -> Path | None:
+    folder = os.environ.get("RECONWB_JOBS_DIR")
+    return Path(folder) if folder else None
+
+
+def notebook_path(job: str, ws: Workspace | None = None) -> Path:
+    """The notebook of job `job`, or `job` itself when it is a path to a notebook.
+
+    A name is looked up in `RECONWB_JOBS_DIR` when set, else in the workspace's own `jobs/` folder, then among the
+    job notebooks shipped in the package (`reconwb.resources`).
+    """
     if job.endswith(".ipynb"):
-        path = Path(job)
+        path: Path | None = Path(job)
+    elif (folder := _jobs_env()) is not None:
+        path = folder / f"{job}.ipynb"
     else:
-        path = Path(os.environ.get("RECONWB_JOBS_DIR") or JOBS_DIR) / f"{job}.ipynb"
-    if not path.is_file():
-        raise NotFound(f"no job notebook {job!r} ({path}); available: {', '.join(available_jobs()) or 'none'}")
+        path = resources.find(resources.JOBS, f"{job}.ipynb", ws.data_dir if ws else None)
+    if path is None or not path.is_file():
+        where = f" ({path})" if path is not None else ""
+        raise NotFound(f"no job notebook {job!r}{where}; available: {', '.join(available_jobs(ws)) or 'none'}")
     return path.absolute()
 
 
-def available_jobs() -> list[str]:
-    folder = Path(os.environ.get("RECONWB_JOBS_DIR") or JOBS_DIR)
-    return sorted(p.stem for p in folder.glob("*.ipynb"))
+def available_jobs(ws: Workspace | None = None) -> list[str]:
+    if (folder := _jobs_env()) is not None:
+        return sorted(p.stem for p in folder.glob("*.ipynb"))
+    return resources.names(resources.JOBS, ws.data_dir if ws else None)
 
 
 def job_name(job: str) -> str:
@@ -133,7 +145,7 @@ def validate(job: str, parameters: dict[str, Any], ws: Workspace | None = None) 
 
     With `ws`, a value equal to one of the workspace's stored secrets is refused too, even a bare one.
     """
-    path = notebook_path(job)
+    path = notebook_path(job, ws)
     if ws is not None:
         register_workspace_secrets(ws)
     check_parameters(parameters)

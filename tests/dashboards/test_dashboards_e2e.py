@@ -43,7 +43,7 @@ def env(tmp_path_factory):
         mp.delenv("RECONWB_KEY", raising=False)
         mp.delenv("RECONWB_KEY_FILE", raising=False)
         ws = Workspace(db_path=tmp / "data" / "reconwb.duckdb")
-        init_workspace(ws)
+        init_workspace(ws, simulated_banks=True)
         yield {"ws": ws, "bank": sim_bank(), "tmp": tmp, "stored": set()}
 
 

@@ -1,8 +1,9 @@
 """One Jupyter configuration for `reconwb serve`: JupyterLab, Voila dashboards and the reconwb server extension.
 
 Used as `jupyter lab --config=.../reconwb/resources/jupyter_config.py` (it ships in the package; `reconwb serve`
-finds it with `reconwb.resources.jupyter_config()`), with the workspace folder as the server's root. Token authentication stays on: every page, the dashboards
-included, needs the server's token (`reconwb serve --token`, or a random one it prints).
+finds it with `reconwb.resources.jupyter_config()`), with the workspace folder as the server's root. Token
+authentication stays on: every page, the dashboards included, needs the server's token (`reconwb serve --token`,
+or a random one it prints).
 
 Preheated kernels are deliberately OFF. Voila (0.5) pre-heats kernels only when it runs as its own `voila`
 application; as a server extension of this one server its render handler has no kernel pool (the setting is

@@ -10,62 +10,52 @@ own copy.
 
 from __future__ import annotations
 
-import contextvars
 import os
+from functools import cached_property
 from typing import Any
 
-from jupyter_core.paths import is_hidden
+from jupyter_server.services.contents.filemanager import AsyncFileContentsManager
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 
 from reconwb import resources
-
-_WRITING = contextvars.ContextVar("reconwb_contents_writing", default=False)
-
-
-def builtin_path(api_path: str) -> str | None:
-    """The package file behind API path `dashboards` or `dashboards/NAME`, or None for any other path."""
-    parts = api_path.strip("/").split("/")
-    if parts[0] != resources.DASHBOARDS or len(parts) > 2:
-        return None
-    folder = resources.builtin_dir(resources.DASHBOARDS)
-    return str(folder if len(parts) == 1 else folder / parts[1])
 
 
 class WorkspaceContentsManager(AsyncLargeFileManager):
     """The workspace folder, plus the package's dashboards wherever the workspace has none of that name."""
 
-    def _fallback(self, path: str) -> str | None:
-        if _WRITING.get():
-            return None
-        own = super()._get_os_path(path)
-        if os.path.exists(own):
-            return None
-        builtin = builtin_path(path)
-        return builtin if builtin is not None and os.path.exists(builtin) else None
+    @cached_property
+    def _package(self) -> AsyncFileContentsManager:
+        """A read-only view rooted where the package keeps `dashboards/`, so API paths mean the same there."""
+        return AsyncFileContentsManager(root_dir=str(resources.builtin_dir(resources.DASHBOARDS).parent),
+                                        log=self.log)
 
-    def _get_os_path(self, path: str) -> str:
-        return self._fallback(path) or super()._get_os_path(path)
+    def _from_package(self, path: str) -> bool:
+        parts = path.strip("/").split("/")
+        if parts[0] != resources.DASHBOARDS or len(parts) > 2:
+            return False
+        own = self._get_os_path(path.strip("/"))
+        packaged = resources.builtin_dir(resources.DASHBOARDS).parent.joinpath(*parts)
+        return not os.path.exists(own) and packaged.exists()
+
+    async def get(self, path: str, content: bool = True, type: str | None = None, format: str | None = None,
+                  require_hash: bool = False) -> dict[str, Any]:
+        if self._from_package(path):
+            model = await self._package.get(path, content=content, type=type, format=format,
+                                            require_hash=require_hash)
+            model["writable"] = False  # saving makes the workspace's own copy, see `save`
+            return model
+        return await super().get(path, content=content, type=type, format=format, require_hash=require_hash)
+
+    async def file_exists(self, path: str = "") -> bool:
+        return await self._package.file_exists(path) if self._from_package(path) else await super().file_exists(path)
+
+    async def dir_exists(self, path: str) -> bool:
+        return await self._package.dir_exists(path) if self._from_package(path) else await super().dir_exists(path)
 
     async def is_hidden(self, path: str) -> bool:
-        builtin = self._fallback(path.strip("/"))
-        if builtin is not None:  # hidden-ness of a package file counts from the package's folder, not the root
-            return is_hidden(builtin, str(resources.builtin_dir(resources.DASHBOARDS).parent))
-        return await super().is_hidden(path)
-
-    async def _in_workspace(self, method: Any, *args: Any) -> Any:
-        token = _WRITING.set(True)
-        try:
-            return await method(*args)
-        finally:
-            _WRITING.reset(token)
+        return False if self._from_package(path) else await super().is_hidden(path)
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
-        if builtin_path(path) is not None:  # the workspace's first own dashboard: make its folder
-            os.makedirs(os.path.dirname(super()._get_os_path(path)), exist_ok=True)
-        return await self._in_workspace(super().save, model, path)
-
-    async def delete_file(self, path: str) -> None:
-        return await self._in_workspace(super().delete_file, path)
-
-    async def rename_file(self, old_path: str, new_path: str) -> None:
-        return await self._in_workspace(super().rename_file, old_path, new_path)
+        if self._from_package(path) or path.strip("/").startswith(f"{resources.DASHBOARDS}/"):
+            os.makedirs(self._get_os_path(resources.DASHBOARDS), exist_ok=True)  # the workspace's own copy
+        return await super().save(model, path)

@@ -18,9 +18,16 @@ from pathlib import Path
 import httpx
 
 from reconwb import resources
+from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, a second server on the same folder is not detected
+    fcntl = None  # type: ignore[assignment]
+
 DASHBOARDS = ("reconciliation", "connections")  # the built-in ones, in the order `serve` prints them
+SERVING_LOCK = ".reconwb-serving.lock"
 
 
 def free_port() -> int:
@@ -95,10 +102,57 @@ def plan(port: int = 8888, token: str | None = None, root: Path | None = None) -
     )
 
 
+def serving_pid(root: Path) -> int | None:
+    """The process id of the reconwb server serving folder `root` now, or None (0 when the id is unreadable).
+
+    A server holds an advisory lock on `root/.reconwb-serving.lock` for as long as it runs (the Jupyter process
+    inherits it, so the lock goes with the server even if `reconwb serve` itself is killed); a stale file left by
+    a crash is free again.
+    """
+    path = root / SERVING_LOCK
+    if fcntl is None or not path.is_file():
+        return None
+    with path.open("r") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = lock.read().strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return None
+
+
+def _claim(root: Path) -> int | None:
+    """Lock `root` for one server; InvalidInput when another reconwb server already has it."""
+    if fcntl is None:
+        return None
+    fd = os.open(root / SERVING_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        pid = serving_pid(root)
+        raise InvalidInput(
+            f"{root} is already served by another reconwb process{f' (pid {pid})' if pid else ''}; stop it first"
+        ) from None
+    return fd
+
+
 def start(ws: Workspace, server: ServerPlan, *, quiet: bool = False) -> subprocess.Popen[bytes]:
     """Start the server in the background; kernels inherit the workspace through the environment."""
     env = {**os.environ, "RECONWB_DB": str(ws.db_path)}
     if ws.key_file and not os.environ.get("RECONWB_KEY"):
         env["RECONWB_KEY_FILE"] = str(ws.key_file)
     out = subprocess.DEVNULL if quiet else None
-    return subprocess.Popen(server.command(), env=env, cwd=server.root, stdout=out, stderr=out)
+    server.root.mkdir(parents=True, exist_ok=True)
+    fd = _claim(server.root)
+    try:
+        process = subprocess.Popen(server.command(), env=env, cwd=server.root, stdout=out, stderr=out,
+                                   pass_fds=() if fd is None else (fd,))
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(process.pid).encode())
+    finally:
+        if fd is not None:
+            os.close(fd)  # the server process holds its own copy of the lock
+    return process

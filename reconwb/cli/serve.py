@@ -18,9 +18,9 @@ from reconwb.workspace import Workspace
 def serve_cmd(ws: Workspace, port: int, token: str | None) -> None:
     """JupyterLab on the workspace folder, the Voila dashboards and the webhook receiver, in one server on 127.0.0.1."""
     server = serve.plan(port=port, token=token, root=ws.data_dir)
+    process = serve.start(ws, server)
     for name, url in server.urls().items():
         click.echo(f"{name:>15}: {url}")
-    process = serve.start(ws, server)
     # A service manager (or a test) stops us with SIGTERM: take the Jupyter server and its kernels down too,
     # instead of leaving them running as orphans.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from reconwb import jsonutil
+from reconwb.cli.lazy import LazyGroup
 from reconwb.errors import NotFound
 from reconwb.workspace import DB_ENV, Workspace, discover
 
@@ -50,7 +51,7 @@ class Target:
         return Workspace.from_env(found)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option(
     "--db", "db", metavar="PATH", envvar=DB_ENV,
     help="The store (default: the workspace in the current directory or above, as made by `reconwb init`).",

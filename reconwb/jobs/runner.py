@@ -21,19 +21,19 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from reconwb import events, jsonutil, resources
 from reconwb.errors import InvalidInput, NotFound
 from reconwb.events import new_id
 from reconwb.jobs import lease
 from reconwb.jobs.scrub import check_parameters, register_workspace_secrets, scrub_notebook
-from reconwb.jobs.steps import RUN_ID_ENV, SCRAP_MIMETYPE
 from reconwb.redaction import redact
 from reconwb.store.db import transaction
 from reconwb.workspace import Workspace
+
+if TYPE_CHECKING:  # nbformat and the steps (papermill's world) load when a job runs, not for `jobs history`
+    import nbformat
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +210,8 @@ def _kernel_manager_class(env: dict[str, str], ipc_dir: Path) -> type:
 
 def kernel_env(ws: Workspace, run_id: str) -> dict[str, str]:
     """Where the kernel finds the workspace: paths only, never a secret value."""
+    from reconwb.jobs.steps import RUN_ID_ENV
+
     env = {"RECONWB_DB": str(ws.db_path), RUN_ID_ENV: run_id}
     if ws.key_file or ws.default_key_file.exists():
         env["RECONWB_KEY_FILE"] = str(ws.default_key_file)
@@ -281,6 +283,8 @@ def _run_once(
 
 def _store_output(ws: Workspace, record: RunRecord, raw_output: Path, wall: float) -> None:
     """Scrub the executed notebook and keep it under data/runs/; read its scraps, error cell and timings."""
+    import nbformat
+
     register_workspace_secrets(ws)
     if record.error:
         record.error = " ".join(redact(record.error).split())[:2000]
@@ -315,6 +319,8 @@ def _timings(nb: nbformat.NotebookNode, started: dt.datetime | None, wall: float
 
 def read_scraps(nb: nbformat.NotebookNode) -> dict[str, Any]:
     """The scraps `reconwb.jobs.steps.record` put into an executed notebook, by name (the last one wins)."""
+    from reconwb.jobs.steps import SCRAP_MIMETYPE
+
     scraps: dict[str, Any] = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):

@@ -15,12 +15,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from reconwb.errors import ReconwbError
 from reconwb.store.migrate import migrate
+
+if TYPE_CHECKING:
+    import polars as pl  # only `frame` returns one: the CLI's light commands start without polars
 
 log = logging.getLogger(__name__)
 

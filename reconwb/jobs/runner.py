@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconwb import events, jsonutil, resources
-from reconwb.errors import InvalidInput, NotFound
+from reconwb.errors import NotFound
 from reconwb.events import new_id
 from reconwb.jobs import lease
+from reconwb.jobs import parameters as job_parameters
 from reconwb.jobs.scrub import check_parameters, register_workspace_secrets, scrub_notebook
 from reconwb.redaction import redact
 from reconwb.store.db import transaction
@@ -135,13 +136,12 @@ def job_name(job: str) -> str:
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
     """The parameters a job notebook declares in its `parameters` cell, with their defaults (as source text)."""
-    import papermill
-
-    return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+    return {name: p.default for name, p in job_parameters.declared(path).items()}
 
 
 def validate(job: str, parameters: dict[str, Any], ws: Workspace | None = None) -> Path:
-    """Refuse what would fail later or leak: unknown job, unknown parameter, a parameter that looks secret.
+    """Refuse what would fail later or leak: unknown job, unknown parameter, a value of the wrong type (against
+    the notebook's parameters cell), a parameter that looks secret; all before a kernel starts.
 
     With `ws`, a value equal to one of the workspace's stored secrets is refused too, even a bare one.
     """
@@ -149,12 +149,7 @@ def validate(job: str, parameters: dict[str, Any], ws: Workspace | None = None) 
     if ws is not None:
         register_workspace_secrets(ws)
     check_parameters(parameters)
-    known = notebook_parameters(path)
-    unknown = sorted(set(parameters) - set(known))
-    if unknown:
-        raise InvalidInput(
-            f"job {job_name(job)!r} has no parameter {', '.join(map(repr, unknown))}; it takes: {', '.join(known)}"
-        )
+    job_parameters.check(job_name(job), path, parameters)
     return path
 
 

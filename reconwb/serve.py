@@ -80,8 +80,7 @@ class ServerPlan:
         return [
             sys.executable,
             "-m",
-            "jupyter",
-            "lab",
+            "jupyterlab",  # not `jupyter lab`: that looks for a `jupyter-lab` script on PATH
             f"--config={self.config}",
             f"--port={self.port}",
             "--port-retries=0",

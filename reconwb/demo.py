@@ -26,6 +26,7 @@ from reconwb.sim import aggregator as sim_aggregator
 from reconwb.sim import invoices
 from reconwb.sim.bank import BankHandle, start_bank
 from reconwb.sim.receiver import ReceiverHandle, start_receiver
+from reconwb.store.db import forget_migrated
 from reconwb.workspace import KEY_FILE_NAME, STORE_NAME, Workspace
 
 DEMO_DIR = Path("data") / "demo"
@@ -79,6 +80,7 @@ def fresh_workspace(root: Path = DEMO_DIR, *, fresh: bool = False) -> Workspace:
             raise InvalidInput(f"{root} holds an earlier demo; `reconwb demo --fresh` starts over (deleting it),"
                                " or `reconwb serve` in that folder shows it again")
         shutil.rmtree(root)
+        forget_migrated(root / STORE_NAME)  # a new file at the same path: this process must migrate it again
     root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("made by `reconwb demo`: `reconwb demo --fresh` may delete this folder\n")
     scaffold.lay_out(root)  # the analyst notebooks, for `reconwb serve` in that folder

@@ -86,7 +86,7 @@ def _docstrings(module: str) -> dict[str, str]:
     return {node.name: ast.get_docstring(node) or "" for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
 
 
-def short_help(path: CommandPath) -> str | None:
+def short_help(path: CommandPath, limit: int = 300) -> str | None:
     """A command's one-line help from its module's source, or None when only importing can tell."""
     module = index().module.get(path)
     if module is None:
@@ -95,7 +95,7 @@ def short_help(path: CommandPath) -> str | None:
         named = _NAME.match(reg["args"])
         if named and named["name"] == path[-1] and "help=" not in reg["args"]:
             doc = _docstrings(module).get(reg["fn"], "")
-            return click.utils.make_default_short_help(inspect.cleandoc(doc).split("\f")[0], 300)
+            return click.Command(path[-1], help=inspect.cleandoc(doc)).get_short_help_str(limit)
     return None
 
 
@@ -137,14 +137,14 @@ class LazyGroup(click.Group):
         limit = formatter.width - 6 - max((len(n) for n in self.list_commands(ctx)), default=0)
         rows = []
         for name in self.list_commands(ctx):
-            known = None if name in self.commands else short_help((*path, name))
+            known = None if name in self.commands else short_help((*path, name), limit)
             if name in self.commands or known is None:
                 command = self.get_command(ctx, name)
                 if command is None or command.hidden:
                     continue
                 rows.append((name, command.get_short_help_str(limit)))
             else:
-                rows.append((name, click.utils.make_default_short_help(known, limit)))
+                rows.append((name, known))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

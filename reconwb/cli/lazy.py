@@ -121,7 +121,7 @@ class LazyGroup(click.Group):
             module = index().module.get((*_path(ctx), cmd_name))
             if module is not None:
                 importlib.import_module(module)
-            if cmd_name not in self.commands:
+            if cmd_name not in self.commands and _path(ctx) in index().dynamic:
                 self._import_all(_path(ctx))
         return self.commands.get(cmd_name)
 

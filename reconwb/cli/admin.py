@@ -11,7 +11,7 @@ from reconwb.cli.base import Target, cli, emit, json_option, pass_ws
 from reconwb.connectors import registry
 from reconwb.store.migrate import current_version
 from reconwb.vault import ensure_key_file, rotate_key
-from reconwb.workspace import STORE_NAME, Workspace, discover
+from reconwb.workspace import DEFAULT_DB, STORE_NAME, Workspace, discover
 
 
 def init_workspace(ws: Workspace, *, simulated_banks: bool = False) -> dict[str, object]:
@@ -43,6 +43,12 @@ def _init_text(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _new_store(cwd: Path) -> Path:
+    """Where a new workspace goes: the current folder, except in a source checkout (its own is data/)."""
+    checkout = (cwd / "pyproject.toml").is_file() and (cwd / "reconwb" / "__init__.py").is_file()
+    return (cwd / DEFAULT_DB) if checkout else cwd / STORE_NAME
+
+
 @cli.command("init")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @json_option
@@ -52,14 +58,15 @@ def init_cmd(target: Target, directory: Path | None, as_json: bool) -> None:
 
     A workspace is a folder with the store, its vault key (mode 0600), schedule.toml, editable copies of the
     analyst notebooks and a README. Without DIRECTORY: the store --db or RECONWB_DB names, else the workspace
-    of the current directory or one above it, else a new one in the current directory.
+    of the current directory or one above it, else a new one in the current directory (data/ in a source
+    checkout).
     """
     if directory is not None:
         ws = Workspace.from_env(directory / STORE_NAME)
     elif target.db:
         ws = target.workspace()
     else:
-        ws = Workspace.from_env(discover() or Path.cwd() / STORE_NAME)
+        ws = Workspace.from_env(discover() or _new_store(Path.cwd()))
     created = scaffold.lay_out(ws.data_dir)
     result = {**init_workspace(ws), "workspace": str(ws.data_dir), "created": created}
     emit(result, as_json, _init_text)

@@ -8,7 +8,9 @@ line of each docstring, which is all `reconwb --help` shows. Running a command i
 subcommands to it when it has to list them or the name is not written out in the source.
 
 Command modules register themselves as before (`@cli.command("name")`, `@some_group.command("name")`); nothing
-else is needed for a new module in this package to be found.
+else is needed for a new module in this package to be found. A name the source does not spell out (a command
+made in a loop, `group.add_command(x)`, a decorator without a name) still works: listing that group then imports
+every module that adds to it, which only costs start-up time.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ _REGISTRATION = re.compile(
     r"^[ \t]*@(?P<parent>\w+)\.(?P<kind>command|group)\((?P<args>[^\n]*)\n(?:[^\n]*\n)*?[ \t]*def (?P<fn>\w+)\(",
     re.MULTILINE,
 )
+_ADD_COMMAND = re.compile(r"^[ \t]*(?P<parent>\w+)\.add_command\(", re.MULTILINE)
 _NAME = re.compile(r"""\s*(?:name\s*=\s*)?(?P<q>["'])(?P<name>[^"']+)(?P=q)""")
 
 
@@ -76,6 +79,11 @@ def index() -> Index:
                 found.module[path] = module
                 if reg["kind"] == "group":
                     groups[reg["fn"]] = path
+    for module in modules:  # `group.add_command(...)`: only importing the module tells the name
+        for added in _ADD_COMMAND.finditer(_source(module)):
+            if added["parent"] in groups:
+                found.contributors[groups[added["parent"]]].add(module)
+                found.dynamic.add(groups[added["parent"]])
     return found
 
 

@@ -31,7 +31,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.pop("RECONWB_KEY", None)
         ws = Workspace(Path(tmp) / "data" / "reconwb.duckdb")
-        init_workspace(ws)
+        init_workspace(ws, simulated_banks=True)
         logins = tuple(SimLogin("AGGM_DEU", f"user{i}", f"pass-{i}-xyz", accounts=2, transactions=TXNS)
                        for i in range(CONNECTIONS))
         receiver = Receiver(ws)

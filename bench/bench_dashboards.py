@@ -35,7 +35,7 @@ CONNECTIONS = 20
 
 def build_store(ws: Workspace, n: int) -> None:
     """N deposits over CONNECTIONS accounts and two years, a payment for every third, most of those matched."""
-    init_workspace(ws)
+    init_workspace(ws, simulated_banks=True)
     with ws.connect() as con:
         ids = []
         for i in range(CONNECTIONS):

@@ -64,7 +64,7 @@ def install_bank_plugin() -> None:
 def fresh_workspace(root: Path, name: str) -> Workspace:
     ws = Workspace(db_path=root / name / "reconwb.duckdb")
     os.environ["RECONWB_DB"] = str(ws.db_path)
-    init_workspace(ws)
+    init_workspace(ws, simulated_banks=True)
     return ws
 
 

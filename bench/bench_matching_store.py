@@ -35,7 +35,7 @@ def main(n: int) -> None:
         os.environ["RECONWB_DB"] = str(Path(tmp) / "store.duckdb")
         os.environ.pop("RECONWB_KEY", None)
         ws = Workspace.from_env()
-        init_workspace(ws)
+        init_workspace(ws, simulated_banks=True)
         txns, payments, _ = generate(n)
         payments.write_csv(Path(tmp) / "payments.csv")
         started = time.perf_counter()

@@ -51,7 +51,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "bench.duckdb", Path(tmp) / "bench.key")
-        init_workspace(ws)
+        init_workspace(ws, simulated_banks=True)
         scenario = bulk(args.connections, args.transactions)
         port = free_port()
         ready = multiprocessing.Event()

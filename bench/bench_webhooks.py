@@ -89,7 +89,7 @@ def main() -> None:
     from reconwb.workspace import Workspace
 
     ws = Workspace.from_env()
-    init_workspace(ws)
+    init_workspace(ws, simulated_banks=True)
     with ws.connect() as con:
         endpoint, secret = endpoints.add(con, ws.vault(), "http://127.0.0.1:1/", auth="bearer", token="bench-token")
 

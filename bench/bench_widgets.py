@@ -94,7 +94,7 @@ def main(n: int) -> None:
         os.environ["RECONWB_DB"] = str(Path(tmp) / "store.duckdb")
         os.environ.pop("RECONWB_KEY", None)
         ws = Workspace.from_env()
-        init_workspace(ws)
+        init_workspace(ws, simulated_banks=True)
         started = time.perf_counter()
         payments, matched = fill(ws, n)
         print(f"filled {n:,} transactions, {payments:,} payments, {matched:,} matches, 5,000 suggestions"

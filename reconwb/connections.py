@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from reconwb import accounts, banks, events, jsonutil, lifecycle, sessions
+from reconwb import accounts, banks, events, jsonutil, lifecycle, sessions, settings
 from reconwb.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReconwbError
 from reconwb.store.db import transaction
 from reconwb.vault import Vault
@@ -82,6 +82,19 @@ def credentials_owner(connection_id: int) -> str:
     return f"credentials/{connection_id}"
 
 
+NAME_MAX = 64  # a name shows in tables, banners, file names and log lines
+
+
+def check_name(name: str) -> None:
+    """A connection name: printable, no surrounding spaces, no '/', at most `NAME_MAX` characters."""
+    if not name or not name.strip() or name != name.strip() or "/" in name:
+        raise InvalidInput(f"a connection name must be non-empty, without surrounding spaces or '/', not {name!r}")
+    if not name.isprintable():
+        raise InvalidInput(f"a connection name must be printable (no newline, tab or control character), not {name!r}")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"a connection name must be at most {NAME_MAX} characters, not {len(name)}")
+
+
 def add(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -95,8 +108,9 @@ def add(
     connector: str | None = None,
 ) -> Connection:
     """Create a connection; a bank that is not usable for data cannot take new ones."""
-    if not name or not name.strip() or "/" in name:
-        raise InvalidInput("a connection name must be non-empty and contain no '/'")
+    check_name(name)
+    if portal_url is not None:
+        settings.http_url(portal_url, "a portal URL")
     if login_mode not in LOGIN_MODES:
         raise InvalidInput(f"login mode must be one of {', '.join(LOGIN_MODES)}, not {login_mode!r}")
     if session_mode not in SESSION_MODES:

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconwb import banks, banners, connections, reports
+from reconwb import banks, banners, connections, reports, resources, scaffold
 from reconwb import serve as serving
 from reconwb.cli.admin import init_workspace
+from reconwb.errors import InvalidInput
 from reconwb.openbanking import lean as aggregator
 from reconwb.sim import aggregator as sim_aggregator
 from reconwb.sim import gocardless as sim_gocardless
@@ -28,13 +29,14 @@ from reconwb.sim import plaid as sim_plaid
 from reconwb.sim.bank import BankHandle, start_bank
 from reconwb.sim.httpjson import Handle
 from reconwb.sim.receiver import ReceiverHandle, start_receiver
-from reconwb.workspace import Workspace
+from reconwb.store.db import forget_migrated
+from reconwb.workspace import KEY_FILE_NAME, STORE_NAME, Workspace
 
 DEMO_DIR = Path("data") / "demo"
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 # the locking login is given a mistyped password: the demo shows that reconwb stops before the bank locks it
 MISTYPED = "-typo"
 DISABLED_BANK = "AGGC_DEU"  # the aggregator bank the demo switches off (the client's switch)
+MARKER = ".reconwb-demo"  # in a folder the demo made (and so may start over with --fresh)
 
 
 @dataclass
@@ -63,13 +65,31 @@ class Demo:
                 continue
 
 
-def fresh_workspace(root: Path = DEMO_DIR) -> Workspace:
-    """Wipe and recreate the demo workspace (store and key under `root`)."""
-    if root.exists():
+def fresh_workspace(root: Path = DEMO_DIR, *, fresh: bool = False) -> Workspace:
+    """Create the demo workspace (store and key under `root`); never destroys work.
+
+    A folder that holds anything is refused unless the demo made it (its marker file) and nobody serves it;
+    even then only `fresh` deletes it, so a second `reconwb demo` does not wipe what the first one's viewer did.
+    """
+    root = root.absolute()
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).is_file():
+            raise InvalidInput(f"{root} is not empty and was not made by `reconwb demo`; it is left as it is:"
+                               " choose another folder with --dir")
+        pid = serving.serving_pid(root)
+        if pid is not None:
+            raise InvalidInput(f"the demo workspace {root} is being served by another reconwb process"
+                               f"{f' (pid {pid})' if pid else ''}; stop it (Ctrl-C there) first")
+        if not fresh:
+            raise InvalidInput(f"{root} holds an earlier demo; `reconwb demo --fresh` starts over (deleting it),"
+                               " or `reconwb serve` in that folder shows it again")
         shutil.rmtree(root)
-    root.mkdir(parents=True)
-    ws = Workspace(db_path=(root / "reconwb.duckdb").absolute(), key_file=(root / "reconwb.key").absolute())
-    init_workspace(ws)
+        forget_migrated(root / STORE_NAME)  # a new file at the same path: this process must migrate it again
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("made by `reconwb demo`: `reconwb demo --fresh` may delete this folder\n")
+    scaffold.lay_out(root)  # the analyst notebooks, for `reconwb serve` in that folder
+    ws = Workspace(db_path=root / STORE_NAME, key_file=root / KEY_FILE_NAME)
+    init_workspace(ws, simulated_banks=True)
     return ws
 
 
@@ -150,21 +170,22 @@ def _imports(ws: Workspace) -> dict[str, Any]:
     from reconwb.statements.importer import import_file
 
     done: dict[str, Any] = {}
+    samples = resources.builtin_dir(resources.SAMPLES)
     with ws.connect() as con:
-        for path in sorted(SAMPLES.glob("*.xml")) + sorted(SAMPLES.glob("*.sta")):
+        for path in sorted(samples.glob("*.xml")) + sorted(samples.glob("*.sta")):
             done[path.name] = import_file(con, path, "acme-statements").imported
-        done["payments.csv"] = payments.import_file(con, SAMPLES / "payments.csv")
+        done["payments.csv"] = payments.import_file(con, samples / "payments.csv")
         invoice_list = invoices.write_csv(ws.data_dir / "invoices.csv")
         done["invoices.csv"] = payments.import_file(con, invoice_list)
     return done
 
 
-def start(root: Path = DEMO_DIR, *, serve: bool = False, port: int = 8888,
+def start(root: Path = DEMO_DIR, *, serve: bool = False, port: int = 8888, fresh: bool = False,
           say: Callable[[str], None] = lambda _m: None) -> Demo:
     """Set up the workspace and the simulators (and the server); nothing is fetched yet."""
-    ws = fresh_workspace(root)
+    ws = fresh_workspace(root, fresh=fresh)
     say(f"workspace {ws.data_dir}")
-    plan = serving.plan(port=port) if serve else None
+    plan = serving.plan(port=port, root=ws.data_dir) if serve else None
     server = serving.start(ws, plan, quiet=True) if plan else None
     # the aggregator's signed webhooks go to the server's inbound route
     webhook_url = f"{plan.base}/reconwb/webhooks/{aggregator.WEBHOOK_SOURCE}" if plan else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -30,10 +31,16 @@ def _text(value: str) -> str:
     return value
 
 
+def http_url(value: str, what: str = "URL") -> str:
+    """`value` if it is an absolute http(s) URL with a host (the one rule for every URL reconwb fetches from)."""
+    parts = urlsplit(value) if value.isprintable() and not any(c.isspace() for c in value) else None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"{what} must be an http:// or https:// URL with a host, not {value!r}")
+    return value
+
+
 def _url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise InvalidInput(f"expected an http(s) URL, got {value!r}")
-    return value.rstrip("/")
+    return http_url(value).rstrip("/")
 
 
 # name -> (default, validator, what it is for)
@@ -50,7 +57,8 @@ SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
     ),
     "refresh_window_minutes": ("15", _positive_int, "how long new credentials may take to show deposits"),
     "credential_max_age_days": ("60", _positive_int, "warn when a password is older than this"),
-    "aggregator_url": ("http://127.0.0.1:8765", _url, "base URL of the open-banking aggregator API"),
+    # no default: a real workspace must never talk to the simulator by accident
+    "aggregator_url": ("", _url, "base URL of the open-banking aggregator API (not set until configured)"),
     "webhook_retention_days": ("90", _positive_int, "days the delivery log keeps delivered messages and attempts"),
     "smtp_host": ("localhost", _text, "SMTP server for e-mail notifications"),
     "smtp_port": ("25", _positive_int, "SMTP port"),

@@ -210,6 +210,9 @@ def rotate_key(ws: Workspace, new_key_file: Path | None = None) -> dict[str, Any
             "the vault key comes from RECONWB_KEY; pass --new-key-file PATH, then point RECONWB_KEY_FILE at it"
         )
     target = new_key_file or ws.default_key_file
+    with ws.connect(read_only=True) as con:  # a wrong key fails here, before any file is touched
+        for owner, blob_key_id, blob in con.execute("SELECT owner, key_id, ciphertext FROM secrets").fetchall():
+            old.open(bytes(blob), owner, blob_key_id)
     old_keys = _ring_text(ws)
     new_key = generate_key()
     write_key_file(target, [new_key, *old_keys])

@@ -2,8 +2,10 @@
 
 Every public function of reconwb takes a `Workspace`, so a notebook, a job kernel, the CLI and the Jupyter
 server all agree on which files they touch. Resolution order follows CONTRACTS.md: an explicit path, then
-`RECONWB_DB`, then `data/reconwb.duckdb`; for the key, `RECONWB_KEY`, then `RECONWB_KEY_FILE`, then a key file
-next to the store.
+`RECONWB_DB`, then the workspace found from the current directory and its parents (the way git finds a
+repository: a folder holding `reconwb.duckdb`, as `reconwb init DIR` makes it, or `data/reconwb.duckdb`, the
+repository's own), then `data/reconwb.duckdb`; for the key, `RECONWB_KEY`, then `RECONWB_KEY_FILE`, then a key
+file next to the store.
 """
 
 from __future__ import annotations
@@ -20,8 +22,24 @@ if TYPE_CHECKING:
 
     from reconwb.vault import Vault
 
-DEFAULT_DB = Path("data") / "reconwb.duckdb"
+STORE_NAME = "reconwb.duckdb"
+DEFAULT_DB = Path("data") / STORE_NAME
 KEY_FILE_NAME = "reconwb.key"
+DB_ENV = "RECONWB_DB"
+
+
+def discover(start: Path | None = None) -> Path | None:
+    """The store of the workspace that holds `start` (default: the current directory), or None.
+
+    Each folder from `start` up is asked, nearest first: its own `reconwb.duckdb` (a workspace made by
+    `reconwb init`), then `data/reconwb.duckdb` (a source checkout).
+    """
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        for candidate in (folder / STORE_NAME, folder / DEFAULT_DB):
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 @dataclass(frozen=True)
@@ -33,8 +51,8 @@ class Workspace:
 
     @classmethod
     def from_env(cls, db: str | os.PathLike[str] | None = None) -> Workspace:
-        """The workspace a command or kernel should use: explicit path, then environment, then default."""
-        path = Path(db) if db else Path(os.environ.get("RECONWB_DB") or DEFAULT_DB)
+        """The workspace a command or kernel should use: explicit path, environment, discovery, then default."""
+        path = Path(db) if db else Path(os.environ.get(DB_ENV) or discover() or DEFAULT_DB)
         key_file = os.environ.get("RECONWB_KEY_FILE")
         return cls(db_path=path.absolute(), key_file=Path(key_file).absolute() if key_file else None)
 

@@ -26,7 +26,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     monkeypatch.delenv("RECONWB_KEY_FILE", raising=False)
     monkeypatch.setenv("RECONWB_DB", str(tmp_path / "data" / "reconwb.duckdb"))
     workspace = Workspace.from_env()
-    init_workspace(workspace)
+    init_workspace(workspace, simulated_banks=True)
     yield workspace
     forget_secrets()
 

@@ -75,3 +75,50 @@ def test_plaid_and_gocardless_connections_fetch_and_the_expiring_consent_has_its
         assert by_name[name]["health"] == "ok" and by_name[name]["transactions"] > 0, by_name[name]
     (banner,) = [b for b in summary["banners"] if b["kind"] == "consent_expiring"]
     assert banner["connection"] == "gocardless-expiring" and "Bank access for gocardless-expiring" in banner["message"]
+
+
+# -- the demo never destroys work (these stop before any simulator starts) -------------------------------------
+
+
+def _demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONWB_")}
+    return subprocess.run([sys.executable, "-m", "reconwb", "demo", "--no-serve", "--json", *args], cwd=cwd,
+                          env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+
+
+def _refused(done: subprocess.CompletedProcess[str], words: str) -> None:
+    assert done.returncode != 0 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error:") and words in done.stderr, done.stderr
+
+
+def test_it_refuses_a_folder_it_did_not_make_even_with_fresh(tmp_path: Path) -> None:
+    work = tmp_path / "data" / "demo"
+    work.mkdir(parents=True)
+    (work / "my-notes.txt").write_text("months of work")
+    for args in ((), ("--fresh",)):
+        _refused(_demo(tmp_path, *args), "not made by `reconwb demo`")
+    assert (work / "my-notes.txt").read_text() == "months of work"
+    assert sorted(p.name for p in work.iterdir()) == ["my-notes.txt"]
+
+
+def test_an_earlier_demo_is_kept_unless_fresh_and_never_while_served(tmp_path: Path) -> None:
+    from reconwb import demo, serve
+
+    earlier = demo.fresh_workspace(tmp_path / "demo")  # what a first `reconwb demo` leaves
+    (earlier.data_dir / "notebooks" / "mine.ipynb").write_text("{}")
+    _refused(_demo(tmp_path, "--dir", str(earlier.data_dir)), "--fresh")
+    holder = subprocess.Popen(  # another reconwb process serving it (the lock a server holds)
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from reconwb import serve;"
+         " serve._claim(Path(sys.argv[1])); print('ready', flush=True); time.sleep(120)", str(earlier.data_dir)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert serve.serving_pid(earlier.data_dir) == 0  # held; `_claim` alone writes no pid
+        _refused(_demo(tmp_path, "--dir", str(earlier.data_dir), "--fresh"), "being served")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (earlier.data_dir / "notebooks" / "mine.ipynb").exists()
+    assert serve.serving_pid(earlier.data_dir) is None  # a crashed holder leaves a free lock
+    fresh = demo.fresh_workspace(earlier.data_dir, fresh=True)
+    assert not (fresh.data_dir / "notebooks" / "mine.ipynb").exists() and fresh.db_path.exists()

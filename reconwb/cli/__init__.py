@@ -1,7 +1,8 @@
 """The `reconwb` command: argument parsing and output only; the work is done by package functions.
 
 Every command exits non-zero with one `error: ...` line on stderr for bad input and never prints a secret
-(CONTRACTS.md). Command groups live in sibling modules, one per area, and register themselves on `cli`.
+(CONTRACTS.md). Command groups live in sibling modules, one per area, and register themselves on `cli`; a module
+is imported only when one of its commands runs (`reconwb.cli.lazy`), so `reconwb --help` starts fast.
 """
 
 from __future__ import annotations
@@ -12,21 +13,6 @@ from collections.abc import Sequence
 
 import click
 
-from reconwb.cli import (  # noqa: E402,F401,I001 - importing a module registers its commands
-    admin,
-    aggregator,
-    banks,
-    connections,
-    demo,
-    jobs,
-    openbanking,
-    reconcile,
-    serve,
-    sim,
-    statements,
-    sync,
-    webhooks,
-)
 from reconwb.cli.base import cli
 from reconwb.errors import ReconwbError
 from reconwb.redaction import redact, redact_exception, setup_logging

@@ -6,21 +6,25 @@ from pathlib import Path
 
 import click
 
-from reconwb import banks, settings
-from reconwb.cli.base import cli, emit, json_option, pass_ws
+from reconwb import banks, scaffold, settings
+from reconwb.cli.base import Target, cli, emit, json_option, pass_ws
 from reconwb.connectors import registry
 from reconwb.store.migrate import current_version
 from reconwb.vault import ensure_key_file, rotate_key
-from reconwb.workspace import Workspace
+from reconwb.workspace import DEFAULT_DB, STORE_NAME, Workspace, discover
 
 
-def init_workspace(ws: Workspace) -> dict[str, object]:
-    """Create or migrate the store and the key file; safe to run again."""
+def init_workspace(ws: Workspace, *, simulated_banks: bool = False) -> dict[str, object]:
+    """Create or migrate the store and the key file; safe to run again.
+
+    The banks registered are those of the installed real connectors (built-in and plugins); the simulators'
+    banks only with `simulated_banks` (the demo and the tests), so real books never offer a simulated bank.
+    """
     created_key = ensure_key_file(ws)
     ws.vault()  # fail now, clearly, if the key is unusable
     with ws.connect() as con:
         banks.ensure_statement_bank(con)
-        registry.register_banks(con)
+        registry.register_banks(con, include_simulated=simulated_banks)
         version = current_version(con)
     return {
         "db": str(ws.db_path),
@@ -30,18 +34,42 @@ def init_workspace(ws: Workspace) -> dict[str, object]:
     }
 
 
+def _init_text(r: dict) -> str:
+    lines = [f"store {r['db']} at schema version {r['schema_version']}"]
+    if r["key_created"]:
+        lines.append(f"vault key created at {r['key_file']} (mode 0600): back it up")
+    if r.get("created"):
+        lines.append(f"workspace {r['workspace']}: created {', '.join(r['created'])}")
+    return "\n".join(lines)
+
+
+def _new_store(cwd: Path) -> Path:
+    """Where a new workspace goes: the current folder, except in a source checkout (its own is data/)."""
+    checkout = (cwd / "pyproject.toml").is_file() and (cwd / "reconwb" / "__init__.py").is_file()
+    return (cwd / DEFAULT_DB) if checkout else cwd / STORE_NAME
+
+
 @cli.command("init")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @json_option
-@pass_ws
-def init_cmd(ws: Workspace, as_json: bool) -> None:
-    """Create or migrate the store and the vault key file."""
-    result = init_workspace(ws)
-    emit(
-        result,
-        as_json,
-        lambda r: f"store {r['db']} at schema version {r['schema_version']}"
-        + (f"\nvault key created at {r['key_file']} (mode 0600): back it up" if r["key_created"] else ""),
-    )
+@click.pass_obj
+def init_cmd(target: Target, directory: Path | None, as_json: bool) -> None:
+    """Create a workspace in DIRECTORY, or bring one up to date (it never overwrites anything).
+
+    A workspace is a folder with the store, its vault key (mode 0600), schedule.toml, editable copies of the
+    analyst notebooks and a README. Without DIRECTORY: the store --db or RECONWB_DB names, else the workspace
+    of the current directory or one above it, else a new one in the current directory (data/ in a source
+    checkout).
+    """
+    if directory is not None:
+        ws = Workspace.from_env(directory / STORE_NAME)
+    elif target.db:
+        ws = target.workspace()
+    else:
+        ws = Workspace.from_env(discover() or _new_store(Path.cwd()))
+    created = scaffold.lay_out(ws.data_dir)
+    result = {**init_workspace(ws), "workspace": str(ws.data_dir), "created": created}
+    emit(result, as_json, _init_text)
 
 
 @cli.group("settings")

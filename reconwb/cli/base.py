@@ -2,25 +2,79 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 
 from reconwb import jsonutil
-from reconwb.workspace import Workspace
+from reconwb.cli.lazy import LazyGroup
+from reconwb.errors import NotFound
+from reconwb.workspace import DB_ENV, Workspace, discover
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--db", "db", metavar="PATH", envvar="RECONWB_DB", help="The store (default data/reconwb.duckdb).")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reconwb")
+    except PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+        return "unknown (not installed)"
+
+
+def _show_version(ctx: click.Context, wanted: bool) -> None:
+    if wanted and not ctx.resilient_parsing:
+        click.echo(f"reconwb {_version()}")
+        ctx.exit()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which store the user named (`--db` or RECONWB_DB), if any; commands resolve it when they need it."""
+
+    db: str | None
+
+    def workspace(self) -> Workspace:
+        """The named store, else the workspace found from the current directory up (like git), else an error."""
+        if self.db:
+            return Workspace.from_env(self.db)
+        found = discover()
+        if found is None:
+            raise NotFound(
+                f"no reconwb workspace in {Path.cwd()} or its parents; create one with `reconwb init [DIR]`,"
+                f" or name a store with --db PATH or {DB_ENV}"
+            )
+        return Workspace.from_env(found)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option(
+    "--db", "db", metavar="PATH", envvar=DB_ENV,
+    help="The store (default: the workspace in the current directory or above, as made by `reconwb init`).",
+)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, help="Show the version and exit.",
+              callback=lambda ctx, _param, wanted: _show_version(ctx, wanted))
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
     """reconwb: bank reconciliation workbench."""
-    ctx.obj = Workspace.from_env(db)
+    ctx.obj = Target(db)
 
 
-pass_ws = click.make_pass_decorator(Workspace)
+def pass_ws(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Hand the command its workspace, resolved only when the command runs (so `--help` touches no file)."""
+
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        return ctx.invoke(command, ctx.find_object(Target).workspace(), *args, **kwargs)
+
+    return wrapper
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from reconwb import demo
@@ -28,12 +30,19 @@ def _text(r: dict) -> str:
 @click.option("--no-serve", is_flag=True, help="Stop after the summary instead of serving JupyterLab.")
 @click.option("--port", type=int, default=8888, show_default=True, help="Port of the Jupyter server.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document on stdout.")
-def demo_cmd(no_serve: bool, port: int, as_json: bool) -> None:
-    """Run the end-to-end demo on a fresh workspace under data/demo/."""
+@click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path), default=demo.DEMO_DIR,
+              show_default=True, help="The demo workspace (a folder the demo makes).")
+@click.option("--fresh", is_flag=True, help="Delete an earlier demo workspace in that folder and start over.")
+def demo_cmd(no_serve: bool, port: int, as_json: bool, root: Path, fresh: bool) -> None:
+    """Run the end-to-end demo on a workspace of its own (data/demo/ unless --dir says otherwise).
+
+    It never touches other work: it refuses a folder it did not make, or one another reconwb process serves,
+    and starts over an earlier demo only with --fresh.
+    """
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    running = demo.start(serve=not no_serve, port=port, say=say)
+    running = demo.start(root, serve=not no_serve, port=port, fresh=fresh, say=say)
     try:
         say("running the pipeline job (sync, reconcile, deliver webhooks)…")
         result = demo.summary(running, demo.run_pipeline(running))

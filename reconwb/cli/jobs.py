@@ -62,7 +62,7 @@ def run_cmd(
     timeout: float | None,
     as_json: bool,
 ) -> None:
-    """Run job NAME (a notebook in notebooks/jobs/, or a path to one) and record it in the history."""
+    """Run job NAME (a built-in job notebook, the workspace's own jobs/NAME.ipynb, or a path to one)."""
     from dataclasses import replace
 
     from reconwb.jobs.executors import executor_for, fan_out
@@ -118,7 +118,7 @@ def schedule_cmd(ws: Workspace, path: Path | None, as_json: bool) -> None:
     """The scheduled jobs, with their next due time and last run."""
     from reconwb.jobs import schedule
 
-    rows = schedule.status(ws, schedule.load(schedule.schedule_path(ws, path)))
+    rows = schedule.status(ws, schedule.load(schedule.schedule_path(ws, path), ws))
     emit(rows, as_json, lambda r: table(r, ["name", "job", "cron", "next_due_at", "due_now", "last_status"]))
 
 
@@ -143,7 +143,8 @@ def scheduler_cmd(ws: Workspace, path: Path | None, once: bool, executor: str, a
         schedule.run_forever(ws, file, executor=chosen, stop=stop)
         click.echo("scheduler: stopped", err=True)
         return
-    records = [r.as_dict() for r in schedule.run_due(ws, schedule.load(file), executor=chosen, progress=not as_json)]
+    due = schedule.run_due(ws, schedule.load(file, ws), executor=chosen, progress=not as_json)
+    records = [r.as_dict() for r in due]
     emit(records, as_json, lambda r: "\n".join(map(_run_line, r)) or "nothing due")
     failed = [r for r in records if r["status"] != "succeeded"]
     if failed:

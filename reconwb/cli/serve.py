@@ -16,11 +16,11 @@ from reconwb.workspace import Workspace
 @click.option("--token", envvar="RECONWB_SERVER_TOKEN", help="Server token (default: a random one, printed).")
 @pass_ws
 def serve_cmd(ws: Workspace, port: int, token: str | None) -> None:
-    """JupyterLab, the Voila dashboards and the webhook receiver, in one server on 127.0.0.1."""
-    server = serve.plan(port=port, token=token)
+    """JupyterLab on the workspace folder, the Voila dashboards and the webhook receiver, in one server on 127.0.0.1."""
+    server = serve.plan(port=port, token=token, root=ws.data_dir)
+    process = serve.start(ws, server)
     for name, url in server.urls().items():
         click.echo(f"{name:>15}: {url}")
-    process = serve.start(ws, server)
     # A service manager (or a test) stops us with SIGTERM: take the Jupyter server and its kernels down too,
     # instead of leaving them running as orphans.
     signal.signal(signal.SIGTERM, _interrupt)

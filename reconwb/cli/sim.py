@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from reconwb.cli.base import cli, emit
+from reconwb.cli.base import cli, emit, json_option, pass_ws
+from reconwb.workspace import Workspace
 
 
 @cli.group("sim")
@@ -82,3 +83,18 @@ def sim_gocardless(port: int, print_scenario: bool) -> None:
 
     _serve_provider("GoCardless Bank Account Data", lambda: gocardless.start_gocardless(port),
                     gocardless.scenario, print_scenario)
+
+
+@sim_group.command("register")
+@json_option
+@pass_ws
+def sim_register(ws: Workspace, as_json: bool) -> None:
+    """Add the simulated banks to this workspace, on purpose (trying connectors by hand; not for real books)."""
+    from reconwb.connectors import registry
+
+    with ws.connect() as con:
+        before = {r[0] for r in con.execute("SELECT bank_id FROM banks").fetchall()}
+        registry.register_banks(con, include_simulated=True)
+        added = sorted({r[0] for r in con.execute("SELECT bank_id FROM banks").fetchall()} - before)
+    emit({"added": added}, as_json,
+         lambda r: f"simulated banks added: {', '.join(r['added']) or 'none (they were there already)'}")

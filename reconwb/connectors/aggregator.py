@@ -62,7 +62,11 @@ def api_config(con: duckdb.DuckDBPyConnection, vault: Vault, url: str | None = N
     sealed = vault.get(con, APP_TOKEN_OWNER)
     if not sealed:
         raise Conflict("no aggregator app token: run `reconwb aggregator configure --app-token-stdin`")
-    return ApiConfig((url or settings.get(con, "aggregator_url")).rstrip("/"), sealed["token"])
+    base = url or settings.get(con, "aggregator_url")
+    if not base:
+        raise Conflict("no aggregator URL: set it with `reconwb aggregator configure --url URL`"
+                       " (or `reconwb settings set aggregator_url URL`)")
+    return ApiConfig(base.rstrip("/"), sealed["token"])
 
 
 # -- the HTTP client: retries, and every answer mapped to the taxonomy -------------------------------------

@@ -30,6 +30,9 @@ class BankInfo:
     bank_id: str
     name: str
     country: str | None = None
+    # a bank that exists only in reconwb's simulators: registered by the demo and `reconwb sim register`,
+    # never by `reconwb init`, so real books hold no simulated bank
+    simulated: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ _ACCOUNTS = """cards => cards.map(c => ({iban: c.dataset.iban, name: c.querySele
 
 class AlpineConnector(PortalConnector):
     id = "portal-alpine"
-    banks = (BankInfo("sim-alpine", "Alpine Cantonal Bank (simulated)", "CH"),)
+    banks = (BankInfo("sim-alpine", "Alpine Cantonal Bank (simulated)", "CH", simulated=True),)
     history_days = 120
     outcomes = {
         "maintenance": "#maintenance",

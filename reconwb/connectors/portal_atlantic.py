@@ -18,7 +18,7 @@ _ACCOUNTS = """items => items.map(i => ({ref: i.dataset.account, name: i.querySe
 
 class AtlanticConnector(PortalConnector):
     id = "portal-atlantic"
-    banks = (BankInfo("sim-atlantic", "Atlantic Trust (simulated)", "IE"),)
+    banks = (BankInfo("sim-atlantic", "Atlantic Trust (simulated)", "IE", simulated=True),)
     history_days = 90
     outcomes = {
         "maintenance": "#maintenance",

@@ -20,7 +20,7 @@ _ACCOUNTS = """rows => rows.map(r => ({iban: r.dataset.iban, name: r.querySelect
 
 class NordicConnector(PortalConnector):
     id = "portal-nordic"
-    banks = (BankInfo("sim-nordic", "Nordic Savings Bank (simulated)", "DE"),)
+    banks = (BankInfo("sim-nordic", "Nordic Savings Bank (simulated)", "DE", simulated=True),)
     history_days = 90
     outcomes = {
         "maintenance": "#maintenance",

@@ -66,11 +66,21 @@ def get(connector_id: str) -> type[Connector]:
         raise NotFound(f"no connector {connector_id!r}; installed: {', '.join(sorted(discover())) or 'none'}") from None
 
 
-def register_banks(con: duckdb.DuckDBPyConnection) -> int:
-    """Put every discovered connector's banks in the registry (availability untouched)."""
+SIMULATOR_SOURCE = "simulator"
+
+
+def register_banks(con: duckdb.DuckDBPyConnection, *, include_simulated: bool = False) -> int:
+    """Put every discovered connector's real banks in the registry (availability untouched).
+
+    Simulated banks only with `include_simulated` (the demo, `reconwb sim register`, tests): real books hold
+    none unless a person adds them on purpose.
+    """
     count = 0
     for cls in discover().values():
         for bank in cls.banks:
-            banks.register(con, bank.bank_id, bank.name, cls.id, country=bank.country)
+            if bank.simulated and not include_simulated:
+                continue
+            source = SIMULATOR_SOURCE if bank.simulated else "builtin"
+            banks.register(con, bank.bank_id, bank.name, cls.id, country=bank.country, source=source)
             count += 1
     return count

@@ -1,4 +1,5 @@
-"""Papermill job runs: the job notebooks in `notebooks/jobs/`, run with history, schedules and executors.
+"""Papermill job runs: the job notebooks (`reconwb/resources/jobs/`, or a workspace's own `jobs/`), run with
+history, schedules and executors.
 
 - `runner`: one run of one job notebook (one kernel), its scrubbed output notebook and the `job_runs` history
 - `steps`: what the notebooks call (sync, reconcile, deliver) and how they record scraps

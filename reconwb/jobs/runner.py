@@ -21,23 +21,23 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-
-from reconwb import events, jsonutil
-from reconwb.errors import InvalidInput, NotFound
+from reconwb import events, jsonutil, resources
+from reconwb.errors import NotFound
 from reconwb.events import new_id
 from reconwb.jobs import lease
+from reconwb.jobs import parameters as job_parameters
 from reconwb.jobs.scrub import check_parameters, register_workspace_secrets, scrub_notebook
-from reconwb.jobs.steps import RUN_ID_ENV, SCRAP_MIMETYPE
 from reconwb.redaction import redact
 from reconwb.store.db import transaction
 from reconwb.workspace import Workspace
 
+if TYPE_CHECKING:  # nbformat and the steps (papermill's world) load when a job runs, not for `jobs history`
+    import nbformat
+
 log = logging.getLogger(__name__)
 
-JOBS_DIR = Path(__file__).resolve().parents[2] / "notebooks" / "jobs"
 KERNEL_ENV = "RECONWB_JOB_KERNEL"
 DEFAULT_KERNEL = "python3"  # jupyter_client maps it to this interpreter, i.e. the venv's python
 START_TIMEOUT = 120
@@ -101,20 +101,33 @@ class JobRequest:
     trigger: str = "manual"
 
 
-def notebook_path(job: str) -> Path:
-    """The notebook of job `job`: `notebooks/jobs/<job>.ipynb` (or `RECONWB_JOBS_DIR`), or a path to a notebook."""
+def _jobs_env() -> Path | None:
+    folder = os.environ.get("RECONWB_JOBS_DIR")
+    return Path(folder) if folder else None
+
+
+def notebook_path(job: str, ws: Workspace | None = None) -> Path:
+    """The notebook of job `job`, or `job` itself when it is a path to a notebook.
+
+    A name is looked up in `RECONWB_JOBS_DIR` when set, else in the workspace's own `jobs/` folder, then among the
+    job notebooks shipped in the package (`reconwb.resources`).
+    """
     if job.endswith(".ipynb"):
-        path = Path(job)
+        path: Path | None = Path(job)
+    elif (folder := _jobs_env()) is not None:
+        path = folder / f"{job}.ipynb"
     else:
-        path = Path(os.environ.get("RECONWB_JOBS_DIR") or JOBS_DIR) / f"{job}.ipynb"
-    if not path.is_file():
-        raise NotFound(f"no job notebook {job!r} ({path}); available: {', '.join(available_jobs()) or 'none'}")
+        path = resources.find(resources.JOBS, f"{job}.ipynb", ws.data_dir if ws else None)
+    if path is None or not path.is_file():
+        where = f" ({path})" if path is not None else ""
+        raise NotFound(f"no job notebook {job!r}{where}; available: {', '.join(available_jobs(ws)) or 'none'}")
     return path.absolute()
 
 
-def available_jobs() -> list[str]:
-    folder = Path(os.environ.get("RECONWB_JOBS_DIR") or JOBS_DIR)
-    return sorted(p.stem for p in folder.glob("*.ipynb"))
+def available_jobs(ws: Workspace | None = None) -> list[str]:
+    if (folder := _jobs_env()) is not None:
+        return sorted(p.stem for p in folder.glob("*.ipynb"))
+    return resources.names(resources.JOBS, ws.data_dir if ws else None)
 
 
 def job_name(job: str) -> str:
@@ -123,26 +136,20 @@ def job_name(job: str) -> str:
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
     """The parameters a job notebook declares in its `parameters` cell, with their defaults (as source text)."""
-    import papermill
-
-    return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+    return {name: p.default for name, p in job_parameters.declared(path).items()}
 
 
 def validate(job: str, parameters: dict[str, Any], ws: Workspace | None = None) -> Path:
-    """Refuse what would fail later or leak: unknown job, unknown parameter, a parameter that looks secret.
+    """Refuse what would fail later or leak: unknown job, unknown parameter, a value of the wrong type (against
+    the notebook's parameters cell), a parameter that looks secret; all before a kernel starts.
 
     With `ws`, a value equal to one of the workspace's stored secrets is refused too, even a bare one.
     """
-    path = notebook_path(job)
+    path = notebook_path(job, ws)
     if ws is not None:
         register_workspace_secrets(ws)
     check_parameters(parameters)
-    known = notebook_parameters(path)
-    unknown = sorted(set(parameters) - set(known))
-    if unknown:
-        raise InvalidInput(
-            f"job {job_name(job)!r} has no parameter {', '.join(map(repr, unknown))}; it takes: {', '.join(known)}"
-        )
+    job_parameters.check(job_name(job), path, parameters)
     return path
 
 
@@ -198,6 +205,8 @@ def _kernel_manager_class(env: dict[str, str], ipc_dir: Path) -> type:
 
 def kernel_env(ws: Workspace, run_id: str) -> dict[str, str]:
     """Where the kernel finds the workspace: paths only, never a secret value."""
+    from reconwb.jobs.steps import RUN_ID_ENV
+
     env = {"RECONWB_DB": str(ws.db_path), RUN_ID_ENV: run_id}
     if ws.key_file or ws.default_key_file.exists():
         env["RECONWB_KEY_FILE"] = str(ws.default_key_file)
@@ -269,6 +278,8 @@ def _run_once(
 
 def _store_output(ws: Workspace, record: RunRecord, raw_output: Path, wall: float) -> None:
     """Scrub the executed notebook and keep it under data/runs/; read its scraps, error cell and timings."""
+    import nbformat
+
     register_workspace_secrets(ws)
     if record.error:
         record.error = " ".join(redact(record.error).split())[:2000]
@@ -303,6 +314,8 @@ def _timings(nb: nbformat.NotebookNode, started: dt.datetime | None, wall: float
 
 def read_scraps(nb: nbformat.NotebookNode) -> dict[str, Any]:
     """The scraps `reconwb.jobs.steps.record` put into an executed notebook, by name (the last one wins)."""
+    from reconwb.jobs.steps import SCRAP_MIMETYPE
+
     scraps: dict[str, Any] = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):

@@ -67,8 +67,11 @@ def schedule_path(ws: Workspace, path: str | os.PathLike[str] | None = None) -> 
     return Path(path or os.environ.get(SCHEDULE_ENV) or ws.data_dir / SCHEDULE_FILE)
 
 
-def load(path: Path) -> list[Entry]:
-    """Parse and check a schedule file; every mistake is one line naming the file and the entry."""
+def load(path: Path, ws: Workspace | None = None) -> list[Entry]:
+    """Parse and check a schedule file; every mistake is one line naming the file and the entry.
+
+    With `ws`, job names are looked up among the workspace's own job notebooks too.
+    """
     if not path.is_file():
         raise NotFound(f"no schedule file {path}; create it (see `reconwb jobs schedule --help`) or set {SCHEDULE_ENV}")
     try:
@@ -95,7 +98,7 @@ def load(path: Path) -> list[Entry]:
         if not isinstance(parameters, dict):
             raise InvalidInput(f"{where}: `parameters` must be a table")
         try:
-            validate(job, parameters)
+            validate(job, parameters, ws)
             policy = None
             if {"retries", "retry_delay_seconds", "timeout_seconds"} & set(raw):
                 default = policy_for(job)
@@ -217,7 +220,7 @@ def run_forever(
     entries: list[Entry] = []
     while not stop.is_set():
         try:
-            entries = load(path)
+            entries = load(path, ws)
         except ReconwbError as err:
             log.error("%s; keeping the %d schedule entries read before", redact_exception(err), len(entries))
         try:

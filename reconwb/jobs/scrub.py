@@ -12,13 +12,14 @@ and no pattern could recognise it.
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from reconwb.errors import InvalidInput
 from reconwb.redaction import redact
 from reconwb.workspace import Workspace
+
+if TYPE_CHECKING:
+    import nbformat
 
 _SECRET_NAME = re.compile(
     r"(?i)(password|passwd|pwd|passcode|secret|token|api[_-]?key|credential|otp|private[_-]?key|auth|cookie)"
@@ -74,6 +75,8 @@ def register_workspace_secrets(ws: Workspace) -> int:
 
 def scrub(value: Any) -> Any:
     """`value` with every string redacted, recursively (dicts, lists, notebook nodes); images are left as they are."""
+    import nbformat
+
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):

@@ -307,6 +307,8 @@ def load(path: str | Path | None = None) -> Rules:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise InvalidInput(f"cannot read rules file {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not a rules file: not UTF-8 text (a rules file is TOML)") from None
     rules = parse(text, str(path))
     return Rules(**{**rules.__dict__, "source": str(path)})
 

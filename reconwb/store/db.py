@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import polars as pl
 
-from reconwb.errors import ReconwbError
+from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.store.migrate import migrate
+
+if TYPE_CHECKING:
+    import polars as pl  # only `frame` returns one: the CLI's light commands start without polars
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,16 @@ class StoreMissing(StoreError):
 
 
 def _lock_timeout() -> float:
-    return float(os.environ.get("RECONWB_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+    raw = os.environ.get("RECONWB_LOCK_TIMEOUT")
+    if raw is None or not raw.strip():
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):  # also refuses nan
+        raise InvalidInput(f"RECONWB_LOCK_TIMEOUT must be a number of seconds (0 or more), not {raw!r}")
+    return value
 
 
 def _is_lock_error(err: Exception) -> bool:

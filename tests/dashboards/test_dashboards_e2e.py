@@ -43,7 +43,7 @@ def env(tmp_path_factory):
         mp.delenv("RECONWB_KEY", raising=False)
         mp.delenv("RECONWB_KEY_FILE", raising=False)
         ws = Workspace(db_path=tmp / "data" / "reconwb.duckdb")
-        init_workspace(ws)
+        init_workspace(ws, simulated_banks=True)
         yield {"ws": ws, "bank": sim_bank(), "tmp": tmp, "stored": set()}
 
 
@@ -375,7 +375,8 @@ def test_a_failing_dashboard_shows_no_traceback(env, server, page) -> None:
     """`show_tracebacks = False`: a viewer learns that a cell failed, not the code or the values around it."""
     import nbformat
 
-    broken = ARTIFACTS / "broken_dashboard.ipynb"  # under the server's root; artifacts/ is not committed
+    broken = env["ws"].data_dir / "dashboards" / "broken_dashboard.ipynb"  # a workspace's own dashboard
+    broken.parent.mkdir(exist_ok=True)
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Broken"),
@@ -383,7 +384,7 @@ def test_a_failing_dashboard_shows_no_traceback(env, server, page) -> None:
                                   "load('Tb-Secret-9911')"),
     ]
     nbformat.write(nb, broken)
-    page.goto(f"{server['base']}/voila/render/artifacts/dashboards/{broken.name}?token={TOKEN}",
+    page.goto(f"{server['base']}/voila/render/dashboards/{broken.name}?token={TOKEN}",
               timeout=RENDER_TIMEOUT)
     page.get_by_text("There was an error when executing cell").wait_for(timeout=RENDER_TIMEOUT)
     shot(page, "e_error_without_traceback")

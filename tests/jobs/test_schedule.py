@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from reconwb import resources
 from reconwb.errors import InvalidInput
 from reconwb.jobs import history, schedule
 from reconwb.workspace import Workspace
@@ -93,7 +94,7 @@ def test_scheduler_runs_what_is_due_and_shows_next_due(
 
 
 def test_the_example_schedule_loads() -> None:
-    entries = schedule.load(ROOT / "notebooks" / "jobs" / "schedule.example.toml")
+    entries = schedule.load(resources.builtin_dir(resources.JOBS) / "schedule.example.toml")
     assert {e.job for e in entries} == {"sync", "pipeline", "deliver_webhooks"}
     assert all(e.next_fire(T0) > T0 for e in entries)
 

@@ -2,7 +2,7 @@
 
 `getting_started` starts from an empty workspace (that is its job); the others open books built the way a user
 builds them: simulated bank connections fetched through Chromium, expected payments imported, reconciled.
-Job notebooks (`notebooks/jobs/`) are papermill jobs with their own tests.
+Job notebooks (`reconwb/resources/jobs/`) are papermill jobs with their own tests.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from reconwb import matching, payments
+from reconwb import matching, payments, resources
 from reconwb.cli.admin import init_workspace
 from reconwb.sim.sample import connect_login, write_sample_payments
 from reconwb.workspace import Workspace
-from tests.conftest import ROOT
 from tests.portal_support import run_sync, sim_bank
 
 pytestmark = [pytest.mark.kernel, pytest.mark.browser, pytest.mark.slow]
 
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb"))
+ANALYST = resources.builtin_dir(resources.NOTEBOOKS)
+NOTEBOOKS = sorted(ANALYST.glob("*.ipynb"))
 BOOKS_LOGINS = ["alice", "erin", "grace"]
 
 
@@ -42,7 +42,7 @@ def _workspace(root: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     ws = Workspace(db_path=root / "reconwb.duckdb", key_file=root / "reconwb.key")
     root.mkdir(parents=True)
     _point_at(ws, monkeypatch)
-    init_workspace(ws)
+    init_workspace(ws, simulated_banks=True)
     return ws
 
 
@@ -103,7 +103,7 @@ def _check(book: nbformat.NotebookNode, secrets: list[str], name: str) -> str:
 
 @pytest.mark.parametrize("name", ["explore.ipynb", "manage_connections.ipynb"])
 def test_notebook_runs_on_the_books_without_secrets(name: str, books: Workspace, tmp_path: Path) -> None:
-    book = _run(ROOT / "notebooks" / name, tmp_path)
+    book = _run(ANALYST / name, tmp_path)
     text = _check(book, _secrets(books), name)
     assert "application/vnd.jupyter.widget-view+json" in text  # the widgets were displayed
     if name == "explore.ipynb":  # the read-only SQL cell printed its frame
@@ -113,7 +113,7 @@ def test_notebook_runs_on_the_books_without_secrets(name: str, books: Workspace,
 def test_getting_started_connects_fetches_and_reconciles_a_fresh_store(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     ws = _workspace(tmp_path / "fresh", monkeypatch)
-    book = _run(ROOT / "notebooks" / "getting_started.ipynb", tmp_path)
+    book = _run(ANALYST / "getting_started.ipynb", tmp_path)
     _check(book, _secrets(ws), "getting_started.ipynb")
     printed = "".join(o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs)
     assert "alice: ok" in printed and "grace: ok" in printed

@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 
+from reconwb import resources
 from reconwb.cli.admin import init_workspace
 from reconwb.serve import free_port, wait_until_up
 from reconwb.webhooks import inbound
@@ -32,7 +33,7 @@ def ws(tmp_path_factory):
         mp.delenv("RECONWB_KEY", raising=False)
         mp.delenv("RECONWB_KEY_FILE", raising=False)
         workspace = Workspace(db_path=tmp_path / "data" / "reconwb.duckdb")
-        init_workspace(workspace)
+        init_workspace(workspace, simulated_banks=True)
         yield workspace
 
 
@@ -45,7 +46,7 @@ def server(ws):
     # the repository's config, run as is, plus the test's handler for the "testsource" source
     config = tmp_path / "jupyter_test_config.py"
     config.write_text(
-        f"exec(compile(open({str(ROOT / 'jupyter_config.py')!r}).read(), 'jupyter_config.py', 'exec'))\n"
+        f"exec(compile(open({str(resources.jupyter_config())!r}).read(), 'jupyter_config.py', 'exec'))\n"
         'c.ReconwbServer.inbound_handlers = {"testsource": "tests.server.probe:record"}\n'
     )
     probe = tmp_path / "probe.jsonl"

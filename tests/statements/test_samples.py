@@ -1,15 +1,15 @@
-"""The sample files shipped in data/samples (the demo imports them)."""
+"""The sample files shipped in the package (reconwb/resources/samples; the demo imports them)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
+from reconwb import resources
 from reconwb.statements import parse
 from reconwb.statements.importer import import_file
 from reconwb.workspace import Workspace
 
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+SAMPLES = resources.builtin_dir(resources.SAMPLES)
 
 
 def test_camt_sample_parses_balanced_with_its_batch_split() -> None:

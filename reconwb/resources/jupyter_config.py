@@ -1,7 +1,9 @@
 """One Jupyter configuration for `reconwb serve`: JupyterLab, Voila dashboards and the reconwb server extension.
 
-Used as `jupyter lab --config=jupyter_config.py`. Token authentication stays on: every page, the dashboards
-included, needs the server's token (`reconwb serve --token`, or a random one it prints).
+Used as `jupyter lab --config=.../reconwb/resources/jupyter_config.py` (it ships in the package; `reconwb serve`
+finds it with `reconwb.resources.jupyter_config()`), with the workspace folder as the server's root. Token
+authentication stays on: every page, the dashboards included, needs the server's token (`reconwb serve --token`,
+or a random one it prints).
 
 Preheated kernels are deliberately OFF. Voila (0.5) pre-heats kernels only when it runs as its own `voila`
 application; as a server extension of this one server its render handler has no kernel pool (the setting is
@@ -19,6 +21,8 @@ c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.open_browser = False
 c.ServerApp.jpserver_extensions = {"voila": True, "reconwb.server": True}  # reconwb.server: inbound webhooks
 c.IdentityProvider.token = None  # a random token unless the caller passes one
+# the workspace folder, plus the built-in dashboards under dashboards/ (reconwb/server/contents.py)
+c.ServerApp.contents_manager_class = "reconwb.server.contents.WorkspaceContentsManager"
 
 # Voila as a server extension: /voila/render/dashboards/<name>.ipynb
 c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred", never a traceback

@@ -49,7 +49,7 @@ def test_connection_names_are_printable_and_short(run_cli) -> None:
 
 def test_rotate_key_with_a_wrong_key_leaves_every_file_as_it_was(run_cli, ws, tmp_path) -> None:
     run_cli("connections", "add", "acme", "--bank", "sim-nordic", check=True)
-    run_cli("connections", "credentials", "acme", "--password-stdin", input="pw-abcdef\n", check=True)
+    run_cli("connections", "credentials", "acme", "--password-stdin", "--no-check", input="pw-abcdef\n", check=True)
     wrong = tmp_path / "wrong.key"
     write_key_file(wrong, [generate_key()])
     files = {p: p.read_bytes() for p in (ws.default_key_file, wrong)}

@@ -48,7 +48,7 @@ def _validate(raw: pl.DataFrame, where: str) -> pl.DataFrame:
         raise InvalidInput(f"{where}: line {line}: currency {currency[line - 2]!r} is not a 3-letter code")
     return pl.DataFrame({
         "payment_id": payment_id,
-        "amount": tabular.money(raw, "amount", where, positive=True),
+        "amount": tabular.money(raw, "amount", where, positive=True, currency=currency),
         "currency": currency,
         "issued_on": tabular.date(raw, "issued_on", where),
         "due_on": tabular.date(raw, "due_on", where),

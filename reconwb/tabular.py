@@ -11,9 +11,10 @@ from pathlib import Path
 
 import polars as pl
 
+from reconwb import money as money_mod
 from reconwb.errors import InvalidInput
 
-MONEY = pl.Decimal(18, 2)
+MONEY = money_mod.MONEY
 
 
 def read_table(path: str | Path, required: Sequence[str], optional: Sequence[str] = ()) -> pl.DataFrame:
@@ -40,21 +41,30 @@ def _first_bad(frame: pl.DataFrame, ok: pl.Series) -> int:
     return int(ok.not_().arg_true()[0]) + 2
 
 
-def money(frame: pl.DataFrame, column: str, path: str | Path, *, positive: bool = False) -> pl.Series:
-    """`column` as exact Decimal(18,2); any value that is not a plain decimal with at most 2 places is an error."""
+def money(frame: pl.DataFrame, column: str, path: str | Path, *, positive: bool = False,
+          currency: pl.Series | None = None) -> pl.Series:
+    """`column` as exact money: plain decimals with no more places than each row's currency has (ISO 4217;
+    2 when no `currency` is given). A value that would need rounding is an error naming its line."""
     raw = frame[column]
+    codes = currency if currency is not None else pl.Series([""] * frame.height, dtype=pl.String)
     if raw.dtype == pl.String:
         text = raw.str.strip_chars()
-        ok = text.str.contains(r"^[+-]?\d{1,16}(\.\d{1,2})?$").fill_null(False)
+        ok = text.str.contains(r"^[+-]?\d{1,15}(\.\d*)?$").fill_null(False)
         if not ok.all():
             line = _first_bad(frame, ok)
             raise InvalidInput(f"{path}: line {line}: {column} {raw[line - 2]!r} is not a decimal amount")
-        values = text.cast(MONEY)
     else:
-        values = raw.cast(MONEY, strict=False)
-        ok = values.is_not_null() & raw.is_not_null()
+        text = raw.cast(pl.String, strict=False)
+        ok = text.is_not_null()
         if not ok.all():
             raise InvalidInput(f"{path}: line {_first_bad(frame, ok)}: {column} is not a decimal amount")
+    excess = pl.DataFrame({"t": text, "c": codes}).select(money_mod.excess_expr(pl.col("t"), pl.col("c"))).to_series()
+    if excess.any():
+        line = _first_bad(frame, ~excess)
+        raise InvalidInput(f"{path}: line {line}: {column} {raw[line - 2]!s} has more decimals than"
+                           f" {codes[line - 2] or 'the currency'} allows ({money_mod.exponent(codes[line - 2])});"
+                           " it is not rounded")
+    values = text.cast(MONEY)
     if positive:
         ok = values > 0
         if not ok.all():

@@ -146,9 +146,11 @@ def summarise(result: MatchResult, ruleset: rules_mod.Rules, *, dry_run: bool,
 
 # -- store mode ------------------------------------------------------------------------------------------------
 
+# `frames.cents` in SQL: exact cents, NULL (not matched automatically) for a sub-cent amount such as 1.235 KWD
+_CENTS_SQL = "CASE WHEN {0} * 100 = trunc({0} * 100) THEN CAST({0} * 100 AS BIGINT) END"
 _TXNS_SQL = f"""
 SELECT CAST(t.txn_id AS VARCHAR) AS txn_id, a.external_ref AS account, t.booked_on,
-       CAST(t.amount * 100 AS BIGINT) AS cents, t.currency, t.description, t.reference, t.counterparty,
+       {_CENTS_SQL.format("t.amount")} AS cents, t.currency, t.description, t.reference, t.counterparty,
        t.counterparty_iban
 FROM transactions t JOIN accounts a USING (account_id) JOIN connections c USING (connection_id)
 WHERE t.amount > 0 AND t.status = 'booked' AND (CAST(? AS VARCHAR) IS NULL OR c.name = ?)
@@ -156,8 +158,8 @@ WHERE t.amount > 0 AND t.status = 'booked' AND (CAST(? AS VARCHAR) IS NULL OR c.
                        WHERE g.status = '{LIVE}')
 """
 _PAYMENTS_SQL = f"""
-SELECT p.payment_id, CAST((p.amount - coalesce(m.paid, 0)) * 100 AS BIGINT) AS cents,
-       CAST(p.amount * 100 AS BIGINT) AS total_cents, p.currency, p.issued_on, p.due_on, p.reference, p.payer,
+SELECT p.payment_id, {_CENTS_SQL.format("(p.amount - coalesce(m.paid, 0))")} AS cents,
+       {_CENTS_SQL.format("p.amount")} AS total_cents, p.currency, p.issued_on, p.due_on, p.reference, p.payer,
        p.payer_iban,
        coalesce((SELECT min(a.external_ref) FROM accounts a WHERE a.iban = p.account_ref), p.account_ref)
            AS account_ref

@@ -30,7 +30,7 @@ def parse(
     if fmt == "ofx":
         return fmt, ofx.read(path, name=name, encoding=encoding)
     if fmt == "mt940":
-        return fmt, mt940.read(path, name=name, encoding=encoding or "utf-8")
+        return fmt, mt940.read(path, name=name, encoding=encoding)
     if fmt == "camt":
         return fmt, camt.read(path, name=name)
     if fmt == "csv":

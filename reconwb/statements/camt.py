@@ -25,7 +25,7 @@ from reconwb.statements.model import (
     StatementError,
     find_creditor_reference,
     open_source,
-    parse_decimal,
+    parse_amount,
     source_name,
 )
 from reconwb.transactions import Txn
@@ -167,7 +167,7 @@ class _Reader:
         amt = _find(elem, "Amt")
         if amt is None or not (amt.text or "").strip():
             raise StatementError(f"entry {self.entry_no}: {what} without an amount", file=self.name)
-        value = parse_decimal(amt.text or "", f"{what} amount", self.name)
+        value = parse_amount(amt.text or "", amt.get("Ccy"), f"{what} amount", self.name)
         indicator = _text(elem, "CdtDbtInd") or inherit
         if indicator not in ("CRDT", "DBIT"):
             raise StatementError(f"entry {self.entry_no}: {what} has credit/debit indicator {indicator!r}",
@@ -272,7 +272,7 @@ def _charges(elem: ET.Element | None) -> Decimal | None:
 
 
 def _money(text: str) -> Decimal:
-    return parse_decimal(text, "charges", "")
+    return parse_amount(text, None, "charges", "")
 
 
 def _date(text: str | None) -> dt.date | None:

@@ -86,7 +86,7 @@ def test_broken_fixture_fails_and_stores_nothing(run_cli) -> None:
          b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.04'><x>&x;</x></Document>", "auto",
          ["empty.dat", "refused"]),
         (b"just some words\n", "auto", ["empty.dat:1:", "unknown statement format"]),
-        (b":20:X\n:25:1\n:60F:C260301EUR1,00\n:61:26030", "mt940", ["empty.dat", "malformed MT940"]),
+        (b":20:X\n:25:1\n:60F:C260301EUR1,00\n:61:26030", "mt940", ["empty.dat:4:", ":61:", "not a statement line"]),
     ],
     ids=["empty", "binary", "hostile", "unknown", "truncated"],
 )

@@ -34,8 +34,8 @@ PAYMENT_FIELDS = ("payment_id", "amount", "currency", "issued_on", "due_on", "re
 FIELDS = {"transactions": TRANSACTION_FIELDS, "payments": PAYMENT_FIELDS}
 # what a file must provide, per kind: each entry is satisfied by any one of its fields
 NEEDS = {
-    "transactions": (("booked_on",), ("amount", "debit", "credit")),
-    "payments": (("payment_id",), ("amount",)),
+    "transactions": (("booked_on",), ("amount", "debit", "credit"), ("currency",)),
+    "payments": (("payment_id",), ("amount",), ("currency",)),
 }
 DATE_FIELDS = {"booked_on", "value_date", "issued_on", "due_on"}
 MONEY_FIELDS = {"amount", "debit", "credit"}
@@ -157,7 +157,9 @@ class Mapping:
 
 
 def _unmet(mapping: Mapping) -> list[tuple[str, ...]]:
-    return [need for need in NEEDS[mapping.kind] if not set(need) & set(mapping.columns)]
+    """What the mapping lacks; a `currency` setting stands for a currency column."""
+    given = set(mapping.columns) | ({"currency"} if mapping.currency else set())
+    return [need for need in NEEDS[mapping.kind] if not set(need) & given]
 
 
 def _needs_text(needs: Sequence[tuple[str, ...]]) -> str:
@@ -336,14 +338,17 @@ def _header_row(rows: Sequence[Sequence[str]], kind: str) -> int:
 
 
 def _number_style(values: Sequence[str], delimiter: str) -> tuple[str, str]:
-    """Decimal and thousands separators from sample amounts (`-7.640,10`, `1,020.00`, `12,5`)."""
+    """Decimal and thousands separators from sample amounts (`-7.640,10`, `1,020.00`, `12,5`). Only what a
+    sample proves counts: `10.001` alone is ten and a thousandth (refused later if its currency has two
+    decimals), never silently ten thousand and one."""
     cleaned = [re.sub(r"[\s\u00a0'+\-]|[^\d.,]+$|^[^\d.,]+", "", v) for v in values]
-    if any(re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d*)?|\d*,\d{1,2}|\d+,\d{4,}", v) for v in cleaned):
-        return ",", "."
-    if any(re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d*)?", v) for v in cleaned):
-        return ".", ","
-    if any(re.fullmatch(r"\d+,\d{3}", v) for v in cleaned) and delimiter != ",":
-        return ",", "."  # `1,500` in a semicolon file: continental, one and a half
+    continental = any(re.fullmatch(r"\d+,\d{1,2}|\d{1,3}(\.\d{3})+,\d*|\d{1,3}(\.\d{3}){2,}|\d+,\d{4,}", v)
+                      for v in cleaned)
+    english = any(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d*|\d{1,3}(,\d{3}){2,}", v) for v in cleaned)
+    if continental != english:
+        return (",", ".") if continental else (".", ",")
+    if any(re.fullmatch(r"\d+,\d{3}", v) for v in cleaned):  # `1,500`: the file's delimiter decides
+        return (",", ".") if delimiter != "," else (".", ",")
     return ".", ""
 
 

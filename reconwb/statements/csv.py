@@ -7,7 +7,6 @@ row, so a million-row file imports in seconds; every bad value is reported at it
 
 from __future__ import annotations
 
-import csv as stdcsv
 import io
 from collections.abc import Mapping as MappingType
 from dataclasses import replace
@@ -16,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from reconwb import mappings, money
+from reconwb import mappings, money, tabular
 from reconwb.mappings import Mapping
 from reconwb.statements.model import (
     MAX_TEXT_BYTES,
@@ -142,24 +141,9 @@ def _read_frame(source: Source, name: str, mapping: Mapping) -> pl.DataFrame:
 
 
 def ragged(source: Source, name: str, delimiter: str, skip_rows: int = 0) -> StatementError:
-    """What polars calls "found more fields than defined in 'Schema'", said with the line and the counts."""
-    stream = source.open("r", encoding="utf-8", errors="replace", newline="") if isinstance(source, Path) \
-        else io.StringIO(source.decode("utf-8", errors="replace"), newline="")
-    with stream:
-        reader = stdcsv.reader(stream, delimiter=delimiter)
-        expected = None
-        try:
-            for row in reader:
-                if reader.line_num <= skip_rows:
-                    continue
-                if expected is None:
-                    expected = len(row)
-                elif row and len(row) != expected:
-                    return StatementError(f"{len(row)} fields where the header has {expected} (is the delimiter"
-                                          f" {delimiter!r}? is a quote left open?)", file=name, line=reader.line_num)
-        except stdcsv.Error as err:
-            return StatementError(f"malformed CSV ({err})", file=name, line=reader.line_num)
-    return StatementError("malformed CSV (a quote left open?)", file=name)
+    """A CSV polars could not read, said with the line and the reason instead of polars' own words."""
+    line, why = tabular.ragged_line(source, delimiter, skip_rows)
+    return StatementError(why, file=name, line=line)
 
 
 def _convert(raw: pl.DataFrame, mapping: Mapping, name: str) -> pl.DataFrame:

@@ -82,6 +82,8 @@ def read(source: Source, *, name: str | None = None, mapping: Mapping | None = N
     """One statement whose `account_ref` column says which account each line belongs to. Without a complete
     `mapping`, the layout is detected from the file and `overrides` (mapping file keys, `--map`) go on top."""
     name = source_name(source, name)
+    if isinstance(source, Path) and not source.is_file():
+        raise StatementError("no such file", file=name)
     if encoding is None and mapping is not None:
         encoding = mapping.encoding
     encoding = encoding or (overrides or {}).get("encoding")
@@ -217,8 +219,9 @@ def _convert(raw: pl.DataFrame, mapping: Mapping, name: str) -> pl.DataFrame:
         status.alias("status"),
         account.alias("account_ref"),
         pl.lit(None, MONEY).alias("charges"),
+        text("txn_id").alias("txn_ref"),  # the file's own id, `fp:` ones included (file-mode matching)
     )
-    return frame.select([*SCHEMA, "account_ref"])
+    return frame.select([*SCHEMA, "account_ref", "txn_ref"])
 
 
 def _column(frame: pl.DataFrame, spec: str | list[str] | None, name: str, header_line: int) -> pl.Expr | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from reconwb import money
 from reconwb.errors import InvalidInput
 
 KINDS = ("transactions", "payments")
@@ -235,10 +236,13 @@ def resolve(head: bytes, name: str, kind: str, overrides: MappingType[str, Any] 
         raise MappingError(f"{name}: skip_rows must be a whole number of lines")
     header = rows[skip] if skip < len(rows) else []
     samples = rows[skip + 1:skip + 200]
-    detected = detect(header, samples, kind, delimiter)
+    detected = detect(header, samples, kind, delimiter, overrides.get("columns", {}))
     columns = {**detected.columns, **overrides.get("columns", {})}
     settings = {k: v for k, v in overrides.items() if k not in ("columns", "kind")}
-    mapping = replace(detected, **settings, columns=columns, skip_rows=skip, delimiter=delimiter)
+    code = columns.get("currency")
+    if isinstance(code, str) and code not in header and re.fullmatch(r"[A-Z]{3}", code.strip()):
+        settings["currency"] = columns.pop("currency").strip()  # `--map currency=EUR`: the code, not a column
+    mapping = replace(detected, **{**settings, "columns": columns, "skip_rows": skip, "delimiter": delimiter})
     if "decimal" in overrides and "thousands" not in overrides and mapping.thousands == mapping.decimal:
         mapping = replace(mapping, thousands="")
     absent = [c for spec in mapping.columns.values() for c in ([spec] if isinstance(spec, str) else spec)
@@ -262,14 +266,15 @@ def does_not_fit(name: str, kind: str, header: Sequence[str], missing: Sequence[
             f" or a mapping file (`reconwb {command} mapping --example`)")
 
 
-def detect(header: Sequence[str], samples: Sequence[Sequence[str]], kind: str, delimiter: str) -> Mapping:
-    """Fields from header names, and how values are written from a sample of rows."""
-    columns: dict[str, str | list[str]] = {}
+def detect(header: Sequence[str], samples: Sequence[Sequence[str]], kind: str, delimiter: str,
+           given: MappingType[str, str | list[str]] | None = None) -> Mapping:
+    """Fields from header names (`given` ones as given), and how values are written from a sample of rows."""
+    columns: dict[str, str | list[str]] = dict(given or {})
     aliases = _ALIASES[kind]
-    taken: set[str] = set()
-    exact = {h: h for h in header if h in FIELDS[kind]}  # the project's own formats name fields as they are
+    taken: set[str] = {c for spec in columns.values() for c in ([spec] if isinstance(spec, str) else spec)}
+    exact = {h: h for h in header if h in FIELDS[kind] and h not in taken}  # our own formats: fields as named
     for name in FIELDS[kind]:
-        if name in exact:
+        if name in exact and name not in columns:
             columns[name] = name
             taken.add(name)
     for name in FIELDS[kind]:
@@ -281,7 +286,9 @@ def detect(header: Sequence[str], samples: Sequence[Sequence[str]], kind: str, d
         elif hits:
             columns[name] = hits[0]
         taken.update(hits if name == "description" else hits[:1])
-    if "amount" in columns:  # one signed column wins over debit/credit guesses
+    if {"debit", "credit"} & set(given or {}):  # the user's debit/credit columns win over a guessed amount
+        columns.pop("amount", None) if "amount" not in (given or {}) else None
+    elif "amount" in columns:  # one signed column wins over debit/credit guesses
         columns.pop("debit", None)
         columns.pop("credit", None)
     values = {h: [row[i] for row in samples if i < len(row) and row[i].strip()] for i, h in enumerate(header)}
@@ -289,6 +296,12 @@ def detect(header: Sequence[str], samples: Sequence[Sequence[str]], kind: str, d
     decimal, thousands = _number_style([v for c in money_columns for v in values.get(c, [])], delimiter)
     date_columns = [columns[f] for f in DATE_FIELDS if isinstance(columns.get(f), str)]
     date_format = _date_format([v for c in date_columns for v in values.get(c, [])])
+    currency = None
+    if "currency" not in columns:  # `Bedrag (EUR)`, `Amount in GBP`: the amount's header names the currency
+        named = " ".join(c for f in sorted(MONEY_FIELDS) for c in ([columns[f]] if isinstance(columns.get(f), str)
+                                                                    else []))
+        found = [c for c in re.findall(r"\b([A-Z]{3})\b", named) if c in money.known_codes()]
+        currency = found[0] if found else None
     debit_marker = None
     if isinstance(columns.get("direction"), str):
         seen = {v.strip().lower() for v in values.get(columns["direction"], [])}
@@ -296,7 +309,7 @@ def detect(header: Sequence[str], samples: Sequence[Sequence[str]], kind: str, d
         if debit_marker is None:
             columns.pop("direction")
     return Mapping(columns=columns, delimiter=delimiter, date_format=date_format, decimal=decimal,
-                   thousands=thousands, debit_marker=debit_marker, kind=kind)
+                   thousands=thousands, debit_marker=debit_marker, currency=currency, kind=kind)
 
 
 def _head_text(head: bytes, encoding: str | None) -> str:

@@ -98,3 +98,8 @@ def excess_expr(amount_text: pl.Expr, currency: pl.Expr) -> pl.Expr:
 @lru_cache(maxsize=1)
 def _exponents() -> dict[str, int]:
     return {c.code: exponent(c.code) for c in Currency}
+
+
+def known_codes() -> frozenset[str]:
+    """The ISO 4217 codes."""
+    return frozenset(_exponents())

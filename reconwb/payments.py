@@ -8,6 +8,8 @@ one that comes back is reopened.
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -79,8 +81,8 @@ def read_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> p
 
 def batches(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
             rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
-    """The file as validated frames of at most `rows` payments, read as a stream: a file of any size takes
-    memory for one batch. Each frame has `_line`, the file line of each payment."""
+    """The file as validated frames of about `rows` payments (blocks of `rows` * 100 bytes), read as a stream:
+    a file of any size takes memory for one block. Each frame has `_line`, the file line of each payment."""
     path = Path(path)
     where = str(path)
     if not path.is_file():
@@ -94,22 +96,30 @@ def batches(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
     if not head.strip():
         raise InvalidInput(f"{path}: line 1: empty file")
     mapping = mappings.resolve(head, where, "payments", overrides)
-    source: Path | bytes = path
     if mapping.encoding.lower().replace("-", "") not in ("utf8", "utf8lossy"):
-        source = tabular.transcode(path, mapping.encoding)
+        reader = io.BytesIO(tabular.transcode(path, mapping.encoding))
+    else:
+        reader = path.open("rb")
     used = list(dict.fromkeys(c for spec in mapping.columns.values()
                               for c in ([spec] if isinstance(spec, str) else spec)))
-    scan = pl.scan_csv(source, separator=mapping.delimiter, skip_rows=mapping.skip_rows, infer_schema=False,
-                       empty_string_is_null=False, low_memory=True, raise_if_empty=False).select(used)
-    line = mapping.skip_rows + 2
-    try:
-        for batch in scan.collect_batches(chunk_size=rows):
+    with reader as fh:
+        for _ in range(mapping.skip_rows):
+            fh.readline()
+        header_line = fh.readline().decode("utf-8", errors="replace").removeprefix("\ufeff")
+        header = [h.strip() for h in next(csv.reader([header_line], delimiter=mapping.delimiter), [])]
+        positions = sorted(header.index(c) for c in used)  # polars names the columns it keeps in file order
+        line = mapping.skip_rows + 2
+        for block in tabular.blocks(fh, rows * 100):
+            try:
+                batch = pl.read_csv(block, has_header=False, columns=positions,
+                                    new_columns=[header[i] for i in positions], separator=mapping.delimiter,
+                                    infer_schema=False, empty_string_is_null=False)
+            except (pl.exceptions.PolarsError, ValueError):
+                raise tabular.unreadable(path, where, mapping.delimiter, mapping.skip_rows) from None
             canonical = _canonical(batch, mapping).with_columns(
                 _line=pl.int_range(line, line + batch.height, dtype=pl.Int64))
-            line += batch.height
+            line += block.count(b"\n")
             yield _validate(canonical, where, mapping.date_format)
-    except pl.exceptions.PolarsError:
-        raise tabular.unreadable(source, where, mapping.delimiter, mapping.skip_rows) from None
 
 
 def _canonical(batch: pl.DataFrame, mapping: mappings.Mapping) -> pl.DataFrame:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -151,3 +152,24 @@ def transcode(path: Path, encoding: str) -> bytes:
         raise InvalidInput(f"{path}: line {line}: not valid {encoding} text") from None
     except LookupError:
         raise InvalidInput(f"{path}: line 1: unknown encoding {encoding!r}") from None
+
+
+def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
+    """A CSV body in blocks of about `size` bytes that end at a line end outside quotes: each block is read on
+    its own, so a file of any size takes memory for one block (a streaming reader reads ahead without bound)."""
+    rest = b""
+    while True:
+        data = fh.read(size)
+        if not data:
+            if rest.strip():
+                yield rest if rest.endswith(b"\n") else rest + b"\n"
+            return
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        while cut and data.count(b'"', 0, cut) % 2:  # a quoted field goes on past this line end
+            cut = data.rfind(b"\n", 0, cut - 1) + 1
+        if not cut:
+            rest = data
+            continue
+        yield data[:cut]
+        rest = data[cut:]

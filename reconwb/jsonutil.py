@@ -7,14 +7,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
-_CENT = Decimal("0.01")
+from reconwb import money
 
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        if value.as_tuple().exponent == -3 and value == value.quantize(_CENT):
-            return str(value.quantize(_CENT))  # the store's DECIMAL(18,3) money: 10.000 is shown 10.00
-        return str(value)
+        return money.display(value)  # exact; the store's 10.000 is shown 10.00
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, set | frozenset | tuple):

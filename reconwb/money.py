@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-from iso4217 import Currency
+if TYPE_CHECKING:
+    import polars as pl
 
 STORE_DECIMALS = 3
-MONEY = pl.Decimal(18, STORE_DECIMALS)  # polars type of every money column
 LIMIT = Decimal("1e15")  # DECIMAL(18,3) holds 15 integer digits
 DEFAULT_EXPONENT = 2  # a code ISO 4217 does not list (a bank's own, or a new one): cents
 
@@ -27,9 +27,21 @@ class MoneyError(ValueError):
     """An amount that cannot be kept exactly; the message says why, the caller adds file and line."""
 
 
+def __getattr__(name: str) -> Any:
+    """`MONEY`, the polars type of every money column, made on first use: JSON and CLI text need this module
+    without paying for polars."""
+    if name == "MONEY":
+        import polars as pl
+
+        return pl.Decimal(18, STORE_DECIMALS)
+    raise AttributeError(name)
+
+
 @lru_cache(maxsize=512)
 def exponent(currency: str | None) -> int:
     """Decimals the currency has (ISO 4217), capped at what the store keeps; 2 for an unknown code."""
+    from iso4217 import Currency
+
     code = (currency or "").strip().upper()
     try:
         value = Currency(code).exponent
@@ -68,6 +80,14 @@ def exact(value: Decimal, currency: str | None) -> Decimal:
     return fitted
 
 
+def display(value: object) -> str:
+    """Any value as text, a money Decimal from the store (DECIMAL(18,3)) shown as the store showed it before it
+    kept a third decimal: 49.000 as 49.00, 1.235 as 1.235."""
+    if isinstance(value, Decimal) and value.as_tuple().exponent == -STORE_DECIMALS and value.is_finite():
+        return text(value)
+    return str(value)
+
+
 def text(value: Decimal) -> str:
     """Money as text: at least two decimals (10.00, as always shown), three only when the third is used."""
     two = value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else None
@@ -76,7 +96,9 @@ def text(value: Decimal) -> str:
 
 def text_expr(expr: pl.Expr) -> pl.Expr:
     """`text` for a polars money column: `10.00`, `-0.05`, `1.235` (what identity fingerprints are made of)."""
-    money = expr.cast(MONEY)
+    import polars as pl
+
+    money = expr.cast(pl.Decimal(18, STORE_DECIMALS))
     whole_cents = (money * 1000).cast(pl.Int64) % 10 == 0
     return pl.when(whole_cents).then(money.cast(pl.Decimal(18, 2)).cast(pl.String)).otherwise(money.cast(pl.String))
 
@@ -89,6 +111,8 @@ def text_sql(column: str) -> str:
 
 def excess_expr(amount_text: pl.Expr, currency: pl.Expr) -> pl.Expr:
     """True where plain-decimal text has a non-zero digit past its currency's exponent (bulk `exact`)."""
+    import polars as pl
+
     fraction = amount_text.str.extract(r"\.(\d*)$", 1).fill_null("").str.strip_chars_end("0")
     places = currency.str.to_uppercase().replace_strict(_exponents(), default=DEFAULT_EXPONENT,
                                                          return_dtype=pl.UInt32)
@@ -97,6 +121,8 @@ def excess_expr(amount_text: pl.Expr, currency: pl.Expr) -> pl.Expr:
 
 @lru_cache(maxsize=1)
 def _exponents() -> dict[str, int]:
+    from iso4217 import Currency
+
     return {c.code: exponent(c.code) for c in Currency}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from reconwb import payments
+from reconwb import money, payments
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.cli.statements import overrides
 from reconwb.errors import InvalidInput
@@ -198,7 +198,8 @@ def matches_link(ws: Workspace, txn_ids: tuple[int, ...], payment_ids: tuple[str
 
 def _linked(result: dict[str, Any]) -> str:
     fee = sum(link["fee"] for link in result["links"])
-    return f"linked as {result['group_id']} ({result['kind']})" + (f"; {fee} written off as fee" if fee else "")
+    written_off = f"; {money.display(fee)} written off as fee" if fee else ""
+    return f"linked as {result['group_id']} ({result['kind']})" + written_off
 
 
 def _decision(name: str, doc: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from reconwb import matching, plots, reports
+from reconwb import matching, money, plots, reports
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
@@ -83,7 +83,7 @@ def _fmt(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.2f}"
-    return str(value)
+    return money.display(value)
 
 
 def _label(*parts: Any, width: tuple[int, ...]) -> str:

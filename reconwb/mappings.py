@@ -342,12 +342,17 @@ def _rows(text: str, delimiter: str) -> list[list[str]]:
 
 
 def _header_row(rows: Sequence[Sequence[str]], kind: str) -> int:
-    """The first row that names at least two known fields (a preamble of account details comes before it)."""
+    """The first row that names at least two known fields (a preamble of account details or a title comes
+    before it), else the first row as wide as most rows."""
     known = {a for names in _ALIASES[kind].values() for a in names} | set(FIELDS[kind])
     for index, row in enumerate(rows[:PREAMBLE_LINES]):
         if sum(1 for c in row if key(c) in known or c in FIELDS[kind]) >= 2:
             return index
-    return 0
+    widths = [len(row) for row in rows if len(row) > 1]
+    if not widths:
+        return 0
+    table = max(set(widths), key=widths.count)  # else the first row as wide as the table below it
+    return next(i for i, row in enumerate(rows) if len(row) == table)
 
 
 def _number_style(values: Sequence[str], delimiter: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ AUTH_SCHEMES = ("bearer", "api-key")
 STATUSES = ("open", "partially_paid", "paid", "cancelled")
 MAX_PAGES = 10_000
 BATCH_ROWS = 200_000  # payments validated and staged at a time when a file is imported
+IMPORT_MEMORY = "400MB"  # what DuckDB may hold while a payments file is imported
 
 
 class EndpointError(ReconwbError):
@@ -172,12 +173,23 @@ def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int) -> dict
     return {"imported": inserted, "updated": int(changed), "unchanged": count - inserted - int(changed)}
 
 
+@contextmanager
+def _restored(con: duckdb.DuckDBPyConnection, setting: str, value: str) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        con.execute(f"SET {setting} = '{value}'")
+
+
 def import_file(con: duckdb.DuckDBPyConnection, path: str | Path,
                 overrides: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Import a payments file, all or nothing, as a stream: each batch is validated and staged in the store,
     then a payment id seen twice anywhere in the file refuses it, else one upsert applies the whole file."""
     count = 0
-    with transaction(con):
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    # staging and the upsert spill to disk beyond this, so the import's memory does not grow with the file
+    con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+    with transaction(con), _restored(con, "memory_limit", limit):
         con.execute("CREATE OR REPLACE TEMP TABLE _payments_import (payment_id VARCHAR, amount DECIMAL(18, 3),"
                     " currency VARCHAR, issued_on DATE, due_on DATE, reference VARCHAR, payer VARCHAR,"
                     " payer_iban VARCHAR, account_ref VARCHAR, _line BIGINT, source VARCHAR, source_ref VARCHAR)")

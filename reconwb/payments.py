@@ -12,7 +12,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ AUTH_SCHEMES = ("bearer", "api-key")
 STATUSES = ("open", "partially_paid", "paid", "cancelled")
 MAX_PAGES = 10_000
 BATCH_ROWS = 200_000  # payments validated and staged at a time when a file is imported
-IMPORT_MEMORY = "400MB"  # what DuckDB may hold while a payments file is imported
 
 
 class EndpointError(ReconwbError):
@@ -173,42 +172,32 @@ def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int) -> dict
     return {"imported": inserted, "updated": int(changed), "unchanged": count - inserted - int(changed)}
 
 
-@contextmanager
-def _restored(con: duckdb.DuckDBPyConnection, setting: str, value: str) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        con.execute(f"SET {setting} = '{value}'")
-
-
 def import_file(con: duckdb.DuckDBPyConnection, path: str | Path,
                 overrides: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Import a payments file, all or nothing, as a stream: each batch is validated and staged in the store,
-    then a payment id seen twice anywhere in the file refuses it, else one upsert applies the whole file."""
+    """Import a payments file, all or nothing, as a stream: each block is validated and staged in the store
+    (read and validated with bounded memory), then a payment id seen twice anywhere in the file refuses it,
+    else one upsert applies the whole file. DuckDB keeps the payments key index in memory: a store with tens
+    of millions of payments needs memory for that index."""
     count = 0
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    # staging and the upsert spill to disk beyond this, so the import's memory does not grow with the file
-    con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
-    with transaction(con), _restored(con, "memory_limit", limit):
+    with transaction(con):  # a failure rolls the staging table back with everything else
         con.execute("CREATE OR REPLACE TEMP TABLE _payments_import (payment_id VARCHAR, amount DECIMAL(18, 3),"
                     " currency VARCHAR, issued_on DATE, due_on DATE, reference VARCHAR, payer VARCHAR,"
                     " payer_iban VARCHAR, account_ref VARCHAR, _line BIGINT, source VARCHAR, source_ref VARCHAR)")
-        try:
-            for frame in batches(path, overrides):
-                count += frame.height
-                with registered(con, "_batch", frame.to_arrow()):
-                    con.execute("INSERT INTO _payments_import SELECT payment_id, amount, currency, issued_on,"
-                                " due_on, reference, payer, payer_iban, account_ref, _line, 'file', ? FROM _batch",
-                                [Path(path).name])
-            repeated = con.execute(
-                "SELECT payment_id, max(_line) FROM _payments_import GROUP BY payment_id HAVING count(*) > 1"
-                " ORDER BY 2 LIMIT 1").fetchall()
-            if repeated:
-                raise InvalidInput(f"{path}: line {repeated[0][1]}: payment_id {repeated[0][0]!r} appears more"
-                                   " than once")
-            return _upsert_from(con, "_payments_import", count)
-        finally:
-            con.execute("DROP TABLE IF EXISTS _payments_import")
+        for frame in batches(path, overrides):
+            count += frame.height
+            with registered(con, "_batch", frame.to_arrow()):
+                con.execute("INSERT INTO _payments_import SELECT payment_id, amount, currency, issued_on,"
+                            " due_on, reference, payer, payer_iban, account_ref, _line, 'file', ? FROM _batch",
+                            [Path(path).name])
+        repeated = con.execute(
+            "SELECT payment_id, max(_line) FROM _payments_import GROUP BY payment_id HAVING count(*) > 1"
+            " ORDER BY 2 LIMIT 1").fetchall()
+        if repeated:
+            raise InvalidInput(f"{path}: line {repeated[0][1]}: payment_id {repeated[0][0]!r} appears more"
+                               " than once")
+        counts = _upsert_from(con, "_payments_import", count)
+        con.execute("DROP TABLE _payments_import")
+    return counts
 
 
 # -- the customer's endpoint ---------------------------------------------------------------------------------

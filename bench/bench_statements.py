@@ -1,11 +1,19 @@
-"""Statement import benchmark: 1,000,000-row Transactions CSV and a 100,000-entry CAMT.053 file.
+"""Statement import benchmark: 1,000,000-row Transactions CSV, a 100,000-entry CAMT.053 file, a mixed batch of
+real-world-like files, and a 2 GB payments file.
 
-Each file is generated in a temporary directory and imported into a fresh store; the CSV is then imported a
-second time to show that deduplication holds at that size. Each import runs in its own process so that the
-peak memory printed (max RSS) belongs to that import alone. Target: 1M CSV rows imported and deduplicated in
-under 20 s.
+Each file is generated in a temporary directory (the payments file in /tmp, deleted afterwards) and imported
+into a fresh store; the CSV is then imported a second time to show that deduplication holds at that size. Each
+import runs in its own process so that the peak memory printed (max RSS) belongs to that import alone.
+Targets: 1M CSV rows imported and deduplicated in under 20 s; the 2 GB payments file imported with a peak
+under 1 GB.
 
-    .venv/bin/python bench/bench_statements.py [--rows 1000000] [--entries 100000]
+The mixed batch is what a bank's customers really send: OFX 2 headers over SGML bodies with decimal commas,
+QFX card files in cp1252, MT940 with Dutch IBAN references and decimal points, MT942 interim reports, CAMT.053
+.001.02 batches with amounts only in AmtDtls, a KWD statement, German and Dutch CSV exports.
+
+    .venv/bin/python bench/bench_statements.py [--rows 1000000] [--entries 100000] [--mixed 200]
+        [--payments-gb 2.0]      (modest scale while developing: --rows 100000 --entries 10000 --mixed 20
+                                  --payments-gb 0.05)
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -75,6 +84,101 @@ def make_camt(path: Path, entries: int) -> None:
         )
 
 
+def make_mixed(folder: Path, copies: int) -> list[Path]:
+    """`copies` of each real-world-like layout from the tests, each copy with its own ids and amounts."""
+    sys.path.insert(0, str(ROOT))
+    from tests.statements.test_camt import document
+    from tests.statements.test_camt_versions import BATCH_V02
+    from tests.statements.test_mt940_lenient import DUTCH, KWD, MT942, RABO
+    from tests.statements.test_ofx_lenient import QFX_CARD, _xml_over_sgml
+    from tests.test_mappings import EXPORTS
+
+    layouts: dict[str, tuple[str, object]] = {
+        "ofx": (".ofx", lambda i: _xml_over_sgml(f"{i}.234,56", f"-{i % 90 + 1},30").replace(b"A-10",
+                                                                                             f"A{i}-".encode())),
+        "qfx": (".qfx", lambda i: QFX_CARD.replace("<FITID>C", f"<FITID>C{i}-").encode("cp1252")),
+        "mt940": (".sta", lambda i: DUTCH.replace(":20:0000000000", f":20:{i:010d}").encode("cp1250")),
+        "rabo": (".sta", lambda i: RABO.replace("170059286", f"17{i:07d}").encode()),
+        "mt942": (".txt", lambda i: MT942.replace("K-77", f"K-{i}").encode()),
+        "kwd": (".sta", lambda i: KWD.replace("INV-7", f"INV-{i}").encode()),
+        "camt": (".xml", lambda i: document(BATCH_V02.replace("B-9", f"B-{i}"), version="02")),
+        "de-csv": (".csv", lambda i: EXPORTS["de"][0].replace("RE-2025-118", f"RE-{i}").encode()),
+        "nl-csv": (".csv", lambda i: EXPORTS["nl"][0].replace("2025-0042", f"{i}").encode()),
+    }
+    files = []
+    for i in range(copies):
+        for label, (suffix, make) in layouts.items():
+            path = folder / f"{label}-{i}{suffix}"
+            path.write_bytes(make(i))  # type: ignore[operator]
+            files.append(path)
+    return files
+
+
+def run_mixed(db: str, folder: str) -> None:
+    """Import every file of the mixed batch into one store, one connection per layout; prints a JSON line."""
+    sys.path.insert(0, str(ROOT))
+    from reconwb.statements.importer import import_file
+    from reconwb.workspace import Workspace
+
+    ws = Workspace.from_env(db)
+    files = sorted(Path(folder).iterdir())
+    imported = duplicates = warnings = 0
+    started = time.perf_counter()
+    with ws.connect() as con:
+        for path in files:
+            result = import_file(con, path, path.name.split("-")[0])
+            imported += result.imported
+            duplicates += result.duplicates
+            warnings += len(result.warnings)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "imported": imported, "duplicates": duplicates,
+                      "files": len(files), "warnings": warnings}))
+
+
+def make_payments(path: Path, gigabytes: float) -> int:
+    """An invoicing export of about `gigabytes` (German headers, semicolons, decimal comma), written in chunks."""
+    target = int(gigabytes * 2**30)
+    rows = 0
+    chunk = 500_000
+    with path.open("wb") as fh:
+        fh.write("Rechnungsnummer;Rechnungsdatum;Fällig am;Kunde;Verwendungszweck;Betrag;Währung\n".encode())
+        while fh.tell() < target:
+            i = pl.int_range(rows, rows + chunk, eager=True)
+            frame = pl.DataFrame({"i": i}).select(
+                id=pl.format("R-{}", pl.col("i")),
+                issued=pl.format("{}.{}.2025", (pl.col("i") % 28 + 1).cast(pl.String).str.zfill(2),
+                                 (pl.col("i") % 12 + 1).cast(pl.String).str.zfill(2)),
+                due=pl.lit("30.12.2025"),
+                payer=pl.format("Kunde {} GmbH", pl.col("i") % 100_000),
+                reference=pl.format("RE {} / Auftrag {}", pl.col("i"), pl.col("i") % 7919),
+                amount=pl.format("{},{}", pl.col("i") % 90_000 + 1,
+                                 (pl.col("i") % 100).cast(pl.String).str.zfill(2)),
+                currency=pl.lit("EUR"),
+            )
+            frame.write_csv(fh, include_header=False, separator=";")
+            rows += chunk
+    return rows
+
+
+def run_payments(db: str, file: str) -> None:
+    """`payments import` of one file in this process (`-` as DB: read and validate only, no store); prints a
+    JSON line with the timing and peak memory."""
+    sys.path.insert(0, str(ROOT))
+    from reconwb import payments
+    from reconwb.workspace import Workspace
+
+    started = time.perf_counter()
+    if db == "-":
+        result = {"imported": sum(frame.height for frame in payments.batches(Path(file)))}
+    else:
+        with Workspace.from_env(db).connect() as con:
+            result = payments.import_file(con, Path(file))
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "imported": result["imported"], "duplicates": 0}))
+
+
 def run_import(db: str, file: str, connection: str) -> None:
     """One import in this process; prints a JSON line with the timing and peak memory."""
     sys.path.insert(0, str(ROOT))
@@ -91,9 +195,9 @@ def run_import(db: str, file: str, connection: str) -> None:
                       "duplicates": result.duplicates, "warnings": len(result.warnings)}))
 
 
-def measured(db: Path, file: Path, connection: str) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--run-import", str(db), str(file), connection],
-                          capture_output=True, text=True, check=False)
+def measured(db: Path, file: Path, connection: str, mode: str = "--run-import") -> dict:
+    args = [str(db), str(file)] + ([connection] if mode == "--run-import" else [])
+    done = subprocess.run([sys.executable, __file__, mode, *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -105,34 +209,72 @@ def report(label: str, rows: int, figures: dict) -> None:
           f"  duplicates {figures['duplicates']:,}")
 
 
+def statement_files(tmp_path: Path, rows: int, entries: int) -> None:
+    """The 1M-row CSV (imported twice) and the CAMT.053 file."""
+    csv_file, camt_file = tmp_path / "transactions.csv", tmp_path / "camt053.xml"
+    make_csv(csv_file, rows)
+    make_camt(camt_file, entries)
+    print(f"CSV {csv_file.stat().st_size / 2**20:.0f} MB ({rows:,} rows),"
+          f" CAMT {camt_file.stat().st_size / 2**20:.0f} MB ({entries:,} entries)")
+    db = tmp_path / "csv.duckdb"
+    first = measured(db, csv_file, "bench-csv")
+    report("CSV import (fresh store)", rows, first)
+    again = measured(db, csv_file, "bench-csv")
+    report("CSV re-import (all duplicates)", rows, again)
+    report("CSV import + dedup re-import", rows,
+           {**again, "seconds": first["seconds"] + again["seconds"], "imported": first["imported"],
+            "peak_mb": max(first["peak_mb"], again["peak_mb"])})
+    camt = measured(tmp_path / "camt.duckdb", camt_file, "bench-camt")
+    report("CAMT.053 import (fresh store)", entries, camt)
+    ok = first["seconds"] + again["seconds"] < 20 and again["imported"] == 0
+    print(f"target (1M CSV rows imported + deduplicated < 20 s): {'met' if ok else 'NOT met'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--mixed", type=int, default=200, help="copies of each real-world-like layout")
+    parser.add_argument("--payments-gb", type=float, default=2.0, help="size of the payments file; 0 skips it")
     parser.add_argument("--run-import", nargs=3, metavar=("DB", "FILE", "CONNECTION"))
+    parser.add_argument("--run-mixed", nargs=2, metavar=("DB", "FOLDER"))
+    parser.add_argument("--run-payments", nargs=2, metavar=("DB", "FILE"))
     args = parser.parse_args()
     if args.run_import:
         run_import(*args.run_import)
         return
+    if args.run_mixed:
+        run_mixed(*args.run_mixed)
+        return
+    if args.run_payments:
+        run_payments(*args.run_payments)
+        return
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
+          f" on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="reconwb-bench-") as tmp:
         tmp_path = Path(tmp)
-        csv_file, camt_file = tmp_path / "transactions.csv", tmp_path / "camt053.xml"
-        make_csv(csv_file, args.rows)
-        make_camt(camt_file, args.entries)
-        print(f"CSV {csv_file.stat().st_size / 2**20:.0f} MB ({args.rows:,} rows),"
-              f" CAMT {camt_file.stat().st_size / 2**20:.0f} MB ({args.entries:,} entries)")
-        db = tmp_path / "csv.duckdb"
-        first = measured(db, csv_file, "bench-csv")
-        report("CSV import (fresh store)", args.rows, first)
-        again = measured(db, csv_file, "bench-csv")
-        report("CSV re-import (all duplicates)", args.rows, again)
-        report("CSV import + dedup re-import", args.rows,
-               {**again, "seconds": first["seconds"] + again["seconds"], "imported": first["imported"],
-                "peak_mb": max(first["peak_mb"], again["peak_mb"])})
-        camt = measured(tmp_path / "camt.duckdb", camt_file, "bench-camt")
-        report("CAMT.053 import (fresh store)", args.entries, camt)
-        ok = first["seconds"] + again["seconds"] < 20 and again["imported"] == 0
-        print(f"target (1M CSV rows imported + deduplicated < 20 s): {'met' if ok else 'NOT met'}")
+        if args.rows and args.entries:
+            statement_files(tmp_path, args.rows, args.entries)
+        if args.mixed:
+            folder = tmp_path / "mixed"
+            folder.mkdir()
+            files = make_mixed(folder, args.mixed)
+            mixed = measured(tmp_path / "mixed.duckdb", folder, "", "--run-mixed")
+            print(f"mixed batch: {len(files):,} files ({len(files) // args.mixed} layouts) in"
+                  f" {mixed['seconds']:.2f} s ({len(files) / mixed['seconds']:,.0f} files/s),"
+                  f" {mixed['imported']:,} lines stored, {mixed['duplicates']:,} duplicates (copies that repeat a"
+                  f" line), {mixed['warnings']:,} warnings, peak {mixed['peak_mb']:.0f} MB")
+    if args.payments_gb > 0:
+        with tempfile.TemporaryDirectory(prefix="reconwb-bench-payments-", dir="/tmp") as tmp:
+            file = Path(tmp) / "invoices.csv"
+            rows = make_payments(file, args.payments_gb)
+            size_gb = file.stat().st_size / 2**30
+            for label, db in (("read + validate (no store)", "-"), ("import into a store", "payments.duckdb")):
+                figures = measured(Path(tmp) / db if db != "-" else Path("-"), file, "", "--run-payments")
+                print(f"payments {label}: {size_gb:.2f} GB, {rows:,} rows in {figures['seconds']:.1f} s"
+                      f" ({rows / figures['seconds']:,.0f} rows/s), peak {figures['peak_mb']:.0f} MB"
+                      f" (goal < 1024 MB: {'met' if figures['peak_mb'] < 1024 else 'NOT met'})", flush=True)
+        # the temporary directory, the 2 GB file and its store are gone here
 
 
 if __name__ == "__main__":

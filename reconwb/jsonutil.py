@@ -7,10 +7,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from reconwb import money
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return money.display(value)  # exact; the store's 10.000 is shown 10.00
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, set | frozenset | tuple):

@@ -8,8 +8,10 @@ one that comes back is reopened.
 
 from __future__ import annotations
 
+import csv
+import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import duckdb
 import httpx
 import polars as pl
 
-from reconwb import tabular
+from reconwb import mappings, tabular
 from reconwb.errors import InvalidInput, NotFound, ReconwbError
 from reconwb.redaction import redact, register_secret
 from reconwb.store.db import registered, transaction
@@ -30,76 +32,172 @@ OPTIONAL = ["payer_iban", "account_ref"]
 AUTH_SCHEMES = ("bearer", "api-key")
 STATUSES = ("open", "partially_paid", "paid", "cancelled")
 MAX_PAGES = 10_000
+BATCH_ROWS = 200_000  # payments validated and staged at a time when a file is imported
 
 
 class EndpointError(ReconwbError):
     """The payments endpoint could not be read."""
 
 
-def _validate(raw: pl.DataFrame, where: str) -> pl.DataFrame:
+def _validate(raw: pl.DataFrame, where: str, date_format: str = "%Y-%m-%d") -> pl.DataFrame:
+    """Payments columns checked and typed; `raw` may carry `_line` (its rows' file lines), which is kept."""
     payment_id = tabular.text(raw, "payment_id", where, required=True)
     if payment_id.is_duplicated().any():
-        dup = payment_id.filter(payment_id.is_duplicated())[0]
-        raise InvalidInput(f"{where}: payment_id {dup!r} appears more than once")
+        index, line = tabular.first_bad(raw, payment_id.is_first_distinct())
+        raise InvalidInput(f"{where}: line {line}: payment_id {payment_id[index]!r} appears more than once")
     currency = tabular.text(raw, "currency", where, required=True).str.to_uppercase()
     bad = ~currency.str.contains(r"^[A-Z]{3}$")
     if bad.any():
-        line = int(bad.arg_true()[0]) + 2
-        raise InvalidInput(f"{where}: line {line}: currency {currency[line - 2]!r} is not a 3-letter code")
-    return pl.DataFrame({
+        index, line = tabular.first_bad(raw, ~bad)
+        raise InvalidInput(f"{where}: line {line}: currency {currency[index]!r} is not a 3-letter code")
+    frame = pl.DataFrame({
         "payment_id": payment_id,
-        "amount": tabular.money(raw, "amount", where, positive=True),
+        "amount": tabular.money(raw, "amount", where, positive=True, currency=currency),
         "currency": currency,
-        "issued_on": tabular.date(raw, "issued_on", where),
-        "due_on": tabular.date(raw, "due_on", where),
+        "issued_on": tabular.date(raw, "issued_on", where, fmt=date_format),
+        "due_on": tabular.date(raw, "due_on", where, fmt=date_format),
         "reference": tabular.text(raw, "reference", where),
         "payer": tabular.text(raw, "payer", where),
         "payer_iban": tabular.text(raw, "payer_iban", where),
         "account_ref": tabular.text(raw, "account_ref", where),
     })
+    return frame.with_columns(raw["_line"]) if "_line" in raw.columns else frame
 
 
-def read_file(path: str | Path) -> pl.DataFrame:
-    """A Payments CSV (CONTRACTS.md) or a Parquet file with the same columns, validated as a whole."""
-    raw = tabular.read_table(path, REQUIRED, OPTIONAL)
-    return _validate(raw, str(path))
+def read_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    """A payments file (the Payments CSV, any invoicing export through a mapping, or Parquet), validated as
+    a whole; for file mode. `overrides` are mapping keys (a mapping file, `--map`) on top of detection."""
+    frames = list(batches(path, overrides))
+    if not frames:
+        return _validate(pl.DataFrame(schema={c: pl.String for c in REQUIRED}), str(path))
+    frame = pl.concat(frames)
+    repeated = frame.filter(pl.col("payment_id").is_duplicated())
+    if repeated.height:
+        second = repeated.row(1, named=True)
+        raise InvalidInput(f"{path}: line {second['_line']}: payment_id {second['payment_id']!r} appears more"
+                           " than once")
+    return frame.drop("_line")
+
+
+def batches(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+            rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The file as validated frames of about `rows` payments (blocks of `rows` * 100 bytes), read as a stream:
+    a file of any size takes memory for one block. Each frame has `_line`, the file line of each payment."""
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raw = tabular.read_table(path, REQUIRED, OPTIONAL)
+        yield _validate(raw.with_columns(_line=pl.int_range(2, raw.height + 2, dtype=pl.Int64)), where)
+        return
+    with path.open("rb") as fh:
+        head = fh.read(mappings.SNIFF_BYTES)
+    if not head.strip():
+        raise InvalidInput(f"{path}: line 1: empty file")
+    mapping = mappings.resolve(head, where, "payments", overrides)
+    if mapping.encoding.lower().replace("-", "") not in ("utf8", "utf8lossy"):
+        reader = io.BytesIO(tabular.transcode(path, mapping.encoding))
+    else:
+        reader = path.open("rb")
+    used = list(dict.fromkeys(c for spec in mapping.columns.values()
+                              for c in ([spec] if isinstance(spec, str) else spec)))
+    with reader as fh:
+        for _ in range(mapping.skip_rows):
+            fh.readline()
+        header_line = fh.readline().decode("utf-8", errors="replace").removeprefix("\ufeff")
+        header = [h.strip() for h in next(csv.reader([header_line], delimiter=mapping.delimiter), [])]
+        positions = sorted(header.index(c) for c in used)  # polars names the columns it keeps in file order
+        line = mapping.skip_rows + 2
+        for block in tabular.blocks(fh, rows * 100):
+            try:
+                batch = pl.read_csv(block, has_header=False, columns=positions,
+                                    new_columns=[header[i] for i in positions], separator=mapping.delimiter,
+                                    infer_schema=False, empty_string_is_null=False)
+            except (pl.exceptions.PolarsError, ValueError):
+                raise tabular.unreadable(path, where, mapping.delimiter, mapping.skip_rows) from None
+            canonical = _canonical(batch, mapping).with_columns(
+                _line=pl.int_range(line, line + batch.height, dtype=pl.Int64))
+            line += block.count(b"\n")
+            yield _validate(canonical, where, mapping.date_format)
+
+
+def _canonical(batch: pl.DataFrame, mapping: mappings.Mapping) -> pl.DataFrame:
+    """A batch of any export as the Payments CSV's columns, still text (validation says what is wrong)."""
+    def column(field: str) -> pl.Expr:
+        spec = mapping.columns.get(field)
+        if spec is None:
+            return pl.lit((mapping.currency or "") if field == "currency" else "")
+        names = [spec] if isinstance(spec, str) else spec
+        parts = [pl.col(n).fill_null("").str.strip_chars() for n in names]
+        return parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ").str.strip_chars()
+
+    amount = mappings.money_text(column("amount"), mapping).fill_null("")
+    return batch.select(*(column(f).alias(f) for f in mappings.PAYMENT_FIELDS if f != "amount"),
+                        amount.alias("amount"))
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, source: str, source_ref: str | None) -> dict[str, int]:
     """Insert new payments; update unpaid ones whose details changed; reopen cancelled ones that came back."""
     frame = frame.with_columns(source=pl.lit(source), source_ref=pl.lit(source_ref, dtype=pl.String))
-    with registered(con, "_pay", frame.to_arrow()):
-        before = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
-        changed = con.execute(
-            """
-            UPDATE payments p SET amount = i.amount, currency = i.currency, issued_on = i.issued_on,
-                due_on = i.due_on, reference = i.reference, payer = i.payer,
-                payer_iban = nullif(i.payer_iban, ''), account_ref = nullif(i.account_ref, ''),
-                status = CASE WHEN p.status = 'cancelled' THEN 'open' ELSE p.status END,
-                cancelled_at = NULL, source_ref = coalesce(i.source_ref, p.source_ref), updated_at = now()
-            FROM _pay i
-            WHERE p.payment_id = i.payment_id AND p.status IN ('open', 'cancelled')
-              AND (p.status = 'cancelled' OR p.amount <> i.amount OR p.currency <> i.currency
-                   OR p.issued_on IS DISTINCT FROM i.issued_on OR p.due_on IS DISTINCT FROM i.due_on
-                   OR p.reference IS DISTINCT FROM i.reference OR p.payer IS DISTINCT FROM i.payer)
-            """
-        ).fetchall()[0][0]
-        con.execute(
-            "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer, payer_iban,"
-            " account_ref, source, source_ref) SELECT payment_id, amount, currency, issued_on, due_on, reference,"
-            " payer, nullif(payer_iban, ''), nullif(account_ref, ''), source, source_ref FROM _pay"
-            " ON CONFLICT (payment_id) DO NOTHING"
-        )
-        after = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
+    with registered(con, "_pay", frame.drop("_line", strict=False).to_arrow()):
+        return _upsert_from(con, "_pay", frame.height)
+
+
+def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int) -> dict[str, int]:
+    """`_upsert` from a table or view with the payments columns plus `source` and `source_ref`."""
+    before = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
+    changed = con.execute(
+        f"""
+        UPDATE payments p SET amount = i.amount, currency = i.currency, issued_on = i.issued_on,
+            due_on = i.due_on, reference = i.reference, payer = i.payer,
+            payer_iban = nullif(i.payer_iban, ''), account_ref = nullif(i.account_ref, ''),
+            status = CASE WHEN p.status = 'cancelled' THEN 'open' ELSE p.status END,
+            cancelled_at = NULL, source_ref = coalesce(i.source_ref, p.source_ref), updated_at = now()
+        FROM {table} i
+        WHERE p.payment_id = i.payment_id AND p.status IN ('open', 'cancelled')
+          AND (p.status = 'cancelled' OR p.amount <> i.amount OR p.currency <> i.currency
+               OR p.issued_on IS DISTINCT FROM i.issued_on OR p.due_on IS DISTINCT FROM i.due_on
+               OR p.reference IS DISTINCT FROM i.reference OR p.payer IS DISTINCT FROM i.payer)
+        """
+    ).fetchall()[0][0]
+    con.execute(
+        "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer, payer_iban,"
+        " account_ref, source, source_ref) SELECT payment_id, amount, currency, issued_on, due_on, reference,"
+        f" payer, nullif(payer_iban, ''), nullif(account_ref, ''), source, source_ref FROM {table}"
+        " ON CONFLICT (payment_id) DO NOTHING"
+    )
+    after = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
     inserted = after - before
-    return {"imported": inserted, "updated": int(changed), "unchanged": frame.height - inserted - int(changed)}
+    return {"imported": inserted, "updated": int(changed), "unchanged": count - inserted - int(changed)}
 
 
-def import_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, int]:
-    """Import a Payments CSV or Parquet file, all or nothing."""
-    frame = read_file(path)
-    with transaction(con):
-        return _upsert(con, frame, "file", Path(path).name)
+def import_file(con: duckdb.DuckDBPyConnection, path: str | Path,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Import a payments file, all or nothing, as a stream: each block is validated and staged in the store
+    (read and validated with bounded memory), then a payment id seen twice anywhere in the file refuses it,
+    else one upsert applies the whole file. DuckDB keeps the payments key index in memory: a store with tens
+    of millions of payments needs memory for that index."""
+    count = 0
+    with transaction(con):  # a failure rolls the staging table back with everything else
+        con.execute("CREATE OR REPLACE TEMP TABLE _payments_import (payment_id VARCHAR, amount DECIMAL(18, 3),"
+                    " currency VARCHAR, issued_on DATE, due_on DATE, reference VARCHAR, payer VARCHAR,"
+                    " payer_iban VARCHAR, account_ref VARCHAR, _line BIGINT, source VARCHAR, source_ref VARCHAR)")
+        for frame in batches(path, overrides):
+            count += frame.height
+            with registered(con, "_batch", frame.to_arrow()):
+                con.execute("INSERT INTO _payments_import SELECT payment_id, amount, currency, issued_on,"
+                            " due_on, reference, payer, payer_iban, account_ref, _line, 'file', ? FROM _batch",
+                            [Path(path).name])
+        repeated = con.execute(
+            "SELECT payment_id, max(_line) FROM _payments_import GROUP BY payment_id HAVING count(*) > 1"
+            " ORDER BY 2 LIMIT 1").fetchall()
+        if repeated:
+            raise InvalidInput(f"{path}: line {repeated[0][1]}: payment_id {repeated[0][0]!r} appears more"
+                               " than once")
+        counts = _upsert_from(con, "_payments_import", count)
+        con.execute("DROP TABLE _payments_import")
+    return counts
 
 
 # -- the customer's endpoint ---------------------------------------------------------------------------------

@@ -6,14 +6,18 @@ file, which line (1-based, header is line 1) and which column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
+from reconwb import money as money_mod
 from reconwb.errors import InvalidInput
 
-MONEY = pl.Decimal(18, 2)
+MONEY = money_mod.MONEY
 
 
 def read_table(path: str | Path, required: Sequence[str], optional: Sequence[str] = ()) -> pl.DataFrame:
@@ -36,35 +40,50 @@ def read_table(path: str | Path, required: Sequence[str], optional: Sequence[str
     return frame.select(keep)
 
 
-def _first_bad(frame: pl.DataFrame, ok: pl.Series) -> int:
-    return int(ok.not_().arg_true()[0]) + 2
+def first_bad(frame: pl.DataFrame, ok: pl.Series) -> tuple[int, int]:
+    """Row index and file line of the first row where `ok` fails: a `_line` column when the frame came from
+    a batch of a larger file, else the header is line 1."""
+    index = int(ok.not_().arg_true()[0])
+    line = int(frame["_line"][index]) if "_line" in frame.columns else index + 2
+    return index, line
 
 
-def money(frame: pl.DataFrame, column: str, path: str | Path, *, positive: bool = False) -> pl.Series:
-    """`column` as exact Decimal(18,2); any value that is not a plain decimal with at most 2 places is an error."""
+def money(frame: pl.DataFrame, column: str, path: str | Path, *, positive: bool = False,
+          currency: pl.Series | None = None) -> pl.Series:
+    """`column` as exact money: plain decimals with no more places than each row's currency has (ISO 4217;
+    2 when no `currency` is given). A value that would need rounding is an error naming its line."""
     raw = frame[column]
+    codes = currency if currency is not None else pl.Series([""] * frame.height, dtype=pl.String)
     if raw.dtype == pl.String:
         text = raw.str.strip_chars()
-        ok = text.str.contains(r"^[+-]?\d{1,16}(\.\d{1,2})?$").fill_null(False)
+        ok = text.str.contains(r"^[+-]?\d{1,15}(\.\d*)?$").fill_null(False)
         if not ok.all():
-            line = _first_bad(frame, ok)
-            raise InvalidInput(f"{path}: line {line}: {column} {raw[line - 2]!r} is not a decimal amount")
-        values = text.cast(MONEY)
+            index, line = first_bad(frame, ok)
+            raise InvalidInput(f"{path}: line {line}: {column} {raw[index]!r} is not a decimal amount")
     else:
-        values = raw.cast(MONEY, strict=False)
-        ok = values.is_not_null() & raw.is_not_null()
+        text = raw.cast(pl.String, strict=False)
+        ok = text.is_not_null()
         if not ok.all():
-            raise InvalidInput(f"{path}: line {_first_bad(frame, ok)}: {column} is not a decimal amount")
+            raise InvalidInput(f"{path}: line {first_bad(frame, ok)[1]}: {column} is not a decimal amount")
+    excess = pl.DataFrame({"t": text, "c": codes}).select(money_mod.excess_expr(pl.col("t"), pl.col("c"))).to_series()
+    if excess.any():
+        index, line = first_bad(frame, ~excess)
+        raise InvalidInput(f"{path}: line {line}: {column} {raw[index]!s} has more decimals than"
+                           f" {codes[index] or 'the currency'} allows ({money_mod.exponent(codes[index])});"
+                           " it is not rounded")
+    values = text.cast(MONEY)
     if positive:
         ok = values > 0
         if not ok.all():
-            line = _first_bad(frame, ok)
-            raise InvalidInput(f"{path}: line {line}: {column} must be positive, got {values[line - 2]}")
+            index, line = first_bad(frame, ok)
+            raise InvalidInput(f"{path}: line {line}: {column} must be positive, got {values[index]}")
     return values
 
 
-def date(frame: pl.DataFrame, column: str, path: str | Path, *, required: bool = False) -> pl.Series:
-    """`column` as a Date from ISO text; empty means unknown unless `required`."""
+def date(frame: pl.DataFrame, column: str, path: str | Path, *, required: bool = False,
+         fmt: str = "%Y-%m-%d") -> pl.Series:
+    """`column` as a Date from text written as `fmt` (ISO unless a mapping says otherwise); empty means
+    unknown unless `required`."""
     if column not in frame.columns:
         if required:
             raise InvalidInput(f"{path}: missing column {column}")
@@ -75,12 +94,13 @@ def date(frame: pl.DataFrame, column: str, path: str | Path, *, required: bool =
         text = raw.cast(pl.String)
     else:
         text = raw.str.strip_chars()
-        values = text.str.to_date("%Y-%m-%d", strict=False)
+        values = text.str.to_date(fmt, strict=False)
     blank = text.is_null() | (text == "")
     ok = values.is_not_null() | (blank & (not required))
     if not ok.all():
-        line = _first_bad(frame, ok)
-        raise InvalidInput(f"{path}: line {line}: {column} {raw[line - 2]!r} is not an ISO date (YYYY-MM-DD)")
+        index, line = first_bad(frame, ok)
+        like = "an ISO date (YYYY-MM-DD)" if fmt == "%Y-%m-%d" else f"a date like {fmt}"
+        raise InvalidInput(f"{path}: line {line}: {column} {raw[index]!r} is not {like}")
     return values
 
 
@@ -91,5 +111,65 @@ def text(frame: pl.DataFrame, column: str, path: str | Path, *, required: bool =
     if required:
         ok = values != ""
         if not ok.all():
-            raise InvalidInput(f"{path}: line {_first_bad(frame, ok)}: {column} is empty")
+            raise InvalidInput(f"{path}: line {first_bad(frame, ok)[1]}: {column} is empty")
     return values
+
+
+def ragged_line(source: Path | bytes, delimiter: str, skip_rows: int = 0) -> tuple[int | None, str]:
+    """Where and why a CSV does not read (what polars reports as "found more fields than defined in
+    'Schema'"): the first line whose field count differs from the header's, or an open quote."""
+    stream = source.open("r", encoding="utf-8", errors="replace", newline="") if isinstance(source, Path) \
+        else io.StringIO(source.decode("utf-8", errors="replace"), newline="")
+    with stream:
+        reader = csv.reader(stream, delimiter=delimiter)
+        expected = None
+        try:
+            for row in reader:
+                if reader.line_num <= skip_rows:
+                    continue
+                if expected is None:
+                    expected = len(row)
+                elif row and len(row) != expected:
+                    return reader.line_num, (f"{len(row)} fields where the header has {expected} (is the delimiter"
+                                             f" {delimiter!r}? is a quote left open?)")
+        except csv.Error as err:
+            return reader.line_num, f"malformed CSV ({err})"
+    return None, "malformed CSV (a quote left open?)"
+
+
+def unreadable(source: Path | bytes, where: str, delimiter: str, skip_rows: int = 0) -> InvalidInput:
+    line, why = ragged_line(source, delimiter, skip_rows)
+    return InvalidInput(f"{where}: line {line}: {why}" if line else f"{where}: {why}")
+
+
+def transcode(path: Path, encoding: str) -> bytes:
+    """A file in another encoding as UTF-8 (polars reads UTF-8 only); a byte that does not decode names its line."""
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InvalidInput(f"{path}: line {line}: not valid {encoding} text") from None
+    except LookupError:
+        raise InvalidInput(f"{path}: line 1: unknown encoding {encoding!r}") from None
+
+
+def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
+    """A CSV body in blocks of about `size` bytes that end at a line end outside quotes: each block is read on
+    its own, so a file of any size takes memory for one block (a streaming reader reads ahead without bound)."""
+    rest = b""
+    while True:
+        data = fh.read(size)
+        if not data:
+            if rest.strip():
+                yield rest if rest.endswith(b"\n") else rest + b"\n"
+            return
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        while cut and data.count(b'"', 0, cut) % 2:  # a quoted field goes on past this line end
+            cut = data.rfind(b"\n", 0, cut - 1) + 1
+        if not cut:
+            rest = data
+            continue
+        yield data[:cut]
+        rest = data[cut:]

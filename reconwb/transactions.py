@@ -17,10 +17,10 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
-from reconwb import settings
+from reconwb import money, settings
 from reconwb.store.db import registered
 
-MONEY = pl.Decimal(18, 2)
+MONEY = money.MONEY
 SCHEMA: dict[str, pl.DataType] = {
     "booked_on": pl.Date(),
     "amount": MONEY,
@@ -100,7 +100,7 @@ def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
     content = pl.concat_str(
         [
             pl.col("booked_on").cast(pl.String),
-            pl.col("amount").cast(pl.String),
+            money.text_expr(pl.col("amount")),  # "10.00" as before the store kept a third decimal
             pl.col("currency"),
             pl.col("description").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars(),
             pl.col("reference"),
@@ -219,7 +219,8 @@ def export_csv(con: duckdb.DuckDBPyConnection, out: str, *, connection_id: int |
     where = "WHERE a.connection_id = $connection" if connection_id is not None else ""
     query = (
         "SELECT coalesce(t.bank_txn_id, t.dedupe_key) AS txn_id, a.external_ref AS account_id, t.booked_on,"
-        " t.amount, t.currency, t.description, t.reference, t.counterparty FROM transactions t"
+        f" {money.text_sql('t.amount')} AS amount, t.currency, t.description, t.reference, t.counterparty"
+        " FROM transactions t"
         f" JOIN accounts a USING (account_id) {where} ORDER BY t.booked_on, t.txn_id"
     )
     params = {"connection": connection_id} if connection_id is not None else {}

@@ -67,11 +67,11 @@ def test_import_parquet(ws: Workspace, tmp_path: Path) -> None:
     ("body", "message"),
     [
         ("P1,10.00,EUR,,,A,\nP2,ten,EUR,,,B,\n", r"line 3: amount 'ten' is not a decimal amount"),
-        ("P1,10.001,EUR,,,A,\n", r"line 2: amount '10.001' is not a decimal amount"),
+        ("P1,10.001,EUR,,,A,\n", r"line 2: amount 10.001 has more decimals than EUR allows \(2\); it is not rounded"),
         ("P1,-5.00,EUR,,,A,\n", r"line 2: amount must be positive"),
         ("P1,5.00,EUR,2026-13-01,,A,\n", r"line 2: issued_on '2026-13-01' is not an ISO date"),
         ("P1,5.00,EURO,,,A,\n", r"line 2: currency 'EURO' is not a 3-letter code"),
-        ("P1,5.00,EUR,,,A,\nP1,6.00,EUR,,,B,\n", r"payment_id 'P1' appears more than once"),
+        ("P1,5.00,EUR,,,A,\nP1,6.00,EUR,,,B,\n", r"line 3: payment_id 'P1' appears more than once"),
         (",5.00,EUR,,,A,\n", r"line 2: payment_id is empty"),
     ],
 )
@@ -85,7 +85,8 @@ def test_bad_files_are_rejected_whole_with_the_line(ws: Workspace, tmp_path: Pat
 def test_missing_column_is_named(ws: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("payment_id,amount\nP1,1.00\n")
-    with ws.connect() as con, pytest.raises(InvalidInput, match="missing column"):
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"p\.csv:1: a payments file needs `currency`; the"
+                                            r" file has columns 'payment_id', 'amount'"):
         payments.import_file(con, path)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from reconwb import jsonutil
+from reconwb import jsonutil, money
 from reconwb.cli.lazy import LazyGroup
 from reconwb.errors import NotFound
 from reconwb.workspace import DB_ENV, Workspace, discover
@@ -92,7 +92,7 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A plain aligned table for the terminal."""
     if not rows:
         return "(none)"
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    cells = [[("" if r.get(c) is None else money.display(r.get(c))) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from reconwb import payments
+from reconwb import money, payments
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
+from reconwb.cli.statements import overrides
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
@@ -38,15 +39,20 @@ def _report_text(r: dict[str, Any]) -> str:
 
 
 @cli.command("reconcile")
-@click.option("--transactions", "transactions_csv", type=FILE, help="File mode: Transactions CSV.")
-@click.option("--payments", "payments_csv", type=FILE, help="File mode: Payments CSV.")
+@click.option("--transactions", "transactions_csv", type=FILE,
+              help="File mode: Transactions CSV, or a bank's CSV export (layout detected; see --transactions-mapping).")
+@click.option("--payments", "payments_csv", type=FILE,
+              help="File mode: Payments CSV, or an invoicing export (layout detected; see --payments-mapping).")
 @click.option("--out", "out_csv", type=FILE, help="File mode: where to write the Matches CSV.")
+@click.option("--transactions-mapping", type=FILE, help="File mode: mapping file for --transactions (TOML).")
+@click.option("--payments-mapping", type=FILE, help="File mode: mapping file for --payments (TOML).")
 @click.option("--connection", help="Store mode: only this connection's transactions.")
 @click.option("--rules", type=FILE, help="Rules file (TOML); default rules without it.")
 @click.option("--dry-run", is_flag=True, help="Store mode: report what would change, change nothing.")
 @json_option
 @pass_ws
 def reconcile_cmd(ws: Workspace, transactions_csv: Path | None, payments_csv: Path | None, out_csv: Path | None,
+                  transactions_mapping: Path | None, payments_mapping: Path | None,
                   connection: str | None, rules: Path | None, dry_run: bool, as_json: bool) -> None:
     """Match deposits against expected payments: two files (file mode) or the store (store mode)."""
     from reconwb.matching import reconcile_files, reconcile_store
@@ -58,7 +64,9 @@ def reconcile_cmd(ws: Workspace, transactions_csv: Path | None, payments_csv: Pa
             raise InvalidInput(f"file mode needs --transactions, --payments and --out (missing {', '.join(missing)})")
         if connection or dry_run:
             raise InvalidInput("--connection and --dry-run belong to store mode, not file mode")
-        report = reconcile_files(transactions_csv, payments_csv, out_csv, rules)  # type: ignore[arg-type]
+        report = reconcile_files(transactions_csv, payments_csv, out_csv, rules,  # type: ignore[arg-type]
+                                 transactions_mapping=overrides("transactions", transactions_mapping, ()),
+                                 payments_mapping=overrides("payments", payments_mapping, ()))
         emit(report.as_dict(), as_json, lambda r: f"{r['links']} links in {r['groups']} groups written to {r['out']};"
              f" {r['suggested']} suggestions not written; {r['unmatched_transactions']} deposits unmatched")
         return
@@ -76,13 +84,31 @@ def payments_group() -> None:
 
 @payments_group.command("import")
 @click.argument("file", type=FILE)
+@click.option("--mapping", "mapping_file", type=FILE, help="Column mapping file (TOML; see `payments mapping"
+              " --example`).")
+@click.option("--map", "map_options", multiple=True, metavar="FIELD=COLUMN",
+              help="Map one field to a column (repeatable), e.g. --map payment_id=invoice_id.")
 @json_option
 @pass_ws
-def payments_import(ws: Workspace, file: Path, as_json: bool) -> None:
-    """Import a Payments CSV or Parquet file (all or nothing)."""
+def payments_import(ws: Workspace, file: Path, mapping_file: Path | None, map_options: tuple[str, ...],
+                    as_json: bool) -> None:
+    """Import payments (all or nothing): the Payments CSV, any invoicing export (columns detected or mapped),
+    or Parquet."""
+    keys = overrides("payments", mapping_file, map_options)
+    if not file.is_file():  # before the store is opened
+        raise InvalidInput(f"{file}: no such file")
     with ws.connect() as con:
-        result = payments.import_file(con, file)
+        result = payments.import_file(con, file, keys)
     emit(result, as_json, lambda r: f"imported {r['imported']}, updated {r['updated']}, unchanged {r['unchanged']}")
+
+
+@payments_group.command("mapping")
+@click.option("--example", is_flag=True, required=True, help="Print a commented mapping file to start from.")
+def payments_mapping(example: bool) -> None:
+    """Print a commented column mapping for invoicing exports (use it with --mapping FILE)."""
+    from reconwb import mappings
+
+    click.echo(mappings.example("payments").rstrip())
 
 
 @payments_group.command("pull")
@@ -172,7 +198,8 @@ def matches_link(ws: Workspace, txn_ids: tuple[int, ...], payment_ids: tuple[str
 
 def _linked(result: dict[str, Any]) -> str:
     fee = sum(link["fee"] for link in result["links"])
-    return f"linked as {result['group_id']} ({result['kind']})" + (f"; {fee} written off as fee" if fee else "")
+    written_off = f"; {money.display(fee)} written off as fee" if fee else ""
+    return f"linked as {result['group_id']} ({result['kind']})" + written_off
 
 
 def _decision(name: str, doc: str) -> None:

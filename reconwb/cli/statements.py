@@ -7,26 +7,40 @@ from pathlib import Path
 
 import click
 
-from reconwb import connections, jsonutil, transactions
+from reconwb import connections, jsonutil, mappings, transactions
 from reconwb.cli.base import cli, emit, json_option, pass_ws
 from reconwb.statements import FORMATS, csv, model, parse
-from reconwb.statements.importer import import_file
+from reconwb.statements.importer import store
 from reconwb.workspace import Workspace
 
 format_option = click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto",
                              show_default=True, help="File format; auto looks at the content.")
 mapping_option = click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
-                              help="CSV column mapping (JSON or TOML).")
+                              help="CSV column mapping file (TOML; see `statements mapping --example`).")
+map_option = click.option("--map", "map_options", multiple=True, metavar="FIELD=COLUMN",
+                          help="Map one field to a CSV column (repeatable), e.g. --map booked_on=Buchungstag.")
 preset_option = click.option("--preset", type=click.Choice(sorted(csv.PRESETS)), help="Named CSV layout.")
 encoding_option = click.option("--encoding", help="Text encoding when it is not UTF-8 (e.g. latin-1, cp1252).")
 
 
-def _mapping(mapping_file: Path | None, preset: str | None) -> csv.CsvMapping | None:
-    if mapping_file and preset:
-        raise click.UsageError("give --mapping or --preset, not both")
-    if mapping_file:
-        return csv.load_mapping(mapping_file)
-    return csv.preset(preset) if preset else None
+def _mapping(mapping_file: Path | None, preset: str | None, map_options: tuple[str, ...] = ()
+             ) -> tuple[csv.CsvMapping | None, dict | None]:
+    """A preset (complete), or the keys a mapping file and --map options put on top of what is detected."""
+    if preset and (mapping_file or map_options):
+        raise click.UsageError("give --preset, or --mapping/--map, not both")
+    if preset:
+        return csv.preset(preset), None
+    return None, overrides("transactions", mapping_file, map_options)
+
+
+def overrides(kind: str, mapping_file: Path | None, map_options: tuple[str, ...]) -> dict | None:
+    """Mapping keys from a file, then from --map options (which win per key); None when neither is given."""
+    if not mapping_file and not map_options:
+        return None
+    data = mappings.load(mapping_file, kind) if mapping_file else {}
+    extra = mappings.options(map_options, kind)
+    return {**data, **{k: v for k, v in extra.items() if k != "columns"},
+            "columns": {**data.get("columns", {}), **extra["columns"]}}
 
 
 @cli.group("statements")
@@ -38,12 +52,14 @@ def statements_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @format_option
 @mapping_option
+@map_option
 @preset_option
 @encoding_option
-def statements_parse(file: Path, fmt: str, mapping_file: Path | None, preset: str | None,
-                     encoding: str | None) -> None:
+def statements_parse(file: Path, fmt: str, mapping_file: Path | None, map_options: tuple[str, ...],
+                     preset: str | None, encoding: str | None) -> None:
     """Print FILE's transactions as a JSON array (Transactions CSV fields plus what else the file says)."""
-    _, statements = parse(file, fmt, mapping=_mapping(mapping_file, preset), encoding=encoding)
+    mapping, keys = _mapping(mapping_file, preset, map_options)
+    _, statements = parse(file, fmt, mapping=mapping, encoding=encoding, overrides=keys)
     out = sys.stdout
     out.write("[")
     for i, record in enumerate(model.records(statements)):
@@ -56,16 +72,19 @@ def statements_parse(file: Path, fmt: str, mapping_file: Path | None, preset: st
 @click.option("--connection", "connection", required=True, help="Connection NAME (created if new).")
 @format_option
 @mapping_option
+@map_option
 @preset_option
 @encoding_option
 @json_option
 @pass_ws
 def statements_import(ws: Workspace, file: Path, connection: str, fmt: str, mapping_file: Path | None,
-                      preset: str | None, encoding: str | None, as_json: bool) -> None:
+                      map_options: tuple[str, ...], preset: str | None, encoding: str | None, as_json: bool) -> None:
     """Store FILE's transactions under a connection; importing it again adds nothing."""
-    mapping = _mapping(mapping_file, preset)
+    mapping, keys = _mapping(mapping_file, preset, map_options)
+    # the whole file is read before the store is opened: a bad file never holds the store, and stores nothing
+    found, statements = parse(file, fmt, mapping=mapping, encoding=encoding, overrides=keys)
     with ws.connect() as con:
-        result = import_file(con, file, connection, fmt=fmt, mapping=mapping, encoding=encoding)
+        result = store(con, statements, connection, file=file, fmt=found)
     data = result.as_dict()
     if as_json:
         emit(data, True)
@@ -74,6 +93,13 @@ def statements_import(ws: Workspace, file: Path, connection: str, fmt: str, mapp
                f" {result.updated} updated")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+@statements_group.command("mapping")
+@click.option("--example", is_flag=True, required=True, help="Print a commented mapping file to start from.")
+def statements_mapping(example: bool) -> None:
+    """Print a commented CSV mapping for bank exports (use it with --mapping FILE)."""
+    click.echo(mappings.example("transactions").rstrip())
 
 
 @cli.group("transactions")

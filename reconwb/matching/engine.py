@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
-from reconwb import settings, tabular
+from reconwb import settings
 from reconwb.errors import InvalidInput, NotFound
 from reconwb.matching import records
 from reconwb.matching import rules as rules_mod
@@ -61,24 +62,22 @@ class ReconcileReport:
         return asdict(self)
 
 
-def read_transactions_csv(path: str | Path) -> pl.DataFrame:
-    """The Transactions CSV of CONTRACTS.md as engine input (txn_id, account, booked_on, cents, ...)."""
-    raw = tabular.read_table(path, TXN_CSV, ["counterparty_iban"])
-    txn_id = tabular.text(raw, "txn_id", path, required=True)
-    if txn_id.is_duplicated().any():
-        dup = txn_id.filter(txn_id.is_duplicated())[0]
-        raise InvalidInput(f"{path}: txn_id {dup!r} appears more than once")
-    return pl.DataFrame({
-        "txn_id": txn_id,
-        "account": tabular.text(raw, "account_id", path),
-        "booked_on": tabular.date(raw, "booked_on", path, required=True),
-        "amount": tabular.money(raw, "amount", path),
-        "currency": tabular.text(raw, "currency", path, required=True).str.to_uppercase(),
-        "description": tabular.text(raw, "description", path),
-        "reference": tabular.text(raw, "reference", path),
-        "counterparty": tabular.text(raw, "counterparty", path),
-        "counterparty_iban": tabular.text(raw, "counterparty_iban", path),
-    }).with_columns(cents=cents(pl.col("amount")))
+def read_transactions_csv(path: str | Path, overrides: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    """The Transactions CSV, or any bank's CSV export (through `reconwb.mappings`), as engine input (txn_id,
+    account, booked_on, cents, ...). A line without a bank id is known by its file line (`line:N`)."""
+    from reconwb.statements import csv as statement_csv
+
+    [st] = statement_csv.read(Path(path), name=str(path), overrides=overrides)
+    frame = st.frame().with_row_index("_row")
+    txn_id = pl.coalesce(pl.when(pl.col("txn_ref") != "").then("txn_ref"), pl.format("line:{}", pl.col("_row") + 2))
+    repeated = frame.filter(txn_id.is_duplicated() & ~txn_id.is_first_distinct()).head(1)
+    if repeated.height:
+        raise InvalidInput(f"{path}: line {repeated['_row'][0] + 2}: txn_id {repeated['txn_ref'][0]!r} appears"
+                           " more than once")
+    return frame.select(
+        txn_id.alias("txn_id"), pl.col("account_ref").alias("account"), "booked_on", "amount", "currency",
+        "description", "reference", "counterparty", pl.col("counterparty_iban").fill_null(""),
+    ).with_columns(cents=cents(pl.col("amount")))
 
 
 def payments_input(frame: pl.DataFrame) -> pl.DataFrame:
@@ -87,15 +86,17 @@ def payments_input(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def reconcile_files(
-    transactions_csv: str | Path, payments_csv: str | Path, out_csv: str | Path, rules: str | Path | None = None
+    transactions_csv: str | Path, payments_csv: str | Path, out_csv: str | Path, rules: str | Path | None = None,
+    *, transactions_mapping: Mapping[str, Any] | None = None, payments_mapping: Mapping[str, Any] | None = None,
 ) -> ReconcileReport:
-    """Match two files and write the Matches CSV (auto-matches only); touches no store."""
+    """Match two files and write the Matches CSV (auto-matches only); touches no store. The mappings are keys
+    put on top of each file's detected layout (`reconwb.mappings`)."""
     from reconwb.payments import read_file
 
     started = time.perf_counter()
     ruleset = rules_mod.load(rules)
-    txns = read_transactions_csv(transactions_csv)
-    payments = payments_input(read_file(payments_csv))
+    txns = read_transactions_csv(transactions_csv, transactions_mapping)
+    payments = payments_input(read_file(payments_csv, payments_mapping))
     read_s = time.perf_counter() - started
     result = match(txns, payments, ruleset)
     write_matches(result, out_csv)
@@ -146,9 +147,11 @@ def summarise(result: MatchResult, ruleset: rules_mod.Rules, *, dry_run: bool,
 
 # -- store mode ------------------------------------------------------------------------------------------------
 
+# `frames.cents` in SQL: exact cents, NULL (not matched automatically) for a sub-cent amount such as 1.235 KWD
+_CENTS_SQL = "CASE WHEN {0} * 100 = trunc({0} * 100) THEN CAST({0} * 100 AS BIGINT) END"
 _TXNS_SQL = f"""
 SELECT CAST(t.txn_id AS VARCHAR) AS txn_id, a.external_ref AS account, t.booked_on,
-       CAST(t.amount * 100 AS BIGINT) AS cents, t.currency, t.description, t.reference, t.counterparty,
+       {_CENTS_SQL.format("t.amount")} AS cents, t.currency, t.description, t.reference, t.counterparty,
        t.counterparty_iban
 FROM transactions t JOIN accounts a USING (account_id) JOIN connections c USING (connection_id)
 WHERE t.amount > 0 AND t.status = 'booked' AND (CAST(? AS VARCHAR) IS NULL OR c.name = ?)
@@ -156,8 +159,8 @@ WHERE t.amount > 0 AND t.status = 'booked' AND (CAST(? AS VARCHAR) IS NULL OR c.
                        WHERE g.status = '{LIVE}')
 """
 _PAYMENTS_SQL = f"""
-SELECT p.payment_id, CAST((p.amount - coalesce(m.paid, 0)) * 100 AS BIGINT) AS cents,
-       CAST(p.amount * 100 AS BIGINT) AS total_cents, p.currency, p.issued_on, p.due_on, p.reference, p.payer,
+SELECT p.payment_id, {_CENTS_SQL.format("(p.amount - coalesce(m.paid, 0))")} AS cents,
+       {_CENTS_SQL.format("p.amount")} AS total_cents, p.currency, p.issued_on, p.due_on, p.reference, p.payer,
        p.payer_iban,
        coalesce((SELECT min(a.external_ref) FROM accounts a WHERE a.iban = p.account_ref), p.account_ref)
            AS account_ref

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconwb.matching.rules import Rules
+from reconwb.money import MONEY
 
 TXN_COLUMNS: dict[str, pl.DataType] = {
     "txn_id": pl.String(),
@@ -38,8 +39,10 @@ _LEGAL_FORMS = r"\b(gmbh|ltd|limited|inc|llc|ag|sa|sas|bv|nv|co|corp|plc|srl|sar
 
 
 def cents(expr: pl.Expr) -> pl.Expr:
-    """A Decimal(18,2) column as exact integer cents."""
-    return (expr.cast(pl.Decimal(18, 2)) * 100).cast(pl.Int64)
+    """A money column as exact integer cents; null (never matched automatically) for an amount with a third
+    decimal (KWD, BHD...: 1.235), which has no exact number of cents and must not be rounded into one."""
+    milli = (expr.cast(MONEY) * 1000).cast(pl.Int64)
+    return pl.when(milli % 10 == 0).then(milli // 10).otherwise(None)
 
 
 def cents_text(expr: pl.Expr) -> pl.Expr:

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from reconwb.statements import camt, csv, detect, mt940, ofx
 from reconwb.statements.model import FORMATS, Statement, StatementError
@@ -20,19 +22,23 @@ def parse(
     mapping: csv.CsvMapping | None = None,
     encoding: str | None = None,
     name: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> tuple[str, list[Statement]]:
-    """The file's format and its statements; `StatementError` (naming the file) for anything unreadable."""
+    """The file's format and its statements; `StatementError` (naming the file) for anything unreadable.
+
+    `mapping` is a complete CSV mapping (a preset); `overrides` are mapping keys (a mapping file, `--map`) put
+    on top of what is detected from a CSV file."""
     name = name or path.name
     if not path.is_file():
         raise StatementError("no such file", file=str(path))
     if fmt == "auto":
-        fmt = "csv" if mapping is not None else detect.detect(path, name)
+        fmt = "csv" if mapping is not None or overrides else detect.detect(path, name)
     if fmt == "ofx":
         return fmt, ofx.read(path, name=name, encoding=encoding)
     if fmt == "mt940":
-        return fmt, mt940.read(path, name=name, encoding=encoding or "utf-8")
+        return fmt, mt940.read(path, name=name, encoding=encoding)
     if fmt == "camt":
         return fmt, camt.read(path, name=name)
     if fmt == "csv":
-        return fmt, csv.read(path, name=name, mapping=mapping, encoding=encoding)
+        return fmt, csv.read(path, name=name, mapping=mapping, encoding=encoding, overrides=overrides)
     raise StatementError(f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}", file=name)

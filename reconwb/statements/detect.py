@@ -38,7 +38,7 @@ def detect_bytes(head: bytes, name: str) -> str:
         raise StatementError("XML that is neither CAMT.052/053/054 nor OFX", file=name, line=1)
     if MT940_TAG.search(text):
         return "mt940"
-    first_line = text.split(b"\n", 1)[0]
-    if any(sep in first_line for sep in (b",", b";", b"\t", b"|")):
+    head_lines = text.split(b"\n", 6)[:6]  # exports may open with a title line above the header
+    if any(sep in line for line in head_lines for sep in (b",", b";", b"\t", b"|")):
         return "csv"
     raise StatementError("unknown statement format (not OFX, MT940, CAMT or CSV); pass --format", file=name, line=1)

@@ -8,8 +8,10 @@ and the same file (or an overlapping one) imported again adds nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -46,9 +48,10 @@ def import_file(
     fmt: str = "auto",
     mapping: CsvMapping | None = None,
     encoding: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> ImportResult:
     """Parse `path`, then store it under `connection` (created as a statement-file connection if new)."""
-    fmt, statements = parse(path, fmt, mapping=mapping, encoding=encoding)
+    fmt, statements = parse(path, fmt, mapping=mapping, encoding=encoding, overrides=overrides)
     return store(con, statements, connection, file=path, fmt=fmt)
 
 

@@ -12,17 +12,17 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
 
+from reconwb import money
 from reconwb.errors import InvalidInput
 from reconwb.transactions import MONEY, SCHEMA, Txn, to_frame, with_keys
 
 FORMATS = ("ofx", "mt940", "camt", "csv")
-CENT = Decimal("0.01")
 # text formats are read whole: above this size a reader refuses the file rather than exhaust memory
 MAX_TEXT_BYTES = 64 * 1024 * 1024
 
@@ -83,7 +83,7 @@ class Statement:
     def total(self) -> Decimal:
         if self.table is not None:
             value = self.table.get_column("amount").sum()
-            return Decimal(value or 0).quantize(CENT)
+            return Decimal(value or 0)
         return sum((line.txn.amount for line in self.lines), Decimal("0.00"))
 
     def balance_warning(self, file: str) -> str | None:
@@ -151,14 +151,12 @@ def decode(data: bytes, name: str, encoding: str = "utf-8") -> str:
         raise StatementError(f"unknown encoding {encoding!r}", file=name) from None
 
 
-def parse_decimal(text: str, what: str, name: str, line: int | None = None) -> Decimal:
+def parse_amount(text: str, currency: str | None, what: str, name: str, line: int | None = None) -> Decimal:
+    """An amount written as a plain decimal, exact to its currency's minor unit; refused at its line otherwise."""
     try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, ValueError):
-        raise StatementError(f"{what} {text.strip()[:40]!r} is not a number", file=name, line=line) from None
-    if not value.is_finite() or abs(value) >= Decimal("1e16"):
-        raise StatementError(f"{what} {text.strip()[:40]!r} is out of range", file=name, line=line)
-    return value.quantize(CENT)
+        return money.exact(money.parse(text), currency)
+    except money.MoneyError as err:
+        raise StatementError(f"{what}: {err}", file=name, line=line) from None
 
 
 RF_REFERENCE = re.compile(r"\bRF\d{2}(?: ?[A-Z0-9]){1,21}", re.IGNORECASE)

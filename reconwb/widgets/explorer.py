@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from reconwb import matching, plots, reports
+from reconwb import matching, money, plots, reports
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
@@ -83,7 +83,7 @@ def _fmt(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.2f}"
-    return str(value)
+    return money.display(value)
 
 
 def _label(*parts: Any, width: tuple[int, ...]) -> str:
@@ -282,11 +282,11 @@ class ReconciliationExplorer(w.VBox):
     @staticmethod
     def _links_html(rows: pl.DataFrame, amount_col: str) -> str:
         return "<br>".join(
-            f"#{r['txn_id']} {html.escape(str(r['booked_on']))} {html.escape(str(r['txn_amount']))} "
+            f"#{r['txn_id']} {html.escape(str(r['booked_on']))} {html.escape(money.display(r['txn_amount']))} "
             f"{html.escape(str(r['currency']))} {html.escape(str(r['counterparty'] or ''))} "
             f"<i>{html.escape(str(r['txn_reference'] or r['description'] or ''))}</i> &rarr; "
-            f"<b>{html.escape(str(r['payment_id']))}</b> {html.escape(str(r[amount_col]))} "
-            + (f"<small>(fee {html.escape(str(r['fee']))} withheld)</small> " if r.get("fee") else "")
+            f"<b>{html.escape(str(r['payment_id']))}</b> {html.escape(money.display(r[amount_col]))} "
+            + (f"<small>(fee {html.escape(money.display(r['fee']))} withheld)</small> " if r.get("fee") else "")
             + f"{html.escape(str(r['payer'] or ''))}"
             for r in rows.iter_rows(named=True)
         )

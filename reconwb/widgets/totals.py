@@ -7,7 +7,7 @@ import html
 import ipywidgets as w
 import polars as pl
 
-from reconwb import plots, reports
+from reconwb import money, plots, reports
 from reconwb.workspace import Workspace
 
 
@@ -17,7 +17,8 @@ def frame_html(frame: pl.DataFrame, *, empty: str = "nothing yet") -> str:
         return f"<i>{html.escape(empty)}</i>"
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td style='padding:2px 8px'>{html.escape(money.display(v))}</td>" for v in row)
+        + "</tr>"
         for row in frame.iter_rows()
     )
     return f"<table class='reconwb-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -194,7 +194,7 @@ def test_bad_input_names_file_and_line(tmp_path: Path) -> None:
     write_csv(tmp_path / "p.csv", PAY_HEADER, [pay("P1", "10.00")])
     from reconwb.matching import reconcile_files
 
-    with pytest.raises(InvalidInput, match=r"t\.csv: line 3: amount '1O.00' is not a decimal amount"):
+    with pytest.raises(InvalidInput, match=r"t\.csv:3: bad amount '1O.00'"):
         reconcile_files(tmp_path / "t.csv", tmp_path / "p.csv", tmp_path / "m.csv")
     assert not (tmp_path / "m.csv").exists()
 

@@ -36,10 +36,11 @@ def balance(code: str, amount: str, ind: str = "CRDT") -> str:
             f"<CdtDbtInd>{ind}</CdtDbtInd><Dt><Dt>2026-03-01</Dt></Dt></Bal>")
 
 
-@pytest.mark.parametrize("version", ["02", "03", "04", "05", "06", "07", "08"])
+@pytest.mark.parametrize("version", ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
+                                     "14"])
 @pytest.mark.parametrize("kind", ["052", "053", "054"])
 def test_every_supported_version(kind: str, version: str) -> None:
-    status = "<Sts><Cd>BOOK</Cd></Sts>" if version == "08" else "<Sts>BOOK</Sts>"  # .08 wraps the status code
+    status = "<Sts><Cd>BOOK</Cd></Sts>" if version >= "08" else "<Sts>BOOK</Sts>"  # .08 on wraps the status code
     data = document(entry(status=status) + entry("2.50", "DBIT", ref="R2", status=status), kind=kind,
                     version=version)
     [st] = camt.read(data, name="v.xml")
@@ -48,8 +49,8 @@ def test_every_supported_version(kind: str, version: str) -> None:
 
 
 def test_unsupported_version_and_foreign_xml() -> None:
-    with pytest.raises(StatementError, match="001.09 is not supported"):
-        camt.read(document(entry(), version="09"), name="v9.xml")
+    with pytest.raises(StatementError, match=r"v15\.xml:1: CAMT version camt\.053\.001\.15 is not supported"):
+        camt.read(document(entry(), version="15"), name="v15.xml")
     with pytest.raises(StatementError, match="not a CAMT document"):
         camt.read(b"<?xml version='1.0'?><Document xmlns='urn:other'><x/></Document>", name="o.xml")
 
@@ -122,7 +123,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_xml_is_refused(kind: str) -> None:
-    with pytest.raises(StatementError, match=rf"{kind}\.xml: refused"):
+    with pytest.raises(StatementError, match=rf"{kind}\.xml:\d+: refused"):
         camt.read(HOSTILE[kind], name=f"{kind}.xml")
 
 
@@ -135,7 +136,7 @@ def test_truncated_xml_names_the_line() -> None:
 
 def test_entry_without_amount() -> None:
     data = document(entry().replace('<Amt Ccy="EUR">10.00</Amt>', "", 1))
-    with pytest.raises(StatementError, match=r"noamt\.xml: entry 1: entry without an amount"):
+    with pytest.raises(StatementError, match=r"noamt\.xml:\d+: <Ntry> entry 1 without an amount"):
         camt.read(data, name="noamt.xml")
 
 

@@ -86,7 +86,7 @@ def test_broken_fixture_fails_and_stores_nothing(run_cli) -> None:
          b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.04'><x>&x;</x></Document>", "auto",
          ["empty.dat", "refused"]),
         (b"just some words\n", "auto", ["empty.dat:1:", "unknown statement format"]),
-        (b":20:X\n:25:1\n:60F:C260301EUR1,00\n:61:26030", "mt940", ["empty.dat", "malformed MT940"]),
+        (b":20:X\n:25:1\n:60F:C260301EUR1,00\n:61:26030", "mt940", ["empty.dat:4:", ":61:", "not a statement line"]),
     ],
     ids=["empty", "binary", "hostile", "unknown", "truncated"],
 )
@@ -110,3 +110,18 @@ def test_missing_file_and_bad_options(run_cli, tmp_path: Path) -> None:
     mapping = tmp_path / "m.json"
     mapping.write_text("[]")
     _fails_cleanly(run_cli("statements", "parse", str(POSTFINANCE), "--mapping", str(mapping)), "m.json")
+
+
+def test_import_a_bank_export_with_map_options_and_a_clear_refusal(run_cli, tmp_path: Path) -> None:
+    export = tmp_path / "umsaetze.csv"
+    export.write_text("Umsätze Girokonto\nTag;Was;Wieviel\n01.07.2025;Miete;-1.200,00\n02.07.2025;Gehalt;3.100,55\n",
+                      encoding="utf-8")
+    refused = run_cli("statements", "import", str(export), "--connection", "giro")
+    assert refused.returncode != 0 and refused.stdout == ""
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: umsaetze.csv:2: a transactions file needs `booked_on`")
+    assert "'Tag', 'Was', 'Wieviel'" in line
+    done = run_cli("statements", "import", str(export), "--connection", "giro", "--map", "booked_on=Tag",
+                   "--map", "amount=Wieviel", "--map", "description=Was", "--map", "currency=EUR", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["imported"] == 2

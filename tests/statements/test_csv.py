@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconwb.errors import InvalidInput
 from reconwb.statements import StatementError, csv, parse
 
 HEADER = "txn_id,account_id,booked_on,amount,currency,description,reference,counterparty\n"
@@ -102,13 +103,13 @@ def test_mapping_file_with_sign_flag_and_direction(tmp_path: Path, suffix: str) 
 def test_bad_mapping_files(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     path.write_text('{"columns": {"booked_on": "D", "amount": "A"}, "sepparator": ";"}')
-    with pytest.raises(StatementError, match="unknown mapping keys sepparator"):
+    with pytest.raises(InvalidInput, match="unknown mapping keys sepparator"):
         csv.load_mapping(path)
     path.write_text("{not json")
-    with pytest.raises(StatementError, match="m.json: mapping file is not valid json"):
+    with pytest.raises(InvalidInput, match="m.json: mapping file is not valid json"):
         csv.load_mapping(path)
     path.write_text('{"columns": {"description": "D"}}')
-    with pytest.raises(StatementError, match="needs `booked_on` and `amount`"):
+    with pytest.raises(InvalidInput, match="needs `booked_on` and `amount`"):
         csv.load_mapping(path)
 
 
@@ -146,5 +147,6 @@ def test_empty_and_header_only(tmp_path: Path) -> None:
 
 
 def test_unknown_layout(tmp_path: Path) -> None:
-    with pytest.raises(StatementError, match=r"odd\.csv:1: unknown CSV layout"):
+    with pytest.raises(StatementError, match=r"odd\.csv:1: a transactions file needs `booked_on` and `amount`.*"
+                       r" the file has columns 'a', 'b', 'c'"):
         parse(write(tmp_path, "odd.csv", "a,b,c\n1,2,3\n"))

@@ -149,3 +149,25 @@ def test_export_writes_transactions_csv_that_reimports_as_duplicates(ws: Workspa
     again = _import(ws, out, connection="abn")
     # the abn lines have no bank id: their exported fingerprint ids must still match
     assert (again.imported, again.duplicates) == (3, 10)  # the 3 OFX lines are new to connection "abn"
+
+
+def test_three_decimal_money_is_stored_exactly_and_a_rounding_file_stores_nothing(ws: Workspace,
+                                                                                   tmp_path: Path) -> None:
+    from tests.statements.test_mt940_lenient import KWD
+
+    good = tmp_path / "kw.sta"
+    good.write_text(KWD)
+    assert _import(ws, good).imported == 2
+    assert [r[2] for r in _rows(ws)] == [D("1.235"), D("-0.005")]
+    export = tmp_path / "out.csv"
+    with ws.connect() as con:
+        transactions.export_csv(con, str(export))
+    amounts = [row["amount"] for row in stdcsv.DictReader(export.open())]
+    assert amounts == ["1.235", "-0.005"]  # exact both ways, never 1.24
+    bad = tmp_path / "eur.sta"
+    bad.write_text(KWD.replace(":20:KW-1", ":20:EU-1").replace("KWD", "EUR").replace("1,235", "1,230"))
+    with pytest.raises(StatementError, match=r"eur\.sta:6: :61: amount: 0\.005 has more decimals than EUR"):
+        _import(ws, bad, connection="other")
+    assert len(_rows(ws)) == 2
+    with ws.connect() as con:
+        assert connections.get(con, "other", missing_ok=True) is None

@@ -41,3 +41,35 @@ def test_match_fees_are_backfilled_for_automatic_one_to_one_matches(tmp_path: Pa
     assert status == {"CARD": "paid", "SPLIT": "partially_paid", "BYHAND": "partially_paid", "EXACT": "paid"}
     con.execute("INSERT INTO matches (group_id, txn_id, payment_id, amount) VALUES ('g5', 5, 'SPLIT', 50.00)")
     assert con.execute("SELECT fee FROM matches WHERE group_id = 'g5'").fetchall() == [(Decimal("0.00"),)]
+
+
+def test_money_columns_widen_to_three_decimals_and_keep_every_value(tmp_path: Path) -> None:
+    con = _store_at(tmp_path / "old.duckdb", 13)  # a store as the version before 0014 left it
+    con.execute("""INSERT INTO transactions (txn_id, account_id, dedupe_key, booked_on, amount, currency, source,
+        charges) VALUES (1, 1, 'id:a', DATE '2026-01-02', -0.05, 'EUR', 'statement', 1.20),
+        (2, 1, 'id:b', DATE '2026-01-03', 999999999999999.99, 'EUR', 'statement', NULL)""")
+    con.execute("INSERT INTO payments (payment_id, amount, currency) VALUES ('P1', 12.34, 'EUR')")
+    con.execute("INSERT INTO match_groups (group_id, kind, rule, confidence, status) VALUES"
+                " ('g1', 'one_to_one', 'manual', 1.0, 'matched')")
+    con.execute("INSERT INTO matches (group_id, txn_id, payment_id, amount, fee) VALUES ('g1', 1, 'P1', 12.30, 0.04)")
+
+    assert 14 in migrate.migrate(con)
+
+    types = dict(con.execute("SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+                             " WHERE column_name IN ('amount', 'charges', 'fee')"
+                             " AND table_name IN ('transactions', 'payments', 'matches')").fetchall())
+    assert set(types.values()) == {"DECIMAL(18,3)"}, types
+    assert len(types) == 5
+    assert con.execute("SELECT amount, charges FROM transactions ORDER BY txn_id").fetchall() == [
+        (Decimal("-0.05"), Decimal("1.20")), (Decimal("999999999999999.99"), None)]
+    assert con.execute("SELECT amount, fee FROM matches").fetchall() == [(Decimal("12.30"), Decimal("0.04"))]
+    # the constraints and indexes still hold, and a three-decimal amount is kept as it is
+    con.execute("INSERT INTO payments (payment_id, amount, currency) VALUES ('KW', 1.235, 'KWD')")
+    assert con.execute("SELECT amount FROM payments WHERE payment_id = 'KW'").fetchall() == [(Decimal("1.235"),)]
+    try:
+        con.execute("INSERT INTO payments (payment_id, amount, currency) VALUES ('KW', 1, 'KWD')")
+        raise AssertionError("the primary key no longer holds")
+    except duckdb.ConstraintException:
+        pass
+    indexes = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    assert {"matches_txn", "matches_payment"} <= indexes

@@ -252,8 +252,10 @@ def test_an_abandoned_attempt_of_another_host_waits_for_its_lease(ledger: Worksp
         assert (refused.allowed, refused.kind) == (False, attempts.RUNNING)
         assert f"already running (run {run_id}, since" in refused.reason
         con.execute("UPDATE sync_runs SET lease_expires_at = now() - INTERVAL 1 MINUTE WHERE run_id = ?", [run_id])
-        assert attempts.admit(con, 1).allowed
-        assert lifecycle.budget(con, 1).failures == 1
+        assert attempts.admit(con, 1, now=True).allowed  # closed as abandoned: a person may try now
+        assert lifecycle.budget(con, 1).failures == 1  # and its login stays counted
+        status, outcome = con.execute("SELECT status, outcome FROM sync_runs WHERE run_id = ?", [run_id]).fetchone()
+    assert (status, outcome) == ("failed", "OutcomeUnknown")
 
 
 def test_threads_of_one_kernel_never_see_a_raw_conflict(ledger: Workspace) -> None:

@@ -46,6 +46,8 @@ _REGISTRATION = re.compile(
     re.MULTILINE,
 )
 _ADD_COMMAND = re.compile(r"^[ \t]*(?P<parent>\w+)\.add_command\(", re.MULTILINE)
+# a group handed to a function (`_provider_commands(plaid_group, "plaid")`) may get its subcommands there
+_HANDED_ON = re.compile(r"^[ \t]*\w+\((?P<parent>\w+)\s*[,)]", re.MULTILINE)
 _NAME = re.compile(r"""\s*(?:name\s*=\s*)?(?P<q>["'])(?P<name>[^"']+)(?P=q)""")
 
 
@@ -80,7 +82,7 @@ def index() -> Index:
                 if reg["kind"] == "group":
                     groups[reg["fn"]] = path
     for module in modules:  # `group.add_command(...)`: only importing the module tells the name
-        for added in _ADD_COMMAND.finditer(_source(module)):
+        for added in [*_ADD_COMMAND.finditer(_source(module)), *_HANDED_ON.finditer(_source(module))]:
             if added["parent"] in groups:
                 found.contributors[groups[added["parent"]]].add(module)
                 found.dynamic.add(groups[added["parent"]])

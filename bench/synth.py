@@ -112,7 +112,7 @@ def generate(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
     )
     truth = txns.filter(pl.col("payment_id").is_not_null()).select(
         "txn_id", payment_id=pl.col("payment_id").str.split(",")
-    ).explode("payment_id")
+    ).explode("payment_id").join(payments.select("payment_id", kind="fate"), on="payment_id", how="left")
     out_txns = txns.select("txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference",
                            "counterparty")
     out_payments = payments.select(

@@ -87,7 +87,8 @@ def payments_input(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def reconcile_files(
-    transactions_csv: str | Path, payments_csv: str | Path, out_csv: str | Path, rules: str | Path | None = None
+    transactions_csv: str | Path, payments_csv: str | Path, out_csv: str | Path, rules: str | Path | None = None,
+    rates: str | Path | None = None,
 ) -> ReconcileReport:
     """Match two files and write the Matches CSV (auto-matches only); touches no store."""
     from reconwb.payments import read_file

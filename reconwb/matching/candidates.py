@@ -6,6 +6,8 @@ keys, each always including the currency:
 - references: a token of the deposit's reference or description equals an invoice's normalised reference;
 - payer and amount: same payer (name key or IBAN) and an amount the invoice could arrive as (exact, or less one
   of the fee schedules the rules know);
+- a payer word and amount: one significant word of the names in common and such an amount, where that word and
+  amount are not common (a name the bank cut short or spelt otherwise still shares its rare words);
 - rare amounts: the same expected amount, where that amount is rare on both sides (a common amount such as
   49.00 says nothing by itself, and joining on it would explode).
 
@@ -15,9 +17,10 @@ Everything here is vectorised polars; the only Python loop-free fuzzy step uses 
 from __future__ import annotations
 
 import polars as pl
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from reconwb.matching import payers
 from reconwb.matching.rules import Rules
 
 REF_KINDS = {"exact": 3, "extracted": 2, "fuzzy": 1, "none": 0}
@@ -46,16 +49,38 @@ def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     return pl.concat(parts).filter(pl.col("key") > 0).unique(["p", "key"])
 
 
+SINCE_ISSUE = (pl.col("booked_on") - pl.col("opens")).dt.total_days()
+SINCE_DUE = (pl.col("booked_on") - pl.col("anchor")).dt.total_days()
+WORD_BLOCK_MAX = 30  # a (currency, amount, payer word) shared by more rows than this on a side blocks nothing
+
+
 def _windowed(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    window = rules.widest_window
-    dated = pairs.join(txns.select("t", "booked_on"), on="t").join(payments.select("p", "anchor"), on="p")
-    delta = (pl.col("booked_on") - pl.col("anchor")).dt.total_days()
-    return dated.filter(pl.col("anchor").is_null() | delta.is_between(-window.before, window.after)).select("t", "p")
+    dated = pairs.join(txns.select("t", "booked_on"), on="t").join(payments.select("p", "opens", "anchor"), on="p")
+    return dated.filter(rules.in_any_window(SINCE_ISSUE, SINCE_DUE)).select("t", "p")
 
 
-def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Pairs sharing payer (name key or IBAN) and expected amount, plus pairs sharing a rare expected amount."""
-    keys = amount_keys(payments, rules)
+def _words(frame: pl.DataFrame, name: str, side: str) -> pl.DataFrame:
+    """(side, currency, key, word) for every significant payer word of three characters or more."""
+    return frame.select(
+        side, "currency", "key", word=payers.payer_words(pl.col(name)).str.split(" ")
+    ).explode("word").filter(pl.col("word").str.len_chars() >= 3).unique()
+
+
+def word_pairs(txns: pl.DataFrame, payments: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Pairs sharing an expected amount and a payer word, where that (amount, word) is not common on either side."""
+    t = _words(txns.filter(pl.col("payer_key") != "").select("t", "currency", "counterparty", key="cents"),
+               "counterparty", "t")
+    p = _words(keys.join(payments.select("p", "payer"), on="p").filter(pl.col("payer_key") != ""), "payer", "p")
+    t = t.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
+    p = p.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
+    return t.join(p, on=["currency", "key", "word"]).select("t", "p").unique()
+
+
+def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+                 keys: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Pairs sharing payer (name key, a rare payer word or IBAN) and expected amount, plus pairs sharing a rare
+    expected amount."""
+    keys = amount_keys(payments, rules) if keys is None else keys
     t = txns.select("t", "currency", "payer_key", "iban", key="cents")
     by_payer = t.filter(pl.col("payer_key") != "").join(
         keys.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "key"),
@@ -70,7 +95,8 @@ def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl
     by_amount = rare_txns.select("t", "currency", "key").join(
         rare_keys.select("p", "currency", "key"), on=["currency", "key"]
     )
-    pairs = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p"), by_amount.select("t", "p")]).unique()
+    pairs = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p"), by_amount.select("t", "p"),
+                       word_pairs(txns, payments, keys)]).unique()
     return _windowed(pairs, txns, payments, rules)
 
 
@@ -91,7 +117,8 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hi
 
     Two strings within one insertion, deletion or substitution share a string of their deletion neighbourhoods,
     so an equality join finds them without comparing everything with everything. Only transactions and payments
-    without an exact or extracted hit take part.
+    without a confirmed hit (a reference found and an amount that fits it) take part: a typo can turn one
+    invoice number into another's, and that other invoice's amount then does not fit.
     """
     if rules.fuzzy_max_distance < 1:
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
@@ -111,23 +138,27 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hi
 def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none)."""
     refs = reference_pairs(txns, payments)
-    typos = _windowed(typo_pairs(txns, payments, refs.select("t").unique(), refs.select("p").unique(), rules),
-                      txns, payments, rules)
-    others = pl.concat([amount_pairs(txns, payments, rules), typos]).unique().join(
+    keys = amount_keys(payments, rules)
+    confirmed = refs.join(txns.select("t", key="cents"), on="t").join(keys.select("p", "key"), on=["p", "key"])
+    typos = _windowed(
+        typo_pairs(txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules),
+        txns, payments, rules)
+    others = pl.concat([amount_pairs(txns, payments, rules, keys), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
     others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8))
     pairs = pl.concat([refs, others])
-    return fuzzy_references(pairs, txns, payments, rules)
+    return fuzzy_references(pairs, txns, payments, rules, confirmed.select("t").unique())
 
 
-def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+                     confirmed: pl.DataFrame | None = None) -> pl.DataFrame:
     """Raise `ref_level` to 1 where a token is within `fuzzy_max_distance` edits of the payment's reference.
 
     The guard: the reference must be at least `fuzzy_min_length` long and the token about as long as it (the
     length difference counts as edits), so "INV-12" is not found inside "INV-1234567" or "INV-12-REFUND-99".
-    Only transactions with no exact or extracted hit at all are examined.
+    Only transactions without a `confirmed` hit (by default: without any exact or extracted hit) are examined.
     """
-    hit = pairs.filter(pl.col("ref_level") > 0).select("t").unique()
+    hit = pairs.filter(pl.col("ref_level") > 0).select("t").unique() if confirmed is None else confirmed
     todo = pairs.filter(pl.col("ref_level") == 0).join(hit, on="t", how="anti")
     maxd, minlen = rules.fuzzy_max_distance, rules.fuzzy_min_length
     if todo.is_empty() or maxd <= 0:
@@ -163,15 +194,17 @@ def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataF
 
 
 def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
-    """The per-field facts scoring needs: amount difference, day offset, payer similarity, account fit."""
+    """The per-field facts scoring needs: amount difference, days since issue and since due, payer similarity,
+    account fit."""
     tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
                         t_iban="iban", t_name="counterparty")
-    pcols = payments.select("p", "payment_id", "account_ref", "anchor", p_cents="cents", p_payer="payer_key",
-                            p_iban="iban", p_name="payer")
+    pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
+                            p_payer="payer_key", p_iban="iban", p_name="payer")
     frame = pairs.join(tcols, on="t").join(pcols, on="p")
     frame = frame.with_columns(
         diff=pl.col("p_cents") - pl.col("t_cents"),
-        delta=(pl.col("booked_on") - pl.col("anchor")).dt.total_days(),
+        since_issue=SINCE_ISSUE,
+        delta=SINCE_DUE,
         iban_match=(pl.col("t_iban") != "") & (pl.col("t_iban") == pl.col("p_iban")),
         account_ok=(pl.col("account_ref") == "") | (pl.col("account_ref") == pl.col("account")),
         payer_exact=(pl.col("t_payer") != "") & (pl.col("t_payer") == pl.col("p_payer")),
@@ -182,11 +215,7 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     )
     similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
     if not need.is_empty():
-        scores = process.cpdist(
-            need["t_name"].str.to_lowercase().to_list(), need["p_name"].str.to_lowercase().to_list(),
-            scorer=fuzz.token_sort_ratio, workers=-1,
-        )
-        similarity = similarity.scatter(need["_i"], pl.Series(scores, dtype=pl.Float64) / 100)
+        similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name"))
     return frame.with_columns(
         payer_sim=pl.when(pl.col("payer_exact")).then(1.0).otherwise(similarity)
-    ).drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name")
+    ).drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name", "opens")

@@ -2,13 +2,15 @@
 
 Both file mode and store mode build these frames and hand them to the same engine, so what is compared is
 defined here only: references upper-cased with punctuation dropped, the tokens a description carries that could
-be references, payer names without case, punctuation or legal-form suffixes.
+be references, payer names as `payers.payer_key` reads them, and the invoice's life (issue and due dates, each
+standing in for the other when missing).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from reconwb.matching.payers import payer_key
 from reconwb.matching.rules import Rules
 
 TXN_COLUMNS: dict[str, pl.DataType] = {
@@ -34,7 +36,6 @@ PAYMENT_COLUMNS: dict[str, pl.DataType] = {
     "payer_iban": pl.String(),
     "account_ref": pl.String(),
 }
-_LEGAL_FORMS = r"\b(gmbh|ltd|limited|inc|llc|ag|sa|sas|bv|nv|co|corp|plc|srl|sarl|kg|oy|ab)\b"
 
 
 def cents(expr: pl.Expr) -> pl.Expr:
@@ -51,13 +52,6 @@ def cents_text(expr: pl.Expr) -> pl.Expr:
 
 def norm_ref(expr: pl.Expr) -> pl.Expr:
     return expr.fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
-
-
-def payer_key(expr: pl.Expr) -> pl.Expr:
-    return (
-        expr.fill_null("").str.to_lowercase().str.replace_all(r"\.", "").str.replace_all(r"[^a-z0-9 ]", " ")
-        .str.replace_all(_LEGAL_FORMS, " ").str.replace_all(r"[^a-z0-9]", "")
-    )
 
 
 def norm_iban(expr: pl.Expr) -> pl.Expr:
@@ -84,10 +78,12 @@ def prepare_transactions(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
 
 
 def prepare_payments(frame: pl.DataFrame) -> pl.DataFrame:
-    """Payments with row index `p`, anchor date (due, else issued), normalised reference and payer key."""
+    """Payments with row index `p`, their life (`opens` at issue, `anchor` at due; each the other when missing),
+    normalised reference and payer key."""
     frame = _conform(frame, PAYMENT_COLUMNS)
     return frame.with_row_index("p").with_columns(
         anchor=pl.coalesce("due_on", "issued_on"),
+        opens=pl.coalesce("issued_on", "due_on"),
         ref_norm=norm_ref(pl.col("reference")),
         payer_key=payer_key(pl.col("payer")),
         iban=norm_iban(pl.col("payer_iban")),

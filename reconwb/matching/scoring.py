@@ -16,7 +16,7 @@ from reconwb.matching.rules import Rule, Rules
 LEVEL = {"exact": 3, "extracted": 2, "fuzzy": 1}
 EVIDENCE_REFERENCE = {3: 0.97, 2: 0.95, 1: 0.85}
 EVIDENCE_AMOUNT = 0.6
-EVIDENCE_PAYER_NAME = 0.75
+EVIDENCE_PAYER_NAME = 0.8
 EVIDENCE_PAYER_IBAN = 0.8
 EVIDENCE_DATE = 0.3
 FIELDS = ("reference", "amount", "payer", "date")
@@ -54,14 +54,18 @@ def _amount_score(rule: Rule) -> pl.Expr:
 
 
 def _date_score(rule: Rule) -> pl.Expr:
-    before, after = max(rule.date.before, 1), max(rule.date.after, 1)
-    delta = pl.col("delta")
+    """1 inside the invoice's life (issue to due; for a `due` window, on the due date), falling to 0 at the
+    window's edges, -1 outside."""
+    window = rule.date
+    before, after = max(window.before, 1), max(window.after, 1)
+    early = pl.col("delta") if window.anchor == "due" else pl.col("since_issue")
+    late = pl.col("delta")
     return (
-        pl.when(delta.is_null()).then(0.0)
-        .when(delta < -rule.date.before).then(-1.0)
-        .when(delta > rule.date.after).then(-1.0)
-        .when(delta < 0).then(1 + delta / before)
-        .otherwise(1 - delta / after)
+        pl.when(late.is_null()).then(0.0)
+        .when(~window.contains(pl.col("since_issue"), late)).then(-1.0)
+        .when(early < 0).then(1 + early / before)
+        .when(late > 0).then(1 - late / after)
+        .otherwise(1.0)
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from reconwb.matching.assign import AUTO, SUGGESTION
+from reconwb.matching.candidates import SINCE_DUE, SINCE_ISSUE
 from reconwb.matching.rules import Rules
 from reconwb.matching.scoring import EVIDENCE_DATE, EVIDENCE_REFERENCE
 
@@ -35,8 +36,7 @@ def empty_links() -> pl.DataFrame:
 
 
 def _in_window(rules: Rules) -> pl.Expr:
-    window = rules.widest_window
-    return pl.col("delta").is_null() | pl.col("delta").is_between(-window.before, window.after)
+    return rules.in_any_window(pl.col("since_issue"), pl.col("delta"))
 
 
 def _band(confidence: pl.Expr, rules: Rules) -> pl.Expr:
@@ -134,15 +134,13 @@ def subset_batches(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
 
     `banned` (t, p) pairs, rejected or removed by a person, are never part of a subset.
     """
-    window = rules.widest_window
     t = txns.filter(pl.col("payer_key") != "").select("t", "currency", "payer_key", "account", "booked_on",
                                                        t_cents="cents")
-    p = payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "account_ref", "anchor",
-                                                          p_cents="cents")
+    p = payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "account_ref", "opens",
+                                                          "anchor", p_cents="cents")
     pairs = t.join(p, on=["currency", "payer_key"]).filter(
         ((pl.col("account_ref") == "") | (pl.col("account_ref") == pl.col("account")))
-        & (pl.col("anchor").is_null()
-           | (pl.col("booked_on") - pl.col("anchor")).dt.total_days().is_between(-window.before, window.after))
+        & rules.in_any_window(SINCE_ISSUE, SINCE_DUE)
         & (pl.col("p_cents") < pl.col("t_cents"))
     )
     if banned is not None and not banned.is_empty():

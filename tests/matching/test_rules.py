@@ -13,7 +13,7 @@ from tests.matching.helpers import links, pay, run, txn
 
 def test_defaults_work_without_a_file_and_are_versioned() -> None:
     loaded = rules.load()
-    assert loaded.version.startswith("default-1+")
+    assert loaded.version.startswith("default-2+")
     assert [r.name for r in loaded.rules][:2] == ["reference-exact", "reference-in-text"]
     assert rules.load().version == loaded.version  # the same text, the same version
 
@@ -112,13 +112,13 @@ amount = { tolerance_abs = "0.50", tolerance_pct = "1", tolerance_max = "3.00" }
     assert links(rows) == {("T1", "P1"), ("T2", "P2")}
 
 
-def test_asymmetric_date_window(tmp_path: Path) -> None:
+def test_asymmetric_date_window_around_the_due_date(tmp_path: Path) -> None:
     text = """
 version = "dates"
 [[rule]]
 name = "ref"
 reference = "exact"
-date = { before = 2, after = 10 }
+date = { before = 2, after = 10, anchor = "due" }
 """
     due = "2026-03-10"
     rows, _ = run(
@@ -131,6 +131,42 @@ date = { before = 2, after = 10 }
         rules=text,
     )
     assert links(rows) == {("T1", "P1"), ("T3", "P3")}
+
+
+def test_window_follows_the_invoice_life_from_issue_to_due_plus_grace(tmp_path: Path) -> None:
+    text = """
+version = "life"
+[[rule]]
+name = "ref"
+reference = "exact"
+date = { before = 3, after = 10 }
+"""
+    # issued 2026-02-01, due 2026-04-02: from 3 days before issue to 10 days after due
+    rows, _ = run(
+        tmp_path,
+        [txn("T1", "10.00", "2026-01-29", reference="L-1001"),  # 3 days before issue: in
+         txn("T2", "10.00", "2026-01-28", reference="L-1002"),  # 4 days before issue: out
+         txn("T3", "10.00", "2026-02-20", reference="L-1003"),  # six weeks before due: in
+         txn("T4", "10.00", "2026-04-12", reference="L-1004"),  # 10 days late: in
+         txn("T5", "10.00", "2026-04-13", reference="L-1005")],  # 11 days late: out
+        [pay(f"P{i}", "10.00", "2026-04-02", issued_on="2026-02-01", reference=f"L-100{i}") for i in range(1, 6)],
+        rules=text,
+    )
+    assert links(rows) == {("T1", "P1"), ("T3", "P3"), ("T4", "P4")}
+
+
+def test_default_rules_take_an_early_payer_on_long_terms(tmp_path: Path) -> None:
+    """The issue's first miss: no reference, paid 9 days after issue and 21 before due; payer and amount agree."""
+    rows, _ = run(
+        tmp_path,
+        [txn("T1", "15611.50", "2026-08-09", description="DEPOSIT TYRELL UMBRELLA GMBH 3693",
+             counterparty="TYRELL UMBRELLA GMBH 3693")],
+        [pay("P1", "15611.50", "2026-08-30", issued_on="2026-07-31", reference="INV-0000001",
+             payer="TYRELL UMBRELLA GMBH 3693"),
+         pay("P2", "15611.50", "2026-08-30", issued_on="2026-07-31", reference="INV-0000002",
+             payer="TYRELL UMBRELLA GMBH 3694")],
+    )
+    assert [(r["txn_id"], r["payment_id"], r["rule"]) for r in rows] == [("T1", "P1", "payer-amount")]
 
 
 def test_payer_name_without_reference(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ ABBREVIATIONS = {
 }
 STOP_WORDS = ("and", "the", "und", "et", "of")
 _DROP = r"\b(" + "|".join(f.replace(" ", r"\s+") for f in (*LEGAL_FORMS, *STOP_WORDS)) + r")\b"
-CUT_MIN_CHARS = 10  # a bank's truncated name must keep at least this much to count as the name it starts
+CUT_MIN_CHARS = 16  # a name cut short by a bank's field width (18, 20, 35 ...) keeps at least this much
 CUT_SIMILARITY = 0.95
 
 
@@ -63,15 +63,16 @@ def payer_numbers(expr: pl.Expr) -> pl.Expr:
 
 
 def payer_prefix(expr: pl.Expr) -> pl.Expr:
-    """The name as printed, reduced to lower-case letters and digits, for the truncation check."""
-    return _plain(expr).str.replace_all(r"[^a-z0-9]", "")
+    """The name as printed, reduced to lower-case letters, digits and single spaces, for the truncation check."""
+    return _plain(expr)
 
 
 def similarity(frame: pl.DataFrame, left: str, right: str) -> pl.Series:
     """Payer similarity in [0, 1] between the names in columns `left` and `right` of `frame`.
 
     1.0 when the word lists agree; else the token-sort ratio of the word lists, raised to `CUT_SIMILARITY` when
-    one printed name is the other cut short, and 0 when both carry numbers and the numbers differ.
+    one printed name is the other cut short (a customer number cut too included), and 0 when both carry numbers
+    and the numbers differ otherwise.
     """
     names = frame.select(
         a=payer_words(pl.col(left)), b=payer_words(pl.col(right)),
@@ -90,8 +91,8 @@ def similarity(frame: pl.DataFrame, left: str, right: str) -> pl.Series:
     sim = need.with_columns(r=pl.Series(ratio, dtype=pl.Float64) / 100).select(
         "_i",
         sim=pl.when(pl.col("a") == pl.col("b")).then(1.0)
-        .when(numbers_differ).then(0.0)
         .when(cut).then(pl.max_horizontal(pl.col("r"), pl.lit(CUT_SIMILARITY)))
+        .when(numbers_differ).then(0.0)
         .otherwise(pl.col("r")),
     )
     return scores.scatter(sim["_i"], sim["sim"])

@@ -12,7 +12,7 @@ other. Each paid invoice gets one kind (the per-kind recall the benchmark prints
 - `iban_only`: no name and no number, the payer's IBAN only;
 - `alias`: the money comes from a trade name or parent company, quoting the number;
 - `fx`: the invoice is in one currency, the deposit in another at the day's rate (plus a bank spread);
-- `recurring`: a subscriber with the same amount every month, paid each month without a number;
+- `recurring`: a subscriber with the same amount every month, paid by standing order without a number;
 - `split`, `batch`: two or three deposits for one invoice; one deposit listing two or three numbers.
 
 Names as banks show them: upper case, legal forms dropped or spelt otherwise (B.V., BV; Limited, Ltd), words
@@ -46,7 +46,7 @@ OTHER_FORM = {"Ltd": "Limited", "Limited": "Ltd", "BV": "B.V.", "S.A.": "SA", "I
 ABBREVIATE = {"International": "Intl", "Manufacturing": "Mfg", "Brothers": "Bros", "and": "&",
               "Holdings": "Hldgs", "Logistics": "Logistic", "Consulting": "Consult"}
 COMMON_CENTS = np.array([1999, 4900, 9900, 14900, 25000])
-RATES = {("EUR", "USD"): 1.0850, ("EUR", "GBP"): 0.8520, ("USD", "EUR"): 0.9217, ("GBP", "EUR"): 1.1737}
+RATES = {("EUR", "USD"): 1.0850, ("EUR", "GBP"): 0.8520}  # published against EUR only, as the ECB does
 BASE = np.datetime64("2026-01-01")
 
 
@@ -193,8 +193,10 @@ def generate(n: int, seed: int = 20260) -> tuple[pl.DataFrame, pl.DataFrame, pl.
 
 
 def rate_on(base: str, quote: str, day: int) -> float:
-    """The rate the generator publishes for `day` (days since 2025-12-01)."""
-    return float(f"{RATES[(base, quote)] * (1 + 0.01 * np.sin(day / 29)):.6f}")
+    """The rate of `day` (days since 2025-12-01): as published, or its inverse."""
+    if (base, quote) in RATES:
+        return float(f"{RATES[(base, quote)] * (1 + 0.01 * np.sin(day / 29)):.6f}")
+    return 1 / rate_on(quote, base, day)
 
 
 def _deposits(payments: pl.DataFrame, payer: np.ndarray, legal: list[str], ibans: list[str], bgroup: np.ndarray,
@@ -212,6 +214,8 @@ def _deposits(payments: pl.DataFrame, payer: np.ndarray, legal: list[str], ibans
         shown = _as_bank_shows(r["payer"], rng)
         iban = r["payer_iban"] if rng.random() < 0.5 else ""
         lag = int(rng.integers(0, r["due"] - r["issued"] + 8))  # most pay between issue and a week late
+        if kind == "recurring":  # a standing order: the same day of each month, give or take a weekend
+            lag = int(payer[i] % 20) + int(rng.integers(0, 3))
         ref, text, amount, cur = "", "CREDIT TRANSFER", r["cents"], r["currency"]
         if kind == "ref_exact":
             ref = _spell(r["reference"], rng)

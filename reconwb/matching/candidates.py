@@ -135,8 +135,36 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hi
     return left.join(right, on=["currency", "variant"]).select("t", "p").unique()
 
 
-def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none)."""
+def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Pairs across currencies: the deposit converted at the day's rate (`rates.convert`) is within the FX
+    tolerance of the invoice, and the deposit quotes its reference or comes from its payer (name key or IBAN).
+    With `ref_level`, `conv_cents` and `fx_rate_e8`."""
+    if fx.is_empty():
+        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32, "ref_level": pl.Int8, "conv_cents": pl.Int64,
+                                    "fx_rate_e8": pl.Int64})
+    conv = fx.join(txns.select("t", "ref_norm", "tokens", "payer_key", "iban"), on="t")
+    tokens = conv.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
+    refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
+    by_ref = tokens.join(refs, on=["currency", "tok"]).select(
+        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8))
+    by_payer = conv.filter(pl.col("payer_key") != "").join(
+        payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key"), on=["currency", "payer_key"])
+    by_iban = conv.filter(pl.col("iban") != "").join(
+        payments.filter(pl.col("iban") != "").select("p", "currency", "iban"), on=["currency", "iban"])
+    others = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p")]).unique().join(
+        by_ref.select("t", "p"), on=["t", "p"], how="anti").with_columns(ref_level=pl.lit(0, dtype=pl.Int8))
+    pairs = pl.concat([by_ref.group_by("t", "p").agg(pl.col("ref_level").max()), others])
+    pairs = pairs.join(fx, on="t").join(payments.select("p", "currency", p_cents="cents"), on=["p", "currency"])
+    allowed = pl.col("p_cents") * rules.fx_tolerance_pct_milli // 100_000
+    pairs = pairs.filter((pl.col("p_cents") - pl.col("conv_cents")).abs() <= allowed)
+    kept = _windowed(pairs.select("t", "p"), txns, payments, rules)
+    return pairs.join(kept, on=["t", "p"]).select("t", "p", "ref_level", "conv_cents", "fx_rate_e8")
+
+
+def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+               fx: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none); pairs
+    across currencies (from `fx`, see `fx_pairs`) carry `conv_cents` and `fx_rate_e8`, other pairs nulls."""
     refs = reference_pairs(txns, payments)
     keys = amount_keys(payments, rules)
     confirmed = refs.join(txns.select("t", key="cents"), on="t").join(keys.select("p", "key"), on=["p", "key"])
@@ -146,8 +174,13 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.D
     others = pl.concat([amount_pairs(txns, payments, rules, keys), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
     others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8))
-    pairs = pl.concat([refs, others])
-    return fuzzy_references(pairs, txns, payments, rules, confirmed.select("t").unique())
+    pairs = fuzzy_references(pl.concat([refs, others]), txns, payments, rules, confirmed.select("t").unique())
+    pairs = pairs.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64), fx_rate_e8=pl.lit(None, dtype=pl.Int64))
+    if fx is None:
+        return pairs
+    across = fx_pairs(txns, payments, fx, rules).with_columns(
+        ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
+    return pl.concat([pairs, across.select(pairs.columns)])
 
 
 def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
@@ -202,7 +235,7 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
                             p_payer="payer_key", p_iban="iban", p_name="payer")
     frame = pairs.join(tcols, on="t").join(pcols, on="p")
     frame = frame.with_columns(
-        diff=pl.col("p_cents") - pl.col("t_cents"),
+        diff=pl.col("p_cents") - pl.col("conv_cents").fill_null(pl.col("t_cents")),
         since_issue=SINCE_ISSUE,
         delta=SINCE_DUE,
         iban_match=(pl.col("t_iban") != "") & (pl.col("t_iban") == pl.col("p_iban")),

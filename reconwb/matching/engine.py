@@ -19,6 +19,7 @@ import polars as pl
 
 from reconwb import settings, tabular
 from reconwb.errors import InvalidInput, NotFound
+from reconwb.matching import rates as fx_rates
 from reconwb.matching import records
 from reconwb.matching import rules as rules_mod
 from reconwb.matching.assign import AUTO, SUGGESTION
@@ -90,15 +91,17 @@ def reconcile_files(
     transactions_csv: str | Path, payments_csv: str | Path, out_csv: str | Path, rules: str | Path | None = None,
     rates: str | Path | None = None,
 ) -> ReconcileReport:
-    """Match two files and write the Matches CSV (auto-matches only); touches no store."""
+    """Match two files and write the Matches CSV (auto-matches only); touches no store. `rates`: a rates file
+    (`date,base,quote,rate` or ECB-style) for deposits in another currency than their invoice."""
     from reconwb.payments import read_file
 
     started = time.perf_counter()
     ruleset = rules_mod.load(rules)
     txns = read_transactions_csv(transactions_csv)
     payments = payments_input(read_file(payments_csv))
+    fx = None if rates is None else fx_rates.read_file(rates)
     read_s = time.perf_counter() - started
-    result = match(txns, payments, ruleset)
+    result = match(txns, payments, ruleset, rates=fx)
     write_matches(result, out_csv)
     report = summarise(result, ruleset, dry_run=False)
     report.stages = {"read": round(read_s, 3), **result.seconds}

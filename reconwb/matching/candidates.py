@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import polars as pl
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from reconwb.matching import payers
 from reconwb.matching.rules import Rules
@@ -35,8 +35,9 @@ def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
     pairs = tokens.join(refs, on=["currency", "tok"], how="inner")
     return pairs.select(
-        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8)
-    ).unique(["t", "p"])
+        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
+        ref_token="tok",
+    ).sort("ref_level", descending=True).unique(["t", "p"], keep="first")
 
 
 def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
@@ -140,25 +141,27 @@ def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules
     tolerance of the invoice, and the deposit quotes its reference or comes from its payer (name key or IBAN).
     With `ref_level`, `conv_cents` and `fx_rate_e8`."""
     if fx.is_empty():
-        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32, "ref_level": pl.Int8, "conv_cents": pl.Int64,
-                                    "fx_rate_e8": pl.Int64})
+        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32, "ref_level": pl.Int8, "ref_token": pl.String,
+                                    "conv_cents": pl.Int64, "fx_rate_e8": pl.Int64})
     conv = fx.join(txns.select("t", "ref_norm", "tokens", "payer_key", "iban"), on="t")
     tokens = conv.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
     by_ref = tokens.join(refs, on=["currency", "tok"]).select(
-        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8))
+        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
+        ref_token="tok")
     by_payer = conv.filter(pl.col("payer_key") != "").join(
         payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key"), on=["currency", "payer_key"])
     by_iban = conv.filter(pl.col("iban") != "").join(
         payments.filter(pl.col("iban") != "").select("p", "currency", "iban"), on=["currency", "iban"])
     others = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p")]).unique().join(
-        by_ref.select("t", "p"), on=["t", "p"], how="anti").with_columns(ref_level=pl.lit(0, dtype=pl.Int8))
-    pairs = pl.concat([by_ref.group_by("t", "p").agg(pl.col("ref_level").max()), others])
+        by_ref.select("t", "p"), on=["t", "p"], how="anti").with_columns(
+        ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
+    pairs = pl.concat([by_ref.sort("ref_level", descending=True).unique(["t", "p"], keep="first"), others])
     pairs = pairs.join(fx, on="t").join(payments.select("p", "currency", p_cents="cents"), on=["p", "currency"])
     allowed = pl.col("p_cents") * rules.fx_tolerance_pct_milli // 100_000
     pairs = pairs.filter((pl.col("p_cents") - pl.col("conv_cents")).abs() <= allowed)
     kept = _windowed(pairs.select("t", "p"), txns, payments, rules)
-    return pairs.join(kept, on=["t", "p"]).select("t", "p", "ref_level", "conv_cents", "fx_rate_e8")
+    return pairs.join(kept, on=["t", "p"]).select("t", "p", "ref_level", "ref_token", "conv_cents", "fx_rate_e8")
 
 
 def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
@@ -173,7 +176,7 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
         txns, payments, rules)
     others = pl.concat([amount_pairs(txns, payments, rules, keys), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
-    others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8))
+    others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
     pairs = fuzzy_references(pl.concat([refs, others]), txns, payments, rules, confirmed.select("t").unique())
     pairs = pairs.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64), fx_rate_e8=pl.lit(None, dtype=pl.Int64))
     if fx is None:
@@ -185,7 +188,8 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
 
 def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
                      confirmed: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Raise `ref_level` to 1 where a token is within `fuzzy_max_distance` edits of the payment's reference.
+    """Raise `ref_level` to 1 where a token is within `fuzzy_max_distance` edits (insertions, deletions,
+    substitutions, swaps of two neighbours) of the payment's reference.
 
     The guard: the reference must be at least `fuzzy_min_length` long and the token about as long as it (the
     length difference counts as edits), so "INV-12" is not found inside "INV-1234567" or "INV-12-REFUND-99".
@@ -203,26 +207,28 @@ def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataF
         .filter(pl.col("ref_norm").str.len_chars() >= minlen)
         .explode("tok")
         .drop_nulls("tok")
-        .filter((pl.col("tok").str.len_chars() - pl.col("ref_norm").str.len_chars()).abs() <= maxd)
+        .filter((pl.col("tok").str.len_chars().cast(pl.Int64) - pl.col("ref_norm").str.len_chars()).abs() <= maxd)
     )
     if probe.is_empty():
         return pairs.with_columns(ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
     distance = process.cpdist(
-        probe["tok"].to_list(), probe["ref_norm"].to_list(), scorer=Levenshtein.distance, workers=-1
+        probe["tok"].to_list(), probe["ref_norm"].to_list(), scorer=OSA.distance, workers=-1
     )
     close = (
         probe.with_columns(d=pl.Series(distance, dtype=pl.Int64))
         .filter(pl.col("d") <= maxd)
+        .sort("d")
         .group_by("t", "p")
-        .agg(sim=(1 - pl.col("d") / pl.col("ref_norm").str.len_chars()).max())
+        .agg(sim=(1 - pl.col("d") / pl.col("ref_norm").str.len_chars()).max(), near=pl.col("tok").first())
     )
     return (
         pairs.join(close, on=["t", "p"], how="left")
         .with_columns(
             ref_level=pl.when(pl.col("sim").is_not_null()).then(pl.lit(1, dtype=pl.Int8)).otherwise("ref_level"),
             ref_similarity=pl.when(pl.col("ref_level") > 0).then(1.0).otherwise(pl.col("sim").fill_null(0.0)),
+            ref_token=pl.coalesce("ref_token", "near"),
         )
-        .drop("sim")
+        .drop("sim", "near")
     )
 
 

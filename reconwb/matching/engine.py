@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 TXN_CSV = ["txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference", "counterparty"]
 PAYMENT_CSV = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
-MATCHES_CSV = ["txn_id", "payment_id", "match_group", "rule", "confidence"]
+MATCHES_CSV = ["txn_id", "payment_id", "match_group", "rule", "confidence", "explanation"]
 
 
 @dataclass
@@ -117,6 +117,7 @@ def write_matches(result: MatchResult, out_csv: str | Path) -> None:
         match_group=pl.format("m{}", pl.col("gid")),
         rule="rule",
         confidence=pl.col("confidence").round(4),
+        explanation="explanation",
     )
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     frame.write_csv(out_csv)

@@ -17,12 +17,13 @@ from reconwb.matching import assign as assigning
 from reconwb.matching import candidates as cands
 from reconwb.matching import rates as fx_rates
 from reconwb.matching import shapes
+from reconwb.matching.explain import explain
 from reconwb.matching.frames import prepare_payments, prepare_transactions
 from reconwb.matching.rules import Rules
 from reconwb.matching.scoring import score
 
 BREAKDOWN = ["s_reference", "s_amount", "s_payer", "s_date"]
-FACTS = ["ref_level", "diff", "since_issue", "delta", "payer_sim", "iban_match", "fx_rate_e8"]
+FACTS = ["ref_level", "ref_token", "diff", "since_issue", "delta", "payer_sim", "iban_match", "fx_rate_e8"]
 
 
 @dataclass
@@ -52,7 +53,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     p = prepare_payments(payments.filter(pl.col("cents") > 0))
     clock("prepare")
     if t.is_empty() or p.is_empty():
-        return MatchResult(_finish(shapes.empty_links(), t, p, None), t, p)
+        return MatchResult(_finish(shapes.empty_links(), t, p, None, rules), t, p)
     fx = None if rates is None or rates.is_empty() else fx_rates.convert(t, rates, rules.fx_max_rate_age_days)
     pairs = cands.candidates(t, p, rules, fx)
     clock("candidates")
@@ -100,7 +101,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     one = one.join(sure.select("t"), on="t", how="anti").join(sure.select("p"), on="p", how="anti")
     parts += [one, subset]
     clock("subset sums")
-    links = _finish(pl.concat(parts), t, p, scored)
+    links = _finish(pl.concat(parts), t, p, scored, rules)
     clock("finish")
     return MatchResult(links, t, p, clock.laps)
 
@@ -116,7 +117,8 @@ class _Clock:
         self._last = now
 
 
-def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.DataFrame | None) -> pl.DataFrame:
+def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.DataFrame | None,
+            rules: Rules) -> pl.DataFrame:
     """Stable group numbers, ids instead of row numbers, amounts and fees, and the evidence breakdown."""
     fx = None if scored is None else scored.filter(pl.col("conv_cents").is_not_null()).select("t", "p", "conv_cents")
     links = shapes.settle(links, t, p, fx).with_columns(
@@ -126,12 +128,14 @@ def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.Da
         links = links.join(scored.select("t", "p", *FACTS, *BREAKDOWN), on=["t", "p"], how="left")
     else:
         links = links.with_columns(
-            pl.lit(None, dtype=pl.Int8).alias("ref_level"), pl.lit(None, dtype=pl.Int64).alias("diff"),
+            pl.lit(None, dtype=pl.Int8).alias("ref_level"), pl.lit(None, dtype=pl.String).alias("ref_token"),
+            pl.lit(None, dtype=pl.Int64).alias("diff"),
             pl.lit(None, dtype=pl.Int64).alias("since_issue"), pl.lit(None, dtype=pl.Int64).alias("delta"),
             pl.lit(None, dtype=pl.Float64).alias("payer_sim"), pl.lit(None, dtype=pl.Boolean).alias("iban_match"),
             pl.lit(None, dtype=pl.Int64).alias("fx_rate_e8"),
             *(pl.lit(None, dtype=pl.Float64).alias(c) for c in BREAKDOWN),
         )
+    links = explain(links, t, p, rules)
     return (
         links.join(t.select("t", "txn_id"), on="t", how="left")
         .join(p.select("p", "payment_id"), on="p", how="left")

@@ -244,3 +244,66 @@ reference = "exact"
                        [pay("P1", "10.00", reference="F-1001")], rules=text)
     assert rows[0]["rule"] == "first"
     assert report.rule_version.startswith("order+")
+
+
+def test_payer_and_amount_after_a_known_fee_without_reference(tmp_path: Path) -> None:
+    """The issue's second miss: a card settlement of 149.00 less 2.9 % + 0.30, no reference."""
+    rows, _ = run(
+        tmp_path,
+        [txn("T1", "144.38", "2026-05-11", description="CARD SETTLEMENT", counterparty="VANDELAY ACME STORES 1994"),
+         txn("T2", "144.38", "2026-05-11", description="CARD SETTLEMENT", counterparty="Initech 77")],
+        [pay("P1", "149.00", "2026-05-28", issued_on="2026-04-28", reference="INV-0000022",
+             payer="VANDELAY ACME STORES 1994"),
+         pay("P2", "149.00", "2026-05-28", issued_on="2026-04-28", reference="INV-0000023", payer="Globex 12")],
+    )
+    assert [(r["txn_id"], r["payment_id"], r["rule"]) for r in rows] == [("T1", "P1", "payer-fee")]
+    assert rows[0]["explanation"] == "same payer, amount less a fee of 4.62, paid 13 days after issue"
+
+
+def test_payer_and_a_reference_one_edit_away_even_when_it_is_another_invoices_number(tmp_path: Path) -> None:
+    """The issue's third miss: INV-0008060 is another (open) invoice's number; payer and amount say INV-0000060."""
+    rows, _ = run(
+        tmp_path,
+        [txn("T1", "19.99", "2026-07-14", reference="INV-0008060", counterparty="OSCORP DUNDER BV 3076"),
+         txn("T2", "52.10", "2026-07-14", reference="INV-000071", counterparty="Globex 12"),  # a dropped digit
+         txn("T3", "63.00", "2026-07-15", reference="INV-0000093", counterparty="Initech 5")],  # transposed
+        [pay("P60", "19.99", "2026-08-07", issued_on="2026-07-08", reference="INV-0000060",
+             payer="OSCORP DUNDER BV 3076"),
+         pay("P8060", "250.00", "2026-08-07", issued_on="2026-07-08", reference="INV-0008060", payer="Someone 8"),
+         pay("P71", "52.10", "2026-08-07", issued_on="2026-07-08", reference="INV-0000071", payer="Globex 12 Ltd"),
+         pay("P39", "63.00", "2026-08-07", issued_on="2026-07-08", reference="INV-0000039", payer="Initech 5 Inc")],
+    )
+    assert {(r["txn_id"], r["payment_id"], r["rule"]) for r in rows} == {
+        ("T1", "P60", "payer-reference-typo"), ("T2", "P71", "payer-reference-typo"),
+        ("T3", "P39", "payer-reference-typo")}
+    first = next(r for r in rows if r["txn_id"] == "T1")
+    assert first["explanation"].startswith("reference INV0008060 is one character from INV-0000060, same payer")
+
+
+def test_a_typo_without_payer_or_amount_agreeing_is_not_taken(tmp_path: Path) -> None:
+    rows, _ = run(
+        tmp_path,
+        [txn("T1", "19.98", "2026-07-14", reference="INV-0008060", counterparty="Somebody 9")],
+        [pay("P60", "19.99", "2026-08-07", issued_on="2026-07-08", reference="INV-0000060", payer="Oscorp 3076")],
+    )
+    assert rows == []
+
+
+def test_payer_by_iban_when_the_name_is_missing(tmp_path: Path) -> None:
+    import polars as pl
+
+    from reconwb.matching import reconcile_files
+
+    pl.DataFrame({"txn_id": ["T1", "T2"], "account_id": ["A"] * 2, "booked_on": ["2026-03-09"] * 2,
+                  "amount": ["40.00", "41.00"], "currency": ["EUR"] * 2, "description": ["SEPA"] * 2,
+                  "reference": [""] * 2, "counterparty": ["", ""],
+                  "counterparty_iban": ["de89 3704 0044 0532 0130 00", "FR7630006000011234567890189"]}
+                 ).write_csv(tmp_path / "t.csv")
+    pl.DataFrame({"payment_id": ["P1", "P2"], "amount": ["40.00", "41.00"], "currency": ["EUR"] * 2,
+                  "issued_on": ["2026-03-01"] * 2, "due_on": ["2026-03-31"] * 2, "reference": ["", ""],
+                  "payer": ["Nord 1", "Sud 2"], "payer_iban": ["DE89370400440532013000", "DE02120300000000202051"]}
+                 ).write_csv(tmp_path / "p.csv")
+    reconcile_files(tmp_path / "t.csv", tmp_path / "p.csv", tmp_path / "m.csv")
+    out = pl.read_csv(tmp_path / "m.csv", infer_schema=False)
+    assert out.select("txn_id", "payment_id", "rule").rows() == [("T1", "P1", "payer-amount")]
+    assert out["explanation"][0] == "payer's IBAN agrees, exact amount, paid 8 days after issue"

@@ -36,7 +36,7 @@ def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     pairs = tokens.join(refs, on=["currency", "tok"], how="inner")
     return pairs.select(
         "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
-        ref_token="tok",
+        ref_token=pl.col("tok"),
     ).sort("ref_level", descending=True).unique(["t", "p"], keep="first")
 
 
@@ -148,7 +148,7 @@ def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
     by_ref = tokens.join(refs, on=["currency", "tok"]).select(
         "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
-        ref_token="tok")
+        ref_token=pl.col("tok"))
     by_payer = conv.filter(pl.col("payer_key") != "").join(
         payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key"), on=["currency", "payer_key"])
     by_iban = conv.filter(pl.col("iban") != "").join(

@@ -14,11 +14,13 @@ from reconwb.matching.frames import cents_text
 from reconwb.matching.rates import RATE_SCALE
 from reconwb.matching.rules import Rules
 
+_N, _REF = pl.col("n"), pl.col("p_reference").fill_null("")
 _SHAPES = {
-    "split-reference": "{n} deposits quoting reference {ref} add up to the invoice",
-    "partial-reference": "a deposit quoting reference {ref} pays part of the invoice",
-    "batch-references": "one deposit lists the references of {n} invoices and pays their sum",
-    "batch-subset-sum": "one deposit from the payer equals the sum of exactly one set of {n} of its open invoices",
+    "split-reference": pl.format("{} deposits quoting reference {} add up to the invoice", _N, _REF),
+    "partial-reference": pl.format("a deposit quoting reference {} pays part of the invoice", _REF),
+    "batch-references": pl.format("one deposit lists the references of {} invoices and pays their sum", _N),
+    "batch-subset-sum": pl.format("one deposit from the payer equals the sum of exactly one set of {} of its open"
+                                  " invoices", _N),
 }
 
 
@@ -82,10 +84,7 @@ def explain(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, rules: Rules)
         [_reference(), pl.coalesce(alias, _payer(rules)), _amount(), _date()], separator=", ", ignore_nulls=True
     )
     shape = pl.lit(None, dtype=pl.String)
-    for rule, text in _SHAPES.items():
-        words = pl.lit(text.replace("{n}", "\x00").replace("{ref}", "\x01"))
-        words = words.str.replace("\x00", pl.col("n").cast(pl.String), literal=True).str.replace(
-            "\x01", pl.col("p_reference").fill_null(""), literal=True)
+    for rule, words in _SHAPES.items():
         shape = pl.when(pl.col("rule") == rule).then(words).otherwise(shape)
     caveat = (
         pl.when((pl.col("band") == "suggested") & (pl.col("confidence") >= rules.auto_threshold))

@@ -239,7 +239,7 @@ def test_cli_file_mode(tmp_path: Path, run_cli) -> None:
     assert report["matched"] == 1
     with out.open() as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["txn_id", "payment_id", "match_group", "rule", "confidence"]
+    assert list(rows[0]) == ["txn_id", "payment_id", "match_group", "rule", "confidence", "explanation"]
     assert (rows[0]["txn_id"], rows[0]["payment_id"]) == ("T1", "P1")
     bad = run_cli("reconcile", "--transactions", str(t), "--out", str(out))
     assert bad.returncode != 0

@@ -78,11 +78,13 @@ def word_pairs(txns: pl.DataFrame, payments: pl.DataFrame, keys: pl.DataFrame) -
 
 
 def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
-                 keys: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Pairs sharing payer (name key, a rare payer word or IBAN) and expected amount, plus pairs sharing a rare
-    expected amount."""
+                 keys: pl.DataFrame | None = None, aliased: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Pairs sharing payer (name key, a rare payer word, IBAN, or a learned alias: `aliased` holds (t,
+    payer_key) it stands for) and expected amount, plus pairs sharing a rare expected amount."""
     keys = amount_keys(payments, rules) if keys is None else keys
     t = txns.select("t", "currency", "payer_key", "iban", key="cents")
+    if aliased is not None and not aliased.is_empty():
+        t = pl.concat([t, aliased.join(t.drop("payer_key"), on="t").select(t.columns)])
     by_payer = t.filter(pl.col("payer_key") != "").join(
         keys.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "key"),
         on=["currency", "payer_key", "key"],
@@ -165,7 +167,7 @@ def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules
 
 
 def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
-               fx: pl.DataFrame | None = None) -> pl.DataFrame:
+               fx: pl.DataFrame | None = None, aliased: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none); pairs
     across currencies (from `fx`, see `fx_pairs`) carry `conv_cents` and `fx_rate_e8`, other pairs nulls."""
     refs = reference_pairs(txns, payments)
@@ -174,7 +176,7 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     typos = _windowed(
         typo_pairs(txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules),
         txns, payments, rules)
-    others = pl.concat([amount_pairs(txns, payments, rules, keys), typos]).unique().join(
+    others = pl.concat([amount_pairs(txns, payments, rules, keys, aliased), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
     others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
     pairs = fuzzy_references(pl.concat([refs, others]), txns, payments, rules, confirmed.select("t").unique())
@@ -232,9 +234,11 @@ def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataF
     )
 
 
-def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame,
+                  aliased: pl.DataFrame | None = None, rejected: pl.DataFrame | None = None) -> pl.DataFrame:
     """The per-field facts scoring needs: amount difference, days since issue and since due, payer similarity,
-    account fit."""
+    account fit. A learned alias (`aliased`: t, payer_key, alias_name) makes the payer the same, with
+    `alias_name` saying which; a rejected name pair (`rejected`: t_payer, p_payer keys) makes it not."""
     tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
                         t_iban="iban", t_name="counterparty")
     pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
@@ -255,6 +259,18 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
     if not need.is_empty():
         similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name"))
-    return frame.with_columns(
-        payer_sim=pl.when(pl.col("payer_exact")).then(1.0).otherwise(similarity)
-    ).drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name", "opens")
+    frame = frame.with_columns(payer_sim=pl.when(pl.col("payer_exact")).then(1.0).otherwise(similarity))
+    if aliased is not None and not aliased.is_empty():
+        frame = frame.join(aliased.rename({"payer_key": "p_payer"}), on=["t", "p_payer"], how="left")
+    else:
+        frame = frame.with_columns(alias_name=pl.lit(None, dtype=pl.String))
+    if rejected is not None and not rejected.is_empty():
+        frame = frame.join(rejected.with_columns(turned_down=pl.lit(True)), on=["t_payer", "p_payer"], how="left")
+    else:
+        frame = frame.with_columns(turned_down=pl.lit(None, dtype=pl.Boolean))
+    frame = frame.with_columns(
+        payer_sim=pl.when(pl.col("alias_name").is_not_null()).then(1.0)
+        .when(pl.col("turned_down").fill_null(False) & ~pl.col("payer_exact")).then(0.0)
+        .otherwise(pl.col("payer_sim")),
+    )
+    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name", "opens", "turned_down")

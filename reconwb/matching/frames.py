@@ -50,6 +50,11 @@ def cents_text(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr < 0).then(pl.lit("-") + text).otherwise(text)
 
 
+def rate_text(expr: pl.Expr) -> pl.Expr:
+    """A rate scaled by 10^8 (`rates.RATE_SCALE`) as exact decimal text ("0.92165899"), null stays null."""
+    return pl.format("{}.{}", expr // 100_000_000, (expr % 100_000_000).cast(pl.String).str.zfill(8))
+
+
 def norm_ref(expr: pl.Expr) -> pl.Expr:
     return expr.fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from reconwb.matching import aliases as payer_aliases
 from reconwb.matching import assign as assigning
 from reconwb.matching import candidates as cands
 from reconwb.matching import rates as fx_rates
@@ -23,7 +24,8 @@ from reconwb.matching.rules import Rules
 from reconwb.matching.scoring import score
 
 BREAKDOWN = ["s_reference", "s_amount", "s_payer", "s_date"]
-FACTS = ["ref_level", "ref_token", "diff", "since_issue", "delta", "payer_sim", "iban_match", "fx_rate_e8"]
+FACTS = ["ref_level", "ref_token", "diff", "since_issue", "delta", "payer_sim", "iban_match", "alias_name",
+         "fx_rate_e8"]
 
 
 @dataclass
@@ -45,9 +47,11 @@ class MatchResult:
 
 
 def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
-          exclude: pl.DataFrame | None = None, rates: pl.DataFrame | None = None) -> MatchResult:
+          exclude: pl.DataFrame | None = None, rates: pl.DataFrame | None = None,
+          aliases: pl.DataFrame | None = None) -> MatchResult:
     """Match deposits (`cents > 0`) against open payments; `exclude` holds rejected (txn_id, payment_id) pairs,
-    `rates` the exchange rates (`rates.RATE_COLUMNS`) that let a deposit pay an invoice in another currency."""
+    `rates` the exchange rates (`rates.RATE_COLUMNS`) that let a deposit pay an invoice in another currency,
+    `aliases` the payer aliases and rejected name pairs people taught (`aliases.ALIAS_COLUMNS`)."""
     clock = _Clock()
     t = prepare_transactions(txns.filter(pl.col("cents") > 0), rules)
     p = prepare_payments(payments.filter(pl.col("cents") > 0))
@@ -55,14 +59,15 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     if t.is_empty() or p.is_empty():
         return MatchResult(_finish(shapes.empty_links(), t, p, None, rules), t, p)
     fx = None if rates is None or rates.is_empty() else fx_rates.convert(t, rates, rules.fx_max_rate_age_days)
-    pairs = cands.candidates(t, p, rules, fx)
+    aliased = payer_aliases.expand(t, aliases)
+    pairs = cands.candidates(t, p, rules, fx, aliased)
     clock("candidates")
     banned = None
     if exclude is not None and not exclude.is_empty():
         banned = exclude.join(t.select("t", "txn_id"), on="txn_id").join(
             p.select("p", "payment_id"), on="payment_id").select("t", "p")
         pairs = pairs.join(banned, on=["t", "p"], how="anti")
-    features = cands.with_features(pairs, t, p)
+    features = cands.with_features(pairs, t, p, aliased, payer_aliases.rejected(aliases))
     clock("features")
     parts = []
 
@@ -132,7 +137,7 @@ def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.Da
             pl.lit(None, dtype=pl.Int64).alias("diff"),
             pl.lit(None, dtype=pl.Int64).alias("since_issue"), pl.lit(None, dtype=pl.Int64).alias("delta"),
             pl.lit(None, dtype=pl.Float64).alias("payer_sim"), pl.lit(None, dtype=pl.Boolean).alias("iban_match"),
-            pl.lit(None, dtype=pl.Int64).alias("fx_rate_e8"),
+            pl.lit(None, dtype=pl.String).alias("alias_name"), pl.lit(None, dtype=pl.Int64).alias("fx_rate_e8"),
             *(pl.lit(None, dtype=pl.Float64).alias(c) for c in BREAKDOWN),
         )
     links = explain(links, t, p, rules)

@@ -102,3 +102,41 @@ amount = { fx = true }
                   [pay("P3", "1000.00", "2026-03-31", issued_on="2026-03-01", reference="RE-2026-000453")],
                   rules=text, rates=_fx_files(tmp_path))
     assert links(rows) == {("T3", "P3")}
+
+
+def test_store_mode_records_the_fx_difference_on_the_link_and_reports_it(ws, tmp_path: Path, run_cli) -> None:
+    import json
+    from decimal import Decimal
+
+    from reconwb import accounts, banks, connections
+    from reconwb.matching import reconcile_store
+    from reconwb.payments import import_file
+    from reconwb.reports import payment_totals
+    from reconwb.transactions import Txn, ingest
+    from tests.matching.helpers import PAY_HEADER, write_csv
+
+    (tmp_path / "ecb.csv").write_text("Date,USD,GBP\n2026-03-06,1.0850,0.8520\n2026-03-09,N/A,0.8600\n")
+    imported = json.loads(run_cli("rates", "import", str(tmp_path / "ecb.csv"), "--json", check=True).stdout)
+    assert imported == {"imported": 3, "replaced": 0}
+    bad = run_cli("rates", "import", str(tmp_path / "nope.csv"))
+    assert bad.returncode != 0 and bad.stderr.startswith("error: ") and "no such file" in bad.stderr
+    with ws.connect() as con:
+        import_file(con, write_csv(tmp_path / "p.csv", PAY_HEADER, [
+            pay("P1", "1000.00", "2026-03-31", issued_on="2026-03-01", reference="RE-2026-000451")]))
+        banks.ensure_statement_bank(con)
+        conn = connections.add(con, "usd", banks.STATEMENT_BANK)
+        account = accounts.ensure(con, conn.connection_id, "ACC-USD", currency="USD")
+        ingest(con, account, [Txn(dt.date(2026, 3, 9), Decimal("1080.66"), "USD", "RE-2026-000451")],
+               source="statement")
+    report = reconcile_store(ws)
+    assert report.matched == 1 and report.by_rule == {"reference-fx": 1}
+    with ws.connect() as con:
+        row = con.execute("SELECT amount, fee, fx_difference, fx_rate FROM matches").fetchall()
+        status = con.execute("SELECT status FROM payments").fetchall()
+        payload = json.loads(con.execute("SELECT payload FROM events WHERE type = 'payment.matched'").fetchall()[0][0])
+    totals = payment_totals(ws)
+    # 1080.66 USD at 1 / 1.085 (the 2026-03-06 rate, 3 days old) is 996.00 EUR; 4.00 EUR is the FX difference
+    assert row == [(Decimal("996.00"), Decimal("0.00"), Decimal("4.00"), Decimal("0.92165899"))]
+    assert status == [("paid",)]
+    assert Decimal(payload["fx_difference"]) == Decimal("4.00") and "converted at 0.92165899" in payload["explanation"]
+    assert totals.filter(pl.col("status") == "paid")["fx_differences"].to_list() == [Decimal("4.00")]

@@ -60,18 +60,16 @@ def _windowed(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, r
     return dated.filter(rules.in_any_window(SINCE_ISSUE, SINCE_DUE)).select("t", "p")
 
 
-def _words(frame: pl.DataFrame, name: str, side: str) -> pl.DataFrame:
-    """(side, currency, key, word) for every significant payer word of three characters or more."""
-    return frame.select(
-        side, "currency", "key", word=payers.payer_words(pl.col(name)).str.split(" ")
-    ).explode("word").filter(pl.col("word").str.len_chars() >= 3).unique()
+def _words(frame: pl.DataFrame, side: str) -> pl.DataFrame:
+    """(side, word) for every significant payer word of three characters or more."""
+    return frame.filter(pl.col("payer_key") != "").select(side, word=pl.col("payer_words").str.split(" ")).explode(
+        "word").filter(pl.col("word").str.len_chars() >= 3).unique()
 
 
 def word_pairs(txns: pl.DataFrame, payments: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
     """Pairs sharing an expected amount and a payer word, where that (amount, word) is not common on either side."""
-    t = _words(txns.filter(pl.col("payer_key") != "").select("t", "currency", "counterparty", key="cents"),
-               "counterparty", "t")
-    p = _words(keys.join(payments.select("p", "payer"), on="p").filter(pl.col("payer_key") != ""), "payer", "p")
+    t = _words(txns, "t").join(txns.select("t", "currency", key="cents"), on="t")
+    p = _words(payments, "p").join(keys.select("p", "currency", "key"), on="p")
     t = t.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
     p = p.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
     return t.join(p, on=["currency", "key", "word"]).select("t", "p").unique()

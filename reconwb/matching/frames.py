@@ -2,7 +2,7 @@
 
 Both file mode and store mode build these frames and hand them to the same engine, so what is compared is
 defined here only: references upper-cased with punctuation dropped, the tokens a description carries that could
-be references, payer names as `payers.payer_key` reads them, and the invoice's life (issue and due dates, each
+be references, payer names as `payers.payer_words` reads them (and their key without spaces), and the invoice's life (issue and due dates, each
 standing in for the other when missing).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reconwb.matching.payers import payer_key
+from reconwb.matching.payers import payer_words
 from reconwb.matching.rules import Rules
 
 TXN_COLUMNS: dict[str, pl.DataType] = {
@@ -76,10 +76,10 @@ def prepare_transactions(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         tokens=tokens.list.eval(norm_ref(pl.element()))
         .list.eval(pl.element().filter((pl.element().str.len_chars() >= 3) & pl.element().str.contains(r"\d")))
         .list.unique(),
-        payer_key=payer_key(pl.col("counterparty")),
+        payer_words=payer_words(pl.col("counterparty")),
         iban=norm_iban(pl.col("counterparty_iban")),
         account=pl.col("account").fill_null(""),
-    )
+    ).with_columns(payer_key=pl.col("payer_words").str.replace_all(" ", ""))
 
 
 def prepare_payments(frame: pl.DataFrame) -> pl.DataFrame:
@@ -90,11 +90,11 @@ def prepare_payments(frame: pl.DataFrame) -> pl.DataFrame:
         anchor=pl.coalesce("due_on", "issued_on"),
         opens=pl.coalesce("issued_on", "due_on"),
         ref_norm=norm_ref(pl.col("reference")),
-        payer_key=payer_key(pl.col("payer")),
+        payer_words=payer_words(pl.col("payer")),
         iban=norm_iban(pl.col("payer_iban")),
         account_ref=pl.col("account_ref").fill_null(""),
         total_cents=pl.coalesce("total_cents", "cents"),
-    )
+    ).with_columns(payer_key=pl.col("payer_words").str.replace_all(" ", ""))
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

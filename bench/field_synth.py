@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from synth import save
 
 KINDS = {  # share of invoices
     "ref_exact": 0.17, "ref_text": 0.10, "ref_typo": 0.06, "fee_ref": 0.04, "fee_noref": 0.05, "no_ref": 0.12,
@@ -313,15 +314,8 @@ def _noise(payments: pl.DataFrame, legal: list[str], ibans: list[str], payer: np
 
 
 def write(n: int, out: Path, seed: int = 20260) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
     txns, payments, truth, rates = generate(n, seed)
-    paths = {"transactions": out / "transactions.csv", "payments": out / "payments.csv", "truth": out / "truth.csv",
-             "rates": out / "rates.csv"}
-    txns.write_csv(paths["transactions"])
-    payments.write_csv(paths["payments"])
-    truth.write_csv(paths["truth"])
-    rates.write_csv(paths["rates"])
-    return paths
+    return save(out, transactions=txns, payments=payments, truth=truth, rates=rates)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Both file mode and store mode build these frames and hand them to the same engine, so what is compared is
 defined here only: references upper-cased with punctuation dropped, the tokens a description carries that could
-be references, payer names as `payers.payer_words` reads them (and their key without spaces), and the invoice's life (issue and due dates, each
-standing in for the other when missing).
+be references, payer names as `payers.payer_words` reads them (and their key without spaces), and the invoice's
+life (issue and due dates, each standing in for the other when missing).
 """
 
 from __future__ import annotations

@@ -27,24 +27,39 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from reconwb.matching.scoring import EVIDENCE_DATE
+
 MAX_SOLVER_SIDE = 300
+DATE_TIEBREAK = 0.03  # weight of the date fit beside confidence when choosing (see `assign`)
 MAX_REGRET_SIDE = 40  # components up to this size get each chosen pair's regret by re-solving without it
 SETTLED_MARGIN = 0.05
 AUTO, SUGGESTION = "matched", "suggested"
 
 
 def assign(scored: pl.DataFrame, *, auto: float, suggest: float, margin: float) -> pl.DataFrame:
-    """Chosen pairs `(t, p, confidence, band)`; every t and every p appears at most once."""
-    live = scored.filter(pl.col("confidence") >= suggest).select("t", "p", "confidence")
+    """Chosen pairs `(t, p, confidence, band)`; every t and every p appears at most once.
+
+    The choice weighs each pair by its confidence plus `DATE_TIEBREAK` times its date fit (`s_date`, when
+    scored): confidence saturates once payer and amount agree, and then being inside the invoice's life rather
+    than weeks past its due date is what tells a subscriber's January payment from February's.
+    """
+    live = scored.filter(pl.col("confidence") >= suggest)
+    fit = (pl.col("s_date") / EVIDENCE_DATE).clip(0.0, 1.0) if "s_date" in live.columns else pl.lit(0.0)
+    live = live.select("t", "p", sure="confidence", confidence=pl.col("confidence") + DATE_TIEBREAK * fit)
     if live.is_empty():
-        return live.with_columns(band=pl.lit(None, dtype=pl.String))
-    chosen = _solve(live)
-    by_rivals = _band(chosen.filter(pl.col("regret").is_null()).drop("regret"), live, auto=auto, margin=margin)
+        return live.select("t", "p", "sure").rename({"sure": "confidence"}).with_columns(
+            band=pl.lit(None, dtype=pl.String))
+    weights = live.drop("sure")
+    chosen = _solve(weights)
+    by_rivals = _band(chosen.filter(pl.col("regret").is_null()).drop("regret"), weights, auto=auto, margin=margin)
     by_regret = chosen.filter(pl.col("regret").is_not_null()).with_columns(
-        band=pl.when((pl.col("confidence") >= auto) & (pl.col("regret") > margin)).then(pl.lit(AUTO))
-        .otherwise(pl.lit(SUGGESTION))
+        band=pl.when(pl.col("regret") > margin).then(pl.lit(AUTO)).otherwise(pl.lit(SUGGESTION))
     ).drop("regret")
-    return pl.concat([by_regret, by_rivals])
+    return pl.concat([by_regret, by_rivals]).join(live.select("t", "p", "sure"), on=["t", "p"]).select(
+        "t", "p", confidence="sure",
+        band=pl.when((pl.col("band") == AUTO) & (pl.col("sure") >= auto)).then(pl.lit(AUTO))
+        .otherwise(pl.lit(SUGGESTION)),
+    )
 
 
 def _solve(live: pl.DataFrame) -> pl.DataFrame:

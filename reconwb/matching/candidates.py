@@ -234,9 +234,10 @@ def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataF
 
 def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame,
                   aliased: pl.DataFrame | None = None, rejected: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The per-field facts scoring needs: amount difference, days since issue and since due, payer similarity,
-    account fit. A learned alias (`aliased`: t, payer_key, alias_name) makes the payer the same, with
-    `alias_name` saying which; a rejected name pair (`rejected`: t_payer, p_payer keys) makes it not."""
+    """The per-field facts scoring needs: amount difference (and whether it is exact and unique on both sides),
+    days since issue and since due, payer similarity (or its absence), account fit. A learned alias (`aliased`:
+    t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
+    (`rejected`: t_payer, p_payer keys) makes it not."""
     tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
                         t_iban="iban", t_name="counterparty")
     pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
@@ -249,7 +250,11 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
         iban_match=(pl.col("t_iban") != "") & (pl.col("t_iban") == pl.col("p_iban")),
         account_ok=(pl.col("account_ref") == "") | (pl.col("account_ref") == pl.col("account")),
         payer_exact=(pl.col("t_payer") != "") & (pl.col("t_payer") == pl.col("p_payer")),
+        payer_absent=(pl.col("t_payer") == "") & (pl.col("t_iban") == ""),
     )
+    exact = (pl.col("diff") == 0) & pl.col("conv_cents").is_null()
+    frame = frame.with_columns(
+        unique_amount=exact & (exact.sum().over("t") == 1) & (exact.sum().over("p") == 1))
     # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
     need = frame.with_row_index("_i").filter(
         ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")

@@ -55,6 +55,8 @@ def _amount() -> pl.Expr:
         pl.when(fx).then(pl.format("{} {} converted at {} ({} {} FX difference)", cents_text(pl.col("t_cents")),
                                    pl.col("t_currency"), rate.str.strip_chars_end("."),
                                    cents_text(pl.col("fx_cents")), pl.col("p_currency")))
+        .when((pl.col("diff") == 0) & pl.col("unique_amount").fill_null(False)).then(
+            pl.lit("no payer named, exact amount that no other open invoice or deposit has"))
         .when(pl.col("diff") == 0).then(pl.lit("exact amount"))
         .when(pl.col("fee_cents") > 0).then(pl.format("amount less a fee of {}", cents_text(pl.col("fee_cents"))))
         .when(pl.col("diff").is_not_null()).then(pl.format("amount off by {}", cents_text(pl.col("diff"))))

@@ -25,7 +25,7 @@ from reconwb.matching.scoring import score
 
 BREAKDOWN = ["s_reference", "s_amount", "s_payer", "s_date"]
 FACTS = ["ref_level", "ref_token", "diff", "since_issue", "delta", "payer_sim", "iban_match", "alias_name",
-         "fx_rate_e8"]
+         "fx_rate_e8", "unique_amount"]
 
 
 @dataclass
@@ -138,6 +138,7 @@ def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.Da
             pl.lit(None, dtype=pl.Int64).alias("since_issue"), pl.lit(None, dtype=pl.Int64).alias("delta"),
             pl.lit(None, dtype=pl.Float64).alias("payer_sim"), pl.lit(None, dtype=pl.Boolean).alias("iban_match"),
             pl.lit(None, dtype=pl.String).alias("alias_name"), pl.lit(None, dtype=pl.Int64).alias("fx_rate_e8"),
+            pl.lit(None, dtype=pl.Boolean).alias("unique_amount"),
             *(pl.lit(None, dtype=pl.Float64).alias(c) for c in BREAKDOWN),
         )
     links = explain(links, t, p, rules)

@@ -22,7 +22,7 @@ import polars as pl
 from reconwb.errors import InvalidInput
 
 REFERENCE_LEVELS = ("exact", "extracted", "fuzzy")  # each level also accepts the stricter ones before it
-PAYER_MODES = ("name", "iban", "name_or_iban")
+PAYER_MODES = ("name", "iban", "name_or_iban", "absent")  # absent: the deposit names no payer and no IBAN
 DEFAULT_TOKEN_PATTERN = r"[A-Za-z0-9][A-Za-z0-9\-/_.]{2,}"  # noqa: S105 (a regex, not a secret)
 T = TypeVar("T")  # an amount in cents: an int, a numpy array or a polars expression
 
@@ -74,10 +74,12 @@ class Fee:
 class AmountCondition:
     """Exact always passes; `fees` and a tolerance (absolute, percentage, bounded by `max`) widen it. `fx`: the
     deposit may be in another currency, converted at the rates table's rate within the rules' FX tolerance
-    (and only such deposits pass: a same-currency deposit is for the other rules)."""
+    (and only such deposits pass: a same-currency deposit is for the other rules). `unique`: the amount is exact
+    and no other candidate of the deposit or of the invoice has it."""
 
     fees: tuple[Fee, ...] = ()
     fx: bool = False
+    unique: bool = False  # exact, and the only exact-amount candidate of its deposit and of its invoice
     tolerance_abs_cents: int = 0
     tolerance_pct_milli: int = 0
     tolerance_max_cents: int | None = None
@@ -246,6 +248,13 @@ date = {{ before = 10, after = 45 }}
 max_confidence = 0.92
 
 [[rule]]
+name = "amount-unique"
+payer = "absent"
+amount = {{ unique = true }}
+date = {{ before = 5, after = 30 }}
+max_confidence = 0.92
+
+[[rule]]
 name = "amount-date"
 date = {{ before = 5, after = 30 }}
 max_confidence = 0.75
@@ -257,7 +266,7 @@ def _amount(spec: Any, where: str) -> AmountCondition:
         return AmountCondition()
     if not isinstance(spec, dict):
         raise InvalidInput(f"{where}: amount must be \"exact\" or a table")
-    unknown = set(spec) - {"fees", "tolerance_abs", "tolerance_pct", "tolerance_max", "fx"}
+    unknown = set(spec) - {"fees", "tolerance_abs", "tolerance_pct", "tolerance_max", "fx", "unique"}
     if unknown:
         raise InvalidInput(f"{where}: unknown amount keys {sorted(unknown)}")
     fees = []
@@ -267,11 +276,13 @@ def _amount(spec: Any, where: str) -> AmountCondition:
         fees.append(Fee(_milli_pct(fee.get("pct", 0), f"{where} fee {i + 1}"),
                         _cents(fee.get("fixed", 0), f"{where} fee {i + 1}")))
     maximum = spec.get("tolerance_max")
-    if not isinstance(spec.get("fx", False), bool):
-        raise InvalidInput(f"{where}: amount fx must be true or false")
+    for flag in ("fx", "unique"):
+        if not isinstance(spec.get(flag, False), bool):
+            raise InvalidInput(f"{where}: amount {flag} must be true or false")
     return AmountCondition(
         fees=tuple(fees),
         fx=spec.get("fx", False),
+        unique=spec.get("unique", False),
         tolerance_abs_cents=_cents(spec.get("tolerance_abs", 0), where),
         tolerance_pct_milli=_milli_pct(spec.get("tolerance_pct", 0), where),
         tolerance_max_cents=None if maximum is None else _cents(maximum, where),

@@ -20,6 +20,7 @@ EVIDENCE_PAYER_NAME = 0.8
 EVIDENCE_PAYER_IBAN = 0.8
 EVIDENCE_DATE = 0.3
 EVIDENCE_FX = 0.85  # amount fit of a converted deposit within the FX tolerance
+EVIDENCE_UNIQUE_AMOUNT = 0.88  # an exact amount no other candidate of either side has
 FIELDS = ("reference", "amount", "payer", "date")
 
 
@@ -46,6 +47,8 @@ def _amount_score(rule: Rule, rules: Rules) -> pl.Expr:
     """1 for exact, 0.9 for a known fee, 0.8 falling to 0.5 across the tolerance, 0 outside. A deposit in another
     currency passes only an `fx` rule: 0.85 within the FX tolerance of the converted amount."""
     across = pl.col("fx_rate_e8").is_not_null()
+    if rule.amount.unique:
+        return pl.when(pl.col("unique_amount")).then(EVIDENCE_UNIQUE_AMOUNT / EVIDENCE_AMOUNT).otherwise(0.0)
     if rule.amount.fx:
         fx_allowed = pl.col("p_cents") * rules.fx_tolerance_pct_milli // 100_000
         return pl.when(across & (pl.col("diff").abs() <= fx_allowed)).then(EVIDENCE_FX).otherwise(0.0)
@@ -78,9 +81,8 @@ def _date_score(rule: Rule) -> pl.Expr:
 
 def _payer_ok(rule: Rule, rules: Rules) -> pl.Expr:
     name = pl.col("payer_sim") >= rules.payer_min_similarity
-    return {"name": name, "iban": pl.col("iban_match"), "name_or_iban": name | pl.col("iban_match")}.get(
-        rule.payer or "", pl.lit(True)
-    )
+    return {"name": name, "iban": pl.col("iban_match"), "name_or_iban": name | pl.col("iban_match"),
+            "absent": pl.col("payer_absent")}.get(rule.payer or "", pl.lit(True))
 
 
 def _condition(rule: Rule, rules: Rules) -> pl.Expr:

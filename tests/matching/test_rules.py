@@ -307,3 +307,19 @@ def test_payer_by_iban_when_the_name_is_missing(tmp_path: Path) -> None:
     out = pl.read_csv(tmp_path / "m.csv", infer_schema=False)
     assert out.select("txn_id", "payment_id", "rule").rows() == [("T1", "P1", "payer-amount")]
     assert out["explanation"][0] == "payer's IBAN agrees, exact amount, paid 8 days after issue"
+
+
+def test_a_nameless_deposit_with_an_amount_nothing_else_has_matches_inside_the_invoice_life(tmp_path: Path) -> None:
+    rows, report = run(
+        tmp_path,
+        [txn("T1", "226.11", "2026-01-20", description="SEPA CREDIT TRANSFER"),  # no name, unique amount
+         txn("T2", "318.40", "2026-01-20", description="SEPA CREDIT", counterparty="Someone Else 4"),  # a name
+         txn("T3", "99.00", "2026-01-20", description="SEPA CREDIT TRANSFER")],  # two invoices of 99.00
+        [pay("P1", "226.11", "2026-01-23", issued_on="2025-12-24", payer="Pine Tech 1975 GmbH"),
+         pay("P2", "318.40", "2026-01-23", issued_on="2025-12-24", payer="Red Optik 3075 Ltd"),
+         pay("P3", "99.00", "2026-01-23", issued_on="2025-12-24", payer="Sud Foods 997 BV"),
+         pay("P4", "99.00", "2026-01-25", issued_on="2025-12-26", payer="Oak Media 12 AG")],
+    )
+    assert [(r["txn_id"], r["payment_id"], r["rule"]) for r in rows] == [("T1", "P1", "amount-unique")]
+    assert rows[0]["explanation"].startswith("no payer named, exact amount that no other open invoice or deposit")
+    assert report.suggested >= 2  # the named stranger and the 99.00 stay for a person

@@ -47,7 +47,7 @@ def _payer(rules: Rules) -> pl.Expr:
     )
 
 
-def _amount() -> pl.Expr:
+def _amount(payer: pl.Expr) -> pl.Expr:
     fx = pl.col("fx_rate_e8").is_not_null()
     rate = pl.format("{}.{}", pl.col("fx_rate_e8") // RATE_SCALE,
                      (pl.col("fx_rate_e8") % RATE_SCALE).cast(pl.String).str.zfill(8).str.strip_chars_end("0"))
@@ -55,8 +55,8 @@ def _amount() -> pl.Expr:
         pl.when(fx).then(pl.format("{} {} converted at {} ({} {} FX difference)", cents_text(pl.col("t_cents")),
                                    pl.col("t_currency"), rate.str.strip_chars_end("."),
                                    cents_text(pl.col("fx_cents")), pl.col("p_currency")))
-        .when((pl.col("diff") == 0) & pl.col("unique_amount").fill_null(False)).then(
-            pl.lit("no payer named, exact amount that no other open invoice or deposit has"))
+        .when((pl.col("diff") == 0) & pl.col("unique_amount").fill_null(False) & payer.is_null()).then(
+            pl.lit("exact amount that no other open invoice or deposit has"))
         .when(pl.col("diff") == 0).then(pl.lit("exact amount"))
         .when(pl.col("fee_cents") > 0).then(pl.format("amount less a fee of {}", cents_text(pl.col("fee_cents"))))
         .when(pl.col("diff").is_not_null()).then(pl.format("amount off by {}", cents_text(pl.col("diff"))))
@@ -82,9 +82,8 @@ def explain(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, rules: Rules)
     alias = pl.when(pl.col("alias_name").is_not_null()).then(
         pl.format("payer known by the alias {} (learned from a person's match)", pl.col("alias_name"))
     ) if "alias_name" in frame.columns else pl.lit(None, dtype=pl.String)
-    facts = pl.concat_str(
-        [_reference(), pl.coalesce(alias, _payer(rules)), _amount(), _date()], separator=", ", ignore_nulls=True
-    )
+    payer = pl.coalesce(alias, _payer(rules))
+    facts = pl.concat_str([_reference(), payer, _amount(payer), _date()], separator=", ", ignore_nulls=True)
     shape = pl.lit(None, dtype=pl.String)
     for rule, words in _SHAPES.items():
         shape = pl.when(pl.col("rule") == rule).then(words).otherwise(shape)

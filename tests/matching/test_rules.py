@@ -321,5 +321,5 @@ def test_a_nameless_deposit_with_an_amount_nothing_else_has_matches_inside_the_i
          pay("P4", "99.00", "2026-01-25", issued_on="2025-12-26", payer="Oak Media 12 AG")],
     )
     assert [(r["txn_id"], r["payment_id"], r["rule"]) for r in rows] == [("T1", "P1", "amount-unique")]
-    assert rows[0]["explanation"].startswith("no payer named, exact amount that no other open invoice or deposit")
+    assert rows[0]["explanation"].startswith("exact amount that no other open invoice or deposit has, paid")
     assert report.suggested >= 2  # the named stranger and the 99.00 stay for a person

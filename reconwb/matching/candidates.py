@@ -239,9 +239,9 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
     (`rejected`: t_payer, p_payer keys) makes it not."""
     tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
-                        t_iban="iban", t_name="counterparty")
+                        t_iban="iban", t_name="counterparty", t_words="payer_words")
     pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
-                            p_payer="payer_key", p_iban="iban", p_name="payer")
+                            p_payer="payer_key", p_iban="iban", p_name="payer", p_words="payer_words")
     frame = pairs.join(tcols, on="t").join(pcols, on="p")
     frame = frame.with_columns(
         diff=pl.col("p_cents") - pl.col("conv_cents").fill_null(pl.col("t_cents")),
@@ -261,7 +261,8 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     )
     similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
     if not need.is_empty():
-        similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name"))
+        similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name",
+                                                                      ("t_words", "p_words")))
     frame = frame.with_columns(payer_sim=pl.when(pl.col("payer_exact")).then(1.0).otherwise(similarity))
     if aliased is not None and not aliased.is_empty():
         frame = frame.join(aliased.rename({"payer_key": "p_payer"}), on=["t", "p_payer"], how="left")
@@ -276,4 +277,5 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
         .when(pl.col("turned_down").fill_null(False) & ~pl.col("payer_exact")).then(0.0)
         .otherwise(pl.col("payer_sim")),
     )
-    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name", "opens", "turned_down")
+    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name", "t_words", "p_words", "opens",
+                      "turned_down")

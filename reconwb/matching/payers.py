@@ -67,15 +67,17 @@ def payer_prefix(expr: pl.Expr) -> pl.Expr:
     return _plain(expr)
 
 
-def similarity(frame: pl.DataFrame, left: str, right: str) -> pl.Series:
-    """Payer similarity in [0, 1] between the names in columns `left` and `right` of `frame`.
+def similarity(frame: pl.DataFrame, left: str, right: str, words: tuple[str, str] | None = None) -> pl.Series:
+    """Payer similarity in [0, 1] between the names in columns `left` and `right` of `frame` (`words`: columns
+    holding their `payer_words` already, to save reading them again).
 
     1.0 when the word lists agree; else the token-sort ratio of the word lists, raised to `CUT_SIMILARITY` when
     one printed name is the other cut short (a customer number cut too included), and 0 when both carry numbers
     and the numbers differ otherwise.
     """
+    a, b = (pl.col(words[0]), pl.col(words[1])) if words else (payer_words(pl.col(left)), payer_words(pl.col(right)))
     names = frame.select(
-        a=payer_words(pl.col(left)), b=payer_words(pl.col(right)),
+        a=a, b=b,
         na=payer_numbers(pl.col(left)), nb=payer_numbers(pl.col(right)),
         pa=payer_prefix(pl.col(left)), pb=payer_prefix(pl.col(right)),
     ).with_row_index("_i")

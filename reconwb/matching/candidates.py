@@ -67,9 +67,19 @@ def _words(frame: pl.DataFrame, side: str) -> pl.DataFrame:
 
 
 def word_pairs(txns: pl.DataFrame, payments: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-    """Pairs sharing an expected amount and a payer word, where that (amount, word) is not common on either side."""
-    t = _words(txns, "t").join(txns.select("t", "currency", key="cents"), on="t")
-    p = _words(payments, "p").join(keys.select("p", "currency", "key"), on="p")
+    """Pairs sharing an expected amount and a payer word, where that (amount, word) is not common on either side.
+
+    Only deposits whose name key is no invoice's take part (the others are found by key): the names a bank cut
+    short or spelt otherwise. Payment words and amounts are narrowed to theirs before anything is exploded.
+    """
+    unknown = txns.filter(pl.col("payer_key") != "").join(payments.select("payer_key").unique(), on="payer_key",
+                                                          how="anti")
+    t = _words(unknown, "t").join(unknown.select("t", "currency", key="cents"), on="t")
+    if t.is_empty():
+        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
+    p = _words(payments, "p").join(t.select("word").unique(), on="word", how="semi")
+    p = p.join(keys.select("p", "currency", "key"), on="p").join(
+        t.select("currency", "key").unique(), on=["currency", "key"], how="semi")
     t = t.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
     p = p.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
     return t.join(p, on=["currency", "key", "word"]).select("t", "p").unique()

@@ -118,10 +118,13 @@ def settle(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, fx: pl.DataFra
         frame = frame.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64))
     else:
         frame = frame.join(fx.select("t", "p", "conv_cents"), on=["t", "p"], how="left")
-    before = pl.col("p_cents").cum_sum().over("kind", "gid", order_by="p") - pl.col("p_cents")
+    # what a batch's earlier payments (in payment order) already took: only batches need the running sum
+    batches = frame.filter(pl.col("kind") == "batch").sort("gid", "p").select(
+        "kind", "gid", "p", before=pl.col("p_cents").cum_sum().over("gid") - pl.col("p_cents"))
+    frame = frame.join(batches, on=["kind", "gid", "p"], how="left")
     taken = (
         pl.when(pl.col("conv_cents").is_not_null()).then(pl.col("conv_cents"))
-        .when(pl.col("kind") == "batch").then((pl.col("t_cents") - before).clip(0, pl.col("p_cents")))
+        .when(pl.col("kind") == "batch").then((pl.col("t_cents") - pl.col("before")).clip(0, pl.col("p_cents")))
         .otherwise(pl.col("t_cents"))
     )
     fee = (
@@ -130,7 +133,7 @@ def settle(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, fx: pl.DataFra
     )
     fx_cents = pl.when(pl.col("conv_cents").is_not_null()).then(pl.col("p_cents") - taken).otherwise(0)
     return frame.with_columns(cents=taken, fee_cents=fee.cast(pl.Int64), fx_cents=fx_cents.cast(pl.Int64)).drop(
-        "t_cents", "p_cents", "conv_cents")
+        "t_cents", "p_cents", "conv_cents", "before")
 
 
 @cache

@@ -149,7 +149,7 @@ def generate(n: int, seed: int = 20260) -> tuple[pl.DataFrame, pl.DataFrame, pl.
         h = head[np.searchsorted(head, i, side="right") - 1]
         payer[i], cents[i], currency[i], terms[i] = payer[h], cents[h], currency[h], 30
         issued[i] = min(issued[h], 240) + 30 * (k % 3)
-    numbers = rng.choice(900_000, n, replace=False) + 10_000
+    numbers = rng.choice(max(900_000, 2 * n), n, replace=False) + 10_000
     refs = _ref_formats(numbers, 2025 + (issued > 180), rng.integers(0, 3, n))
     # batch: consecutive batch invoices of one payer, in groups of 2-3, one currency
     bat = np.flatnonzero(kind == "batch")

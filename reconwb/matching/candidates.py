@@ -249,9 +249,9 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
     (`rejected`: t_payer, p_payer keys) makes it not."""
     tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
-                        t_iban="iban", t_name="counterparty", t_words="payer_words")
+                        t_iban="iban")
     pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
-                            p_payer="payer_key", p_iban="iban", p_name="payer", p_words="payer_words")
+                            p_payer="payer_key", p_iban="iban")
     frame = pairs.join(tcols, on="t").join(pcols, on="p")
     frame = frame.with_columns(
         diff=pl.col("p_cents") - pl.col("conv_cents").fill_null(pl.col("t_cents")),
@@ -268,7 +268,8 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
     need = frame.with_row_index("_i").filter(
         ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")
-    )
+    ).select("_i", "t", "p").join(txns.select("t", t_name="counterparty", t_words="payer_words"), on="t").join(
+        payments.select("p", p_name="payer", p_words="payer_words"), on="p")
     similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
     if not need.is_empty():
         similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name",
@@ -287,5 +288,4 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
         .when(pl.col("turned_down").fill_null(False) & ~pl.col("payer_exact")).then(0.0)
         .otherwise(pl.col("payer_sim")),
     )
-    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name", "t_words", "p_words", "opens",
-                      "turned_down")
+    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "opens", "turned_down")

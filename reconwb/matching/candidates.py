@@ -77,9 +77,10 @@ def word_pairs(txns: pl.DataFrame, payments: pl.DataFrame, keys: pl.DataFrame) -
     t = _words(unknown, "t").join(unknown.select("t", "currency", key="cents"), on="t")
     if t.is_empty():
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
-    p = _words(payments, "p").join(t.select("word").unique(), on="word", how="semi")
-    p = p.join(keys.select("p", "currency", "key"), on="p").join(
-        t.select("currency", "key").unique(), on=["currency", "key"], how="semi")
+    amounts = keys.select("p", "currency", "key").join(t.select("currency", "key").unique(), on=["currency", "key"],
+                                                        how="semi")
+    p = _words(payments.join(amounts.select("p").unique(), on="p", how="semi"), "p").join(
+        t.select("word").unique(), on="word", how="semi").join(amounts, on="p")
     t = t.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
     p = p.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
     return t.join(p, on=["currency", "key", "word"]).select("t", "p").unique()

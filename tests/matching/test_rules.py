@@ -33,6 +33,20 @@ def test_rules_file_errors_name_the_file_and_the_rule(tmp_path: Path) -> None:
         rules.load(tmp_path / "missing.toml")
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[rule]]\nname = "x"\ndate = { before = 3, anchor = "issue" }\n', "date anchor must be one of life, due"),
+    ('[fx]\ntolerance_pct = "1.0001"\n[[rule]]\nname = "x"\n', "fx tolerance_pct"),
+    ('[fx]\nmax_rate_age_days = 90\n[[rule]]\nname = "x"\n', "max_rate_age_days must be"),
+    ('[[rule]]\nname = "x"\namount = { fx = "yes" }\n', "amount fx must be true or false"),
+    ('[[rule]]\nname = "x"\npayer = "nobody"\n', "payer must be one of name, iban, name_or_iban, absent"),
+])
+def test_new_rules_keys_are_checked(tmp_path: Path, text: str, message: str) -> None:
+    bad = tmp_path / "r.toml"
+    bad.write_text(text)
+    with pytest.raises(InvalidInput, match=message):
+        rules.load(bad)
+
+
 def test_fee_schedule_is_exact_integer_maths() -> None:
     fee = rules.Fee(pct_milli=2900, fixed_cents=30)
     assert fee.fee_cents(10000) == 320  # 2.9 % of 100.00 + 0.30

@@ -112,7 +112,7 @@ def generate(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
     )
     truth = txns.filter(pl.col("payment_id").is_not_null()).select(
         "txn_id", payment_id=pl.col("payment_id").str.split(",")
-    ).explode("payment_id")
+    ).explode("payment_id").join(payments.select("payment_id", kind="fate"), on="payment_id", how="left")
     out_txns = txns.select("txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference",
                            "counterparty")
     out_payments = payments.select(
@@ -205,14 +205,18 @@ def _deposits(payments: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     return pl.concat([one.select(cols), split.select(cols), batch.select(cols)], how="vertical_relaxed")
 
 
-def write(n: int, out: Path, seed: int = 7) -> dict[str, Path]:
+def save(out: Path, **frames: pl.DataFrame) -> dict[str, Path]:
+    """Each frame as `out/<name>.csv` (the benchmark reads transactions, payments, truth and, if any, rates)."""
     out.mkdir(parents=True, exist_ok=True)
-    txns, payments, truth = generate(n, seed)
-    paths = {"transactions": out / "transactions.csv", "payments": out / "payments.csv", "truth": out / "truth.csv"}
-    txns.write_csv(paths["transactions"])
-    payments.write_csv(paths["payments"])
-    truth.write_csv(paths["truth"])
+    paths = {name: out / f"{name}.csv" for name in frames}
+    for name, frame in frames.items():
+        frame.write_csv(paths[name])
     return paths
+
+
+def write(n: int, out: Path, seed: int = 7) -> dict[str, Path]:
+    txns, payments, truth = generate(n, seed)
+    return save(out, transactions=txns, payments=payments, truth=truth)
 
 
 if __name__ == "__main__":

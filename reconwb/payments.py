@@ -363,8 +363,9 @@ def list_payments(con: duckdb.DuckDBPyConnection, *, status: str | None = None, 
     ).pl()
 
 
-# how much of each payment live (matched) groups settle: the money linked plus the fee a rule accepted
+# how much of each payment live (matched) groups settle: the money linked plus the fee a rule accepted, plus the
+# FX difference a conversion left
 PAID_SQL = (
-    "SELECT x.payment_id, sum(x.amount + x.fee) AS paid FROM matches x JOIN match_groups g USING (group_id)"
-    " WHERE g.status = 'matched' GROUP BY x.payment_id"
+    "SELECT x.payment_id, sum(x.amount + x.fee + coalesce(x.fx_difference, 0)) AS paid FROM matches x"
+    " JOIN match_groups g USING (group_id) WHERE g.status = 'matched' GROUP BY x.payment_id"
 )

@@ -58,14 +58,16 @@ def _deposit_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Per currency and status: how many payments, their amount, and the fees settled on them (not received)."""
+    """Per currency and status: how many payments, their amount, the fees settled on them (not received) and the
+    FX differences deposits in other currencies left."""
     return frame(
         con,
         """
         SELECT p.currency, p.status, count(*) AS payments, sum(p.amount) AS amount,
-               coalesce(sum(f.fees), 0) AS fees
+               coalesce(sum(f.fees), 0) AS fees, coalesce(sum(f.fx), 0) AS fx_differences
         FROM payments p LEFT JOIN (
-            SELECT x.payment_id, sum(x.fee) AS fees FROM matches x JOIN match_groups g USING (group_id)
+            SELECT x.payment_id, sum(x.fee) AS fees, sum(coalesce(x.fx_difference, 0)) AS fx
+            FROM matches x JOIN match_groups g USING (group_id)
             WHERE g.status = 'matched' GROUP BY x.payment_id
         ) f USING (payment_id)
         GROUP BY ALL ORDER BY p.currency, p.status

@@ -48,12 +48,14 @@ def _report_text(r: dict[str, Any]) -> str:
 @click.option("--payments-mapping", type=FILE, help="File mode: mapping file for --payments (TOML).")
 @click.option("--connection", help="Store mode: only this connection's transactions.")
 @click.option("--rules", type=FILE, help="Rules file (TOML); default rules without it.")
+@click.option("--rates", type=FILE, help="File mode: exchange rates (date,base,quote,rate or ECB-style CSV).")
 @click.option("--dry-run", is_flag=True, help="Store mode: report what would change, change nothing.")
 @json_option
 @pass_ws
 def reconcile_cmd(ws: Workspace, transactions_csv: Path | None, payments_csv: Path | None, out_csv: Path | None,
                   transactions_mapping: Path | None, payments_mapping: Path | None,
-                  connection: str | None, rules: Path | None, dry_run: bool, as_json: bool) -> None:
+                  connection: str | None, rules: Path | None, rates: Path | None, dry_run: bool,
+                  as_json: bool) -> None:
     """Match deposits against expected payments: two files (file mode) or the store (store mode)."""
     from reconwb.matching import reconcile_files, reconcile_store
 
@@ -66,10 +68,12 @@ def reconcile_cmd(ws: Workspace, transactions_csv: Path | None, payments_csv: Pa
             raise InvalidInput("--connection and --dry-run belong to store mode, not file mode")
         report = reconcile_files(transactions_csv, payments_csv, out_csv, rules,  # type: ignore[arg-type]
                                  transactions_mapping=overrides("transactions", transactions_mapping, ()),
-                                 payments_mapping=overrides("payments", payments_mapping, ()))
+                                 payments_mapping=overrides("payments", payments_mapping, ()), rates=rates)
         emit(report.as_dict(), as_json, lambda r: f"{r['links']} links in {r['groups']} groups written to {r['out']};"
              f" {r['suggested']} suggestions not written; {r['unmatched_transactions']} deposits unmatched")
         return
+    if rates is not None:
+        raise InvalidInput("--rates belongs to file mode; in store mode import them with `reconwb rates import`")
     report = reconcile_store(ws, connection=connection, rules=rules, dry_run=dry_run)
     emit(report.as_dict(), as_json, _report_text)
 
@@ -248,3 +252,58 @@ def rules_check(file: Path, as_json: bool) -> None:
     summary = {"version": loaded.version, "rules": [r.name for r in loaded.rules],
                "auto": loaded.auto_threshold, "suggest": loaded.suggest_threshold}
     emit(summary, as_json, lambda s: f"{file}: version {s['version']}; rules in order: {', '.join(s['rules'])}")
+
+
+# -- rates and payer aliases ------------------------------------------------------------------------------------
+
+
+@cli.group("rates")
+def rates_group() -> None:
+    """Exchange rates for deposits in another currency than their invoice."""
+
+
+@rates_group.command("import")
+@click.argument("file", type=FILE)
+@json_option
+@pass_ws
+def rates_import(ws: Workspace, file: Path, as_json: bool) -> None:
+    """Import rates from an ECB-style CSV (Date,USD,JPY,... against EUR) or a date,base,quote,rate CSV."""
+    from reconwb.matching import rates
+
+    with ws.connect() as con:
+        result = rates.import_file(con, file)
+    emit(result, as_json, lambda r: f"{r['imported']} rates imported, {r['replaced']} replaced")
+
+
+@cli.group("payers")
+def payers_group() -> None:
+    """Who pays under which name: aliases learned from people's links."""
+
+
+@payers_group.group("aliases", invoke_without_command=True)
+@click.option("--polarity", type=click.Choice(["alias", "rejected"]), help="Only aliases, or only rejected pairs.")
+@json_option
+@pass_ws
+@click.pass_context
+def payers_aliases(ctx: click.Context, ws: Workspace, polarity: str | None, as_json: bool) -> None:
+    """List remembered aliases (counterparty -> payer) and rejected name pairs; `remove ID` forgets one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from reconwb.matching.aliases import list_aliases
+
+    rows = list_aliases(ws, polarity).to_dicts()
+    emit(rows, as_json, lambda r: table(r, ["alias_id", "polarity", "kind", "counterparty", "payer", "created_by",
+                                            "created_at"]))
+
+
+@payers_aliases.command("remove")
+@click.argument("alias_id")
+@click.option("--by", help="Who is acting (default: RECONWB_USER or the login name).")
+@json_option
+@pass_ws
+def payers_aliases_remove(ws: Workspace, alias_id: str, by: str | None, as_json: bool) -> None:
+    """Forget an alias or a rejected pair; later runs no longer use it."""
+    from reconwb.matching.aliases import remove
+
+    result = remove(ws, alias_id, actor=_actor(by))
+    emit(result, as_json, lambda r: f"removed {r['polarity']} {r['counterparty']} -> {r['payer']}")

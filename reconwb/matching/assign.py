@@ -8,9 +8,15 @@ simply takes its best edge. Very large components (one payer with hundreds of eq
 greedy-by-score, which only feeds suggestions there anyway since equal scores are ambiguous.
 
 Then the bands. A chosen pair auto-matches only if its confidence reaches the auto threshold AND it is not
-ambiguous: no other live candidate of its transaction or of its payment scores within `ambiguity_margin` of it.
-Three invoices of 49.00 from one payer and one deposit of 49.00 are therefore a suggestion, never an arbitrary
-auto-match. An alternative stops counting once its other side is firmly auto-matched with a clearly better score.
+ambiguous. Ambiguous means another choice would explain the money about as well: for a pair chosen inside a
+component, its *regret* (how much the component's best total falls when the pair is forbidden) is at most
+`ambiguity_margin`. Three invoices of 49.00 from one payer and one deposit of 49.00 are therefore a suggestion,
+never an arbitrary auto-match (forbidding the chosen invoice, another takes its place at the same score); but a
+subscriber's January and February deposits for two equal monthly invoices are each auto-matched to their own
+month, since giving February's invoice to January's deposit would leave a deposit unexplained. Components too
+large to re-solve per pair fall back on rivals: no other live candidate of the pair's transaction or payment
+within the margin, where an alternative stops counting once its other side is firmly auto-matched with a
+clearly better score.
 """
 
 from __future__ import annotations
@@ -21,22 +27,44 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from reconwb.matching.scoring import EVIDENCE_DATE
+
 MAX_SOLVER_SIDE = 300
+DATE_TIEBREAK = 0.03  # weight of the date fit beside confidence when choosing (see `assign`)
+MAX_REGRET_SIDE = 40  # components up to this size get each chosen pair's regret by re-solving without it
 SETTLED_MARGIN = 0.05
 AUTO, SUGGESTION = "matched", "suggested"
 
 
 def assign(scored: pl.DataFrame, *, auto: float, suggest: float, margin: float) -> pl.DataFrame:
-    """Chosen pairs `(t, p, confidence, band)`; every t and every p appears at most once."""
-    live = scored.filter(pl.col("confidence") >= suggest).select("t", "p", "confidence")
+    """Chosen pairs `(t, p, confidence, band)`; every t and every p appears at most once.
+
+    The choice weighs each pair by its confidence plus `DATE_TIEBREAK` times its date fit (`s_date`, when
+    scored): confidence saturates once payer and amount agree, and then being inside the invoice's life rather
+    than weeks past its due date is what tells a subscriber's January payment from February's.
+    """
+    live = scored.filter(pl.col("confidence") >= suggest)
+    fit = (pl.col("s_date") / EVIDENCE_DATE).clip(0.0, 1.0) if "s_date" in live.columns else pl.lit(0.0)
+    live = live.select("t", "p", sure="confidence", confidence=pl.col("confidence") + DATE_TIEBREAK * fit)
     if live.is_empty():
-        return live.with_columns(band=pl.lit(None, dtype=pl.String))
-    chosen = _solve(live)
-    return _band(chosen, live, auto=auto, margin=margin)
+        return live.select("t", "p", "sure").rename({"sure": "confidence"}).with_columns(
+            band=pl.lit(None, dtype=pl.String))
+    weights = live.drop("sure")
+    chosen = _solve(weights)
+    by_rivals = _band(chosen.filter(pl.col("regret").is_null()).drop("regret"), weights, auto=auto, margin=margin)
+    by_regret = chosen.filter(pl.col("regret").is_not_null()).with_columns(
+        band=pl.when(pl.col("regret") > margin).then(pl.lit(AUTO)).otherwise(pl.lit(SUGGESTION))
+    ).drop("regret")
+    return pl.concat([by_regret, by_rivals]).join(live.select("t", "p", "sure"), on=["t", "p"]).select(
+        "t", "p", confidence="sure",
+        band=pl.when((pl.col("band") == AUTO) & (pl.col("sure") >= auto)).then(pl.lit(AUTO))
+        .otherwise(pl.lit(SUGGESTION)),
+    )
 
 
 def _solve(live: pl.DataFrame) -> pl.DataFrame:
-    schema = live.schema
+    """The chosen pairs with their `regret` (null where the rivals decide instead)."""
+    schema = {**live.schema, "regret": pl.Float64}
     # 1. settled pairs: each is the other's only candidate, or each other's best by a clear margin. Taking them
     #    first is what a maximum-weight assignment does too, whenever no rival comes within the margin.
     ranked = live.with_columns(
@@ -51,7 +79,7 @@ def _solve(live: pl.DataFrame) -> pl.DataFrame:
     settled = top.filter(
         (pl.col("st").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
         & (pl.col("sp").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
-    ).select("t", "p", "confidence")
+    ).select("t", "p", "confidence", regret=pl.lit(float("inf")))
     rest = live.join(settled.select("t"), on="t", how="anti").join(settled.select("p"), on="p", how="anti")
     if rest.is_empty():
         return settled
@@ -68,6 +96,7 @@ def _solve(live: pl.DataFrame) -> pl.DataFrame:
     out_t: list[np.ndarray] = []
     out_p: list[np.ndarray] = []
     out_c: list[np.ndarray] = []
+    out_r: list[np.ndarray] = []
     for edges in np.split(order, bounds):
         ts, ti = np.unique(t_arr[edges], return_inverse=True)
         ps, pi = np.unique(p_arr[edges], return_inverse=True)
@@ -77,22 +106,41 @@ def _solve(live: pl.DataFrame) -> pl.DataFrame:
             out_t.append(t_arr[edges][best:best + 1])
             out_p.append(p_arr[edges][best:best + 1])
             out_c.append(scores[best:best + 1])
+            second = np.sort(scores)[-2] if len(scores) > 1 else 0.0
+            out_r.append(np.array([scores[best] - second]))
             continue
         if max(len(ts), len(ps)) > MAX_SOLVER_SIDE:
             rows, cols, vals = _greedy(ti, pi, scores, t_arr[edges], p_arr[edges])
+            regret = np.full(len(rows), np.nan)
         else:
             matrix = np.zeros((len(ts), len(ps)))
             matrix[ti, pi] = scores
             rows, cols = linear_sum_assignment(matrix, maximize=True)
             vals = matrix[rows, cols]
+            regret = _regret(matrix, rows, cols) if max(len(ts), len(ps)) <= MAX_REGRET_SIDE else np.full(
+                len(rows), np.nan)
         keep = vals > 0
         out_t.append(ts[rows[keep]])
         out_p.append(ps[cols[keep]])
         out_c.append(vals[keep])
+        out_r.append(regret[keep])
     solved = pl.DataFrame(
-        {"t": np.concatenate(out_t), "p": np.concatenate(out_p), "confidence": np.concatenate(out_c)}
-    ).cast(dict(schema))
-    return pl.concat([settled, solved])
+        {"t": np.concatenate(out_t), "p": np.concatenate(out_p), "confidence": np.concatenate(out_c),
+         "regret": np.concatenate(out_r)}
+    ).with_columns(pl.col("regret").fill_nan(None)).cast(schema)
+    return pl.concat([settled.cast(schema), solved])
+
+
+def _regret(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Per chosen cell, how much the best total falls when that cell is forbidden."""
+    best = matrix[rows, cols].sum()
+    out = np.empty(len(rows))
+    for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        without = matrix.copy()
+        without[r, c] = 0.0
+        rr, cc = linear_sum_assignment(without, maximize=True)
+        out[k] = best - without[rr, cc].sum()
+    return out
 
 
 def _greedy(ti: np.ndarray, pi: np.ndarray, scores: np.ndarray, t_ids: np.ndarray,

@@ -6,6 +6,8 @@ keys, each always including the currency:
 - references: a token of the deposit's reference or description equals an invoice's normalised reference;
 - payer and amount: same payer (name key or IBAN) and an amount the invoice could arrive as (exact, or less one
   of the fee schedules the rules know);
+- a payer word and amount: one significant word of the names in common and such an amount, where that word and
+  amount are not common (a name the bank cut short or spelt otherwise still shares its rare words);
 - rare amounts: the same expected amount, where that amount is rare on both sides (a common amount such as
   49.00 says nothing by itself, and joining on it would explode).
 
@@ -15,9 +17,10 @@ Everything here is vectorised polars; the only Python loop-free fuzzy step uses 
 from __future__ import annotations
 
 import polars as pl
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
+from reconwb.matching import payers
 from reconwb.matching.rules import Rules
 
 REF_KINDS = {"exact": 3, "extracted": 2, "fuzzy": 1, "none": 0}
@@ -32,8 +35,9 @@ def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
     pairs = tokens.join(refs, on=["currency", "tok"], how="inner")
     return pairs.select(
-        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8)
-    ).unique(["t", "p"])
+        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
+        ref_token=pl.col("tok"),
+    ).sort("ref_level", descending=True).unique(["t", "p"], keep="first")
 
 
 def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
@@ -46,17 +50,50 @@ def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     return pl.concat(parts).filter(pl.col("key") > 0).unique(["p", "key"])
 
 
+SINCE_ISSUE = (pl.col("booked_on") - pl.col("opens")).dt.total_days()
+SINCE_DUE = (pl.col("booked_on") - pl.col("anchor")).dt.total_days()
+WORD_BLOCK_MAX = 30  # a (currency, amount, payer word) shared by more rows than this on a side blocks nothing
+
+
 def _windowed(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    window = rules.widest_window
-    dated = pairs.join(txns.select("t", "booked_on"), on="t").join(payments.select("p", "anchor"), on="p")
-    delta = (pl.col("booked_on") - pl.col("anchor")).dt.total_days()
-    return dated.filter(pl.col("anchor").is_null() | delta.is_between(-window.before, window.after)).select("t", "p")
+    dated = pairs.join(txns.select("t", "booked_on"), on="t").join(payments.select("p", "opens", "anchor"), on="p")
+    return dated.filter(rules.in_any_window(SINCE_ISSUE, SINCE_DUE)).select("t", "p")
 
 
-def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Pairs sharing payer (name key or IBAN) and expected amount, plus pairs sharing a rare expected amount."""
-    keys = amount_keys(payments, rules)
+def _words(frame: pl.DataFrame, side: str) -> pl.DataFrame:
+    """(side, word) for every significant payer word of three characters or more."""
+    return frame.filter(pl.col("payer_key") != "").select(side, word=pl.col("payer_words").str.split(" ")).explode(
+        "word").filter(pl.col("word").str.len_chars() >= 3).unique()
+
+
+def word_pairs(txns: pl.DataFrame, payments: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Pairs sharing an expected amount and a payer word, where that (amount, word) is not common on either side.
+
+    Only deposits whose name key is no invoice's take part (the others are found by key): the names a bank cut
+    short or spelt otherwise. Payment words and amounts are narrowed to theirs before anything is exploded.
+    """
+    unknown = txns.filter(pl.col("payer_key") != "").join(payments.select("payer_key").unique(), on="payer_key",
+                                                          how="anti")
+    t = _words(unknown, "t").join(unknown.select("t", "currency", key="cents"), on="t")
+    if t.is_empty():
+        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
+    amounts = keys.select("p", "currency", "key").join(t.select("currency", "key").unique(), on=["currency", "key"],
+                                                        how="semi")
+    p = _words(payments.join(amounts.select("p").unique(), on="p", how="semi"), "p").join(
+        t.select("word").unique(), on="word", how="semi").join(amounts, on="p")
+    t = t.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
+    p = p.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
+    return t.join(p, on=["currency", "key", "word"]).select("t", "p").unique()
+
+
+def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+                 keys: pl.DataFrame | None = None, aliased: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Pairs sharing payer (name key, a rare payer word, IBAN, or a learned alias: `aliased` holds (t,
+    payer_key) it stands for) and expected amount, plus pairs sharing a rare expected amount."""
+    keys = amount_keys(payments, rules) if keys is None else keys
     t = txns.select("t", "currency", "payer_key", "iban", key="cents")
+    if aliased is not None and not aliased.is_empty():
+        t = pl.concat([t, aliased.join(t.drop("payer_key"), on="t").select(t.columns)])
     by_payer = t.filter(pl.col("payer_key") != "").join(
         keys.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "key"),
         on=["currency", "payer_key", "key"],
@@ -70,7 +107,8 @@ def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl
     by_amount = rare_txns.select("t", "currency", "key").join(
         rare_keys.select("p", "currency", "key"), on=["currency", "key"]
     )
-    pairs = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p"), by_amount.select("t", "p")]).unique()
+    pairs = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p"), by_amount.select("t", "p"),
+                       word_pairs(txns, payments, keys)]).unique()
     return _windowed(pairs, txns, payments, rules)
 
 
@@ -91,7 +129,8 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hi
 
     Two strings within one insertion, deletion or substitution share a string of their deletion neighbourhoods,
     so an equality join finds them without comparing everything with everything. Only transactions and payments
-    without an exact or extracted hit take part.
+    without a confirmed hit (a reference found and an amount that fits it) take part: a typo can turn one
+    invoice number into another's, and that other invoice's amount then does not fit.
     """
     if rules.fuzzy_max_distance < 1:
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
@@ -108,26 +147,66 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hi
     return left.join(right, on=["currency", "variant"]).select("t", "p").unique()
 
 
-def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none)."""
+def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Pairs across currencies: the deposit converted at the day's rate (`rates.convert`) is within the FX
+    tolerance of the invoice, and the deposit quotes its reference or comes from its payer (name key or IBAN).
+    With `ref_level`, `conv_cents` and `fx_rate_e8`."""
+    if fx.is_empty():
+        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32, "ref_level": pl.Int8, "ref_token": pl.String,
+                                    "conv_cents": pl.Int64, "fx_rate_e8": pl.Int64})
+    conv = fx.join(txns.select("t", "ref_norm", "tokens", "payer_key", "iban"), on="t")
+    tokens = conv.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
+    refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
+    by_ref = tokens.join(refs, on=["currency", "tok"]).select(
+        "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
+        ref_token=pl.col("tok"))
+    by_payer = conv.filter(pl.col("payer_key") != "").join(
+        payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key"), on=["currency", "payer_key"])
+    by_iban = conv.filter(pl.col("iban") != "").join(
+        payments.filter(pl.col("iban") != "").select("p", "currency", "iban"), on=["currency", "iban"])
+    others = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p")]).unique().join(
+        by_ref.select("t", "p"), on=["t", "p"], how="anti").with_columns(
+        ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
+    pairs = pl.concat([by_ref.sort("ref_level", descending=True).unique(["t", "p"], keep="first"), others])
+    pairs = pairs.join(fx, on="t").join(payments.select("p", "currency", p_cents="cents"), on=["p", "currency"])
+    allowed = pl.col("p_cents") * rules.fx_tolerance_pct_milli // 100_000
+    pairs = pairs.filter((pl.col("p_cents") - pl.col("conv_cents")).abs() <= allowed)
+    kept = _windowed(pairs.select("t", "p"), txns, payments, rules)
+    return pairs.join(kept, on=["t", "p"]).select("t", "p", "ref_level", "ref_token", "conv_cents", "fx_rate_e8")
+
+
+def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+               fx: pl.DataFrame | None = None, aliased: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none); pairs
+    across currencies (from `fx`, see `fx_pairs`) carry `conv_cents` and `fx_rate_e8`, other pairs nulls."""
     refs = reference_pairs(txns, payments)
-    typos = _windowed(typo_pairs(txns, payments, refs.select("t").unique(), refs.select("p").unique(), rules),
-                      txns, payments, rules)
-    others = pl.concat([amount_pairs(txns, payments, rules), typos]).unique().join(
+    keys = amount_keys(payments, rules)
+    confirmed = refs.join(txns.select("t", key="cents"), on="t").join(keys.select("p", "key"), on=["p", "key"])
+    typos = _windowed(
+        typo_pairs(txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules),
+        txns, payments, rules)
+    others = pl.concat([amount_pairs(txns, payments, rules, keys, aliased), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
-    others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8))
-    pairs = pl.concat([refs, others])
-    return fuzzy_references(pairs, txns, payments, rules)
+    others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
+    pairs = fuzzy_references(pl.concat([refs, others]), txns, payments, rules, confirmed.select("t").unique())
+    pairs = pairs.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64), fx_rate_e8=pl.lit(None, dtype=pl.Int64))
+    if fx is None:
+        return pairs
+    across = fx_pairs(txns, payments, fx, rules).with_columns(
+        ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
+    return pl.concat([pairs, across.select(pairs.columns)])
 
 
-def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Raise `ref_level` to 1 where a token is within `fuzzy_max_distance` edits of the payment's reference.
+def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
+                     confirmed: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Raise `ref_level` to 1 where a token is within `fuzzy_max_distance` edits (insertions, deletions,
+    substitutions, swaps of two neighbours) of the payment's reference.
 
     The guard: the reference must be at least `fuzzy_min_length` long and the token about as long as it (the
     length difference counts as edits), so "INV-12" is not found inside "INV-1234567" or "INV-12-REFUND-99".
-    Only transactions with no exact or extracted hit at all are examined.
+    Only transactions without a `confirmed` hit (by default: without any exact or extracted hit) are examined.
     """
-    hit = pairs.filter(pl.col("ref_level") > 0).select("t").unique()
+    hit = pairs.filter(pl.col("ref_level") > 0).select("t").unique() if confirmed is None else confirmed
     todo = pairs.filter(pl.col("ref_level") == 0).join(hit, on="t", how="anti")
     maxd, minlen = rules.fuzzy_max_distance, rules.fuzzy_min_length
     if todo.is_empty() or maxd <= 0:
@@ -139,54 +218,75 @@ def fuzzy_references(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataF
         .filter(pl.col("ref_norm").str.len_chars() >= minlen)
         .explode("tok")
         .drop_nulls("tok")
-        .filter((pl.col("tok").str.len_chars() - pl.col("ref_norm").str.len_chars()).abs() <= maxd)
+        .filter((pl.col("tok").str.len_chars().cast(pl.Int64) - pl.col("ref_norm").str.len_chars()).abs() <= maxd)
     )
     if probe.is_empty():
         return pairs.with_columns(ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
     distance = process.cpdist(
-        probe["tok"].to_list(), probe["ref_norm"].to_list(), scorer=Levenshtein.distance, workers=-1
+        probe["tok"].to_list(), probe["ref_norm"].to_list(), scorer=OSA.distance, workers=-1
     )
     close = (
         probe.with_columns(d=pl.Series(distance, dtype=pl.Int64))
         .filter(pl.col("d") <= maxd)
+        .sort("d")
         .group_by("t", "p")
-        .agg(sim=(1 - pl.col("d") / pl.col("ref_norm").str.len_chars()).max())
+        .agg(sim=(1 - pl.col("d") / pl.col("ref_norm").str.len_chars()).max(), near=pl.col("tok").first())
     )
     return (
         pairs.join(close, on=["t", "p"], how="left")
         .with_columns(
             ref_level=pl.when(pl.col("sim").is_not_null()).then(pl.lit(1, dtype=pl.Int8)).otherwise("ref_level"),
             ref_similarity=pl.when(pl.col("ref_level") > 0).then(1.0).otherwise(pl.col("sim").fill_null(0.0)),
+            ref_token=pl.coalesce("ref_token", "near"),
         )
-        .drop("sim")
+        .drop("sim", "near")
     )
 
 
-def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
-    """The per-field facts scoring needs: amount difference, day offset, payer similarity, account fit."""
+def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame,
+                  aliased: pl.DataFrame | None = None, rejected: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The per-field facts scoring needs: amount difference (and whether it is exact and unique on both sides),
+    days since issue and since due, payer similarity (or its absence), account fit. A learned alias (`aliased`:
+    t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
+    (`rejected`: t_payer, p_payer keys) makes it not."""
     tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
-                        t_iban="iban", t_name="counterparty")
-    pcols = payments.select("p", "payment_id", "account_ref", "anchor", p_cents="cents", p_payer="payer_key",
-                            p_iban="iban", p_name="payer")
+                        t_iban="iban")
+    pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
+                            p_payer="payer_key", p_iban="iban")
     frame = pairs.join(tcols, on="t").join(pcols, on="p")
     frame = frame.with_columns(
-        diff=pl.col("p_cents") - pl.col("t_cents"),
-        delta=(pl.col("booked_on") - pl.col("anchor")).dt.total_days(),
+        diff=pl.col("p_cents") - pl.col("conv_cents").fill_null(pl.col("t_cents")),
+        since_issue=SINCE_ISSUE,
+        delta=SINCE_DUE,
         iban_match=(pl.col("t_iban") != "") & (pl.col("t_iban") == pl.col("p_iban")),
         account_ok=(pl.col("account_ref") == "") | (pl.col("account_ref") == pl.col("account")),
         payer_exact=(pl.col("t_payer") != "") & (pl.col("t_payer") == pl.col("p_payer")),
+        payer_absent=(pl.col("t_payer") == "") & (pl.col("t_iban") == ""),
     )
+    exact = (pl.col("diff") == 0) & pl.col("conv_cents").is_null()
+    frame = frame.with_columns(
+        unique_amount=exact & (exact.sum().over("t") == 1) & (exact.sum().over("p") == 1))
     # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
     need = frame.with_row_index("_i").filter(
         ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")
-    )
+    ).select("_i", "t", "p").join(txns.select("t", t_name="counterparty", t_words="payer_words"), on="t").join(
+        payments.select("p", p_name="payer", p_words="payer_words"), on="p")
     similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
     if not need.is_empty():
-        scores = process.cpdist(
-            need["t_name"].str.to_lowercase().to_list(), need["p_name"].str.to_lowercase().to_list(),
-            scorer=fuzz.token_sort_ratio, workers=-1,
-        )
-        similarity = similarity.scatter(need["_i"], pl.Series(scores, dtype=pl.Float64) / 100)
-    return frame.with_columns(
-        payer_sim=pl.when(pl.col("payer_exact")).then(1.0).otherwise(similarity)
-    ).drop("t_payer", "p_payer", "t_iban", "p_iban", "t_name", "p_name")
+        similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name",
+                                                                      ("t_words", "p_words")))
+    frame = frame.with_columns(payer_sim=pl.when(pl.col("payer_exact")).then(1.0).otherwise(similarity))
+    if aliased is not None and not aliased.is_empty():
+        frame = frame.join(aliased.rename({"payer_key": "p_payer"}), on=["t", "p_payer"], how="left")
+    else:
+        frame = frame.with_columns(alias_name=pl.lit(None, dtype=pl.String))
+    if rejected is not None and not rejected.is_empty():
+        frame = frame.join(rejected.with_columns(turned_down=pl.lit(True)), on=["t_payer", "p_payer"], how="left")
+    else:
+        frame = frame.with_columns(turned_down=pl.lit(None, dtype=pl.Boolean))
+    frame = frame.with_columns(
+        payer_sim=pl.when(pl.col("alias_name").is_not_null()).then(1.0)
+        .when(pl.col("turned_down").fill_null(False) & ~pl.col("payer_exact")).then(0.0)
+        .otherwise(pl.col("payer_sim")),
+    )
+    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "opens", "turned_down")

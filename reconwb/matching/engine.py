@@ -20,10 +20,12 @@ import polars as pl
 
 from reconwb import settings
 from reconwb.errors import InvalidInput, NotFound
+from reconwb.matching import aliases as payer_aliases
+from reconwb.matching import rates as fx_rates
 from reconwb.matching import records
 from reconwb.matching import rules as rules_mod
 from reconwb.matching.assign import AUTO, SUGGESTION
-from reconwb.matching.frames import cents, cents_text
+from reconwb.matching.frames import cents, cents_text, rate_text
 from reconwb.matching.pipeline import MatchResult, match
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 TXN_CSV = ["txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference", "counterparty"]
 PAYMENT_CSV = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
-MATCHES_CSV = ["txn_id", "payment_id", "match_group", "rule", "confidence"]
+MATCHES_CSV = ["txn_id", "payment_id", "match_group", "rule", "confidence", "explanation"]
 
 
 @dataclass
@@ -87,18 +89,21 @@ def payments_input(frame: pl.DataFrame) -> pl.DataFrame:
 
 def reconcile_files(
     transactions_csv: str | Path, payments_csv: str | Path, out_csv: str | Path, rules: str | Path | None = None,
+    rates: str | Path | None = None,
     *, transactions_mapping: Mapping[str, Any] | None = None, payments_mapping: Mapping[str, Any] | None = None,
 ) -> ReconcileReport:
     """Match two files and write the Matches CSV (auto-matches only); touches no store. The mappings are keys
-    put on top of each file's detected layout (`reconwb.mappings`)."""
+    put on top of each file's detected layout (`reconwb.mappings`); `rates`: a rates file (`date,base,quote,rate`
+    or ECB-style) for deposits in another currency than their invoice."""
     from reconwb.payments import read_file
 
     started = time.perf_counter()
     ruleset = rules_mod.load(rules)
     txns = read_transactions_csv(transactions_csv, transactions_mapping)
     payments = payments_input(read_file(payments_csv, payments_mapping))
+    fx = None if rates is None else fx_rates.read_file(rates)
     read_s = time.perf_counter() - started
-    result = match(txns, payments, ruleset)
+    result = match(txns, payments, ruleset, rates=fx)
     write_matches(result, out_csv)
     report = summarise(result, ruleset, dry_run=False)
     report.stages = {"read": round(read_s, 3), **result.seconds}
@@ -114,6 +119,7 @@ def write_matches(result: MatchResult, out_csv: str | Path) -> None:
         match_group=pl.format("m{}", pl.col("gid")),
         rule="rule",
         confidence=pl.col("confidence").round(4),
+        explanation="explanation",
     )
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     frame.write_csv(out_csv)
@@ -123,7 +129,7 @@ def summarise(result: MatchResult, ruleset: rules_mod.Rules, *, dry_run: bool,
               already_paid: pl.DataFrame | None = None) -> ReconcileReport:
     """Counts for a run: payments paid or partly paid by auto-matches, suggestions, what stays open."""
     auto = result.by_band(AUTO)
-    paid = auto.group_by("payment_id").agg((pl.col("cents") + pl.col("fee_cents")).sum()).join(
+    paid = auto.group_by("payment_id").agg((pl.col("cents") + pl.col("fee_cents") + pl.col("fx_cents")).sum()).join(
         result.payments.select("payment_id", open="cents"), on="payment_id"
     )
     full = paid.filter(pl.col("cents") >= pl.col("open")).height
@@ -180,7 +186,7 @@ def _load(con: duckdb.DuckDBPyConnection, connection: str | None) -> tuple[pl.Da
     txns = con.sql(_TXNS_SQL, params=[connection, connection]).pl()
     payments = con.sql(_PAYMENTS_SQL).pl()
     excluded = con.sql(_EXCLUDED_SQL).pl()
-    return txns, payments, excluded
+    return txns, payments, excluded, fx_rates.load(con), payer_aliases.for_engine(con)
 
 
 def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -188,21 +194,32 @@ def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataF
     links = result.links.with_columns(
         group_id=pl.format("grp_{}_{}", pl.lit(uuid.uuid4().hex[:12]), pl.col("gid")),
         amount=cents_text(pl.col("cents")), fee=cents_text(pl.col("fee_cents")),
+        fx_difference=cents_text(pl.col("fx_cents")), fx_rate=rate_text(pl.col("fx_rate_e8")),
     )
     evidence_link = pl.struct(
-        "txn_id", "payment_id", "amount", "fee",
+        "txn_id", "payment_id", "amount", "fee", "fx_difference", "fx_rate", "explanation",
         reference_level=pl.col("ref_level"), amount_difference_cents=pl.col("diff"), days_from_due=pl.col("delta"),
+        days_from_issue=pl.col("since_issue"), payer_alias=pl.col("alias_name"),
         reference=pl.col("s_reference"), amount_fit=pl.col("s_amount"), payer=pl.col("s_payer"),
         date=pl.col("s_date"),
     ).struct.json_encode()
     groups = links.group_by("group_id", maintain_order=True).agg(
         kind=pl.col("kind").first(), rule=pl.col("rule").first(), confidence=pl.col("confidence").min(),
         status=pl.col("band").first(), evidence=pl.format("[{}]", evidence_link.str.join(",")),
+        explanation=pl.col("explanation").unique(maintain_order=True).str.join("; "),
     ).with_columns(
         rule_version=pl.lit(ruleset.version), pinned=pl.lit(False), created_by=pl.lit("reconwb"),
-        evidence=pl.format('{{"engine": "reconwb", "links": {}}}', pl.col("evidence")),
-    )
-    return groups, links.select("group_id", "txn_id", "payment_id", "amount", "fee")
+        evidence=pl.format('{{"engine": "reconwb", "explanation": {}, "links": {}}}',
+                           pl.col("explanation").map_batches(_json_strings, return_dtype=pl.String),
+                           pl.col("evidence")),
+    ).drop("explanation")
+    return groups, links.select("group_id", "txn_id", "payment_id", "amount", "fee", "fx_difference", "fx_rate",
+                                "explanation")
+
+
+def _json_strings(texts: pl.Series) -> pl.Series:
+    """Each text as a JSON string literal (quotes and escapes included)."""
+    return pl.DataFrame({"s": texts}).select(pl.struct("s").struct.json_encode().str.slice(5).str.head(-1)).to_series()
 
 
 
@@ -221,9 +238,10 @@ def reconcile_store(
         mode = settings.get(con, "operation_mode")
         if mode == "passthrough":
             return ReconcileReport(rule_version=ruleset.version, dry_run=dry_run, mode=mode)
-        txns, payments, excluded = _load(con, connection)
+        txns, payments, excluded, fx, aliases = _load(con, connection)
     read_s = time.perf_counter() - started
-    result = match(txns, payments.with_columns(pl.col("account_ref").cast(pl.String)), ruleset, exclude=excluded)
+    result = match(txns, payments.with_columns(pl.col("account_ref").cast(pl.String)), ruleset, exclude=excluded,
+                   rates=fx, aliases=aliases)
     report = summarise(result, ruleset, dry_run=dry_run)
     report.stages = {"read": round(read_s, 3), **result.seconds}
     if not dry_run:
@@ -278,12 +296,14 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
     )
     per_payment = detail.filter(pl.col("status") == LIVE).group_by(
         "group_id", "payment_id", maintain_order=True
-    ).agg(pl.col("kind", "rule", "confidence").first(), transactions=pl.struct("txn_id", "amount", "fee"))
+    ).agg(pl.col("kind", "rule", "confidence").first(), explanation=pl.col("explanation").first(),
+          transactions=pl.struct("txn_id", "amount", "fee", "fx_difference"))
     pending = [
         records.payment_event(
             row["payment_id"], statuses, row["group_id"], row["kind"], row["rule"], row["confidence"],
-            [{"txn_id": t["txn_id"], "amount": Decimal(t["amount"]), "fee": Decimal(t["fee"])}
-             for t in row["transactions"]],
+            [{"txn_id": t["txn_id"], "amount": Decimal(t["amount"]), "fee": Decimal(t["fee"]),
+              "fx_difference": Decimal(t["fx_difference"])} for t in row["transactions"]],
+            explanation=row["explanation"],
         )
         for row in per_payment.iter_rows(named=True)
     ]

@@ -2,13 +2,17 @@
 
 Both file mode and store mode build these frames and hand them to the same engine, so what is compared is
 defined here only: references upper-cased with punctuation dropped, the tokens a description carries that could
-be references, payer names without case, punctuation or legal-form suffixes.
+be references, payer names as `payers.payer_words` reads them (and their key without spaces), and the invoice's
+life (issue and due dates, each standing in for the other when missing).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
+from reconwb.matching.payers import payer_words
 from reconwb.matching.rules import Rules
 from reconwb.money import MONEY
 
@@ -35,7 +39,6 @@ PAYMENT_COLUMNS: dict[str, pl.DataType] = {
     "payer_iban": pl.String(),
     "account_ref": pl.String(),
 }
-_LEGAL_FORMS = r"\b(gmbh|ltd|limited|inc|llc|ag|sa|sas|bv|nv|co|corp|plc|srl|sarl|kg|oy|ab)\b"
 
 
 def cents(expr: pl.Expr) -> pl.Expr:
@@ -52,15 +55,13 @@ def cents_text(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr < 0).then(pl.lit("-") + text).otherwise(text)
 
 
+def rate_text(expr: pl.Expr) -> pl.Expr:
+    """A rate scaled by 10^8 (`rates.RATE_SCALE`) as exact decimal text ("0.92165899"), null stays null."""
+    return pl.format("{}.{}", expr // 100_000_000, (expr % 100_000_000).cast(pl.String).str.zfill(8))
+
+
 def norm_ref(expr: pl.Expr) -> pl.Expr:
     return expr.fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
-
-
-def payer_key(expr: pl.Expr) -> pl.Expr:
-    return (
-        expr.fill_null("").str.to_lowercase().str.replace_all(r"\.", "").str.replace_all(r"[^a-z0-9 ]", " ")
-        .str.replace_all(_LEGAL_FORMS, " ").str.replace_all(r"[^a-z0-9]", "")
-    )
 
 
 def norm_iban(expr: pl.Expr) -> pl.Expr:
@@ -80,23 +81,33 @@ def prepare_transactions(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         tokens=tokens.list.eval(norm_ref(pl.element()))
         .list.eval(pl.element().filter((pl.element().str.len_chars() >= 3) & pl.element().str.contains(r"\d")))
         .list.unique(),
-        payer_key=payer_key(pl.col("counterparty")),
+        payer_words=_once(frame["counterparty"], payer_words),
         iban=norm_iban(pl.col("counterparty_iban")),
         account=pl.col("account").fill_null(""),
-    )
+    ).with_columns(payer_key=pl.col("payer_words").str.replace_all(" ", ""))
 
 
 def prepare_payments(frame: pl.DataFrame) -> pl.DataFrame:
-    """Payments with row index `p`, anchor date (due, else issued), normalised reference and payer key."""
+    """Payments with row index `p`, their life (`opens` at issue, `anchor` at due; each the other when missing),
+    normalised reference and payer key."""
     frame = _conform(frame, PAYMENT_COLUMNS)
     return frame.with_row_index("p").with_columns(
         anchor=pl.coalesce("due_on", "issued_on"),
+        opens=pl.coalesce("issued_on", "due_on"),
         ref_norm=norm_ref(pl.col("reference")),
-        payer_key=payer_key(pl.col("payer")),
+        payer_words=_once(frame["payer"], payer_words),
         iban=norm_iban(pl.col("payer_iban")),
         account_ref=pl.col("account_ref").fill_null(""),
         total_cents=pl.coalesce("total_cents", "cents"),
-    )
+    ).with_columns(payer_key=pl.col("payer_words").str.replace_all(" ", ""))
+
+
+def _once(values: pl.Series, normalise: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """`normalise` applied to each distinct value once (payers repeat: a million rows have far fewer names)."""
+    values = values.fill_null("")
+    distinct = values.unique()
+    mapped = pl.select(normalise(pl.lit(distinct))).to_series()
+    return values.replace_strict(distinct, mapped, return_dtype=pl.String)
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -3,7 +3,8 @@
 Every action is one transaction that changes the group, moves the payment statuses, emits the events a webhook
 subscriber expects and writes an audit row saying who, when, under which rule version and on what evidence.
 Everything a person decides is pinned: automatic runs neither change it nor propose a rejected or removed pair
-again.
+again. What a decision says about payers is learned too (`aliases.learn`): a link or an accept across differing
+names or IBANs remembers the alias, a rejection across differing names remembers the pair as evidence against.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import polars as pl
 
 from reconwb import events, jsonutil
 from reconwb.errors import Conflict, InvalidInput, NotFound
+from reconwb.matching import aliases as payer_aliases
 from reconwb.matching import records
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
@@ -66,7 +68,8 @@ def link(ws: Workspace, txn_ids: Sequence[int], payment_ids: Sequence[str], *, a
                 rows.append((txn_ids[0], pid, share))
                 remaining -= share
         group_id = events.new_id("grp")
-        evidence = {"note": note, "by": actor}
+        said = f"linked by hand by {actor}" + (f": {note}" if note else "")
+        evidence = {"note": note, "by": actor, "explanation": said}
         groups = pl.DataFrame([{
             "group_id": group_id, "kind": kind, "rule": MANUAL, "rule_version": None, "confidence": 1.0,
             "status": LIVE, "pinned": True, "evidence": jsonutil.dumps(evidence), "created_by": actor,
@@ -82,7 +85,8 @@ def link(ws: Workspace, txn_ids: Sequence[int], payment_ids: Sequence[str], *, a
         statuses = records.refresh_payments(con, payment_ids)
         records.emit_matched(con, group, statuses)
         records.audit(con, actor, "match.link", f"match:{group_id}", None, {**group, **evidence})
-    return {**group, "payments": _public(statuses)}
+        learned = payer_aliases.learn(con, group_id, actor, payer_aliases.ALIAS)
+    return {**group, "payments": _public(statuses), "aliases_learned": learned}
 
 
 def _write_offs(rows: list[tuple[int, str, Decimal]], opens: dict[str, tuple[Decimal, str]]
@@ -124,7 +128,8 @@ def accept(ws: Workspace, group_id: str, *, actor: str, note: str | None = None)
         records.emit_matched(con, group, statuses)
         records.audit(con, actor, "match.accept", f"match:{group_id}", group["rule_version"],
                       {**group, "note": note})
-    return {**group, "payments": _public(statuses)}
+        learned = payer_aliases.learn(con, group_id, actor, payer_aliases.ALIAS)
+    return {**group, "payments": _public(statuses), "aliases_learned": learned}
 
 
 def reject(ws: Workspace, group_id: str, *, actor: str, note: str | None = None) -> dict[str, Any]:
@@ -135,7 +140,8 @@ def reject(ws: Workspace, group_id: str, *, actor: str, note: str | None = None)
                     " WHERE group_id = ?", [group_id])
         records.audit(con, actor, "match.reject", f"match:{group_id}", group["rule_version"],
                       {**group, "note": note})
-    return {**group, "status": "rejected"}
+        learned = payer_aliases.learn(con, group_id, actor, payer_aliases.REJECTED)
+    return {**group, "status": "rejected", "aliases_learned": learned}
 
 
 def _suggestion(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any]:

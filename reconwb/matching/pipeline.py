@@ -13,22 +13,28 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from reconwb.matching import aliases as payer_aliases
 from reconwb.matching import assign as assigning
 from reconwb.matching import candidates as cands
+from reconwb.matching import rates as fx_rates
 from reconwb.matching import shapes
+from reconwb.matching.explain import explain
 from reconwb.matching.frames import prepare_payments, prepare_transactions
 from reconwb.matching.rules import Rules
 from reconwb.matching.scoring import score
 
 BREAKDOWN = ["s_reference", "s_amount", "s_payer", "s_date"]
+FACTS = ["ref_level", "ref_token", "diff", "since_issue", "delta", "payer_sim", "iban_match", "alias_name",
+         "fx_rate_e8", "unique_amount"]
 
 
 @dataclass
 class MatchResult:
     """`links`: one row per (transaction, payment) link with its group, shape, rule, confidence and band.
 
-    `cents` is what the link takes from the deposit, `fee_cents` what it accepts as withheld (see
-    `shapes.settle`): together they are how much of the payment the link settles.
+    `cents` is what the link takes from the deposit (in the payment's currency), `fee_cents` what it accepts as
+    withheld and `fx_cents` what a conversion left (see `shapes.settle`): together they are how much of the
+    payment the link settles.
     """
 
     links: pl.DataFrame  # gid, txn_id, payment_id, cents, fee_cents, kind, rule, confidence, band, + evidence
@@ -41,22 +47,27 @@ class MatchResult:
 
 
 def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
-          exclude: pl.DataFrame | None = None) -> MatchResult:
-    """Match deposits (`cents > 0`) against open payments; `exclude` holds rejected (txn_id, payment_id) pairs."""
+          exclude: pl.DataFrame | None = None, rates: pl.DataFrame | None = None,
+          aliases: pl.DataFrame | None = None) -> MatchResult:
+    """Match deposits (`cents > 0`) against open payments; `exclude` holds rejected (txn_id, payment_id) pairs,
+    `rates` the exchange rates (`rates.RATE_COLUMNS`) that let a deposit pay an invoice in another currency,
+    `aliases` the payer aliases and rejected name pairs people taught (`aliases.ALIAS_COLUMNS`)."""
     clock = _Clock()
     t = prepare_transactions(txns.filter(pl.col("cents") > 0), rules)
     p = prepare_payments(payments.filter(pl.col("cents") > 0))
     clock("prepare")
     if t.is_empty() or p.is_empty():
-        return MatchResult(_finish(shapes.empty_links(), t, p, None), t, p)
-    pairs = cands.candidates(t, p, rules)
+        return MatchResult(_finish(shapes.empty_links(), t, p, None, rules), t, p)
+    fx = None if rates is None or rates.is_empty() else fx_rates.convert(t, rates, rules.fx_max_rate_age_days)
+    aliased = payer_aliases.expand(t, aliases)
+    pairs = cands.candidates(t, p, rules, fx, aliased)
     clock("candidates")
     banned = None
     if exclude is not None and not exclude.is_empty():
         banned = exclude.join(t.select("t", "txn_id"), on="txn_id").join(
             p.select("p", "payment_id"), on="payment_id").select("t", "p")
         pairs = pairs.join(banned, on=["t", "p"], how="anti")
-    features = cands.with_features(pairs, t, p)
+    features = cands.with_features(pairs, t, p, aliased, payer_aliases.rejected(aliases))
     clock("features")
     parts = []
 
@@ -95,7 +106,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     one = one.join(sure.select("t"), on="t", how="anti").join(sure.select("p"), on="p", how="anti")
     parts += [one, subset]
     clock("subset sums")
-    links = _finish(pl.concat(parts), t, p, scored)
+    links = _finish(pl.concat(parts), t, p, scored, rules)
     clock("finish")
     return MatchResult(links, t, p, clock.laps)
 
@@ -111,19 +122,26 @@ class _Clock:
         self._last = now
 
 
-def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.DataFrame | None) -> pl.DataFrame:
+def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.DataFrame | None,
+            rules: Rules) -> pl.DataFrame:
     """Stable group numbers, ids instead of row numbers, amounts and fees, and the evidence breakdown."""
-    links = shapes.settle(links, t, p).with_columns(
+    fx = None if scored is None else scored.filter(pl.col("conv_cents").is_not_null()).select("t", "p", "conv_cents")
+    links = shapes.settle(links, t, p, fx).with_columns(
         gid=pl.struct("kind", "gid").rank("dense").cast(pl.Int64) if links.height else pl.col("gid")
     )
     if scored is not None and links.height:
-        links = links.join(scored.select("t", "p", "ref_level", "diff", "delta", *BREAKDOWN), on=["t", "p"],
-                           how="left")
+        links = links.join(scored.select("t", "p", *FACTS, *BREAKDOWN), on=["t", "p"], how="left")
     else:
         links = links.with_columns(
-            pl.lit(None, dtype=pl.Int8).alias("ref_level"), pl.lit(None, dtype=pl.Int64).alias("diff"),
-            pl.lit(None, dtype=pl.Int64).alias("delta"), *(pl.lit(None, dtype=pl.Float64).alias(c) for c in BREAKDOWN),
+            pl.lit(None, dtype=pl.Int8).alias("ref_level"), pl.lit(None, dtype=pl.String).alias("ref_token"),
+            pl.lit(None, dtype=pl.Int64).alias("diff"),
+            pl.lit(None, dtype=pl.Int64).alias("since_issue"), pl.lit(None, dtype=pl.Int64).alias("delta"),
+            pl.lit(None, dtype=pl.Float64).alias("payer_sim"), pl.lit(None, dtype=pl.Boolean).alias("iban_match"),
+            pl.lit(None, dtype=pl.String).alias("alias_name"), pl.lit(None, dtype=pl.Int64).alias("fx_rate_e8"),
+            pl.lit(None, dtype=pl.Boolean).alias("unique_amount"),
+            *(pl.lit(None, dtype=pl.Float64).alias(c) for c in BREAKDOWN),
         )
+    links = explain(links, t, p, rules)
     return (
         links.join(t.select("t", "txn_id"), on="t", how="left")
         .join(p.select("p", "payment_id"), on="p", how="left")

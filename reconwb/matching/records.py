@@ -31,9 +31,11 @@ def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, subject: str 
 
 def insert_groups(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame) -> None:
     """Bulk insert: `groups` (group_id, kind, rule, rule_version, confidence, status, pinned, evidence,
-    created_by) and `links` (group_id, txn_id, payment_id, amount[, fee])."""
+    created_by) and `links` (group_id, txn_id, payment_id, amount[, fee][, fx_difference, fx_rate])."""
     if "fee" not in links.columns:
         links = links.with_columns(fee=pl.lit("0"))
+    if "fx_difference" not in links.columns:
+        links = links.with_columns(fx_difference=pl.lit("0"), fx_rate=pl.lit(None, dtype=pl.String))
     with registered(con, "_groups", groups.to_arrow()):
         con.execute(
             "INSERT INTO match_groups (group_id, kind, rule, rule_version, confidence, status, pinned, evidence,"
@@ -42,8 +44,9 @@ def insert_groups(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: p
         )
     with registered(con, "_links", links.to_arrow()):
         con.execute(
-            "INSERT INTO matches (group_id, txn_id, payment_id, amount, fee) SELECT group_id, CAST(txn_id AS BIGINT),"
-            " payment_id, CAST(amount AS DECIMAL(18, 2)), CAST(fee AS DECIMAL(18, 2)) FROM _links"
+            "INSERT INTO matches (group_id, txn_id, payment_id, amount, fee, fx_difference, fx_rate) SELECT group_id,"
+            " CAST(txn_id AS BIGINT), payment_id, CAST(amount AS DECIMAL(18, 2)), CAST(fee AS DECIMAL(18, 2)),"
+            " CAST(fx_difference AS DECIMAL(18, 2)), CAST(fx_rate AS DECIMAL(18, 8)) FROM _links"
         )
 
 
@@ -76,7 +79,8 @@ def refresh_payments(con: duckdb.DuckDBPyConnection, payment_ids: Iterable[str])
 def group_detail(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any] | None:
     rows = con.execute(
         "SELECT g.group_id, g.kind, g.rule, g.rule_version, g.confidence, g.status, g.pinned, g.created_by,"
-        " x.txn_id, x.payment_id, x.amount, x.fee FROM match_groups g LEFT JOIN matches x USING (group_id)"
+        " x.txn_id, x.payment_id, x.amount, x.fee, x.fx_difference, json_extract_string(g.evidence, '$.explanation')"
+        " FROM match_groups g LEFT JOIN matches x USING (group_id)"
         " WHERE g.group_id = ? ORDER BY x.txn_id, x.payment_id",
         [group_id],
     ).fetchall()
@@ -86,18 +90,21 @@ def group_detail(con: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any
     return {
         "group_id": first[0], "kind": first[1], "rule": first[2], "rule_version": first[3],
         "confidence": first[4], "status": first[5], "pinned": first[6], "created_by": first[7],
-        "links": [{"txn_id": r[8], "payment_id": r[9], "amount": r[10], "fee": r[11]} for r in rows
-                  if r[8] is not None],
+        "explanation": first[13],
+        "links": [{"txn_id": r[8], "payment_id": r[9], "amount": r[10], "fee": r[11], "fx_difference": r[12]}
+                  for r in rows if r[8] is not None],
     }
 
 
 def payment_event(payment_id: str, statuses: dict[str, tuple[str, Decimal]], group_id: str, kind: str, rule: str,
-                  confidence: float, transactions: list[dict[str, Any]]) -> tuple[str, dict, str]:
+                  confidence: float, transactions: list[dict[str, Any]],
+                  explanation: str | None = None) -> tuple[str, dict, str]:
     """The event for one payment of a group that just went live: `payment.matched` when it is now paid in full,
     else `payment.partially_matched`. As (type, payload, subject).
 
-    `transactions` are `{txn_id, amount, fee}`: `fee` (total in the payload) is what the payer's bank kept or a
-    tolerance accepted, settled without arriving.
+    `transactions` are `{txn_id, amount, fee[, fx_difference]}`: `fee` (total in the payload) is what the payer's
+    bank kept or a tolerance accepted, settled without arriving; `fx_difference` (total too) what a conversion
+    from another currency left. `explanation` says in words why the match was made.
     """
     status, open_amount = statuses.get(payment_id, ("open", None))
     payload = {
@@ -105,11 +112,13 @@ def payment_event(payment_id: str, statuses: dict[str, tuple[str, Decimal]], gro
         "status": status,
         "open_amount": open_amount,
         "fee": sum((t.get("fee") or Decimal(0) for t in transactions), Decimal(0)),
+        "fx_difference": sum((t.get("fx_difference") or Decimal(0) for t in transactions), Decimal(0)),
         "group_id": group_id,
         "match_kind": kind,
         "rule": rule,
         "confidence": confidence,
         "transactions": transactions,
+        "explanation": explanation,
     }
     event = "payment.matched" if status == "paid" else "payment.partially_matched"
     return event, payload, f"payment:{payment_id}"
@@ -119,8 +128,10 @@ def matched_events(group: dict[str, Any], statuses: dict[str, tuple[str, Decimal
     """The events of one group (see `payment_event`)."""
     return [
         payment_event(payment_id, statuses, group["group_id"], group["kind"], group["rule"], group["confidence"],
-                      [{"txn_id": link["txn_id"], "amount": link["amount"], "fee": link["fee"]}
-                       for link in group["links"] if link["payment_id"] == payment_id])
+                      [{"txn_id": link["txn_id"], "amount": link["amount"], "fee": link["fee"],
+                        "fx_difference": link.get("fx_difference") or Decimal(0)}
+                       for link in group["links"] if link["payment_id"] == payment_id],
+                      explanation=group.get("explanation"))
         for payment_id in sorted({link["payment_id"] for link in group["links"]})
     ]
 

@@ -17,10 +17,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
+import polars as pl
+
 from reconwb.errors import InvalidInput
 
 REFERENCE_LEVELS = ("exact", "extracted", "fuzzy")  # each level also accepts the stricter ones before it
-PAYER_MODES = ("name", "iban", "name_or_iban")
+PAYER_MODES = ("name", "iban", "name_or_iban", "absent")  # absent: the deposit names no payer and no IBAN
 DEFAULT_TOKEN_PATTERN = r"[A-Za-z0-9][A-Za-z0-9\-/_.]{2,}"  # noqa: S105 (a regex, not a secret)
 T = TypeVar("T")  # an amount in cents: an int, a numpy array or a polars expression
 
@@ -70,9 +72,14 @@ class Fee:
 
 @dataclass(frozen=True)
 class AmountCondition:
-    """Exact always passes; `fees` and a tolerance (absolute, percentage, bounded by `max`) widen it."""
+    """Exact always passes; `fees` and a tolerance (absolute, percentage, bounded by `max`) widen it. `fx`: the
+    deposit may be in another currency, converted at the rates table's rate within the rules' FX tolerance
+    (and only such deposits pass: a same-currency deposit is for the other rules). `unique`: the amount is exact
+    and no other candidate of the deposit or of the invoice has it."""
 
     fees: tuple[Fee, ...] = ()
+    fx: bool = False
+    unique: bool = False  # exact, and the only exact-amount candidate of its deposit and of its invoice
     tolerance_abs_cents: int = 0
     tolerance_pct_milli: int = 0
     tolerance_max_cents: int | None = None
@@ -82,12 +89,28 @@ class AmountCondition:
         return bool(self.tolerance_abs_cents or self.tolerance_pct_milli)
 
 
+WINDOW_ANCHORS = ("life", "due")
+
+
 @dataclass(frozen=True)
 class DateWindow:
-    """How many days before and after the payment's due date (else issue date) a deposit may be booked."""
+    """When a deposit may be booked for an invoice.
 
-    before: int = 30
+    `life` (the default) follows the invoice's whole life: from `before` days before its issue date (customers
+    who pay ahead) to `after` days after its due date (the grace for late payers), so a customer who pays three
+    weeks early on 60-day terms is inside. `due` is the narrow window of `before` and `after` days around the due
+    date. A missing date falls back on the other one.
+    """
+
+    before: int = 10
     after: int = 60
+    anchor: str = "life"
+
+    def contains(self, since_issue: T, since_due: T) -> T:
+        """Whether a booking `since_issue` days after the issue date and `since_due` after the due date is in
+        the window (ints, numpy arrays or polars expressions alike)."""
+        start = since_due if self.anchor == "due" else since_issue
+        return (start >= -self.before) & (since_due <= self.after)  # type: ignore[operator, return-value]
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,8 @@ class Rules:
     batch_max_items: int = 5
     batch_max_candidates: int = 12
     rare_amount_max: int = 4  # amount-only candidates only where an amount is this rare on both sides
+    fx_tolerance_pct_milli: int = 1000  # a converted deposit may differ this much from the invoice (1.000 %)
+    fx_max_rate_age_days: int = 5  # the rate used is the latest published at most this many days before booking
     source: str = "defaults"
 
     @property
@@ -127,27 +152,42 @@ class Rules:
                 seen[fee] = None
         return tuple(seen)
 
-    @property
-    def widest_window(self) -> DateWindow:
-        return DateWindow(max(r.date.before for r in self.rules), max(r.date.after for r in self.rules))
+    def in_any_window(self, since_issue: pl.Expr, since_due: pl.Expr) -> pl.Expr:
+        """In the date window of at least one rule (candidates outside every window are not worth scoring);
+        true when the invoice has no dates at all."""
+        windows = dict.fromkeys(r.date for r in self.rules)
+        inside = pl.lit(False)
+        for window in windows:
+            inside = inside | window.contains(since_issue, since_due)
+        return inside.fill_null(True)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-DEFAULT_FEES = (Fee(pct_milli=2900, fixed_cents=30), Fee(fixed_cents=1500))
 
-DEFAULT_TOML = """
-version = "default-1"
+FEES = '[ { pct = "2.9", fixed = "0.30" }, { fixed = "15.00" } ]'
+DEFAULT_TOML = f"""
+version = "default-2"
 
 [bands]
 auto = 0.90
 suggest = 0.50
 ambiguity_margin = 0.05
 
+# every rule's window unless it says otherwise: the invoice's life, from 10 days before its issue date
+# (pre-payments) to 60 days after its due date (late payers)
+[date]
+before = 10
+after = 60
+
 [reference]
 fuzzy_max_distance = 1
 fuzzy_min_length = 6
+
+[fx]
+tolerance_pct = "1.0"
+max_rate_age_days = 5
 
 [[rule]]
 name = "reference-exact"
@@ -160,30 +200,63 @@ reference = "extracted"
 [[rule]]
 name = "reference-fee"
 reference = "extracted"
-amount = { fees = [ { pct = "2.9", fixed = "0.30" }, { fixed = "15.00" } ] }
+amount = {{ fees = {FEES} }}
 
 [[rule]]
 name = "reference-tolerance"
 reference = "extracted"
-amount = { tolerance_abs = "0.05", tolerance_pct = "0.5", tolerance_max = "5.00" }
+amount = {{ tolerance_abs = "0.05", tolerance_pct = "0.5", tolerance_max = "5.00" }}
 max_confidence = 0.95
+
+[[rule]]
+name = "payer-reference-typo"
+reference = "fuzzy"
+payer = "name_or_iban"
+amount = {{ fees = {FEES} }}
+max_confidence = 0.98
 
 [[rule]]
 name = "reference-fuzzy"
 reference = "fuzzy"
-amount = { fees = [ { pct = "2.9", fixed = "0.30" }, { fixed = "15.00" } ] }
+amount = {{ fees = {FEES} }}
 max_confidence = 0.96
+
+[[rule]]
+name = "reference-fx"
+reference = "extracted"
+amount = {{ fx = true }}
+max_confidence = 0.95
 
 [[rule]]
 name = "payer-amount"
 payer = "name_or_iban"
-amount = { fees = [ { pct = "2.9", fixed = "0.30" }, { fixed = "15.00" } ] }
-date = { before = 10, after = 45 }
+date = {{ before = 10, after = 45 }}
+max_confidence = 0.95
+
+[[rule]]
+name = "payer-fee"
+payer = "name_or_iban"
+amount = {{ fees = {FEES} }}
+date = {{ before = 10, after = 45 }}
 max_confidence = 0.93
 
 [[rule]]
+name = "payer-fx"
+payer = "name_or_iban"
+amount = {{ fx = true }}
+date = {{ before = 10, after = 45 }}
+max_confidence = 0.92
+
+[[rule]]
+name = "amount-unique"
+payer = "absent"
+amount = {{ unique = true }}
+date = {{ before = 5, after = 30 }}
+max_confidence = 0.92
+
+[[rule]]
 name = "amount-date"
-date = { before = 10, after = 45 }
+date = {{ before = 5, after = 30 }}
 max_confidence = 0.75
 """
 
@@ -193,7 +266,7 @@ def _amount(spec: Any, where: str) -> AmountCondition:
         return AmountCondition()
     if not isinstance(spec, dict):
         raise InvalidInput(f"{where}: amount must be \"exact\" or a table")
-    unknown = set(spec) - {"fees", "tolerance_abs", "tolerance_pct", "tolerance_max"}
+    unknown = set(spec) - {"fees", "tolerance_abs", "tolerance_pct", "tolerance_max", "fx", "unique"}
     if unknown:
         raise InvalidInput(f"{where}: unknown amount keys {sorted(unknown)}")
     fees = []
@@ -203,8 +276,13 @@ def _amount(spec: Any, where: str) -> AmountCondition:
         fees.append(Fee(_milli_pct(fee.get("pct", 0), f"{where} fee {i + 1}"),
                         _cents(fee.get("fixed", 0), f"{where} fee {i + 1}")))
     maximum = spec.get("tolerance_max")
+    for flag in ("fx", "unique"):
+        if not isinstance(spec.get(flag, False), bool):
+            raise InvalidInput(f"{where}: amount {flag} must be true or false")
     return AmountCondition(
         fees=tuple(fees),
+        fx=spec.get("fx", False),
+        unique=spec.get("unique", False),
         tolerance_abs_cents=_cents(spec.get("tolerance_abs", 0), where),
         tolerance_pct_milli=_milli_pct(spec.get("tolerance_pct", 0), where),
         tolerance_max_cents=None if maximum is None else _cents(maximum, where),
@@ -214,12 +292,15 @@ def _amount(spec: Any, where: str) -> AmountCondition:
 def _window(spec: Any, default: DateWindow, where: str) -> DateWindow:
     if spec is None:
         return default
-    if not isinstance(spec, dict) or set(spec) - {"before", "after"}:
-        raise InvalidInput(f"{where}: date must be a table with before and/or after (days)")
+    if not isinstance(spec, dict) or set(spec) - {"before", "after", "anchor"}:
+        raise InvalidInput(f"{where}: date must be a table with before and/or after (days) and an optional anchor")
     before, after = spec.get("before", default.before), spec.get("after", default.after)
     if not all(isinstance(v, int) and 0 <= v <= 3650 for v in (before, after)):
         raise InvalidInput(f"{where}: date window days must be whole numbers between 0 and 3650")
-    return DateWindow(before, after)
+    anchor = spec.get("anchor", default.anchor)
+    if anchor not in WINDOW_ANCHORS:
+        raise InvalidInput(f"{where}: date anchor must be one of {', '.join(WINDOW_ANCHORS)}")
+    return DateWindow(before, after, anchor)
 
 
 def _rule(spec: Any, index: int, window: DateWindow) -> Rule:
@@ -269,6 +350,12 @@ def _from_data(data: dict[str, Any], text: str) -> Rules:
     ref = data.get("reference", {})
     shapes = data.get("shapes", {})
     window = _window(data.get("date"), DateWindow(), "date")
+    fx = data.get("fx", {})
+    if not isinstance(fx, dict) or set(fx) - {"tolerance_pct", "max_rate_age_days"}:
+        raise InvalidInput("fx: a table with tolerance_pct and/or max_rate_age_days")
+    rate_age = fx.get("max_rate_age_days", 5)
+    if not isinstance(rate_age, int) or not 0 <= rate_age <= 31:
+        raise InvalidInput("fx: max_rate_age_days must be a whole number between 0 and 31")
     specs = data.get("rule")
     if not isinstance(specs, list) or not specs:
         raise InvalidInput("at least one [[rule]] is needed")
@@ -295,6 +382,8 @@ def _from_data(data: dict[str, Any], text: str) -> Rules:
         batch_max_items=int(shapes.get("batch_max_items", 5)),
         batch_max_candidates=int(shapes.get("batch_max_candidates", 12)),
         rare_amount_max=int(data.get("candidates", {}).get("rare_amount_max", 4)),
+        fx_tolerance_pct_milli=_milli_pct(fx.get("tolerance_pct", "1.0"), "fx tolerance_pct"),
+        fx_max_rate_age_days=rate_age,
     )
 
 

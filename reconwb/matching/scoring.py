@@ -16,9 +16,11 @@ from reconwb.matching.rules import Rule, Rules
 LEVEL = {"exact": 3, "extracted": 2, "fuzzy": 1}
 EVIDENCE_REFERENCE = {3: 0.97, 2: 0.95, 1: 0.85}
 EVIDENCE_AMOUNT = 0.6
-EVIDENCE_PAYER_NAME = 0.75
+EVIDENCE_PAYER_NAME = 0.8
 EVIDENCE_PAYER_IBAN = 0.8
 EVIDENCE_DATE = 0.3
+EVIDENCE_FX = 0.85  # amount fit of a converted deposit within the FX tolerance
+EVIDENCE_UNIQUE_AMOUNT = 0.88  # an exact amount no other candidate of either side has
 FIELDS = ("reference", "amount", "payer", "date")
 
 
@@ -41,12 +43,20 @@ def _allowed(rule: Rule) -> pl.Expr:
     return allowed
 
 
-def _amount_score(rule: Rule) -> pl.Expr:
-    """1 for exact, 0.9 for a known fee, 0.8 falling to 0.5 across the tolerance, 0 outside."""
+def _amount_score(rule: Rule, rules: Rules) -> pl.Expr:
+    """1 for exact, 0.9 for a known fee, 0.8 falling to 0.5 across the tolerance, 0 outside. A deposit in another
+    currency passes only an `fx` rule: 0.85 within the FX tolerance of the converted amount."""
+    across = pl.col("fx_rate_e8").is_not_null()
+    if rule.amount.unique:
+        return pl.when(pl.col("unique_amount")).then(EVIDENCE_UNIQUE_AMOUNT / EVIDENCE_AMOUNT).otherwise(0.0)
+    if rule.amount.fx:
+        fx_allowed = pl.col("p_cents") * rules.fx_tolerance_pct_milli // 100_000
+        return pl.when(across & (pl.col("diff").abs() <= fx_allowed)).then(EVIDENCE_FX).otherwise(0.0)
     allowed = _allowed(rule)
     within = pl.col("diff").abs() <= allowed
     return (
-        pl.when(pl.col("diff") == 0).then(1.0)
+        pl.when(across).then(0.0)
+        .when(pl.col("diff") == 0).then(1.0)
         .when(_fee_hit(rule)).then(0.9)
         .when(within & (allowed > 0)).then(0.8 - 0.3 * pl.col("diff").abs() / allowed.clip(lower_bound=1))
         .otherwise(0.0)
@@ -54,26 +64,29 @@ def _amount_score(rule: Rule) -> pl.Expr:
 
 
 def _date_score(rule: Rule) -> pl.Expr:
-    before, after = max(rule.date.before, 1), max(rule.date.after, 1)
-    delta = pl.col("delta")
+    """1 inside the invoice's life (issue to due; for a `due` window, on the due date), falling to 0 at the
+    window's edges, -1 outside."""
+    window = rule.date
+    before, after = max(window.before, 1), max(window.after, 1)
+    early = pl.col("delta") if window.anchor == "due" else pl.col("since_issue")
+    late = pl.col("delta")
     return (
-        pl.when(delta.is_null()).then(0.0)
-        .when(delta < -rule.date.before).then(-1.0)
-        .when(delta > rule.date.after).then(-1.0)
-        .when(delta < 0).then(1 + delta / before)
-        .otherwise(1 - delta / after)
+        pl.when(late.is_null()).then(0.0)
+        .when(~window.contains(pl.col("since_issue"), late)).then(-1.0)
+        .when(early < 0).then(1 + early / before)
+        .when(late > 0).then(1 - late / after)
+        .otherwise(1.0)
     )
 
 
 def _payer_ok(rule: Rule, rules: Rules) -> pl.Expr:
     name = pl.col("payer_sim") >= rules.payer_min_similarity
-    return {"name": name, "iban": pl.col("iban_match"), "name_or_iban": name | pl.col("iban_match")}.get(
-        rule.payer or "", pl.lit(True)
-    )
+    return {"name": name, "iban": pl.col("iban_match"), "name_or_iban": name | pl.col("iban_match"),
+            "absent": pl.col("payer_absent")}.get(rule.payer or "", pl.lit(True))
 
 
 def _condition(rule: Rule, rules: Rules) -> pl.Expr:
-    cond = (_amount_score(rule) > 0) & (_date_score(rule) >= 0) & _payer_ok(rule, rules)
+    cond = (_amount_score(rule, rules) > 0) & (_date_score(rule) >= 0) & _payer_ok(rule, rules)
     if rule.reference:
         cond = cond & (pl.col("ref_level") >= LEVEL[rule.reference])
     if rule.account:
@@ -107,7 +120,7 @@ def score(features: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         .when(pl.col("ref_level") == 2).then(EVIDENCE_REFERENCE[2])
         .when(pl.col("ref_level") == 1).then(EVIDENCE_REFERENCE[1] * sim)
         .otherwise(0.0),
-        s_amount=EVIDENCE_AMOUNT * _by_rule(rules, _amount_score),
+        s_amount=EVIDENCE_AMOUNT * _by_rule(rules, lambda rule: _amount_score(rule, rules)),
         s_payer=pl.max_horizontal(
             pl.when(pl.col("payer_sim") >= rules.payer_min_similarity)
             .then(EVIDENCE_PAYER_NAME * pl.col("payer_sim")).otherwise(0.0),

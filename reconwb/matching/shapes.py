@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from reconwb.matching.assign import AUTO, SUGGESTION
+from reconwb.matching.candidates import SINCE_DUE, SINCE_ISSUE
 from reconwb.matching.rules import Rules
 from reconwb.matching.scoring import EVIDENCE_DATE, EVIDENCE_REFERENCE
 
@@ -35,8 +36,7 @@ def empty_links() -> pl.DataFrame:
 
 
 def _in_window(rules: Rules) -> pl.Expr:
-    window = rules.widest_window
-    return pl.col("delta").is_null() | pl.col("delta").is_between(-window.before, window.after)
+    return rules.in_any_window(pl.col("since_issue"), pl.col("delta"))
 
 
 def _band(confidence: pl.Expr, rules: Rules) -> pl.Expr:
@@ -50,7 +50,8 @@ def _ref_confidence() -> pl.Expr:
 
 def listed_batches(features: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     """One deposit quoting the references of several invoices whose open amounts add up to the deposit."""
-    refs = features.filter((pl.col("ref_level") >= 2) & pl.col("account_ok") & _in_window(rules))
+    refs = features.filter((pl.col("ref_level") >= 2) & pl.col("account_ok") & _in_window(rules)
+                           & pl.col("fx_rate_e8").is_null())
     per_t = refs.group_by("t").agg(
         n=pl.len(), total=pl.col("p_cents").sum(), t_cents=pl.col("t_cents").first(), conf=_ref_confidence().min()
     ).filter(pl.col("n") >= 2)
@@ -74,7 +75,8 @@ def splits(features: pl.DataFrame, scored: pl.DataFrame, rules: Rules) -> pl.Dat
     Parts that add up to the open amount exactly are a split even when one of them would also pass as the whole
     payment within a tolerance; otherwise an invoice that some deposit pays in full is left to one-to-one.
     """
-    refs = features.filter((pl.col("ref_level") >= 2) & pl.col("account_ok") & _in_window(rules))
+    refs = features.filter((pl.col("ref_level") >= 2) & pl.col("account_ok") & _in_window(rules)
+                           & pl.col("fx_rate_e8").is_null())
     single_ref = refs.group_by("t").agg(n=pl.len()).filter(pl.col("n") == 1).select("t")
     parts = refs.join(single_ref, on="t").filter(pl.col("diff") > 0)
     sums = parts.group_by("p").agg(n=pl.len(), total=pl.col("t_cents").sum(), p_cents=pl.col("p_cents").first())
@@ -97,7 +99,7 @@ def splits(features: pl.DataFrame, scored: pl.DataFrame, rules: Rules) -> pl.Dat
     ).cast(LINK_SCHEMA)
 
 
-def settle(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame) -> pl.DataFrame:
+def settle(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, fx: pl.DataFrame | None = None) -> pl.DataFrame:
     """Say, per link, what it takes from the deposit (`cents`) and what it accepts as not arriving (`fee_cents`).
 
     A rule that admits a short deposit (a fee schedule, a tolerance) settles the payment in full: the shortfall
@@ -105,18 +107,33 @@ def settle(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame) -> pl.DataFram
     - one-to-one: the whole deposit; the fee is what it lacks of the open amount (never negative);
     - batch: the deposit allocated over its payments in payment order, each up to its open amount, so the
       links add up to the deposit exactly and a fee on the total falls on the last payments;
-    - split: each deposit as it is, no fee (the residual stays open until more money comes).
+    - split: each deposit as it is, no fee (the residual stays open until more money comes);
+    - across currencies (`fx`: t, p, conv_cents): the deposit converted into the invoice's currency, and what
+      that leaves of the open amount as `fx_cents` (negative when the rate favoured the business), no fee.
     """
     if links.is_empty():
-        return links.with_columns(fee_cents=pl.lit(0, dtype=pl.Int64))
+        return links.with_columns(fee_cents=pl.lit(0, dtype=pl.Int64), fx_cents=pl.lit(0, dtype=pl.Int64))
     frame = links.join(t.select("t", t_cents="cents"), on="t").join(p.select("p", p_cents="cents"), on="p")
-    before = pl.col("p_cents").cum_sum().over("kind", "gid", order_by="p") - pl.col("p_cents")
+    if fx is None:
+        frame = frame.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64))
+    else:
+        frame = frame.join(fx.select("t", "p", "conv_cents"), on=["t", "p"], how="left")
+    # what a batch's earlier payments (in payment order) already took: only batches need the running sum
+    batches = frame.filter(pl.col("kind") == "batch").sort("gid", "p").select(
+        "kind", "gid", "p", before=pl.col("p_cents").cum_sum().over("gid") - pl.col("p_cents"))
+    frame = frame.join(batches, on=["kind", "gid", "p"], how="left")
     taken = (
-        pl.when(pl.col("kind") == "batch").then((pl.col("t_cents") - before).clip(0, pl.col("p_cents")))
+        pl.when(pl.col("conv_cents").is_not_null()).then(pl.col("conv_cents"))
+        .when(pl.col("kind") == "batch").then((pl.col("t_cents") - pl.col("before")).clip(0, pl.col("p_cents")))
         .otherwise(pl.col("t_cents"))
     )
-    fee = pl.when(pl.col("kind") == "split").then(0).otherwise((pl.col("p_cents") - taken).clip(lower_bound=0))
-    return frame.with_columns(cents=taken, fee_cents=fee.cast(pl.Int64)).drop("t_cents", "p_cents")
+    fee = (
+        pl.when((pl.col("kind") == "split") | pl.col("conv_cents").is_not_null()).then(0)
+        .otherwise((pl.col("p_cents") - taken).clip(lower_bound=0))
+    )
+    fx_cents = pl.when(pl.col("conv_cents").is_not_null()).then(pl.col("p_cents") - taken).otherwise(0)
+    return frame.with_columns(cents=taken, fee_cents=fee.cast(pl.Int64), fx_cents=fx_cents.cast(pl.Int64)).drop(
+        "t_cents", "p_cents", "conv_cents", "before")
 
 
 @cache
@@ -134,15 +151,13 @@ def subset_batches(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
 
     `banned` (t, p) pairs, rejected or removed by a person, are never part of a subset.
     """
-    window = rules.widest_window
     t = txns.filter(pl.col("payer_key") != "").select("t", "currency", "payer_key", "account", "booked_on",
                                                        t_cents="cents")
-    p = payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "account_ref", "anchor",
-                                                          p_cents="cents")
+    p = payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", "account_ref", "opens",
+                                                          "anchor", p_cents="cents")
     pairs = t.join(p, on=["currency", "payer_key"]).filter(
         ((pl.col("account_ref") == "") | (pl.col("account_ref") == pl.col("account")))
-        & (pl.col("anchor").is_null()
-           | (pl.col("booked_on") - pl.col("anchor")).dt.total_days().is_between(-window.before, window.after))
+        & rules.in_any_window(SINCE_ISSUE, SINCE_DUE)
         & (pl.col("p_cents") < pl.col("t_cents"))
     )
     if banned is not None and not banned.is_empty():

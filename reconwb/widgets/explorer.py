@@ -49,23 +49,32 @@ def parse_amount(text: str, label: str) -> Decimal | None:
         raise InvalidInput(f"{label} {text!r} is not a number") from None
 
 
-def evidence_rows(evidence: Any) -> list[dict[str, Any]]:
-    """The per-link, per-field scores a suggestion was made on (`match_groups.evidence`)."""
+def _evidence(evidence: Any) -> dict[str, Any]:
     if isinstance(evidence, str):
         try:
             evidence = json.loads(evidence)
         except ValueError:
-            return []
-    if not isinstance(evidence, dict):
-        return []
-    return [link for link in evidence.get("links", []) if isinstance(link, dict)]
+            return {}
+    return evidence if isinstance(evidence, dict) else {}
+
+
+def evidence_rows(evidence: Any) -> list[dict[str, Any]]:
+    """The per-link, per-field scores a suggestion was made on (`match_groups.evidence`)."""
+    return [link for link in _evidence(evidence).get("links", []) if isinstance(link, dict)]
+
+
+def explanation_html(evidence: Any) -> str:
+    """Why the match was made, in words (which alias, fee or rate included), or nothing when none was recorded."""
+    said = _evidence(evidence).get("explanation")
+    return f"<div class='reconwb-explanation'><i>why:</i> {html.escape(str(said))}</div>" if said else ""
 
 
 def evidence_html(evidence: Any) -> str:
-    """The confidence breakdown as a small table: one row per link, one column per field the rule scored."""
+    """Why, in words, then the confidence breakdown as a small table: one row per link, one column per field the
+    rule scored."""
     rows = evidence_rows(evidence)
     if not rows:
-        return "<i>no field evidence recorded</i>"
+        return explanation_html(evidence) + "<i>no field evidence recorded</i>"
     head = "".join(f"<th style='padding:0 6px'>{label}</th>" for _key, label in EVIDENCE_FIELDS)
     body = "".join(
         f"<tr><td style='padding:0 6px'>#{html.escape(str(r.get('txn_id')))} &rarr; "
@@ -74,7 +83,8 @@ def evidence_html(evidence: Any) -> str:
         + "</tr>"
         for r in rows
     )
-    return (f"<table class='reconwb-evidence' style='font-size:0.85em'><thead><tr><th>link</th>{head}</tr></thead>"
+    return (explanation_html(evidence)
+            + f"<table class='reconwb-evidence' style='font-size:0.85em'><thead><tr><th>link</th>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>")
 
 
@@ -319,7 +329,8 @@ class ReconciliationExplorer(w.VBox):
         who = "by hand" if first["rule"] == "manual" else f"rule <code>{html.escape(first['rule'])}</code>"
         summary = w.HTML(
             f"{html.escape(first['kind'])} {who}, {html.escape(first['created_by'])} "
-            f"<small>({html.escape(group_id)})</small><br>" + self._links_html(rows, "linked_amount"),
+            f"<small>({html.escape(group_id)})</small><br>" + self._links_html(rows, "linked_amount")
+            + explanation_html(first["evidence"]),
             layout=w.Layout(width="85%"),
         )
         return w.HBox([summary, unlink], layout=w.Layout(border_bottom="1px solid #d0d7de", padding="2px"))

@@ -32,7 +32,7 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path
 
 
 def run(tmp_path: Path, txns: list[dict[str, str]], pays: list[dict[str, str]],
-        rules: str | None = None) -> tuple[list[dict[str, str]], ReconcileReport]:
+        rules: str | None = None, rates: Path | None = None) -> tuple[list[dict[str, str]], ReconcileReport]:
     """File mode on these rows; returns the Matches CSV rows and the report."""
     t = write_csv(tmp_path / "transactions.csv", TXN_HEADER, txns)
     p = write_csv(tmp_path / "payments.csv", PAY_HEADER, pays)
@@ -41,7 +41,7 @@ def run(tmp_path: Path, txns: list[dict[str, str]], pays: list[dict[str, str]],
         rules_path = tmp_path / "rules.toml"
         rules_path.write_text(rules, encoding="utf-8")
     out = tmp_path / "matches.csv"
-    report = reconcile_files(t, p, out, rules_path)
+    report = reconcile_files(t, p, out, rules_path, rates=rates)
     with out.open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh)), report
 

@@ -133,6 +133,10 @@ def test_accept_a_suggestion_pins_it_and_emits(seeded: Workspace) -> None:
     assert _q(seeded, "SELECT actor, action FROM audit_log WHERE action = 'match.accept'") == [("alice",
                                                                                                 "match.accept")]
     assert _q(seeded, "SELECT count(*) FROM events WHERE type = 'payment.matched'")[0][0] == 2
+    payload = json.loads(_q(seeded, "SELECT payload FROM events WHERE type = 'payment.matched' AND subject = ?",
+                            [f"payment:{paid}"])[0][0])
+    # the suggestion's words travel with the accepted match: why it was proposed, and why it was not automatic
+    assert payload["explanation"].startswith("same payer, exact amount") and "not automatic" in payload["explanation"]
     with pytest.raises(Conflict):
         accept(seeded, group_id, actor="alice")
 

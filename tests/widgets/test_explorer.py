@@ -106,6 +106,8 @@ def test_suggestions_show_their_evidence_and_accept_records_the_actor(review: Wo
     assert best in text and f"{suggested[best]:.2f}" in text
     for field in ("reference", "amount", "payer", "date"):
         assert f"<th style='padding:0 6px'>{field}</th>" in text
+    said = json.loads(_q(review, "SELECT evidence FROM match_groups WHERE group_id = ?", [best])[0][0])["explanation"]
+    assert said and f"<i>why:</i> {html.escape(said)}</div>" in text  # the engine's words, as stored
     ex.note.value = "checked the remittance"
     ex.buttons[(best, "accept")].click()
     assert _q(review, "SELECT status, pinned FROM match_groups WHERE group_id = ?", [best]) == [("matched", True)]
@@ -114,6 +116,7 @@ def test_suggestions_show_their_evidence_and_accept_records_the_actor(review: Wo
     assert "checked the remittance" in _q(review, "SELECT detail FROM audit_log WHERE action = 'match.accept'")[0][0]
     assert (best, "accept") not in ex.buttons  # the list was redrawn without it
     assert best in ex.match_rows.children[0].children[0].value
+    assert html.escape(said) in ex.match_rows.children[0].children[0].value
 
 
 def test_a_short_deposit_shows_the_fee_it_settles_and_accepting_pays_the_invoice(review: Workspace) -> None:
@@ -201,6 +204,8 @@ def test_evidence_of_a_manual_match_is_not_a_table() -> None:
     from reconwb.widgets.explorer import evidence_html
 
     assert "no field evidence" in evidence_html(json.dumps({"note": None, "by": "maria"}))
+    shown = evidence_html(json.dumps({"by": "maria", "explanation": "linked by hand by maria <admin>"}))
+    assert "<i>why:</i> linked by hand by maria &lt;admin&gt;" in shown
 
 
 def test_filters_narrow_suggestions_and_bulk_accept_takes_only_what_is_shown(review: Workspace) -> None:

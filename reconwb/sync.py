@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from reconwb import accounts, connections, diagnostics, jsonutil, lifecycle, otp, sessions
+from reconwb import accounts, autoreconcile, connections, diagnostics, jsonutil, lifecycle, otp, sessions
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import registry
 from reconwb.connectors.base import AccountInfo, Connector, FetchContext
@@ -165,6 +165,7 @@ def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list
     with ws.connect() as con, transaction(con):
         count, total = _land(con, conn_id, plan.run_id, fetched, plan.connector_cls.source)
         _save_session(con, vault, plan)
+    autoreconcile.after_ingest(ws)
     return SyncResult(
         plan.ctx.connection_name, "ok", "ok", count, total.inserted, total.updated, run_id=plan.run_id
     )
@@ -204,6 +205,7 @@ def complete_pending(
         con.execute(
             "UPDATE pending_results SET status = 'done', completed_at = now() WHERE results_id = ?", [results_id]
         )
+    autoreconcile.after_ingest(ws)
     return SyncResult(name, "ok", "ok", count, total.inserted, total.updated, run_id=run_id)
 
 

@@ -158,8 +158,8 @@ def ingest(
             "UPDATE transactions t SET status = i.status, booked_on = i.booked_on, value_date = i.value_date,"
             " amount = i.amount, description = i.description, reference = i.reference, updated_at = now() "
             "FROM _incoming i WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key"
-            " AND t.status = 'pending' AND i.status = 'booked'",
-        ).fetchall()[0][0]
+            " AND t.status = 'pending' AND i.status = 'booked' RETURNING t.txn_id",
+        ).fetchall()
         # 2. a booked line whose pending version had another key: same amount, close date, same reference
         updated_moved = con.execute(
             f"""
@@ -180,8 +180,9 @@ def ingest(
                                   WHERE x.account_id = i.account_id AND x.dedupe_key = i.dedupe_key)
             ) m
             WHERE t.txn_id = m.pending_id AND m.rp = 1 AND m.ri = 1
+            RETURNING t.txn_id
             """,
-        ).fetchall()[0][0]
+        ).fetchall()
         last_id = con.execute("SELECT coalesce(max(txn_id), 0) FROM transactions").fetchall()[0][0]
         # an anti-join rather than ON CONFLICT: the same result, and cheaper when most lines are known already;
         # row order is irrelevant to the insert, and letting DuckDB ignore it speeds up bulk loads
@@ -200,9 +201,12 @@ def ingest(
         finally:
             con.execute("RESET preserve_insertion_order")
     inserted = int(inserted)
+    booked_now = [row[0] for row in updated_same + updated_moved]
     if inserted and settings.get(con, "operation_mode") == "passthrough":
         _emit_created(con, after_txn_id=int(last_id))
-    updated = int(updated_same) + int(updated_moved)
+    elif (inserted or booked_now) and settings.auto_reconciles(con):
+        _queue_for_reconcile(con, after_txn_id=int(last_id), booked_now=booked_now)
+    updated = len(booked_now)
     return IngestResult(inserted=inserted, updated=updated, duplicates=frame.height - inserted - updated)
 
 
@@ -227,6 +231,18 @@ def export_csv(con: duckdb.DuckDBPyConnection, out: str, *, connection_id: int |
     target = out.replace("'", "''")
     con.execute(f"COPY ({query}) TO '{target}' (FORMAT csv, HEADER true)", params)
     return int(count)
+
+
+def _queue_for_reconcile(con: duckdb.DuckDBPyConnection, after_txn_id: int, booked_now: list[int]) -> None:
+    """Leave this ingest's new and newly booked deposits for the reconcile that follows its commit
+    (`reconwb.autoreconcile`). Queued in the ingest's own transaction, so a crash in between loses nothing;
+    pending lines wait until the bank books them."""
+    con.execute(
+        "INSERT INTO reconcile_queue (txn_id) SELECT txn_id FROM transactions"
+        " WHERE (txn_id > ? OR list_contains(?, txn_id)) AND status = 'booked' AND amount > 0"
+        " ON CONFLICT DO NOTHING",
+        [after_txn_id, booked_now],
+    )
 
 
 def _emit_created(con: duckdb.DuckDBPyConnection, after_txn_id: int) -> None:

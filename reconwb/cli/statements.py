@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconwb import connections, jsonutil, transactions
+from reconwb import autoreconcile, connections, jsonutil, transactions
 from reconwb.cli.base import cli, emit, json_option, pass_ws
 from reconwb.statements import FORMATS, csv, model, parse
 from reconwb.statements.importer import import_file
@@ -66,6 +66,7 @@ def statements_import(ws: Workspace, file: Path, connection: str, fmt: str, mapp
     mapping = _mapping(mapping_file, preset)
     with ws.connect() as con:
         result = import_file(con, file, connection, fmt=fmt, mapping=mapping, encoding=encoding)
+    autoreconcile.after_ingest(ws)
     data = result.as_dict()
     if as_json:
         emit(data, True)

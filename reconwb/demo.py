@@ -186,6 +186,7 @@ def summary(demo: Demo, job: dict[str, Any] | None = None) -> dict[str, Any]:
         "matched": numbers["deposits_matched"],
         "suggested": numbers["deposits_suggested"],
         "unmatched": numbers["deposits_unmatched"],
+        "pending": numbers["deposits_pending"],
         "payments": {k.removeprefix("payments_"): v for k, v in numbers.items() if k.startswith("payments_")},
         "webhooks_delivered": int(delivered),
         "webhooks_received": len(demo.receiver.inbox.received),

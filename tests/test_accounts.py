@@ -1,0 +1,92 @@
+"""One bank account is one account: identities, links across connections and statement files, no doubles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from reconwb import accounts, banks, connections, sync
+from reconwb.statements.importer import import_file
+from reconwb.transactions import export_csv
+from reconwb.workspace import Workspace
+from tests.ledger import LedgerBank, LedgerConnector, set_password
+
+IBAN = "DE89 3704 0044 0532 0130 00"
+TODAY = dt.date.today()
+
+
+def _statement(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    lines = ["txn_id,account_id,booked_on,amount,currency,description,reference,counterparty"]
+    lines += [f"{txn_id},{account},{TODAY},{amount},EUR,{ref},{ref},Payer" for txn_id, account, amount, ref in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _count(ws: Workspace, sql: str) -> int:
+    with ws.connect() as con:
+        return con.execute(sql).fetchall()[0][0]
+
+
+def test_identity_prefers_the_iban_then_bank_and_number(ledger: Workspace) -> None:
+    with ledger.connect() as con:
+        banks.ensure_statement_bank(con)
+        files = connections.add(con, "files", banks.STATEMENT_BANK).connection_id
+        c1 = connections.get(con, "c1").connection_id
+        assert accounts.identity(con, c1, "x", IBAN.lower()) == "iban:DE89370400440532013000"
+        assert accounts.identity(con, files, IBAN, None) == "iban:DE89370400440532013000"
+        assert accounts.identity(con, c1, "0532 013000", None) == "acct:ledger:0532013000"
+        assert accounts.identity(con, files, "0532013000", None) == f"ref:{files}:0532013000"
+        assert accounts.identity(con, c1, "DE89370400440532013001", None).startswith("acct:")  # bad check digits
+
+
+def test_a_statement_of_a_fetched_account_lands_on_it_without_doubles(ledger: Workspace, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconwb.connectors.base import AccountInfo
+    from reconwb.transactions import Txn
+
+    async def with_iban(self) -> list[AccountInfo]:
+        return [AccountInfo("MAIN-1", "Main", iban=IBAN, currency="EUR")]
+
+    monkeypatch.setattr(LedgerConnector, "accounts", with_iban)
+    monkeypatch.setattr(LedgerBank, "ledger", [
+        Txn(TODAY, Decimal("10.00"), "EUR", "A", "A", bank_txn_id="bank-1"),
+        Txn(TODAY, Decimal("20.00"), "EUR", "B", "B"),  # no bank id: fingerprinted
+    ])
+    set_password(ledger, LedgerBank.password)
+    assert sync.sync(ledger, "c1").inserted == 2
+    export = tmp_path / "export.csv"
+    with ledger.connect() as con:
+        assert export_csv(con, str(export)) == 2
+        result = import_file(con, export, "other-source")
+        assert (result.imported, result.duplicates) == (0, 2)
+        assert any("already known through connection 'c1'" in w for w in result.warnings)
+        # the same IBAN written another way in a hand-made file, with one line the bank has not shown yet
+        again = import_file(con, _statement(tmp_path / "hand.csv", [
+            ("bank-1", IBAN.replace(" ", "").lower(), "10.00", "A"), ("bank-9", IBAN, "30.00", "C")]), "other-source")
+        assert (again.imported, again.duplicates) == (1, 1)
+        other = connections.get(con, "other-source").connection_id
+        assert [(ref, owner) for ref, _id, owner in accounts.linked(con, other)] == [
+            (IBAN, "c1"), ("DE89370400440532013000", "c1"), ("de89370400440532013000", "c1")]
+    assert _count(ledger, "SELECT count(*) FROM accounts") == 1
+    assert _count(ledger, "SELECT count(*) FROM transactions") == 3
+    # and the fetch after the import does not double what the file brought either
+    assert sync.sync(ledger, "c1").inserted == 0
+
+
+def test_files_without_an_iban_keep_their_own_accounts(ws: Workspace, tmp_path: Path) -> None:
+    with ws.connect() as con:
+        import_file(con, _statement(tmp_path / "a.csv", [("a1", "ACC-1", "5.00", "X")]), "files-a")
+        result = import_file(con, _statement(tmp_path / "b.csv", [("a1", "ACC-1", "5.00", "X")]), "files-b")
+    assert result.imported == 1 and not result.warnings  # two sources, nothing says they are the same account
+    assert _count(ws, "SELECT count(*) FROM accounts") == 2
+
+
+def test_a_removed_owner_no_longer_captures_the_identity(ws: Workspace, tmp_path: Path) -> None:
+    with ws.connect() as con:
+        import_file(con, _statement(tmp_path / "a.csv", [("a1", IBAN, "5.00", "X")]), "files-a")
+        con.execute("UPDATE connections SET removed_at = now() WHERE name = 'files-a'")
+        result = import_file(con, _statement(tmp_path / "b.csv", [("a1", IBAN, "5.00", "X")]), "files-b")
+    assert (result.imported, result.warnings) == (1, [])

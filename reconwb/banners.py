@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from reconwb import attempts
 from reconwb.connections import Connection
 
 # the seeds' advice: rotate every 2 months, banks invalidate about every 3
@@ -32,8 +33,10 @@ def for_connection(
     bank_name: str | None = None,
     now: dt.datetime | None = None,
     rotate_after_days: int = ROTATE_AFTER_DAYS,
+    last_attempt: attempts.Attempt | None = None,
 ) -> list[Banner]:
-    """The banners `conn` needs right now; empty when all is well."""
+    """The banners `conn` needs right now; empty when all is well. With its `last_attempt`, a failed one keeps
+    a banner up (`retrying`) until a fetch succeeds, even while the health still reads `ok`."""
     now = now or dt.datetime.now(dt.UTC)
     bank = bank_name or conn.bank_id
     reason = conn.health_reason or ""
@@ -133,6 +136,20 @@ def for_connection(
                     f"{bank} is currently unavailable for data; deposits for {conn.name} resume when it is back.",
                 )
             )
+    shown = attempts.display(conn, last_attempt)
+    if shown.state == attempts.RETRYING:
+        after = f" Next attempt at {shown.next_attempt_at:%Y-%m-%d %H:%M} UTC." if shown.next_attempt_at else ""
+        found.append(
+            Banner(
+                conn.name,
+                attempts.RETRYING,
+                "warning",
+                "Last fetch failed, retrying",
+                f"The last fetch of {conn.name} from {bank} failed: {shown.reason}.{after} Deposits are not"
+                " up to date until a fetch succeeds.",
+                "Run now",
+            )
+        )
     age = conn.credential_age_days(now)
     if conn.health not in ("obsolete",) and age is not None and age > rotate_after_days:
         found.append(

@@ -198,17 +198,19 @@ def job_runs(ws: Workspace, *, limit: int = 10) -> pl.DataFrame:
 
 
 def job_summary(ws: Workspace, *, hours: int = 24) -> pl.DataFrame:
-    """Per job: the last run's status and time, and how many runs succeeded or failed in the last `hours`."""
+    """Per job: the last run's status and time, and how many runs succeeded, failed or were partial (some
+    connections failing) in the last `hours`."""
     return _frame(
         ws,
         """
         SELECT job, arg_max(status, started_at) AS last_status, max(started_at) AS last_started,
                count(*) FILTER (WHERE status = 'succeeded' AND started_at >= now() - to_hours(?)) AS succeeded,
                count(*) FILTER (WHERE status = 'failed' AND started_at >= now() - to_hours(?)) AS failed,
-               count(*) FILTER (WHERE status = 'running') AS running
+               count(*) FILTER (WHERE status = 'running') AS running,
+               count(*) FILTER (WHERE status = 'partial' AND started_at >= now() - to_hours(?)) AS partial
         FROM job_runs GROUP BY job ORDER BY job
         """,
-        [hours, hours],
+        [hours, hours, hours],
     )
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from reconwb import connections
+from reconwb import attempts, connections
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
-LIST_COLUMNS = ["name", "bank", "connector", "health", "health_reason", "last_success_at"]
+LIST_COLUMNS = ["name", "bank", "connector", "state", "state_reason", "last_success_at", "next_attempt_at"]
 
 
 @cli.group("connections")
@@ -58,9 +58,11 @@ def connections_set(ws: Workspace, name: str, login_mode: str | None, session_mo
 @json_option
 @pass_ws
 def connections_list(ws: Workspace, as_json: bool) -> None:
-    """Every connection with its health."""
+    """Every connection with its health, its last attempt and its next one (`retrying` when the last failed)."""
     with ws.connect() as con:
-        rows = [_public(c) for c in connections.list_connections(con)]
+        conns = connections.list_connections(con)
+        shown = attempts.displays(con, conns)
+    rows = [{**_public(c), **shown[c.name].fields()} for c in conns]
     emit(rows, as_json, lambda r: table(r, LIST_COLUMNS))
 
 

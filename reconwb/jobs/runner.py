@@ -30,7 +30,7 @@ from reconwb.errors import InvalidInput, NotFound
 from reconwb.events import new_id
 from reconwb.jobs import lease
 from reconwb.jobs.scrub import check_parameters, register_workspace_secrets, scrub_notebook
-from reconwb.jobs.steps import RUN_ID_ENV, SCRAP_MIMETYPE
+from reconwb.jobs.steps import RUN_ID_ENV, SCRAP_MIMETYPE, partial_reason
 from reconwb.redaction import redact
 from reconwb.store.db import transaction
 from reconwb.workspace import Workspace
@@ -83,7 +83,8 @@ class RunRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        """Finished: `succeeded`, or `partial` (some connections are failing; they retry on their own)."""
+        return self.status in ("succeeded", "partial")
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -260,6 +261,8 @@ def _run_once(
             _store_output(ws, record, raw_output, wall)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+            if record.status == "succeeded" and (why := partial_reason(record.summary)):
+                record.status, record.error = "partial", redact(why)[:2000]
             with ws.connect() as con:
                 lease.release(con, record.run_id)  # whatever a crashed kernel still held
             record.finished_at = dt.datetime.now(dt.UTC)

@@ -4,7 +4,8 @@ A fetch that fails for a passing reason (the bank was down, a timeout) leaves th
 and the runs after it skip the connection until its next attempt. Health alone would then show a plainly
 healthy connection while nothing arrives. The rule, in one place for the CLI, both dashboards and the jobs:
 a connection whose last attempt failed is `retrying` (with that attempt's reason) while its health is still
-`ok` or `refreshing`; any other health already says what is wrong. It stays so until an attempt succeeds.
+`ok` or `refreshing`; any other health already says what is wrong. It stays so until an attempt succeeds (or
+new credentials replace the ones that failed).
 """
 
 from __future__ import annotations
@@ -72,11 +73,24 @@ def last_attempts(con: duckdb.DuckDBPyConnection) -> dict[int, Attempt]:
 
 
 def display(conn: Connection, last: Attempt | None) -> Display:
-    """`retrying` when the last attempt failed and the health looks fine; else the health and its reason."""
-    if last is not None and last.outcome == FAILED and conn.health in _LOOKS_FINE:
-        reason = last.reason or last.failure or "the last fetch failed"
-        return Display(RETRYING, reason, last, conn.next_attempt_at)
+    """`retrying` when the last attempt failed and the health looks fine; else the health and its reason.
+
+    A failure from before the credentials were last changed does not count: new credentials are the way on
+    after a rejection, and `refreshing` already says their first fetch is due."""
+    if _failed(conn, last) and conn.health in _LOOKS_FINE:
+        return Display(RETRYING, _reason(last), last, conn.next_attempt_at)
     return Display(conn.health, conn.health_reason, last, conn.next_attempt_at)
+
+
+def _failed(conn: Connection, last: Attempt | None) -> bool:
+    """The last attempt failed, with the credentials the connection has now."""
+    if last is None or last.outcome != FAILED:
+        return False
+    return conn.credentials_set_at is None or last.at >= conn.credentials_set_at
+
+
+def _reason(last: Attempt) -> str:
+    return last.reason or last.failure or "the last fetch failed"
 
 
 def displays(con: duckdb.DuckDBPyConnection, conns: list[Connection]) -> dict[str, Display]:
@@ -93,8 +107,4 @@ def failing(con: duckdb.DuckDBPyConnection, names: list[str] | None = None) -> d
     conns = [c for c in connections.list_connections(con, include_removed=False) if c.needs_credentials
              and (names is None or c.name in names)]
     last = last_attempts(con)
-    return {
-        c.name: (attempt.reason or attempt.failure or "failed")
-        for c in conns
-        if (attempt := last.get(c.connection_id)) is not None and attempt.outcome == FAILED
-    }
+    return {c.name: _reason(last[c.connection_id]) for c in conns if _failed(c, last.get(c.connection_id))}

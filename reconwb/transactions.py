@@ -94,14 +94,8 @@ def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
     """
     per_account = ["account_id"] if "account_id" in frame.columns else []
     has_id = pl.col("bank_txn_id").is_not_null() & (pl.col("bank_txn_id") != "")
-    # an export's `txn_id` is the fingerprint when the bank gave no id: importing it back is the same line
-    exported_fp = has_id & pl.col("bank_txn_id").str.starts_with("fp:")
     frame = frame.with_row_index("_order")
-    with_id = frame.filter(has_id).with_columns(
-        dedupe_key=pl.when(exported_fp).then(pl.col("bank_txn_id"))
-        .otherwise(pl.concat_str([pl.lit("id:"), pl.col("bank_txn_id")])),
-        bank_txn_id=pl.when(exported_fp).then(None).otherwise(pl.col("bank_txn_id")),
-    )
+    with_id = frame.filter(has_id).with_columns(dedupe_key=pl.concat_str([pl.lit("id:"), pl.col("bank_txn_id")]))
     without = frame.filter(~has_id)
     content = pl.concat_str(
         [
@@ -225,9 +219,11 @@ def export_csv(con: duckdb.DuckDBPyConnection, out: str, *, connection_id: int |
 
     `txn_id` is the bank's id, else the content fingerprint, so that importing an export back adds nothing;
     `account_id` is the account's own reference (its IBAN when known, else its number), not the store's row id,
-    so that the file, imported anywhere, lands on the same account (`reconwb.accounts`).
+    so that the file, imported anywhere, lands on the same account (`reconwb.accounts`). Like a bank statement
+    it lists booked lines only: a pending line is the bank's to confirm, and the file (which has no status
+    column) would otherwise book it when imported back.
     """
-    where = "WHERE a.connection_id = $connection" if connection_id is not None else ""
+    where = "WHERE t.status = 'booked'" + (" AND a.connection_id = $connection" if connection_id is not None else "")
     query = (
         "SELECT coalesce(t.bank_txn_id, t.dedupe_key) AS txn_id, coalesce(a.iban, a.external_ref) AS account_id,"
         " t.booked_on,"

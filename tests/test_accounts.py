@@ -90,3 +90,32 @@ def test_a_removed_owner_no_longer_captures_the_identity(ws: Workspace, tmp_path
         con.execute("UPDATE connections SET removed_at = now() WHERE name = 'files-a'")
         result = import_file(con, _statement(tmp_path / "b.csv", [("a1", IBAN, "5.00", "X")]), "files-b")
     assert (result.imported, result.warnings) == (1, [])
+
+
+@pytest.mark.browser
+def test_a_portal_account_and_its_exported_statement_are_one_account(ws: Workspace, tmp_path: Path, run_cli) -> None:
+    import json
+
+    from reconwb.sim.sample import connect_login
+    from tests.portal_support import add_connection, run_sync, sim_bank
+
+    bank = sim_bank()
+    add_connection(ws, bank, "erin")  # three accounts
+    first = run_sync(ws, "erin")
+    assert first.status == "ok" and first.inserted > 0
+    export = tmp_path / "erin.csv"
+    run_cli("transactions", "export", "--connection", "erin", "--out", str(export), check=True)
+    done = run_cli("statements", "import", str(export), "--connection", "erin-file", "--json", check=True)
+    result = json.loads(done.stdout)
+    booked = _count(ws, "SELECT count(*) FROM transactions WHERE status = 'booked'")
+    assert 0 < booked < first.inserted  # erin's accounts have pending lines: a statement lists booked ones
+    assert (result["imported"], result["duplicates"], result["updated"]) == (0, booked, 0)
+    assert any("already known through connection 'erin'" in w for w in result["warnings"])
+    text = run_cli("statements", "import", str(export), "--connection", "erin-file", check=True)
+    assert f"0 imported, {booked} duplicates" in text.stdout and "warning: account CH" in text.stderr
+    # a second login to the same bank account (the getting-started notebook does this) doubles nothing either
+    connect_login(ws, bank, "erin", name="erin-again")
+    again = run_sync(ws, "erin-again")
+    assert (again.status, again.inserted) == ("ok", 0)
+    assert _count(ws, "SELECT count(*) FROM accounts") == 3
+    assert _count(ws, "SELECT count(*) FROM transactions") == first.inserted

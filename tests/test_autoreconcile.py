@@ -147,3 +147,96 @@ def test_an_import_through_the_package_leaves_its_deposits_queued_until_after_in
     report = autoreconcile.after_ingest(ws)
     assert report is not None and report.matched == 1
     assert autoreconcile.after_ingest(ws) is None
+
+
+# -- against the simulated bank portal, with the real Chromium -------------------------------------------------
+
+
+def _scenario_payments(ws: Workspace, tmp_path: Path, bank, usernames: list[str]) -> dict[str, str]:
+    """One open payment per deposit that quotes a reference (pending ones too), exact amount: {reference: status}."""
+    from tests.portal_support import login
+
+    rows, lines = {}, ["payment_id,amount,currency,issued_on,due_on,reference,payer"]
+    for username in usernames:
+        for t in login(bank, username)["transactions"]:
+            if Decimal(t["amount"]) > 0 and t["reference"]:
+                rows[t["reference"]] = t["status"]
+                lines.append(f"P-{t['reference']},{t['amount']},{t['currency']},{TODAY - dt.timedelta(days=90)},"
+                             f"{t['booked_on']},{t['reference']},{t['counterparty']}")
+    path = tmp_path / f"payments-{'-'.join(usernames)}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with ws.connect() as con:
+        payments.import_file(con, path)
+    return rows
+
+
+def _deposits(ws: Workspace) -> dict[str, tuple[int, str, str]]:
+    """{reference: (txn_id, bank status, match state)} of every stored deposit."""
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT t.reference, t.txn_id, t.status, coalesce(max(g.status), 'unmatched') FROM transactions t"
+            " LEFT JOIN matches x USING (txn_id) LEFT JOIN match_groups g USING (group_id)"
+            " WHERE t.amount > 0 GROUP BY ALL").fetchall()
+    return {ref: (txn_id, status, state) for ref, txn_id, status, state in rows}
+
+
+@pytest.mark.browser
+def test_plain_cli_sync_reconciles_and_pending_lines_wait_for_booking(ws: Workspace, tmp_path: Path, run_cli) -> None:
+    from reconwb import reports
+    from tests.portal_support import add_connection, sim_bank
+
+    bank = sim_bank()
+    add_connection(ws, bank, "alice")
+    expected = _scenario_payments(ws, tmp_path, bank, ["alice"])
+    _endpoint(ws)
+    assert "pending" in expected.values() and "booked" in expected.values()
+
+    done = run_cli("sync", "alice")
+    assert done.returncode == 0, done.stderr
+    stored = _deposits(ws)
+    assert stored.keys() == expected.keys()
+    booked = sorted(ref for ref, status in expected.items() if status == "booked")
+    pending = sorted(ref for ref, status in expected.items() if status == "pending")
+    assert sorted(ref for ref, (_id, _s, state) in stored.items() if state == "matched") == booked
+    assert all(stored[ref][1:] == ("pending", "unmatched") for ref in pending)  # stored, not matched
+    assert _queued_webhooks(ws, "payment.matched") == sorted(f"payment:P-{ref}" for ref in booked)
+    numbers = reports.headline(ws)
+    assert (numbers["deposits_unmatched"], numbers["deposits_pending"]) == (0, len(pending))
+
+    posted = bank.admin("post_pending", {"username": "alice"})["posted"]
+    assert posted >= len(pending)
+    done = run_cli("sync", "alice")
+    assert done.returncode == 0, done.stderr
+    after = _deposits(ws)
+    assert all(after[ref] == (stored[ref][0], "booked", "matched") for ref in pending)  # the same row, booked
+    assert len(after) == len(stored)
+    assert reports.headline(ws)["deposits_pending"] == 0
+    assert _queued_webhooks(ws, "payment.matched") == sorted(f"payment:P-{ref}" for ref in expected)
+
+
+@pytest.mark.browser
+def test_run_now_and_reconnect_reconcile_what_they_fetch(ws: Workspace, tmp_path: Path) -> None:
+    from reconwb.widgets.banner_panel import BannerPanel
+    from reconwb.widgets.status import ConnectionStatusTable
+    from tests.portal_support import add_connection, sim_bank
+
+    bank = sim_bank()
+    add_connection(ws, bank, "grace")
+    add_connection(ws, bank, "gus", password="Gus-typo-2026")
+    expected = _scenario_payments(ws, tmp_path, bank, ["grace", "gus"])
+    table = ConnectionStatusTable(ws)
+    table.run_now("grace")
+    assert "grace: ok" in table.message.value
+    # a reconnect: the stored password is rejected, a person enters the right one and presses Reconnect
+    panel = BannerPanel(ws)
+    panel.act("Reconnect", "gus")
+    panel.buttons[("gus", "Update credentials")].click()
+    (form,) = panel.detail.children
+    form.password.value = "Gus-pw-2026"
+    form.save.click()
+    panel.buttons[("gus", "Reconnect")].click()
+    assert "gus reconnected" in panel.message.value
+    stored = _deposits(ws)
+    assert stored.keys() == expected.keys()
+    for ref, status in expected.items():
+        assert stored[ref][2] == ("matched" if status == "booked" else "unmatched"), ref

@@ -183,3 +183,23 @@ def set_selection(con: duckdb.DuckDBPyConnection, connection_id: int, keep: set[
         [selected, selected, connection_id],
     )
     return selected, deselected
+
+
+def same_login(con: duckdb.DuckDBPyConnection, connection_id: int) -> list[str]:
+    """Other live connections that log in to the same bank as the same user: they reach the same accounts,
+    which the new one will share (linked on its first fetch) rather than count twice."""
+    return [r[0] for r in con.execute(
+        "SELECT o.name FROM connections c JOIN connections o ON o.bank_id = c.bank_id"
+        " AND lower(o.username) = lower(c.username) AND o.connection_id <> c.connection_id"
+        " WHERE c.connection_id = ? AND o.removed_at IS NULL ORDER BY o.name",
+        [connection_id],
+    ).fetchall()]
+
+
+def same_login_notice(con: duckdb.DuckDBPyConnection, connection_id: int) -> str | None:
+    """What to tell the person who just added a connection that doubles another's login, else None."""
+    others = same_login(con, connection_id)
+    if not others:
+        return None
+    return (f"connection {', '.join(map(repr, others))} already logs in to this bank as this user: its accounts"
+            " are linked to the existing ones, not counted twice")

@@ -119,3 +119,19 @@ def test_a_portal_account_and_its_exported_statement_are_one_account(ws: Workspa
     assert (again.status, again.inserted) == ("ok", 0)
     assert _count(ws, "SELECT count(*) FROM accounts") == 3
     assert _count(ws, "SELECT count(*) FROM transactions") == first.inserted
+
+
+def test_adding_a_second_connection_to_the_same_login_says_so(ledger: Workspace, run_cli) -> None:
+    import json
+
+    from reconwb.widgets.add_connection import AddConnectionForm
+
+    done = run_cli("connections", "add", "c2", "--bank", "ledger", "--username", "U", "--json", check=True)
+    assert json.loads(done.stdout)["shares_accounts_with"] == ["c1"]
+    assert done.stderr.startswith("note: connection 'c1' already logs in") and done.stderr.count("\n") == 1
+    other = run_cli("connections", "add", "c3", "--bank", "ledger", "--username", "someone-else", check=True)
+    assert other.stderr == ""
+    form = AddConnectionForm(ledger)
+    form.bank.value, form.name.value, form.username.value = "ledger", "c4", "u"
+    form.add.click()
+    assert "Added c4" in form.message.value and "&#x27;c1&#x27;, &#x27;c2&#x27;" in form.message.value

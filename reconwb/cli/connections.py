@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconwb import attempts, connections
+from reconwb import accounts, attempts, connections
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
@@ -34,7 +34,12 @@ def connections_add(ws: Workspace, name: str, bank_id: str, username: str | None
     with ws.connect() as con:
         conn = connections.add(con, name, bank_id, username=username, portal_url=portal_url,
                                login_mode=login_mode, session_mode=session_mode, external_id=external_id)
-    emit(_public(conn), as_json, lambda c: f"added {c['name']} ({c['bank']}): {c['health']}")
+        shares = accounts.same_login(con, conn.connection_id)
+        notice = accounts.same_login_notice(con, conn.connection_id)
+    emit({**_public(conn), "shares_accounts_with": shares}, as_json,
+         lambda c: f"added {c['name']} ({c['bank']}): {c['health']}")
+    if notice:
+        click.echo(f"note: {notice}", err=True)
 
 
 @connections_group.command("set")

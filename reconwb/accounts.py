@@ -122,17 +122,10 @@ def resolve(
     return Resolved(int(row[0]), None, key)
 
 
-def ensure(
-    con: duckdb.DuckDBPyConnection,
-    connection_id: int,
-    external_ref: str,
-    *,
-    iban: str | None = None,
-    name: str | None = None,
-    currency: str | None = None,
-) -> int:
-    """The id of the account `external_ref` of a connection reaches (see `resolve`), created on first sight."""
-    return resolve(con, connection_id, external_ref, iban=iban, name=name, currency=currency).account_id
+def ensure(con: duckdb.DuckDBPyConnection, connection_id: int, external_ref: str, **details: str | None) -> int:
+    """The id of the account `external_ref` of a connection reaches (see `resolve`: `iban`, `name`, `currency`),
+    created on first sight."""
+    return resolve(con, connection_id, external_ref, **details).account_id
 
 
 def _other(con: duckdb.DuckDBPyConnection, connection_id: int, owner: str) -> str | None:

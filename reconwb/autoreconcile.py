@@ -4,7 +4,8 @@
 file); in reconcile mode it queues the deposits it inserted or saw booked (`reconcile_queue`), in its own
 transaction. Whoever committed an ingest then calls `after_ingest(ws)`, which runs the matching engine on the
 queued deposits only (and the open payments they can reach), records matches and their events and webhooks
-like any run, and empties the queue. A crash in between leaves the queue for the next call, of any process.
+like any run, and takes them off the queue in the same write. A crash in between leaves the queue for the
+next call, of any process.
 
 It never raises: the ingest that came before it has committed, and a fetch must not be reported failed
 because matching had trouble. The trouble is logged (redacted) and the deposits stay queued.
@@ -69,9 +70,7 @@ def _drain(ws: Workspace) -> ReconcileReport | None:
                 "SELECT txn_id FROM reconcile_queue ORDER BY txn_id LIMIT ?", [BATCH]).fetchall()]
         if not ids:
             return total
-        report = reconcile_store(ws, txn_ids=ids)
-        with ws.connect() as con:
-            con.execute("DELETE FROM reconcile_queue WHERE list_contains(?, txn_id)", [ids])
+        report = reconcile_store(ws, txn_ids=ids)  # its write takes them off the queue
         total = report if total is None else _combine(total, report)
         if len(ids) < BATCH:
             return total

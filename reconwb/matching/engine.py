@@ -251,13 +251,11 @@ WHERE g.status = 'suggested' AND NOT g.pinned AND (CAST(? AS VARCHAR) IS NULL OR
   AND (CAST(? AS BIGINT[]) IS NULL OR EXISTS (
     SELECT 1 FROM matches x WHERE x.group_id = g.group_id AND list_contains(?, x.txn_id)))
 """
-# after an incremental run: automatic suggestions whose deposit or payment the run settled are moot
-_MOOT_SUGGESTIONS_SQL = f"""
+# after an incremental run: older automatic suggestions for the payments it paid or the deposits it matched
+_MOOT_SUGGESTIONS_SQL = """
 CREATE TEMP TABLE _replaced AS
 SELECT DISTINCT g.group_id FROM match_groups g JOIN matches x USING (group_id)
-WHERE g.status = 'suggested' AND NOT g.pinned
-  AND (x.payment_id IN (SELECT payment_id FROM payments WHERE status IN ('paid', 'cancelled'))
-       OR x.txn_id IN (SELECT y.txn_id FROM matches y JOIN match_groups h USING (group_id) WHERE h.status = '{LIVE}'))
+WHERE g.status = 'suggested' AND NOT g.pinned AND (list_contains(?, x.payment_id) OR list_contains(?, x.txn_id))
 """
 
 
@@ -272,6 +270,8 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
            report: ReconcileReport, connection: str | None, txn_ids: list[int] | None = None) -> None:
     # this run's suggestions replace the automatic ones it covers (all, one connection's, or these deposits')
     _drop_replaced(con, _STALE_SUGGESTIONS_SQL, [connection, connection, txn_ids, txn_ids])
+    if txn_ids is not None:  # queued by their ingest (`reconwb.autoreconcile`): reconciled now, with this write
+        con.execute("DELETE FROM reconcile_queue WHERE list_contains(?, txn_id)", [txn_ids])
     # whatever a person or another run settled since we read is left alone
     with registered(con, "_new_links", links.to_arrow()):
         stale = con.sql(
@@ -309,7 +309,9 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
     ]
     records.emit_all(con, pending)
     if txn_ids is not None:
-        _drop_replaced(con, _MOOT_SUGGESTIONS_SQL, [])
+        paid = [pid for pid, (status, _open) in statuses.items() if status == "paid"]
+        live_txns = [int(t) for t in links.join(live.select("group_id"), on="group_id")["txn_id"].to_list()]
+        _drop_replaced(con, _MOOT_SUGGESTIONS_SQL, [paid, live_txns])
     with registered(con, "_audit", groups.select("group_id", "status", "rule", "confidence").to_arrow()):
         con.execute(
             "INSERT INTO audit_log (actor, action, subject, rule_version, detail) SELECT 'reconwb',"

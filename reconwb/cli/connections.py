@@ -9,7 +9,7 @@ from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
-LIST_COLUMNS = ["name", "bank", "connector", "state", "state_reason", "last_success_at", "next_attempt_at"]
+LIST_COLUMNS = ["name", "bank", "connector", "health", "reason", "last_success_at", "next_attempt_at"]
 
 
 @cli.group("connections")
@@ -68,7 +68,9 @@ def connections_list(ws: Workspace, as_json: bool) -> None:
         conns = connections.list_connections(con)
         shown = attempts.displays(con, conns)
     rows = [{**_public(c), **shown[c.name].fields()} for c in conns]
-    emit(rows, as_json, lambda r: table(r, LIST_COLUMNS))
+    # the text shows what a person must know: `retrying` (and why) rather than a plain `ok` after a failure
+    emit(rows, as_json, lambda r: table([{**x, "health": x["state"], "reason": x["state_reason"]} for x in r],
+                                        LIST_COLUMNS))
 
 
 @connections_group.command("remove")

@@ -135,3 +135,30 @@ def test_adding_a_second_connection_to_the_same_login_says_so(ledger: Workspace,
     form.bank.value, form.name.value, form.username.value = "ledger", "c4", "u"
     form.add.click()
     assert "Added c4" in form.message.value and "&#x27;c1&#x27;, &#x27;c2&#x27;" in form.message.value
+
+
+def test_a_statement_with_its_own_ids_doubles_no_line_a_fetch_stored(ledger: Workspace, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconwb.connectors.base import AccountInfo
+    from reconwb.transactions import Txn
+
+    async def with_iban(self) -> list[AccountInfo]:
+        return [AccountInfo(IBAN.replace(" ", ""), "Main", iban=IBAN, currency="EUR")]
+
+    monkeypatch.setattr(LedgerConnector, "accounts", with_iban)
+    monkeypatch.setattr(LedgerBank, "ledger", [
+        Txn(TODAY, Decimal("10.00"), "EUR", "A", "INV-1", bank_txn_id="portal-1"),
+        Txn(TODAY, Decimal("49.00"), "EUR", "card", "", bank_txn_id="portal-2"),
+    ])
+    set_password(ledger, LedgerBank.password)
+    assert sync.sync(ledger, "c1").inserted == 2
+    # the bank's statement numbers its lines its own way, and has two 49.00 card lines that day
+    statement = _statement(tmp_path / "camt-like.csv", [
+        ("STMT-9", IBAN, "10.00", "INV 1"), ("STMT-10", IBAN, "49.00", ""), ("STMT-11", IBAN, "49.00", "")])
+    with ledger.connect() as con:
+        first = import_file(con, statement, "statements")
+        again = import_file(con, statement, "statements")
+    assert (first.imported, first.duplicates) == (1, 2)  # only the second 49.00 is new
+    assert (again.imported, again.duplicates) == (0, 3)
+    assert _count(ledger, "SELECT count(*) FROM transactions") == 3
+    assert sync.sync(ledger, "c1").inserted == 0  # and the next fetch does not double the statement's line

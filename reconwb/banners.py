@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from reconwb import attempts
 from reconwb.connections import Connection
+from reconwb.last_attempt import RETRYING, Attempt, display
 
 # the seeds' advice: rotate every 2 months, banks invalidate about every 3
 ROTATE_AFTER_DAYS = 60
@@ -33,7 +33,7 @@ def for_connection(
     bank_name: str | None = None,
     now: dt.datetime | None = None,
     rotate_after_days: int = ROTATE_AFTER_DAYS,
-    last_attempt: attempts.Attempt | None = None,
+    last_attempt: Attempt | None = None,
 ) -> list[Banner]:
     """The banners `conn` needs right now; empty when all is well. With its `last_attempt`, a failed one keeps
     a banner up (`retrying`) until a fetch succeeds, even while the health still reads `ok`."""
@@ -136,13 +136,13 @@ def for_connection(
                     f"{bank} is currently unavailable for data; deposits for {conn.name} resume when it is back.",
                 )
             )
-    shown = attempts.display(conn, last_attempt)
-    if shown.state == attempts.RETRYING:
+    shown = display(conn, last_attempt)
+    if shown.state == RETRYING:
         after = f" Next attempt at {shown.next_attempt_at:%Y-%m-%d %H:%M} UTC." if shown.next_attempt_at else ""
         found.append(
             Banner(
                 conn.name,
-                attempts.RETRYING,
+                RETRYING,
                 "warning",
                 "Last fetch failed, retrying",
                 f"The last fetch of {conn.name} from {bank} failed: {shown.reason}.{after} Deposits are not"

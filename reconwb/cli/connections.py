@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconwb import accounts, attempts, connections
+from reconwb import accounts, connections, last_attempt
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
@@ -66,7 +66,7 @@ def connections_list(ws: Workspace, as_json: bool) -> None:
     """Every connection with its health, its last attempt and its next one (`retrying` when the last failed)."""
     with ws.connect() as con:
         conns = connections.list_connections(con)
-        shown = attempts.displays(con, conns)
+        shown = last_attempt.displays(con, conns)
     rows = [{**_public(c), **shown[c.name].fields()} for c in conns]
     # the text shows what a person must know: `retrying` (and why) rather than a plain `ok` after a failure
     emit(rows, as_json, lambda r: table([{**x, "health": x["state"], "reason": x["state_reason"]} for x in r],

@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from reconwb import attempts, jsonutil
 from reconwb import connections as connections_mod
+from reconwb import jsonutil, last_attempt
 from reconwb.connectors.aggregator import poll_pending
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.events import new_id
@@ -112,7 +112,7 @@ def sync_step(
         with ws.connect() as con:
             lease.release(con, holder, got)
             # failed now, or left out (not due, skipped) because an earlier attempt failed
-            failing = attempts.failing(con, None if connections in (None, "due", "all") else names)
+            failing = last_attempt.failing(con, None if connections in (None, "due", "all") else names)
     counts = Counter(r.status for r in results)
     return {
         "requested": names,

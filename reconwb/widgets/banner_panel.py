@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from reconwb import attempts, banks, banners, connections
+from reconwb import banks, banners, connections, last_attempt
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
 from reconwb.widgets.fetch import BackgroundFetch, run_now, show_in
@@ -27,7 +27,7 @@ def current_banners(ws: Workspace) -> list[banners.Banner]:
     with ws.connect() as con:
         names = {b.bank_id: b.name for b in banks.list_banks(con)}
         conns = connections.list_connections(con, include_removed=False)
-        last = attempts.last_attempts(con)
+        last = last_attempt.last_attempts(con)
     found = [b for c in conns for b in banners.for_connection(c, bank_name=names.get(c.bank_id),
                                                               last_attempt=last.get(c.connection_id))]
     order = {"danger": 0, "warning": 1, "info": 2}

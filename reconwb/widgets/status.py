@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as w
 
-from reconwb import attempts, banners, connections
+from reconwb import banners, connections, last_attempt
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
 from reconwb.widgets.fetch import BackgroundFetch, run_now, show_in
@@ -22,7 +22,7 @@ HEALTH_COLOURS = {
     "broken": "#cf222e",
     "bank_disabled": "#6e7781",
     "obsolete": "#8c959f",
-    attempts.RETRYING: "#bf8700",
+    last_attempt.RETRYING: "#bf8700",
 }
 
 
@@ -33,11 +33,11 @@ def badge(health: str) -> str:
     )
 
 
-def _reason(shown: attempts.Display) -> str:
+def _reason(shown: last_attempt.Display) -> str:
     """The state's reason, with the last failed attempt's time and the next attempt while retrying."""
     text = shown.reason or ""
     last = shown.last_attempt
-    if shown.state == attempts.RETRYING and last is not None:
+    if shown.state == last_attempt.RETRYING and last is not None:
         text = f"last attempt {last.at:%Y-%m-%d %H:%M} failed: {text}"
         if shown.next_attempt_at:
             text += f"; next attempt {shown.next_attempt_at:%Y-%m-%d %H:%M}"
@@ -62,12 +62,12 @@ class ConnectionStatusTable(w.VBox):
     def refresh(self) -> None:
         with self.ws.connect() as con:
             conns = connections.list_connections(con)
-            shown = attempts.displays(con, conns)
+            shown = last_attempt.displays(con, conns)
         header = self._row(["connection", "bank", "health", "reason", "last success", "password age", ""], bold=True)
         self.buttons = {}
         self.rows.children = [header, *(self._connection_row(c, shown[c.name]) for c in conns)]
 
-    def _connection_row(self, conn: connections.Connection, shown: attempts.Display) -> w.HBox:
+    def _connection_row(self, conn: connections.Connection, shown: last_attempt.Display) -> w.HBox:
         age = conn.credential_age_days()
         warn = any(b.kind == "credential_age" for b in banners.for_connection(conn))
         cells = [

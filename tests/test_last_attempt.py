@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconwb import attempts, banners, connections, sync
+from reconwb import banners, connections, last_attempt, sync
 from reconwb.connectors import errors
 from reconwb.widgets.banner_panel import BannerPanel, current_banners
 from reconwb.widgets.status import ConnectionStatusTable
@@ -12,9 +12,9 @@ from reconwb.workspace import Workspace
 from tests.ledger import LedgerBank, set_password
 
 
-def _shown(ws: Workspace, name: str = "c1") -> attempts.Display:
+def _shown(ws: Workspace, name: str = "c1") -> last_attempt.Display:
     with ws.connect() as con:
-        return attempts.displays(con, connections.list_connections(con))[name]
+        return last_attempt.displays(con, connections.list_connections(con))[name]
 
 
 def test_a_passing_failure_shows_retrying_until_a_fetch_succeeds(ledger: Workspace, run_cli) -> None:
@@ -59,7 +59,7 @@ def test_a_health_that_already_says_what_is_wrong_is_kept(ledger: Workspace) -> 
     shown = _shown(ledger)
     assert shown.state == "reconnect_required" and shown.last_attempt.outcome == "failed"
     with ledger.connect() as con:
-        assert attempts.failing(con) == {"c1": shown.last_attempt.reason}
+        assert last_attempt.failing(con) == {"c1": shown.last_attempt.reason}
         conn = connections.get(con, "c1")
     assert [b.kind for b in banners.for_connection(conn, last_attempt=shown.last_attempt)] == ["reconnect_required"]
 
@@ -67,4 +67,4 @@ def test_a_health_that_already_says_what_is_wrong_is_kept(ledger: Workspace) -> 
 def test_never_attempted_is_not_failing(ledger: Workspace) -> None:
     assert _shown(ledger).last_attempt is None
     with ledger.connect() as con:
-        assert attempts.failing(con) == {}
+        assert last_attempt.failing(con) == {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from reconwb import otp
 from reconwb.connections import Connection
+from reconwb.last_attempt import RETRYING, Attempt, display
 from reconwb.openbanking import consent
 
 # the seeds' advice: rotate every 2 months, banks invalidate about every 3
@@ -20,6 +21,7 @@ UPDATE_CREDENTIALS = "Update credentials"
 RUN_NOW = "Run now"
 START_AGAIN = "Start again"  # an expired one-time code: a new login asks for a new code
 CHECK_NOW = "Check now"  # saved credentials whose check with the bank has not run
+RECONNECT = "Reconnect"  # renew an open-banking consent at the provider before it ends
 FETCH_ACTIONS = (RUN_NOW, START_AGAIN, CHECK_NOW)
 
 
@@ -39,8 +41,10 @@ def for_connection(
     bank_name: str | None = None,
     now: dt.datetime | None = None,
     rotate_after_days: int = ROTATE_AFTER_DAYS,
+    last_attempt: Attempt | None = None,
 ) -> list[Banner]:
-    """The banners `conn` needs right now; empty when all is well."""
+    """The banners `conn` needs right now; empty when all is well. With its `last_attempt`, a failed one keeps
+    a banner up (`retrying`) until a fetch succeeds, even while the health still reads `ok`."""
     now = now or dt.datetime.now(dt.UTC)
     bank = bank_name or conn.bank_id
     reason = conn.health_reason or ""
@@ -197,7 +201,21 @@ def for_connection(
                 "warning",
                 "Bank access ends soon",
                 f"{consent.message(conn.name, conn.consent_expires_at)} before then; accounts and history are kept.",
-                "Reconnect",
+                RECONNECT,
+            )
+        )
+    shown = display(conn, last_attempt)
+    if shown.state == RETRYING:
+        after = f" Next attempt at {shown.next_attempt_at:%Y-%m-%d %H:%M} UTC." if shown.next_attempt_at else ""
+        found.append(
+            Banner(
+                conn.name,
+                RETRYING,
+                "warning",
+                "Last fetch failed, retrying",
+                f"The last fetch of {conn.name} from {bank} failed: {shown.reason}.{after} Deposits are not"
+                " up to date until a fetch succeeds.",
+                "Run now",
             )
         )
     age = conn.credential_age_days(now)

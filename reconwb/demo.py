@@ -243,6 +243,7 @@ def summary(demo: Demo, job: dict[str, Any] | None = None) -> dict[str, Any]:
         "matched": numbers["deposits_matched"],
         "suggested": numbers["deposits_suggested"],
         "unmatched": numbers["deposits_unmatched"],
+        "pending": numbers["deposits_pending"],
         "payments": {k.removeprefix("payments_"): v for k, v in numbers.items() if k.startswith("payments_")},
         "banners": [{"connection": b.connection, "kind": b.kind, "title": b.title, "message": b.message}
                     for c in conns for b in banners.for_connection(c)],

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from reconwb.reports import AGE_BUCKETS
 
-STATE_COLOURS = {"matched": "#1a7f37", "suggested": "#bf8700", "unmatched": "#cf222e"}
+STATE_COLOURS = {"matched": "#1a7f37", "suggested": "#bf8700", "unmatched": "#cf222e", "pending": "#8c959f"}
 
 
 def png(fig: Figure) -> bytes:

@@ -1,9 +1,10 @@
 """The numbers managers and analysts look at: totals, trends, ageing. Computed in DuckDB, returned as polars.
 
 A deposit is a transaction with a positive amount. It is `matched` when a live (status `matched`) group links
-it, `suggested` when only a suggestion does, else `unmatched`. A payment's status (`open`, `partially_paid`,
-`paid`, `cancelled`) is kept by the matching engine. Dashboards, widgets and the demo summary read the same
-functions, so they never disagree.
+it, `pending` while the bank has not booked it (pending at the bank: not unexplained money, and not matched
+automatically until booked), `suggested` when only a suggestion does, else `unmatched`. A payment's status
+(`open`, `partially_paid`, `paid`, `cancelled`) is kept by the matching engine. Dashboards, widgets and the
+demo summary read the same functions, so they never disagree.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from reconwb.workspace import Workspace
 _DEPOSIT_STATE = """
     SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency,
            CASE WHEN bool_or(g.status = 'matched') THEN 'matched'
+                WHEN t.status = 'pending' THEN 'pending'
                 WHEN bool_or(g.status = 'suggested') THEN 'suggested'
                 ELSE 'unmatched' END AS state
     FROM transactions t
     LEFT JOIN matches x ON x.txn_id = t.txn_id
     LEFT JOIN match_groups g ON g.group_id = x.group_id AND g.status IN ('matched', 'suggested')
     WHERE t.amount > 0
-    GROUP BY t.txn_id, t.account_id, t.booked_on, t.amount, t.currency
+    GROUP BY t.txn_id, t.account_id, t.booked_on, t.amount, t.currency, t.status
 """
 
 
@@ -50,7 +52,9 @@ def _deposit_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                count(*) FILTER (WHERE state = 'suggested') AS suggested,
                coalesce(sum(amount) FILTER (WHERE state = 'suggested'), 0) AS suggested_amount,
                count(*) FILTER (WHERE state = 'unmatched') AS unmatched,
-               coalesce(sum(amount) FILTER (WHERE state = 'unmatched'), 0) AS unmatched_amount
+               coalesce(sum(amount) FILTER (WHERE state = 'unmatched'), 0) AS unmatched_amount,
+               count(*) FILTER (WHERE state = 'pending') AS pending,
+               coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS pending_amount
         FROM deposit_state d JOIN accounts a USING (account_id) LEFT JOIN connections c USING (connection_id)
         GROUP BY ALL ORDER BY connection, account, currency
         """,
@@ -82,6 +86,7 @@ def _headline(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "deposits_matched": int(deposits.get("matched", 0)),
         "deposits_suggested": int(deposits.get("suggested", 0)),
         "deposits_unmatched": int(deposits.get("unmatched", 0)),
+        "deposits_pending": int(deposits.get("pending", 0)),
         "payments_paid": int(payments.get("paid", 0)),
         "payments_partially_paid": int(payments.get("partially_paid", 0)),
         "payments_open": int(payments.get("open", 0)),
@@ -116,7 +121,8 @@ def _ageing(con: duckdb.DuckDBPyConnection, today: dt.date | None) -> pl.DataFra
             SELECT 'payment' AS item, currency, amount, ?::DATE - coalesce(due_on, issued_on) AS age
             FROM payments WHERE status IN ('open', 'partially_paid')
             UNION ALL
-            SELECT 'deposit', currency, amount, ?::DATE - booked_on FROM deposit_state WHERE state <> 'matched'
+            SELECT 'deposit', currency, amount, ?::DATE - booked_on FROM deposit_state
+            WHERE state NOT IN ('matched', 'pending')
         )
         SELECT item, {bucket} AS bucket, currency, count(*) AS items, sum(amount) AS amount
         FROM items GROUP BY ALL ORDER BY item, bucket, currency
@@ -126,7 +132,7 @@ def _ageing(con: duckdb.DuckDBPyConnection, today: dt.date | None) -> pl.DataFra
 
 
 def deposit_totals(ws: Workspace) -> pl.DataFrame:
-    """Per account and currency: count and sum of deposits that are matched, suggested, unmatched."""
+    """Per account and currency: count and sum of deposits that are matched, suggested, unmatched, pending."""
     with ws.connect() as con:
         _with_deposit_state(con)
         return _deposit_totals(con)
@@ -153,7 +159,8 @@ def trend(ws: Workspace, *, every: str = "week", since: dt.date | None = None) -
 
 
 def ageing(ws: Workspace, *, today: dt.date | None = None) -> pl.DataFrame:
-    """Open items by age: payments by days past due, unmatched deposits by days since booking."""
+    """Open items by age: payments by days past due, unmatched deposits by days since booking (pending lines
+    are the bank's to book, not open items)."""
     with ws.connect() as con:
         _with_deposit_state(con)
         return _ageing(con, today)
@@ -193,17 +200,19 @@ def job_runs(ws: Workspace, *, limit: int = 10) -> pl.DataFrame:
 
 
 def job_summary(ws: Workspace, *, hours: int = 24) -> pl.DataFrame:
-    """Per job: the last run's status and time, and how many runs succeeded or failed in the last `hours`."""
+    """Per job: the last run's status and time, and how many runs succeeded, failed or were partial (some
+    connections failing) in the last `hours`."""
     return _frame(
         ws,
         """
         SELECT job, arg_max(status, started_at) AS last_status, max(started_at) AS last_started,
                count(*) FILTER (WHERE status = 'succeeded' AND started_at >= now() - to_hours(?)) AS succeeded,
                count(*) FILTER (WHERE status = 'failed' AND started_at >= now() - to_hours(?)) AS failed,
-               count(*) FILTER (WHERE status = 'running') AS running
+               count(*) FILTER (WHERE status = 'running') AS running,
+               count(*) FILTER (WHERE status = 'partial' AND started_at >= now() - to_hours(?)) AS partial
         FROM job_runs GROUP BY job ORDER BY job
         """,
-        [hours, hours],
+        [hours, hours, hours],
     )
 
 

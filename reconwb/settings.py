@@ -50,6 +50,11 @@ SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
         _choice("reconcile", "passthrough"),
         "match payments, or forward every transaction",
     ),
+    "auto_reconcile": (
+        "true",
+        _choice("true", "false"),
+        "in reconcile mode, reconcile each ingest's new deposits right after landing them",
+    ),
     "lockout_budget": (
         "2",
         _positive_int,
@@ -75,6 +80,11 @@ def get(con: duckdb.DuckDBPyConnection, key: str) -> str:
 
 def get_int(con: duckdb.DuckDBPyConnection, key: str) -> int:
     return int(get(con, key))
+
+
+def auto_reconciles(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether an ingest's new deposits are reconciled right after they land (reconcile mode, not switched off)."""
+    return get(con, "operation_mode") == "reconcile" and get(con, "auto_reconcile") == "true"
 
 
 def set_value(con: duckdb.DuckDBPyConnection, key: str, value: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from reconwb import accounts, attempts, connections, diagnostics, jsonutil, lifecycle, otp, sessions
+from reconwb import accounts, attempts, autoreconcile, connections, diagnostics, jsonutil, lifecycle, otp, sessions
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import registry
 from reconwb.connectors.base import AccountInfo, Connector, FetchContext
@@ -185,6 +185,7 @@ def _finish_ok(ws: Workspace, plan: _Plan, fetched: list[tuple[AccountInfo, list
         return landed
 
     count, total = attempts.record(ws, f"run {plan.run_id} of {plan.ctx.connection_name}", work)
+    autoreconcile.after_ingest(ws)
     return SyncResult(
         plan.ctx.connection_name, "ok", "ok", count, total.inserted, total.updated, run_id=plan.run_id
     )
@@ -237,6 +238,7 @@ def complete_pending(
     if landed is None:
         return None
     name, run_id, count, total = landed
+    autoreconcile.after_ingest(ws)
     return SyncResult(name, "ok", "ok", count, total.inserted, total.updated, run_id=run_id)
 
 

@@ -4,7 +4,8 @@ Every source (portal, aggregator, statement file) produces `Txn` values, or a po
 columns, and hands them to `ingest`. A transaction is identified per account by the bank's id when there is
 one, else by a fingerprint of its content plus its occurrence number among identical lines of the same batch,
 so that re-importing a file, or an overlapping statement, adds nothing, while two genuine identical payments on
-one day stay two.
+one day stay two. A line another source (portal, aggregator, statement file) already stored on the same account
+under another id is recognised by its content and not stored twice.
 """
 
 from __future__ import annotations
@@ -158,8 +159,8 @@ def ingest(
             "UPDATE transactions t SET status = i.status, booked_on = i.booked_on, value_date = i.value_date,"
             " amount = i.amount, description = i.description, reference = i.reference, updated_at = now() "
             "FROM _incoming i WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key"
-            " AND t.status = 'pending' AND i.status = 'booked'",
-        ).fetchall()[0][0]
+            " AND t.status = 'pending' AND i.status = 'booked' RETURNING t.txn_id",
+        ).fetchall()
         # 2. a booked line whose pending version had another key: same amount, close date, same reference
         updated_moved = con.execute(
             f"""
@@ -180,8 +181,10 @@ def ingest(
                                   WHERE x.account_id = i.account_id AND x.dedupe_key = i.dedupe_key)
             ) m
             WHERE t.txn_id = m.pending_id AND m.rp = 1 AND m.ri = 1
+            RETURNING t.txn_id
             """,
-        ).fetchall()[0][0]
+        ).fetchall()
+        crossed = _mark_seen_elsewhere(con, source)
         last_id = con.execute("SELECT coalesce(max(txn_id), 0) FROM transactions").fetchall()[0][0]
         # an anti-join rather than ON CONFLICT: the same result, and cheaper when most lines are known already;
         # row order is irrelevant to the insert, and letting DuckDB ignore it speeds up bulk loads
@@ -194,15 +197,22 @@ def ingest(
                 " i.amount, i.currency, i.description, i.reference, i.counterparty, i.counterparty_iban, i.status,"
                 " i.charges, ?, ?"
                 " FROM _incoming i WHERE NOT EXISTS (SELECT 1 FROM transactions t"
-                " WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key)",
+                " WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key)"
+                + (" AND NOT EXISTS (SELECT 1 FROM _seen_elsewhere c"
+                   " WHERE c.account_id = i.account_id AND c.dedupe_key = i.dedupe_key)" if crossed else ""),
                 [source, source_ref],
             ).fetchall()[0][0]
         finally:
             con.execute("RESET preserve_insertion_order")
+            if crossed:
+                con.execute("DROP TABLE _seen_elsewhere")
     inserted = int(inserted)
+    booked_now = [row[0] for row in updated_same + updated_moved]
     if inserted and settings.get(con, "operation_mode") == "passthrough":
         _emit_created(con, after_txn_id=int(last_id))
-    updated = int(updated_same) + int(updated_moved)
+    elif (inserted or booked_now) and settings.auto_reconciles(con):
+        _queue_for_reconcile(con, after_txn_id=int(last_id), booked_now=booked_now)
+    updated = len(booked_now)
     return IngestResult(inserted=inserted, updated=updated, duplicates=frame.height - inserted - updated)
 
 
@@ -214,13 +224,16 @@ def export_csv(con: duckdb.DuckDBPyConnection, out: str, *, connection_id: int |
     """Write the Transactions CSV (CONTRACTS.md); return the row count.
 
     `txn_id` is the bank's id, else the content fingerprint, so that importing an export back adds nothing;
-    `account_id` is the account's own reference (IBAN or number), not the store's row id.
+    `account_id` is the account's own reference (its IBAN when known, else its number), not the store's row id,
+    so that the file, imported anywhere, lands on the same account (`reconwb.accounts`). Like a bank statement
+    it lists booked lines only: a pending line is the bank's to confirm, and the file (which has no status
+    column) would otherwise book it when imported back.
     """
-    where = "WHERE a.connection_id = $connection" if connection_id is not None else ""
+    where = "WHERE t.status = 'booked'" + (" AND a.connection_id = $connection" if connection_id is not None else "")
     query = (
-        "SELECT coalesce(t.bank_txn_id, t.dedupe_key) AS txn_id, a.external_ref AS account_id, t.booked_on,"
-        f" {money.text_sql('t.amount')} AS amount, t.currency, t.description, t.reference, t.counterparty"
-        " FROM transactions t"
+        "SELECT coalesce(t.bank_txn_id, t.dedupe_key) AS txn_id, coalesce(a.iban, a.external_ref) AS account_id,"
+        f" t.booked_on, {money.text_sql('t.amount')} AS amount, t.currency, t.description, t.reference,"
+        " t.counterparty FROM transactions t"
         f" JOIN accounts a USING (account_id) {where} ORDER BY t.booked_on, t.txn_id"
     )
     params = {"connection": connection_id} if connection_id is not None else {}
@@ -228,6 +241,57 @@ def export_csv(con: duckdb.DuckDBPyConnection, out: str, *, connection_id: int |
     target = out.replace("'", "''")
     con.execute(f"COPY ({query}) TO '{target}' (FORMAT csv, HEADER true)", params)
     return int(count)
+
+
+_REF_KEY = "regexp_replace(upper(coalesce({}.reference, '')), '[^A-Z0-9]', '', 'g')"  # spacing, dashes aside
+_SAME_LINE = "booked_on, amount, currency, " + _REF_KEY.format("{}")
+_SEEN_ELSEWHERE_SQL = f"""
+CREATE TEMP TABLE _seen_elsewhere AS
+WITH incoming AS (
+    SELECT i.account_id, i.dedupe_key, i.booked_on, i.amount, i.currency, i.reference,
+           row_number() OVER (PARTITION BY i.account_id, {_SAME_LINE.format("i")} ORDER BY i.dedupe_key) AS n
+    FROM _incoming i
+    WHERE i.status = 'booked' AND NOT EXISTS (
+        SELECT 1 FROM transactions t WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key)
+), stored AS (
+    SELECT t.account_id, t.booked_on, t.amount, t.currency, t.reference,
+           row_number() OVER (PARTITION BY t.account_id, {_SAME_LINE.format("t")} ORDER BY t.txn_id) AS n
+    FROM transactions t
+    WHERE t.source <> ? AND t.status = 'booked' AND t.account_id IN (SELECT DISTINCT account_id FROM _incoming)
+)
+SELECT i.account_id, i.dedupe_key FROM incoming i JOIN stored s
+  ON s.account_id = i.account_id AND s.booked_on = i.booked_on AND s.amount = i.amount
+ AND s.currency = i.currency AND s.n = i.n
+ AND {_REF_KEY.format("s")} = {_REF_KEY.format("i")}
+"""
+
+
+def _mark_seen_elsewhere(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    """Lines another source already stored on the account (`_seen_elsewhere`); True when there may be any.
+
+    One account reached through two sources (a portal and a statement file, an aggregator) gets each line from
+    both, often under ids that differ between them. A new line is the same as a booked line another source
+    stored when day, amount, currency and reference agree; the n-th of identical lines pairs with the n-th, so
+    two genuine identical payments stay two. Skipped (cheaply) when no other source reaches these accounts.
+    """
+    other = con.execute(
+        "SELECT 1 FROM transactions WHERE source <> ? AND account_id IN (SELECT DISTINCT account_id FROM _incoming)"
+        " LIMIT 1", [source]).fetchall()
+    if other:
+        con.execute(_SEEN_ELSEWHERE_SQL, [source])
+    return bool(other)
+
+
+def _queue_for_reconcile(con: duckdb.DuckDBPyConnection, after_txn_id: int, booked_now: list[int]) -> None:
+    """Leave this ingest's new and newly booked deposits for the reconcile that follows its commit
+    (`reconwb.autoreconcile`). Queued in the ingest's own transaction, so a crash in between loses nothing;
+    pending lines wait until the bank books them."""
+    con.execute(
+        "INSERT INTO reconcile_queue (txn_id) SELECT txn_id FROM transactions"
+        " WHERE (txn_id > ? OR list_contains(?, txn_id)) AND status = 'booked' AND amount > 0"
+        " ON CONFLICT DO NOTHING",
+        [after_txn_id, booked_now],
+    )
 
 
 def _emit_created(con: duckdb.DuckDBPyConnection, after_txn_id: int) -> None:

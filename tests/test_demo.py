@@ -47,7 +47,9 @@ def test_it_matches_and_delivers_verified_webhooks(demo_run) -> None:
     assert summary["webhooks_delivered"] > 0
     assert summary["webhooks_received"] == summary["webhooks_delivered"]
     assert summary["webhooks_by_type"].get("payment.matched", 0) > 0
-    assert summary["job"]["status"] == "succeeded"
+    # the demo's failing logins (expired password, OTP, the typo) make the pipeline run partial, naming them
+    assert summary["job"]["status"] == "partial"
+    assert "nordic-bob" in summary["job"]["error"] and "nordic-alice" not in summary["job"]["error"]
     by_name = {c["name"]: c for c in summary["connections"]}
     assert by_name["nordic-alice"]["transactions"] > 0 and by_name["agg-acme"]["transactions"] > 0
     assert by_name["nordic-alice"]["matched"] > 0
@@ -122,3 +124,44 @@ def test_an_earlier_demo_is_kept_unless_fresh_and_never_while_served(tmp_path: P
     assert serve.serving_pid(earlier.data_dir) is None  # a crashed holder leaves a free lock
     fresh = demo.fresh_workspace(earlier.data_dir, fresh=True)
     assert not (fresh.data_dir / "notebooks" / "mine.ipynb").exists() and fresh.db_path.exists()
+
+
+def test_pending_deposits_are_reported_as_pending_not_unmatched(demo_run) -> None:
+    import duckdb
+
+    summary, workspace = demo_run
+    with duckdb.connect(str(workspace / "reconwb.duckdb"), read_only=True) as con:
+        pending = con.execute("SELECT count(*) FROM transactions WHERE amount > 0 AND status = 'pending'"
+                              " AND txn_id NOT IN (SELECT txn_id FROM matches)").fetchall()[0][0]
+        deposits = con.execute("SELECT count(*) FROM transactions WHERE amount > 0").fetchall()[0][0]
+    assert pending > 0 and summary["pending"] == pending
+    # each deposit is in exactly one state: pending ones are not also counted unmatched
+    assert summary["matched"] + summary["suggested"] + summary["unmatched"] + summary["pending"] == deposits
+
+
+@pytest.mark.kernel
+@pytest.mark.browser
+@pytest.mark.slow
+def test_getting_started_on_the_demo_store_adds_no_duplicate_transactions(
+    demo_run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    import nbformat
+    from nbclient import NotebookClient
+
+    _, workspace = demo_run
+    store = workspace / "reconwb.duckdb"
+
+    def counts() -> tuple[int, int]:
+        with duckdb.connect(str(store), read_only=True) as con:
+            return con.execute("SELECT count(*), count(DISTINCT account_id) FROM transactions").fetchall()[0]
+
+    before = counts()
+    monkeypatch.setenv("RECONWB_DB", str(store))
+    monkeypatch.setenv("RECONWB_KEY_FILE", str(workspace / "reconwb.key"))
+    monkeypatch.delenv("RECONWB_KEY", raising=False)
+    book = nbformat.read(ROOT / "notebooks" / "getting_started.ipynb", as_version=4)
+    NotebookClient(book, kernel_name="python3", timeout=240, resources={"metadata": {"path": str(workspace)}}).execute()
+    printed = "".join(o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs)
+    assert "alice: ok, 0 new transactions" in printed and "grace: ok, 0 new transactions" in printed
+    assert counts() == before

@@ -7,7 +7,7 @@ from tests.books import TODAY
 def test_trend_figure_draws_one_bar_series_per_state(books) -> None:
     fig = plots.trend_figure(reports.trend(books, every="month"))
     (ax,) = fig.axes
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["matched", "suggested", "unmatched"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["matched", "suggested", "unmatched", "pending"]
     assert sum(p.get_height() for p in ax.patches) == 3
     assert plots.png(fig).startswith(b"\x89PNG")
 

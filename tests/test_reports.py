@@ -9,7 +9,7 @@ from tests.books import TODAY
 
 def test_headline_counts_each_state_once(books: Workspace) -> None:
     assert reports.headline(books) == {
-        "deposits_matched": 1, "deposits_suggested": 1, "deposits_unmatched": 1,
+        "deposits_matched": 1, "deposits_suggested": 1, "deposits_unmatched": 1, "deposits_pending": 0,
         "payments_paid": 1, "payments_partially_paid": 0, "payments_open": 2,
     }
 
@@ -53,3 +53,19 @@ def test_payment_totals_show_the_fees_settled_on_paid_invoices(books: Workspace)
     rows = {r["status"]: r for r in reports.payment_totals(books).to_dicts()}
     assert rows["paid"]["fees"] == Decimal("3.20") and rows["paid"]["amount"] == Decimal("100.00")
     assert rows["open"]["fees"] == 0
+
+
+def test_a_pending_line_is_its_own_state_not_unmatched(books: Workspace) -> None:
+    from reconwb.transactions import Txn, ingest
+
+    with books.connect() as con:
+        account_id = con.execute("SELECT account_id FROM accounts").fetchall()[0][0]
+        ingest(con, account_id, [Txn(TODAY, Decimal("66.60"), "CHF", "card", "INV-3", status="pending")],
+               source="portal")
+    numbers = reports.headline(books)
+    assert (numbers["deposits_unmatched"], numbers["deposits_pending"]) == (1, 1)
+    (row,) = reports.deposit_totals(books).to_dicts()
+    assert (row["unmatched"], row["pending"], row["pending_amount"]) == (1, 1, Decimal("66.60"))
+    assert "pending" in set(reports.trend(books, every="month")["state"])
+    ageing = reports.ageing(books, today=TODAY)
+    assert ageing.filter(ageing["item"] == "deposit")["items"].sum() == 2  # pending is not an open item

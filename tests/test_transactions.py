@@ -79,3 +79,20 @@ def test_passthrough_mode_emits_transaction_created(ws: Workspace, account_id: i
         ingest(con, account_id, [Txn(D, Decimal("5.00"), "CHF", "a")], source="statement")
         count = con.execute("SELECT count(*) FROM events WHERE type = 'transaction.created'").fetchone()[0]
     assert count == 2
+
+
+def test_an_id_that_changes_on_booking_keeps_one_row_and_queues_it_for_reconcile(ws: Workspace,
+                                                                                 account_id: int) -> None:
+    pending = Txn(D, Decimal("12.00"), "CHF", "SEPA INV-8", reference="INV-8", bank_txn_id="PEND-1",
+                  status="pending")
+    booked = Txn(D + dt.timedelta(days=1), Decimal("12.00"), "CHF", "SEPA INV-8", reference="INV-8",
+                 bank_txn_id="BOOK-9")
+    with ws.connect() as con:
+        ingest(con, account_id, [pending], source="aggregator")
+        assert con.execute("SELECT count(*) FROM reconcile_queue").fetchone() == (0,)  # pending: not yet
+        result = ingest(con, account_id, [booked], source="aggregator")
+        rows = con.execute("SELECT txn_id, status, bank_txn_id FROM transactions").fetchall()
+        queued = con.execute("SELECT txn_id FROM reconcile_queue").fetchall()
+    assert (result.inserted, result.updated) == (0, 1)
+    assert [(status, bank_id) for _id, status, bank_id in rows] == [("booked", "BOOK-9")]
+    assert queued == [(rows[0][0],)]

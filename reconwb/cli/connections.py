@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from reconwb import connections
+from reconwb import accounts, connections, last_attempt
 from reconwb.cli.base import cli, emit, json_option, pass_ws, read_secret, table
 from reconwb.errors import InvalidInput
 from reconwb.workspace import Workspace
 
-LIST_COLUMNS = ["name", "bank", "connector", "health", "health_reason", "last_success_at"]
+LIST_COLUMNS = ["name", "bank", "connector", "health", "reason", "last_success_at", "next_attempt_at"]
 
 
 @cli.group("connections")
@@ -34,7 +34,12 @@ def connections_add(ws: Workspace, name: str, bank_id: str, username: str | None
     with ws.connect() as con:
         conn = connections.add(con, name, bank_id, username=username, portal_url=portal_url,
                                login_mode=login_mode, session_mode=session_mode, external_id=external_id)
-    emit(_public(conn), as_json, lambda c: f"added {c['name']} ({c['bank']}): {c['health']}")
+        shares = accounts.same_login(con, conn.connection_id)
+        notice = accounts.same_login_notice(con, conn.connection_id)
+    emit({**_public(conn), "shares_accounts_with": shares}, as_json,
+         lambda c: f"added {c['name']} ({c['bank']}): {c['health']}")
+    if notice:
+        click.echo(f"note: {notice}", err=True)
 
 
 @connections_group.command("set")
@@ -58,10 +63,14 @@ def connections_set(ws: Workspace, name: str, login_mode: str | None, session_mo
 @json_option
 @pass_ws
 def connections_list(ws: Workspace, as_json: bool) -> None:
-    """Every connection with its health."""
+    """Every connection with its health, its last attempt and its next one (`retrying` when the last failed)."""
     with ws.connect() as con:
-        rows = [_public(c) for c in connections.list_connections(con)]
-    emit(rows, as_json, lambda r: table(r, LIST_COLUMNS))
+        conns = connections.list_connections(con)
+        shown = last_attempt.displays(con, conns)
+    rows = [{**_public(c), **shown[c.name].fields()} for c in conns]
+    # the text shows what a person must know: `retrying` (and why) rather than a plain `ok` after a failure
+    emit(rows, as_json, lambda r: table([{**x, "health": x["state"], "reason": x["state_reason"]} for x in r],
+                                        LIST_COLUMNS))
 
 
 @connections_group.command("remove")

@@ -14,7 +14,8 @@ def _text(r: dict) -> str:
     lines = [
         f"demo workspace: {r['workspace']}",
         table(r["connections"], ["name", "bank", "connector", "health", "transactions", "matched", "reason"]),
-        f"deposits matched: {r['matched']}, waiting for review: {r['suggested']}, unmatched: {r['unmatched']}",
+        f"deposits matched: {r['matched']}, waiting for review: {r['suggested']}, unmatched: {r['unmatched']},"
+        f" pending at the bank: {r['pending']}",
         f"payments: {r['payments']}",
         f"webhooks delivered: {r['webhooks_delivered']} (received and verified by the demo endpoint:"
         f" {r['webhooks_received']}, {r['webhooks_by_type']})",

@@ -14,6 +14,9 @@ from reconwb.cli.base import cli, emit, json_option, pass_ws, table
 from reconwb.errors import ReconwbError
 from reconwb.workspace import Workspace
 
+# a `partial` run finished: the connections it names are failing and retry on their own (exit 0, status says so)
+FINISHED = ("succeeded", "partial")
+
 
 class JobRunFailed(ReconwbError):
     """A job ran and failed; the message points at its output notebook."""
@@ -80,7 +83,7 @@ def run_cmd(
     requests = fan_out(ws, JobRequest(name, parameters, policy), how)
     records = [r.as_dict() for r in chosen.run(ws, requests, progress=not as_json)]
     emit(records[0] if len(records) == 1 else records, as_json, lambda _: "\n".join(map(_run_line, records)))
-    failed = [r for r in records if r["status"] != "succeeded"]
+    failed = [r for r in records if r["status"] not in FINISHED]
     if failed:
         first = failed[0]
         raise JobRunFailed(
@@ -98,7 +101,11 @@ def history_cmd(ws: Workspace, job: str | None, limit: int, as_json: bool) -> No
     from reconwb.jobs.runner import history
 
     rows = [r.as_dict() for r in history(ws, job=job, limit=limit)]
-    emit(rows, as_json, lambda r: table(r, ["id", "job", "status", "attempt", "trigger", "started_at", "output_path"]))
+    for row in rows:
+        ended, began = row["finished_at"], row["started_at"]
+        row["seconds"] = round((ended - began).total_seconds(), 1) if ended and began else None
+    emit(rows, as_json, lambda r: table(
+        r, ["id", "job", "status", "started_at", "seconds", "attempt", "trigger", "error", "output_path"]))
 
 
 _schedule_file = click.option(
@@ -146,6 +153,6 @@ def scheduler_cmd(ws: Workspace, path: Path | None, once: bool, executor: str, a
     due = schedule.run_due(ws, schedule.load(file, ws), executor=chosen, progress=not as_json)
     records = [r.as_dict() for r in due]
     emit(records, as_json, lambda r: "\n".join(map(_run_line, r)) or "nothing due")
-    failed = [r for r in records if r["status"] != "succeeded"]
+    failed = [r for r in records if r["status"] not in FINISHED]
     if failed:
         raise JobRunFailed(f"{len(failed)} of {len(records)} scheduled runs failed; `reconwb jobs history` lists them")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconwb import connections, jsonutil, mappings, transactions
+from reconwb import autoreconcile, connections, jsonutil, mappings, transactions
 from reconwb.cli.base import cli, emit, json_option, pass_ws
 from reconwb.statements import FORMATS, csv, model, parse
 from reconwb.statements.importer import store
@@ -85,6 +85,7 @@ def statements_import(ws: Workspace, file: Path, connection: str, fmt: str, mapp
     found, statements = parse(file, fmt, mapping=mapping, encoding=encoding, overrides=keys)
     with ws.connect() as con:
         result = store(con, statements, connection, file=file, fmt=found)
+    autoreconcile.after_ingest(ws)
     data = result.as_dict()
     if as_json:
         emit(data, True)

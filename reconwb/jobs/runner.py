@@ -83,7 +83,8 @@ class RunRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        """Finished: `succeeded`, or `partial` (some connections are failing; they retry on their own)."""
+        return self.status in ("succeeded", "partial")
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -269,11 +270,19 @@ def _run_once(
             _store_output(ws, record, raw_output, wall)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+            if record.status == "succeeded" and (why := _partial_reason(record.summary)):
+                record.status, record.error = "partial", redact(why)[:2000]
             with ws.connect() as con:
                 lease.release(con, record.run_id)  # whatever a crashed kernel still held
             record.finished_at = dt.datetime.now(dt.UTC)
             _update(ws, record)
     return record
+
+
+def _partial_reason(summary: dict[str, Any]) -> str | None:
+    from reconwb.jobs.steps import partial_reason  # the steps are the kernel's; `jobs history` starts without them
+
+    return partial_reason(summary)
 
 
 def _store_output(ws: Workspace, record: RunRecord, raw_output: Path, wall: float) -> None:

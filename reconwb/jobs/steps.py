@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reconwb import connections as connections_mod
-from reconwb import jsonutil
+from reconwb import jsonutil, last_attempt
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.events import new_id
 from reconwb.jobs import lease
@@ -114,6 +114,8 @@ def sync_step(
     finally:
         with ws.connect() as con:
             lease.release(con, holder, got)
+            # failed now, or left out (not due, skipped) because an earlier attempt failed
+            failing = last_attempt.failing(con, None if connections in (None, "due", "all") else names)
     counts = Counter(r.status for r in results)
     return {
         "requested": names,
@@ -127,6 +129,7 @@ def sync_step(
         "consent_warnings": consent_warned,
         "fetched": sum(r.fetched for r in results),
         "inserted": sum(r.inserted for r in results),
+        "failing": failing,
     }
 
 
@@ -205,6 +208,16 @@ def describe(step: str, summary: dict[str, Any]) -> str:
     if summary.get("skipped"):
         return f"{step}: skipped ({summary.get('reason')})"
     return f"{step}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int | float | str))
+
+
+def partial_reason(scraps: dict[str, Any]) -> str | None:
+    """Why a run that finished is only `partial`: the connections its sync step left failing, named with their
+    reasons; None when there are none (or the run had no sync step)."""
+    failing = (scraps.get("sync") or {}).get("failing") or {}
+    if not failing:
+        return None
+    named = "; ".join(f"{name}: {reason}" for name, reason in sorted(failing.items()))
+    return f"{len(failing)} connection(s) failing: {named}"
 
 
 def raise_for_failures(summary: dict[str, Any]) -> None:

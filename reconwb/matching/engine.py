@@ -179,14 +179,24 @@ WHERE g.status IN ('rejected', 'removed')
 """
 
 
-def _load(con: duckdb.DuckDBPyConnection, connection: str | None) -> tuple[pl.DataFrame, ...]:
+def _load(con: duckdb.DuckDBPyConnection, connection: str | None,
+          txn_ids: list[int] | None = None) -> tuple[pl.DataFrame, ...]:
     if connection is not None and not con.execute(
             "SELECT 1 FROM connections WHERE name = ?", [connection]).fetchall():
         raise NotFound(f"no connection named {connection!r}")
-    txns = con.sql(_TXNS_SQL, params=[connection, connection]).pl()
-    payments = con.sql(_PAYMENTS_SQL).pl()
+    fx = fx_rates.load(con)
+    if txn_ids is None:
+        txns = con.sql(_TXNS_SQL, params=[connection, connection]).pl()
+        payments = con.sql(_PAYMENTS_SQL).pl()
+    else:  # incremental: these deposits, and the open payments they can reach (their currencies, unless FX)
+        txns = con.sql(f"{_TXNS_SQL} AND list_contains(?, t.txn_id)", params=[connection, connection, txn_ids]).pl()
+        if fx is not None and fx.height:
+            payments = con.sql(_PAYMENTS_SQL).pl()
+        else:
+            currencies = txns["currency"].unique().to_list()
+            payments = con.sql(f"{_PAYMENTS_SQL} AND list_contains(?, p.currency)", params=[currencies]).pl()
     excluded = con.sql(_EXCLUDED_SQL).pl()
-    return txns, payments, excluded, fx_rates.load(con), payer_aliases.for_engine(con)
+    return txns, payments, excluded, fx, payer_aliases.for_engine(con)
 
 
 def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -224,13 +234,16 @@ def _json_strings(texts: pl.Series) -> pl.Series:
 
 
 def reconcile_store(
-    ws: Workspace, *, connection: str | None = None, rules: Path | None = None, dry_run: bool = False
+    ws: Workspace, *, connection: str | None = None, rules: Path | None = None, dry_run: bool = False,
+    txn_ids: list[int] | None = None,
 ) -> ReconcileReport:
     """Reconcile what the store holds and record the outcome, or (dry run) only say what would change.
 
     The store is read, closed while the engine works, and opened again for one all-or-nothing write: automatic
     suggestions are replaced by this run's, new groups recorded, payment statuses moved, events emitted. Pinned
     groups (made or confirmed by a person) and rejected or removed pairs are never touched or proposed again.
+    `txn_ids` makes the run incremental (what `reconwb.autoreconcile` does after an ingest): only those deposits
+    against the open payments they can reach, and only their automatic suggestions are replaced.
     """
     started = time.perf_counter()
     ruleset = rules_mod.load(rules)
@@ -238,7 +251,7 @@ def reconcile_store(
         mode = settings.get(con, "operation_mode")
         if mode == "passthrough":
             return ReconcileReport(rule_version=ruleset.version, dry_run=dry_run, mode=mode)
-        txns, payments, excluded, fx, aliases = _load(con, connection)
+        txns, payments, excluded, fx, aliases = _load(con, connection, txn_ids)
     read_s = time.perf_counter() - started
     result = match(txns, payments.with_columns(pl.col("account_ref").cast(pl.String)), ruleset, exclude=excluded,
                    rates=fx, aliases=aliases)
@@ -248,7 +261,7 @@ def reconcile_store(
         write_started = time.perf_counter()
         groups, links = _group_rows(result, ruleset)
         with ws.connect() as con, transaction(con):
-            _write(con, groups, links, ruleset, report, connection)
+            _write(con, groups, links, ruleset, report, connection, txn_ids)
         report.stages["write"] = round(time.perf_counter() - write_started, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -260,16 +273,30 @@ SELECT g.group_id FROM match_groups g
 WHERE g.status = 'suggested' AND NOT g.pinned AND (CAST(? AS VARCHAR) IS NULL OR EXISTS (
     SELECT 1 FROM matches x JOIN transactions t ON t.txn_id = x.txn_id JOIN accounts a USING (account_id)
     JOIN connections c USING (connection_id) WHERE x.group_id = g.group_id AND c.name = ?))
+  AND (CAST(? AS BIGINT[]) IS NULL OR EXISTS (
+    SELECT 1 FROM matches x WHERE x.group_id = g.group_id AND list_contains(?, x.txn_id)))
+"""
+# after an incremental run: older automatic suggestions for the payments it paid or the deposits it matched
+_MOOT_SUGGESTIONS_SQL = """
+CREATE TEMP TABLE _replaced AS
+SELECT DISTINCT g.group_id FROM match_groups g JOIN matches x USING (group_id)
+WHERE g.status = 'suggested' AND NOT g.pinned AND (list_contains(?, x.payment_id) OR list_contains(?, x.txn_id))
 """
 
 
-def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame, ruleset: rules_mod.Rules,
-           report: ReconcileReport, connection: str | None) -> None:
-    # this run's suggestions replace the automatic ones it covers (all, or one connection's)
-    con.execute(_STALE_SUGGESTIONS_SQL, [connection, connection])
+def _drop_replaced(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object]) -> None:
+    con.execute(select_sql, params)
     con.execute("DELETE FROM matches WHERE group_id IN (SELECT group_id FROM _replaced)")
     con.execute("DELETE FROM match_groups WHERE group_id IN (SELECT group_id FROM _replaced)")
     con.execute("DROP TABLE _replaced")
+
+
+def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame, ruleset: rules_mod.Rules,
+           report: ReconcileReport, connection: str | None, txn_ids: list[int] | None = None) -> None:
+    # this run's suggestions replace the automatic ones it covers (all, one connection's, or these deposits')
+    _drop_replaced(con, _STALE_SUGGESTIONS_SQL, [connection, connection, txn_ids, txn_ids])
+    if txn_ids is not None:  # queued by their ingest (`reconwb.autoreconcile`): reconciled now, with this write
+        con.execute("DELETE FROM reconcile_queue WHERE list_contains(?, txn_id)", [txn_ids])
     # whatever a person or another run settled since we read is left alone
     with registered(con, "_new_links", links.to_arrow()):
         stale = con.sql(
@@ -308,6 +335,10 @@ def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
         for row in per_payment.iter_rows(named=True)
     ]
     records.emit_all(con, pending)
+    if txn_ids is not None:
+        paid = [pid for pid, (status, _open) in statuses.items() if status == "paid"]
+        live_txns = [int(t) for t in links.join(live.select("group_id"), on="group_id")["txn_id"].to_list()]
+        _drop_replaced(con, _MOOT_SUGGESTIONS_SQL, [paid, live_txns])
     with registered(con, "_audit", groups.select("group_id", "status", "rule", "confidence").to_arrow()):
         con.execute(
             "INSERT INTO audit_log (actor, action, subject, rule_version, detail) SELECT 'reconwb',"

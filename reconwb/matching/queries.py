@@ -139,16 +139,22 @@ def suggestions(ws: Workspace, *, limit: int = 100, offset: int = 0, min_confide
 
 
 def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, offset: int = 0,
-               filters: Filters = NO_FILTERS) -> pl.DataFrame:
-    """Deposits no live match explains (`side="transactions"`), or payments still open or partly paid."""
+               filters: Filters = NO_FILTERS, pending: bool | None = None) -> pl.DataFrame:
+    """Deposits no live match explains (`side="transactions"`), or payments still open or partly paid.
+
+    Deposits carry their bank `status`; `pending=False` keeps the booked ones (the unmatched), `pending=True`
+    the lines still pending at the bank, None both.
+    """
     _page(limit, offset)
     with ws.connect() as con:
         if side == "transactions":
             where, params = filters.sql("t", "booked_on", _TXN_TEXT, account=True)
+            if pending is not None:
+                where += f" AND t.status {'=' if pending else '<>'} 'pending'"
             return con.sql(
                 f"""
                 SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency, t.description, t.reference,
-                       t.counterparty
+                       t.counterparty, t.status
                 FROM transactions t
                 WHERE t.amount > 0 AND t.txn_id NOT IN (
                     SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id) WHERE g.status = '{LIVE}')

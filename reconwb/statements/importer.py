@@ -71,7 +71,7 @@ def store(
             raise Conflict(f"connection {connection!r} was removed; import into another connection")
         frames = []
         for st in statements:
-            frames.append(_with_account_ids(con, conn.connection_id, st, default_ref=connection))
+            frames.append(_with_account_ids(con, conn.connection_id, st, default_ref=connection, notices=warnings))
         if frames:  # one bulk pass for every account in the file
             total = ingest(con, None, pl.concat(frames), source="statement", source_ref=name)
         con.execute(
@@ -88,18 +88,26 @@ def store(
 
 
 def _with_account_ids(con: duckdb.DuckDBPyConnection, connection_id: int, st: Statement, *,
-                      default_ref: str) -> pl.DataFrame:
-    """The statement's lines with the store's `account_id`, accounts created on first sight."""
+                      default_ref: str, notices: list[str]) -> pl.DataFrame:
+    """The statement's lines with the store's `account_id`, accounts created on first sight, or linked to the
+    account another connection already holds under the same identity (said in `notices`)."""
     frame = st.frame()
+
+    def account_id(ref: str, **details: str | None) -> int:
+        found = accounts.resolve(con, connection_id, ref, **details)
+        notice = found.notice(ref)
+        if notice and notice not in notices:
+            notices.append(notice)
+        return found.account_id
+
     if "account_ref" not in frame.columns:  # one account per statement (OFX, MT940, CAMT)
-        account_id = accounts.ensure(con, connection_id, st.account_ref or default_ref, iban=st.iban,
-                                     name=st.name, currency=st.currency)
-        return frame.select(*SCHEMA).with_columns(account_id=pl.lit(account_id, pl.Int64))
+        single = account_id(st.account_ref or default_ref, iban=st.iban, name=st.name, currency=st.currency)
+        return frame.select(*SCHEMA).with_columns(account_id=pl.lit(single, pl.Int64))
     # bulk (CSV): an account column; look each distinct reference up once, then join
     refs = frame.group_by("account_ref").agg(currency=pl.col("currency").unique())
     ids = {
-        ref: accounts.ensure(con, connection_id, ref or st.account_ref or default_ref,
-                             currency=currencies[0] if len(currencies) == 1 else None)
+        ref: account_id(ref or st.account_ref or default_ref,
+                        currency=currencies[0] if len(currencies) == 1 else None)
         for ref, currencies in refs.iter_rows()
     }
     account_id = pl.col("account_ref").replace_strict(ids, return_dtype=pl.Int64).alias("account_id")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from reconwb import banks, connections
+from reconwb import accounts, banks, connections
 from reconwb.errors import ReconwbError
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
@@ -52,10 +52,12 @@ class AddConnectionForm(w.VBox):
                     portal_url=self.portal_url.value.strip() or None,
                     login_mode=self.login_mode.value,
                 )
+                notice = accounts.same_login_notice(con, conn.connection_id)
         except ReconwbError as err:
             self.message.value = error_html(err)
             return
-        self.message.value = f"Added {html.escape(conn.name)}. Now enter its password (Update credentials)."
+        self.message.value = f"Added {html.escape(conn.name)}. Now enter its password (Update credentials)." + (
+            f"<br><i>Note: {html.escape(notice)}.</i>" if notice else "")
         self.name.value = ""
         if self.on_added:
             self.on_added(conn)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from reconwb import banks, banners, connections
+from reconwb import banks, banners, connections, last_attempt
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
 from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
@@ -27,7 +27,9 @@ def current_banners(ws: Workspace) -> list[banners.Banner]:
     with ws.connect() as con:
         names = {b.bank_id: b.name for b in banks.list_banks(con)}
         conns = connections.list_connections(con, include_removed=False)
-    found = [b for c in conns for b in banners.for_connection(c, bank_name=names.get(c.bank_id))]
+        last = last_attempt.last_attempts(con)
+    found = [b for c in conns for b in banners.for_connection(c, bank_name=names.get(c.bank_id),
+                                                              last_attempt=last.get(c.connection_id))]
     order = {"danger": 0, "warning": 1, "info": 2}
     return sorted(found, key=lambda b: (order.get(b.level, 3), b.connection))
 
@@ -78,11 +80,31 @@ class BannerPanel(w.VBox):
             self._credential_form(connection)
         elif action in banners.FETCH_ACTIONS:
             self._fetch(connection)
+        elif action == banners.RECONNECT:
+            self._reconnect(connection)
         elif action == "Enter code" and action not in self.extra_actions:
             self.detail.children = [OtpPrompt(self.ws, connection, on_submitted=lambda _r: self.refresh())]
         elif action in self.extra_actions:
             self.detail.children = [self.extra_actions[action](connection)]
         self.refresh()
+
+    def _reconnect(self, connection: str) -> None:
+        """The provider's reconnect step (renewed consent), then a fetch, on a thread; the answer replaces this."""
+        from reconwb import credentials
+
+        self.message.value = f"Reconnecting {html.escape(connection)} at the provider…"
+        self.fetch = BackgroundFetch(
+            self.ws, connection, show=show_in(self.detail),
+            done=lambda outcome, err: self._reconnected(connection, outcome, err),
+            work=lambda: credentials.next_step(self.ws, connection, fetch=True)).start()
+
+    def _reconnected(self, connection: str, outcome: dict | None, err: Exception | None) -> None:
+        self.refresh()
+        if outcome is None:
+            self.message.value = error_html(err)
+            return
+        said = outcome.get("message") or outcome.get("link") or outcome.get("status")
+        self.message.value = html.escape(f"{connection}: {said} (health {outcome.get('health', '?')})")
 
     def _credential_form(self, connection: str) -> CredentialForm:
         form = CredentialForm(self.ws, connection, on_saved=lambda _c: self.refresh(),

@@ -21,6 +21,7 @@ import polars as pl
 from reconwb import matching, money, plots, reports
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.widgets.messages import error_html
+from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.workspace import Workspace
 
 EVIDENCE_FIELDS = (
@@ -173,6 +174,7 @@ class ReconciliationExplorer(w.VBox):
         # open items, side by side
         rows = min(page_size, 15)
         self.deposits = w.SelectMultiple(rows=rows, layout=w.Layout(width="99%"))
+        self.pending = w.HTML()  # lines the bank has not booked yet: not unmatched, not matched until booked
         self.payments = w.SelectMultiple(rows=rows, layout=w.Layout(width="99%"))
         self.deposit_pager = _Pager(self.refresh_deposits)
         self.payment_pager = _Pager(self.refresh_payments)
@@ -200,7 +202,7 @@ class ReconciliationExplorer(w.VBox):
         ])
         open_items = w.VBox([
             w.HBox([
-                w.VBox([w.HTML("<b>Unmatched deposits</b>"), self.deposits, self.deposit_pager],
+                w.VBox([w.HTML("<b>Unmatched deposits</b>"), self.deposits, self.deposit_pager, self.pending],
                        layout=w.Layout(width="50%")),
                 w.VBox([w.HTML("<b>Open payments</b>"), self.payments, self.payment_pager],
                        layout=w.Layout(width="50%")),
@@ -215,7 +217,8 @@ class ReconciliationExplorer(w.VBox):
         for i, title in enumerate(("Open items", "Suggestions", "Matches", "Plots")):
             self.tabs.set_title(i, title)
         self.tabs.observe(self._tab_changed, names="selected_index")
-        super().__init__([filters, self.tabs, self.message])
+        self.reconcile_now = ReconcileNowButton(ws, on_done=self.refresh)
+        super().__init__([filters, self.reconcile_now, self.tabs, self.message])
         self._load_accounts()
         self.refresh()
 
@@ -249,12 +252,23 @@ class ReconciliationExplorer(w.VBox):
         return page.head(self.page_size)
 
     def refresh_deposits(self) -> None:
-        page = self._fetch(self.deposit_pager, matching.open_items, side="transactions", filters=self.filters)
-        self.deposits.options = [
-            (_label(r["booked_on"], r["amount"], r["currency"], r["counterparty"], r["reference"] or r["description"],
-                    f"#{r['txn_id']}", width=(10, 12, 3, 22, 26, 10)), int(r["txn_id"]))
-            for r in page.iter_rows(named=True)
-        ]
+        page = self._fetch(self.deposit_pager, matching.open_items, side="transactions", filters=self.filters,
+                           pending=False)
+        self.deposits.options = [(self._deposit_label(r), int(r["txn_id"])) for r in page.iter_rows(named=True)]
+        pending = matching.open_items(self.ws, limit=self.page_size + 1, filters=self.filters, pending=True)
+        if pending.is_empty():
+            self.pending.value = ""
+            return
+        more = f" (first {self.page_size} shown)" if pending.height > self.page_size else ""
+        lines = "".join(f"<li>{html.escape(self._deposit_label(r))}</li>"
+                        for r in pending.head(self.page_size).iter_rows(named=True))
+        self.pending.value = (f"<div class='reconwb-pending'><b>Pending at the bank</b>{more}: matched once the"
+                              f" bank books them<ul style='color:#57606a;margin:2px 0'>{lines}</ul></div>")
+
+    @staticmethod
+    def _deposit_label(r: dict[str, Any]) -> str:
+        return _label(r["booked_on"], r["amount"], r["currency"], r["counterparty"], r["reference"] or r["description"],
+                      f"#{r['txn_id']}", width=(10, 12, 3, 22, 26, 10))
 
     def refresh_payments(self) -> None:
         page = self._fetch(self.payment_pager, matching.open_items, side="payments", filters=self.filters)

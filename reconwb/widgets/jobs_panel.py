@@ -11,7 +11,7 @@ from reconwb import reports
 from reconwb.widgets.totals import frame_html
 from reconwb.workspace import Workspace
 
-STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "running": "#0969da"}
+STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "running": "#0969da", "partial": "#bf8700"}
 
 
 def minutes(frame: pl.DataFrame) -> pl.DataFrame:
@@ -39,12 +39,16 @@ class JobsPanel(w.VBox):
         summary = reports.job_summary(self.ws, hours=self.hours)
         runs = reports.job_runs(self.ws, limit=self.limit)
         failing = summary.filter(pl.col("last_status") == "failed")["job"].to_list()
+        partial = summary.filter(pl.col("last_status") == "partial")["job"].to_list()
         failed = int(summary["failed"].sum()) if not summary.is_empty() else 0
         if summary.is_empty():
             text, colour = "No job has run yet.", "#6e7781"
         elif failing:
             text = f"Last run failed: {', '.join(failing)}."
             colour = STATUS_COLOURS["failed"]
+        elif partial:
+            text = f"Last run partial, some connections are failing: {'; '.join(self._partial_errors(partial))}."
+            colour = STATUS_COLOURS["partial"]
         else:
             text, colour = "No job's latest run failed.", STATUS_COLOURS["succeeded"]
         text += f" {failed} failed run(s) in the last {self.hours} hours." if failed else ""
@@ -54,3 +58,12 @@ class JobsPanel(w.VBox):
         )
         self.per_job.value = frame_html(minutes(summary), empty="no job runs yet")
         self.runs.value = frame_html(minutes(runs), empty="no job runs yet")
+
+    def _partial_errors(self, jobs: list[str]) -> list[str]:
+        """Each partial job with what its last run named (which connections, why)."""
+        runs = reports.job_runs(self.ws, limit=max(self.limit, 50))
+        named = []
+        for job in jobs:
+            last = runs.filter((pl.col("job") == job) & (pl.col("status") == "partial")).head(1)
+            named.append(f"{job} ({last['error'][0]})" if last.height else job)
+        return named

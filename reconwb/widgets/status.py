@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as w
 
-from reconwb import banners, connections
+from reconwb import banners, connections, last_attempt
 from reconwb.sync import SyncResult
 from reconwb.widgets.credentials import CredentialForm
 from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
@@ -22,6 +22,7 @@ HEALTH_COLOURS = {
     "broken": "#cf222e",
     "bank_disabled": "#6e7781",
     "obsolete": "#8c959f",
+    last_attempt.RETRYING: "#bf8700",
 }
 
 
@@ -30,6 +31,17 @@ def badge(health: str) -> str:
     return (
         f"<span style='background:{colour};color:white;border-radius:8px;padding:1px 8px'>{html.escape(health)}</span>"
     )
+
+
+def _reason(shown: last_attempt.Display) -> str:
+    """The state's reason, with the last failed attempt's time and the next attempt while retrying."""
+    text = shown.reason or ""
+    last = shown.last_attempt
+    if shown.state == last_attempt.RETRYING and last is not None:
+        text = f"last attempt {last.at:%Y-%m-%d %H:%M} failed: {text}"
+        if shown.next_attempt_at:
+            text += f"; next attempt {shown.next_attempt_at:%Y-%m-%d %H:%M}"
+    return text
 
 
 class ConnectionStatusTable(w.VBox):
@@ -50,18 +62,19 @@ class ConnectionStatusTable(w.VBox):
     def refresh(self) -> None:
         with self.ws.connect() as con:
             conns = connections.list_connections(con)
+            shown = last_attempt.displays(con, conns)
         header = self._row(["connection", "bank", "health", "reason", "last success", "password age", ""], bold=True)
         self.buttons = {}
-        self.rows.children = [header, *(self._connection_row(c) for c in conns)]
+        self.rows.children = [header, *(self._connection_row(c, shown[c.name]) for c in conns)]
 
-    def _connection_row(self, conn: connections.Connection) -> w.HBox:
+    def _connection_row(self, conn: connections.Connection, shown: last_attempt.Display) -> w.HBox:
         age = conn.credential_age_days()
         warn = any(b.kind == "credential_age" for b in banners.for_connection(conn))
         cells = [
             html.escape(conn.name),
             html.escape(conn.bank_id),
-            badge(conn.health),
-            html.escape(conn.health_reason or ""),
+            badge(shown.state),
+            html.escape(_reason(shown)),
             conn.last_success_at.strftime("%Y-%m-%d %H:%M") if conn.last_success_at else "never",
             "" if age is None else (f"<b style='color:#bf8700'>{age} d</b>" if warn else f"{age} d"),
         ]

@@ -8,6 +8,7 @@ import ipywidgets as w
 import polars as pl
 
 from reconwb import money, plots, reports
+from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.workspace import Workspace
 
 
@@ -25,7 +26,8 @@ def frame_html(frame: pl.DataFrame, *, empty: str = "nothing yet") -> str:
 
 
 class TotalsPanel(w.VBox):
-    """Matched, suggested and unmatched deposits; paid, partially paid and open payments; trend and ageing."""
+    """Matched, suggested, unmatched and pending deposits; paid, partially paid and open payments; trend and
+    ageing."""
 
     def __init__(self, ws: Workspace, *, plots_enabled: bool = True) -> None:
         self.ws = ws
@@ -35,8 +37,10 @@ class TotalsPanel(w.VBox):
         self.payments = w.HTML()
         self.trend_image = w.Image(format="png", layout=w.Layout(width="49%"))
         self.ageing_image = w.Image(format="png", layout=w.Layout(width="49%"))
+        self.reconcile_now = ReconcileNowButton(ws, on_done=self.refresh)
         children: list[w.Widget] = [
             self.headline,
+            self.reconcile_now,
             w.HTML("<h4>Deposits by account</h4>"),
             self.deposits,
             w.HTML("<h4>Expected payments</h4>"),
@@ -54,7 +58,8 @@ class TotalsPanel(w.VBox):
             "<div class='reconwb-headline' style='font-size:1.1em'>"
             f"<b>{numbers['deposits_matched']}</b> deposits matched, "
             f"<b>{numbers['deposits_suggested']}</b> waiting for review, "
-            f"<b>{numbers['deposits_unmatched']}</b> unmatched &middot; "
+            f"<b>{numbers['deposits_unmatched']}</b> unmatched, "
+            f"<b>{numbers['deposits_pending']}</b> pending at the bank &middot; "
             f"<b>{numbers['payments_paid']}</b> payments paid, "
             f"<b>{numbers['payments_partially_paid']}</b> partially paid, "
             f"<b>{numbers['payments_open']}</b> open</div>"

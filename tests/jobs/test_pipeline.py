@@ -68,7 +68,10 @@ def test_scheduled_pipeline_fetches_reconciles_and_delivers(bank_ws: Workspace, 
     assert run["status"] == "succeeded", run["error"]
     summary = run["summary"]
     assert summary["sync"]["inserted"] == 1
-    assert summary["reconcile"]["matched"] >= 1
+    # the sync step reconciled what it brought (reconcile mode); the reconcile step finds nothing left to match
+    assert summary["reconcile"]["matched"] == 0 and summary["reconcile"]["open_payments"] == 0
+    with bank_ws.connect() as con:
+        assert con.execute("SELECT status FROM payments WHERE payment_id = 'INV-u1'").fetchall() == [("paid",)]
     assert summary["deliver"]["delivered"] >= 1 and summary["deliver"]["failed"] == 0
 
     matched = [json.loads(body) for headers, body in receiver.requests if b"payment.matched" in body]

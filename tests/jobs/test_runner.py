@@ -133,3 +133,31 @@ def test_two_overlapping_runs_do_not_both_sync_a_connection(bank_ws: Workspace, 
     assert bank.logins == {"u1": 1, "u3": 1}
     with bank_ws.connect() as con:
         assert con.execute("SELECT count(*) FROM job_leases").fetchall() == [(0,)]
+
+
+def test_a_failing_connection_makes_the_run_partial_and_the_next_skipped_run_too(
+    bank_ws: Workspace, bank: LoopbackBank, run_cli
+) -> None:
+    from reconwb.widgets.jobs_panel import STATUS_COLOURS, JobsPanel
+
+    add_connection(bank_ws, bank, "good", "u1")
+    add_connection(bank_ws, bank, "bad", "u2", password=WRONG)
+    code, run, err = run_json(run_cli, "jobs", "run", "sync", "-p", "connections", "all",
+                              "-p", "fail_on_error", "false")
+    assert code == 0, err  # the run finished; its status says not everything worked
+    assert run["status"] == "partial" and "bad:" in run["error"] and "good" not in run["error"]
+    assert run["summary"]["sync"]["failing"].keys() == {"bad"}
+    assert WRONG not in run["error"]
+    # the next scheduled run leaves "bad" out (its credentials were rejected) and says so again
+    code, second, err = run_json(run_cli, "jobs", "run", "sync", "-p", "fail_on_error", "false")
+    assert code == 0, err
+    assert second["summary"]["sync"]["requested"] == ["good"]
+    assert second["status"] == "partial" and "bad:" in second["error"]
+    assert bank.logins["u2"] == 1
+
+    text = run_cli("jobs", "history", check=True).stdout
+    header, *lines = text.splitlines()
+    assert header.split()[:5] == ["id", "job", "status", "started_at", "seconds"] and "error" in header
+    assert all(" partial " in line and "bad:" in line for line in lines) and len(lines) == 2
+    panel = JobsPanel(bank_ws)
+    assert STATUS_COLOURS["partial"] in panel.verdict.value and "bad:" in panel.verdict.value

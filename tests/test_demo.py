@@ -160,7 +160,9 @@ def test_getting_started_on_the_demo_store_adds_no_duplicate_transactions(
     monkeypatch.setenv("RECONWB_DB", str(store))
     monkeypatch.setenv("RECONWB_KEY_FILE", str(workspace / "reconwb.key"))
     monkeypatch.delenv("RECONWB_KEY", raising=False)
-    book = nbformat.read(ROOT / "notebooks" / "getting_started.ipynb", as_version=4)
+    from reconwb import resources
+
+    book = nbformat.read(resources.builtin_dir(resources.NOTEBOOKS) / "getting_started.ipynb", as_version=4)
     NotebookClient(book, kernel_name="python3", timeout=240, resources={"metadata": {"path": str(workspace)}}).execute()
     printed = "".join(o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs)
     assert "alice: ok, 0 new transactions" in printed and "grace: ok, 0 new transactions" in printed

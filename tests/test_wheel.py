@@ -88,7 +88,8 @@ def test_init_demo_jobs_and_serve_from_an_empty_folder(installed: dict) -> None:
     demo = run(installed, "demo", "--no-serve", "--json")
     assert demo.returncode == 0, demo.stderr[-3000:]
     summary = json.loads(demo.stdout)
-    assert summary["job"]["status"] == "succeeded" and summary["matched"] > 0
+    # the demo's failing logins (expired password, OTP, the typo) make its pipeline run partial, naming them
+    assert summary["job"]["status"] == "partial" and summary["matched"] > 0
     assert Path(summary["workspace"]) == cwd / "data" / "demo"
 
     job = run(installed, "jobs", "run", "reconcile", "--json")

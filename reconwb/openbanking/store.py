@@ -7,31 +7,21 @@ to the provider, so other processes (kernels, jobs, the server) can use the stor
 from __future__ import annotations
 
 import asyncio
-import random
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import duckdb
 
-from reconwb.store.db import transaction
+from reconwb.store.db import in_transaction
 from reconwb.workspace import Workspace
 
 T = TypeVar("T")
 
 
-def in_store(ws: Workspace, work: Callable[[duckdb.DuckDBPyConnection], T], tries: int = 6) -> T:
-    """Run `work` in one transaction, again if a concurrent writer in this process conflicted with it."""
-    for attempt in range(1, tries + 1):
-        try:
-            with ws.connect() as con, transaction(con):
-                return work(con)
-        except (duckdb.TransactionException, duckdb.ConstraintException):
-            # two writers in this process raced (e.g. a link answer and its webhook): the loser tries again
-            if attempt == tries:
-                raise
-            time.sleep(0.05 * attempt * random.uniform(0.5, 1.5))
-    raise AssertionError("unreachable")
+def in_store(ws: Workspace, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run `work` in one transaction, again if a concurrent writer in this process conflicted with it (a link
+    answer racing its webhook): the store's one conflict policy, `store.db.in_transaction`."""
+    return in_transaction(ws.connect, work)
 
 
 async def in_store_async(ws: Workspace, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:

@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from reconwb import banks, banners, connections, last_attempt
 from reconwb.sync import SyncResult
-from reconwb.widgets.credentials import CredentialForm
+from reconwb.widgets.credentials import CredentialForm, open_in
 from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
 from reconwb.widgets.messages import error_html
 from reconwb.widgets.otp import OtpPrompt
@@ -107,10 +107,8 @@ class BannerPanel(w.VBox):
         self.message.value = html.escape(f"{connection}: {said} (health {outcome.get('health', '?')})")
 
     def _credential_form(self, connection: str) -> CredentialForm:
-        form = CredentialForm(self.ws, connection, on_saved=lambda _c: self.refresh(),
-                              on_checked=lambda verdict: self._checked(connection, verdict))
-        self.detail.children = [form]
-        return form
+        return open_in(self.detail, self.ws, connection, on_saved=lambda _c: self.refresh(),
+                       on_checked=lambda verdict: self._checked(connection, verdict))
 
     def _checked(self, connection: str, verdict: object) -> None:
         self.refresh()

@@ -35,6 +35,23 @@ def verdict_html(verdict: credentials.Verdict) -> str:
             f"{html.escape(verdict.message)}</span>")
 
 
+def open_in(
+    box: w.Box,
+    ws: Workspace,
+    connection: str,
+    on_saved: Callable[[connections.Connection], None] | None = None,
+    on_checked: Callable[[credentials.Verdict], None] | None = None,
+) -> CredentialForm:
+    """Show the credential form for `connection` in `box`; a form already open there for the same connection
+    stays as it is, so a second "Run now" or "Update credentials" click never wipes what the person typed."""
+    for child in box.children:
+        if isinstance(child, CredentialForm) and child.connection == connection:
+            return child
+    form = CredentialForm(ws, connection, on_saved=on_saved, on_checked=on_checked)
+    box.children = [form]
+    return form
+
+
 class CredentialForm(w.VBox):
     """Enter a new bank password for one connection; saving seals it and asks the bank."""
 

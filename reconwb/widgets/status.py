@@ -8,7 +8,7 @@ import ipywidgets as w
 
 from reconwb import banners, connections, last_attempt
 from reconwb.sync import SyncResult
-from reconwb.widgets.credentials import CredentialForm
+from reconwb.widgets.credentials import CredentialForm, open_in
 from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
@@ -115,7 +115,5 @@ class ConnectionStatusTable(w.VBox):
         self.refresh()
 
     def open_credentials(self, name: str) -> CredentialForm:
-        form = CredentialForm(self.ws, name, on_saved=lambda _c: self.refresh(),
-                              on_checked=lambda _v: self.refresh())
-        self.detail.children = [form]
-        return form
+        return open_in(self.detail, self.ws, name, on_saved=lambda _c: self.refresh(),
+                       on_checked=lambda _v: self.refresh())

@@ -29,6 +29,20 @@ def test_run_now_after_a_rejected_password_opens_the_form_instead_of_logging_in(
     assert "update them" in table.message.value
 
 
+def test_another_click_keeps_what_the_person_typed_in_the_open_form(ledger: Workspace) -> None:
+    """Run now or Update credentials pressed again while the form is open must not wipe the new password."""
+    set_password(ledger, "wrong-1")
+    table = ConnectionStatusTable(ledger)
+    table.buttons[("c1", "run")].click()  # the bank rejects the password
+    table.buttons[("c1", "run")].click()  # reconwb opens the form instead of logging in again
+    (form,) = table.detail.children
+    form.password.value = "half-typed-new-pw"
+    table.buttons[("c1", "run")].click()
+    table.buttons[("c1", "update")].click()
+    assert table.detail.children == (form,) and form.password.value == "half-typed-new-pw"
+    assert LedgerBank.logins == 1
+
+
 def test_update_credentials_button_opens_a_form_that_saves_and_forgets(ledger: Workspace) -> None:
     table = ConnectionStatusTable(ledger)
     table.buttons[("c1", "update")].click()

@@ -9,6 +9,7 @@ names or IBANs remembers the alias, a rejection across differing names remembers
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,9 @@ import polars as pl
 from reconwb import events, jsonutil
 from reconwb.errors import Conflict, InvalidInput, NotFound
 from reconwb.matching import aliases as payer_aliases
+from reconwb.matching import rates as fx_rates
 from reconwb.matching import records
+from reconwb.matching import rules as rules_mod
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
 from reconwb.store.db import transaction
@@ -52,11 +55,11 @@ def link(ws: Workspace, txn_ids: Sequence[int], payment_ids: Sequence[str], *, a
     if len(txn_ids) > 1 and len(payment_ids) > 1:
         raise InvalidInput("link several transactions to one payment, or one transaction to several payments")
     with ws.connect() as con, transaction(con):
-        txns = _transactions(con, txn_ids)
         opens = _open_amounts(con, payment_ids)
-        currencies = {c for _, c in txns.values()} | {c for _, c in opens.values()}
+        currencies = {c for _, c in opens.values()}
         if len(currencies) > 1:
-            raise InvalidInput(f"currencies differ: {', '.join(sorted(currencies))}")
+            raise InvalidInput(f"the payments' currencies differ: {', '.join(sorted(currencies))}")
+        txns, fx_rate = _in_currency(con, _transactions(con, txn_ids), currencies.pop())
         if len(payment_ids) == 1:
             kind = "one_to_one" if len(txn_ids) == 1 else "split"
             rows = [(t, payment_ids[0], txns[t][0]) for t in txn_ids]
@@ -76,10 +79,14 @@ def link(ws: Workspace, txn_ids: Sequence[int], payment_ids: Sequence[str], *, a
         }], schema={"group_id": pl.String, "kind": pl.String, "rule": pl.String, "rule_version": pl.String,
                     "confidence": pl.Float64, "status": pl.String, "pinned": pl.Boolean, "evidence": pl.String,
                     "created_by": pl.String})
-        fees = _write_offs(rows, opens) if write_off else {}
+        settled = _write_offs(rows, opens) if write_off else {}
+        fees = {} if fx_rate else settled  # what a conversion leaves open is an FX difference, not a fee
+        fx_differences = settled if fx_rate else {}
         links = pl.DataFrame({"group_id": [group_id] * len(rows), "txn_id": [str(r[0]) for r in rows],
                               "payment_id": [r[1] for r in rows], "amount": [str(r[2]) for r in rows],
-                              "fee": [str(fees.get((r[0], r[1]), Decimal(0))) for r in rows]})
+                              "fee": [str(fees.get((r[0], r[1]), Decimal(0))) for r in rows],
+                              "fx_difference": [str(fx_differences.get((r[0], r[1]), Decimal(0))) for r in rows],
+                              "fx_rate": [fx_rate.get(r[0]) for r in rows]}, schema_overrides={"fx_rate": pl.String})
         records.insert_groups(con, groups, links)
         group = _group(con, group_id)
         statuses = records.refresh_payments(con, payment_ids)
@@ -163,10 +170,42 @@ def _check_free(con: duckdb.DuckDBPyConnection, group: dict[str, Any]) -> None:
     _open_amounts(con, [link_["payment_id"] for link_ in group["links"]])
 
 
-def _transactions(con: duckdb.DuckDBPyConnection, txn_ids: list[int]) -> dict[int, tuple[Decimal, str]]:
-    found: dict[int, tuple[Decimal, str]] = {}
+def _in_currency(con: duckdb.DuckDBPyConnection, txns: dict[int, tuple[Decimal, str, dt.date]], currency: str
+                 ) -> tuple[dict[int, tuple[Decimal, str]], dict[int, str]]:
+    """The deposits' amounts in the payments' currency, and the rate used for each converted one.
+
+    A deposit in another currency is converted at the stored rate (direct or crossed through a common currency)
+    published at most the rules' `max_rate_age_days` before its booking day, exactly as the engine converts,
+    rounded half up to the currency's minor unit; without such a rate the link is refused, never guessed."""
+    foreign = {t: v for t, v in txns.items() if v[1] != currency}
+    found = {t: (amount, cur) for t, (amount, cur, _day) in txns.items() if cur == currency}
+    if not foreign:
+        return found, {}
+    max_age = rules_mod.load().fx_max_rate_age_days
+    frame = pl.DataFrame(
+        [{"t": t, "booked_on": day, "currency": cur, "cents": int(amount * 100)} for t, (amount, cur, day)
+         in foreign.items()], schema={"t": pl.UInt32, "booked_on": pl.Date, "currency": pl.String, "cents": pl.Int64})
+    converted = {row["t"]: row for row in fx_rates.convert(frame, fx_rates.load(con), max_age).filter(
+        pl.col("currency") == currency).iter_rows(named=True)}
+    rates: dict[int, str] = {}
+    for t, (amount, cur, day) in foreign.items():
+        if amount * 100 != int(amount * 100):
+            raise InvalidInput(f"transaction {t} is {amount} {cur}: amounts with three decimals are not converted;"
+                               " link it to payments in its own currency")
+        if t not in converted:
+            raise InvalidInput(
+                f"transaction {t} is in {cur} and the payments in {currency}: no {cur}/{currency} rate for {day}"
+                f" or the {max_age} days before it; import one with `reconwb rates import FILE`")
+        found[t] = (Decimal(converted[t]["conv_cents"]) / 100, currency)
+        rates[t] = str(Decimal(converted[t]["fx_rate_e8"]) / fx_rates.RATE_SCALE)
+    return found, rates
+
+
+def _transactions(con: duckdb.DuckDBPyConnection, txn_ids: list[int]) -> dict[int, tuple[Decimal, str, dt.date]]:
+    found: dict[int, tuple[Decimal, str, dt.date]] = {}
     for txn_id in txn_ids:
-        row = con.execute("SELECT amount, currency FROM transactions WHERE txn_id = ?", [txn_id]).fetchall()
+        row = con.execute("SELECT amount, currency, booked_on FROM transactions WHERE txn_id = ?",
+                          [txn_id]).fetchall()
         if not row:
             raise NotFound(f"no transaction {txn_id}")
         taken = con.execute(
@@ -177,7 +216,7 @@ def _transactions(con: duckdb.DuckDBPyConnection, txn_ids: list[int]) -> dict[in
             raise Conflict(f"transaction {txn_id} is already matched in {taken[0][0]}; unlink it first")
         if row[0][0] <= 0:
             raise InvalidInput(f"transaction {txn_id} is not a deposit (amount {row[0][0]})")
-        found[txn_id] = (row[0][0], row[0][1])
+        found[txn_id] = (row[0][0], row[0][1], row[0][2])
     return found
 
 

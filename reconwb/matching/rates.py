@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from reconwb import tabular
+from reconwb import money, tabular
 from reconwb.errors import InvalidInput
 from reconwb.store.db import registered
 
@@ -100,22 +100,44 @@ def load(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     ).cast(RATE_COLUMNS)
 
 
-def directed(rates: pl.DataFrame) -> pl.DataFrame:
-    """Each rate both ways as a fraction: converting `frm` to `to` multiplies by `num / den`."""
+def directed(rates: pl.DataFrame, sources: list[str] | None = None) -> pl.DataFrame:
+    """Each rate both ways as a fraction: converting `frm` to `to` multiplies by `num / den`.
+
+    Pairs no file gives directly are crossed through a currency both share on that day, the way the ECB's own
+    reference rates are used (USD to GBP through EUR), rounded to RATE_SCALE like a published rate; a direct
+    rate always wins over a crossed one. `sources` limits the crossing to those `frm` currencies (the deposits'),
+    which keeps years of ECB rates small.
+    """
     forward = rates.select("day", frm="base", to="quote", num="rate_e8", den=pl.lit(RATE_SCALE, dtype=pl.Int64))
     backward = rates.select("day", frm="quote", to="base", num=pl.lit(RATE_SCALE, dtype=pl.Int64), den="rate_e8")
-    return pl.concat([forward, backward]).unique(["day", "frm", "to"], keep="first").sort("day")
+    direct = pl.concat([forward, backward]).unique(["day", "frm", "to"], keep="first")
+    first = direct if sources is None else direct.filter(pl.col("frm").is_in(sources))
+    legs = first.rename({"to": "via", "num": "n1", "den": "d1"}).join(
+        direct.rename({"frm": "via", "num": "n2", "den": "d2"}), on=["day", "via"],
+    ).filter(pl.col("frm") != pl.col("to"))
+    num, den = pl.col("n1").cast(pl.Int128) * pl.col("n2"), pl.col("d1").cast(pl.Int128) * pl.col("d2")
+    crossed = legs.select(
+        "day", "frm", "to", num=((num * RATE_SCALE * 2 + den) // (den * 2)).cast(pl.Int64),
+        den=pl.lit(RATE_SCALE, dtype=pl.Int64),
+    ).filter(pl.col("num") > 0)
+    return pl.concat([direct, crossed]).unique(["day", "frm", "to"], keep="first").sort("day")
+
+
+def _minor_unit_cents(currency: pl.Expr) -> pl.Expr:
+    """How many cents one minor unit of the currency is (100 for JPY, 1 for EUR): conversions round to it."""
+    return currency.map_elements(lambda code: 10 ** max(0, 2 - money.exponent(code)), return_dtype=pl.Int64)
 
 
 def convert(txns: pl.DataFrame, rates: pl.DataFrame, max_age_days: int) -> pl.DataFrame:
     """Per deposit and per currency it can be converted to: `t`, `currency` (the target), `conv_cents` (rounded
-    half up) and `fx_rate_e8` (target units per deposit unit, scaled), at the latest rate published at most
-    `max_age_days` before the booking day."""
+    half up to the target currency's minor unit) and `fx_rate_e8` (target units per deposit unit, scaled), at the
+    latest rate published at most `max_age_days` before the booking day."""
     if rates.is_empty() or txns.is_empty():
         return pl.DataFrame(schema={"t": pl.UInt32, "currency": pl.String, "conv_cents": pl.Int64,
                                     "fx_rate_e8": pl.Int64})
-    ways = directed(rates)
+    ways = directed(rates, txns["currency"].unique().to_list())
     targets = ways.select("frm", "to").unique()
+    targets = targets.with_columns(unit=_minor_unit_cents(pl.col("to")))
     legs = txns.select("t", "booked_on", frm="currency", cents="cents").join(targets, on="frm").sort("booked_on")
     with warnings.catch_warnings():  # both sides are sorted by day; polars cannot check that within `by` groups
         warnings.simplefilter("ignore", UserWarning)
@@ -123,9 +145,9 @@ def convert(txns: pl.DataFrame, rates: pl.DataFrame, max_age_days: int) -> pl.Da
             ways.rename({"day": "rate_day"}), left_on="booked_on", right_on="rate_day", by=["frm", "to"],
             strategy="backward", tolerance=f"{max_age_days}d",
         ).drop_nulls("num")
-    num, den = pl.col("num").cast(pl.Int128), pl.col("den").cast(pl.Int128)
+    num, den = pl.col("num").cast(pl.Int128), pl.col("den").cast(pl.Int128) * pl.col("unit")
     return found.select(
         "t", currency="to",
-        conv_cents=((pl.col("cents").cast(pl.Int128) * num * 2 + den) // (den * 2)).cast(pl.Int64),
-        fx_rate_e8=((num * RATE_SCALE * 2 + den) // (den * 2)).cast(pl.Int64),
+        conv_cents=(((pl.col("cents").cast(pl.Int128) * num * 2 + den) // (den * 2)) * pl.col("unit")).cast(pl.Int64),
+        fx_rate_e8=((num * RATE_SCALE * 2 + pl.col("den")) // (pl.col("den").cast(pl.Int128) * 2)).cast(pl.Int64),
     )

@@ -140,3 +140,72 @@ def test_store_mode_records_the_fx_difference_on_the_link_and_reports_it(ws, tmp
     assert status == [("paid",)]
     assert Decimal(payload["fx_difference"]) == Decimal("4.00") and "converted at 0.92165899" in payload["explanation"]
     assert totals.filter(pl.col("status") == "paid")["fx_differences"].to_list() == [Decimal("4.00")]
+
+
+def test_pairs_no_file_gives_are_crossed_through_a_common_currency() -> None:
+    """The ECB publishes every rate against EUR; a USD deposit paying a GBP invoice is converted through EUR."""
+    table = pl.DataFrame({"day": [dt.date(2026, 3, 10)] * 2, "base": ["EUR"] * 2, "quote": ["USD", "GBP"],
+                          "rate_e8": [108_500_000, 85_200_000]})
+    txns = pl.DataFrame({"t": [0], "booked_on": [dt.date(2026, 3, 10)], "currency": ["USD"], "cents": [108_500]},
+                        schema_overrides={"t": pl.UInt32})
+    out = {row[1]: row for row in rates.convert(txns, table, max_age_days=5).rows()}
+    # 1085.00 USD = 1000.00 EUR = 852.00 GBP; the crossed rate is rounded to 8 places like a published one
+    assert out["EUR"][2] == 100_000 and out["GBP"][2:] == (85_200, 78_525_346)
+
+
+def test_a_conversion_rounds_to_the_target_currencys_minor_unit() -> None:
+    """Yen have no cents: 10.01 EUR at 161.23 is 1614 JPY (1613.91 rounded half up), never 1613.91 JPY."""
+    table = pl.DataFrame({"day": [dt.date(2026, 3, 10)], "base": ["EUR"], "quote": ["JPY"],
+                          "rate_e8": [16_123_000_000]})
+    txns = pl.DataFrame({"t": [0], "booked_on": [dt.date(2026, 3, 10)], "currency": ["EUR"], "cents": [1_001]},
+                        schema_overrides={"t": pl.UInt32})
+    assert rates.convert(txns, table, max_age_days=5).rows() == [(0, "JPY", 161_400, 16_123_000_000)]
+
+
+def _usd_deposit(ws, tmp_path: Path, amount: str, payments: list[dict[str, str]]) -> int:
+    from decimal import Decimal
+
+    from reconwb import accounts, banks, connections
+    from reconwb.payments import import_file
+    from reconwb.transactions import Txn, ingest
+    from tests.matching.helpers import PAY_HEADER, write_csv
+
+    with ws.connect() as con:
+        import_file(con, write_csv(tmp_path / "p.csv", PAY_HEADER, payments))
+        banks.ensure_statement_bank(con)
+        conn = connections.add(con, "usd", banks.STATEMENT_BANK)
+        account = accounts.ensure(con, conn.connection_id, "ACC-USD", currency="USD")
+        ingest(con, account, [Txn(dt.date(2026, 3, 9), Decimal(amount), "USD", "wire from a customer abroad")],
+               source="statement")
+        return con.execute("SELECT txn_id FROM transactions").fetchall()[0][0]
+
+
+def test_a_manual_link_across_currencies_converts_at_the_stored_rate(ws, tmp_path: Path, run_cli) -> None:
+    """An analyst links a USD wire to a EUR invoice: the link is in EUR at the day's rate, the rate is kept on
+    the link, and a write-off of what the conversion leaves open is an FX difference, not a bank fee."""
+    from decimal import Decimal
+
+    from reconwb import matching
+
+    txn_id = _usd_deposit(ws, tmp_path, "1080.66", [pay("P1", "1000.00", "2026-03-31", issued_on="2026-03-01")])
+    refused = run_cli("matches", "link", "--txn", str(txn_id), "--payment", "P1")
+    assert refused.returncode != 0 and refused.stderr.startswith("error: ") and "rates import" in refused.stderr
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM matches").fetchone()[0] == 0  # nothing half-written
+    (tmp_path / "ecb.csv").write_text("Date,USD\n2026-03-06,1.0850\n")
+    run_cli("rates", "import", str(tmp_path / "ecb.csv"), check=True)
+    result = matching.link(ws, [txn_id], ["P1"], actor="ana", write_off=True)
+    with ws.connect() as con:
+        row = con.execute("SELECT amount, fee, fx_difference, fx_rate FROM matches").fetchall()
+        status = con.execute("SELECT status FROM payments").fetchall()
+    assert row == [(Decimal("996.00"), Decimal("0.00"), Decimal("4.00"), Decimal("0.92165899"))]
+    assert status == [("paid",)] and result["payments"]["P1"]["status"] == "paid"
+
+
+def test_a_manual_link_to_payments_in_two_currencies_is_refused(ws, tmp_path: Path) -> None:
+    from reconwb import matching
+
+    txn_id = _usd_deposit(ws, tmp_path, "200.00", [pay("P1", "100.00", "2026-03-31"),
+                                                   pay("P2", "100.00", "2026-03-31", currency="GBP")])
+    with pytest.raises(InvalidInput, match="payments' currencies differ: EUR, GBP"):
+        matching.link(ws, [txn_id], ["P1", "P2"], actor="ana")

@@ -55,11 +55,12 @@ def link(ws: Workspace, txn_ids: Sequence[int], payment_ids: Sequence[str], *, a
     if len(txn_ids) > 1 and len(payment_ids) > 1:
         raise InvalidInput("link several transactions to one payment, or one transaction to several payments")
     with ws.connect() as con, transaction(con):
+        found = _transactions(con, txn_ids)
         opens = _open_amounts(con, payment_ids)
         currencies = {c for _, c in opens.values()}
         if len(currencies) > 1:
             raise InvalidInput(f"the payments' currencies differ: {', '.join(sorted(currencies))}")
-        txns, fx_rate = _in_currency(con, _transactions(con, txn_ids), currencies.pop())
+        txns, fx_rate = _in_currency(con, found, currencies.pop())
         if len(payment_ids) == 1:
             kind = "one_to_one" if len(txn_ids) == 1 else "split"
             rows = [(t, payment_ids[0], txns[t][0]) for t in txn_ids]

@@ -362,7 +362,9 @@ def _number_style(values: Sequence[str], delimiter: str) -> tuple[str, str]:
     cleaned = [re.sub(r"[\s\u00a0'+\-]|[^\d.,]+$|^[^\d.,]+", "", v) for v in values]
     continental = any(re.fullmatch(r"\d+,\d{1,2}|\d{1,3}(\.\d{3})+,\d*|\d{1,3}(\.\d{3}){2,}|\d+,\d{4,}", v)
                       for v in cleaned)
-    english = any(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d*|\d{1,3}(,\d{3}){2,}", v) for v in cleaned)
+    # `1.05` is a decimal point as surely as `1,05` is a decimal comma: a file with both is not guessed at (its
+    # odd values are refused at their line, never read a hundred times too large)
+    english = any(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d*|\d{1,3}(,\d{3}){2,}|\d+\.\d{1,2}", v) for v in cleaned)
     if continental != english:
         return (",", ".") if continental else (".", ",")
     if any(re.fullmatch(r"\d+,\d{3}", v) for v in cleaned):  # `1,500`: the file's delimiter decides

@@ -142,18 +142,6 @@ def unreadable(source: Path | bytes, where: str, delimiter: str, skip_rows: int 
     return InvalidInput(f"{where}: line {line}: {why}" if line else f"{where}: {why}")
 
 
-def transcode(path: Path, encoding: str) -> bytes:
-    """A file in another encoding as UTF-8 (polars reads UTF-8 only); a byte that does not decode names its line."""
-    data = path.read_bytes()
-    try:
-        return data.decode(encoding).encode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InvalidInput(f"{path}: line {line}: not valid {encoding} text") from None
-    except LookupError:
-        raise InvalidInput(f"{path}: line 1: unknown encoding {encoding!r}") from None
-
-
 def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
     """A CSV body in blocks of about `size` bytes that end at a line end outside quotes: each block is read on
     its own, so a file of any size takes memory for one block (a streaming reader reads ahead without bound)."""

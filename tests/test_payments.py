@@ -82,6 +82,58 @@ def test_bad_files_are_rejected_whole_with_the_line(ws: Workspace, tmp_path: Pat
     assert _rows(ws) == {}
 
 
+def test_a_file_read_in_many_blocks_is_still_all_or_nothing(ws: Workspace, tmp_path: Path) -> None:
+    """Blocks of 3 payments: an id repeated in a later block, or a bad value in the last one, names its file line
+    and stores nothing; a good file stores every block, and the store's memory setting is given back."""
+    good = "".join(f"P{i},{i}.05,EUR,,,R{i},Payer {i}\n" for i in range(1, 11))
+    with ws.connect() as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        with pytest.raises(InvalidInput, match=r"repeat\.csv: line 12: payment_id 'P2' appears more than once"):
+            payments.import_file(con, _csv(tmp_path / "repeat.csv", good + "P2,1.00,EUR,,,X,\n"), rows=3)
+        with pytest.raises(InvalidInput, match=r"late\.csv: line 13: amount '1,5' is not a decimal amount"):
+            payments.import_file(con, _csv(tmp_path / "late.csv", good + 'P11,1.00,EUR,,,X,\nP12,"1,5",EUR,,,Y,\n'),
+                                 rows=3)
+        assert con.execute("SELECT count(*) FROM payments").fetchall() == [(0,)]
+        assert payments.import_file(con, _csv(tmp_path / "good.csv", good), rows=3)["imported"] == 10
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall() == limit
+    assert _rows(ws)["P10"][0] == Decimal("10.05")
+
+
+GERMAN = "Rechnungsnummer;Rechnungsdatum;Fällig am;Kunde;Verwendungszweck;Betrag;Währung\n" \
+         "R-1;01.02.2025;15.02.2025;Müller & Söhne GmbH;Straßenbau Größe €;1.234,50;EUR\n"
+FRENCH = "Numéro facture,Date facture,Échéance,Client,Référence,Montant,Devise\n" \
+         "F-1,01/02/2025,15/02/2025,Hélène Lefèvre,Crème brûlée à emporter,\"99,90\",EUR\n"
+
+
+@pytest.mark.parametrize(("text", "encoding", "payer"), [
+    (GERMAN, "cp1252", "Müller & Söhne GmbH"), (GERMAN, "latin-1", "Müller & Söhne GmbH"),
+    (GERMAN, "utf-8-sig", "Müller & Söhne GmbH"), (FRENCH, "cp1252", "Hélène Lefèvre"),
+    (FRENCH, "latin-1", "Hélène Lefèvre"), (FRENCH, "utf-8-sig", "Hélène Lefèvre"),
+])
+def test_exports_in_single_byte_code_pages_and_with_a_bom_are_detected(ws: Workspace, tmp_path: Path, text: str,
+                                                                       encoding: str, payer: str) -> None:
+    path = tmp_path / "export.csv"
+    body = text if encoding != "latin-1" else text.replace("€", "EUR")  # Latin-1 has no euro sign
+    path.write_bytes(body.encode(encoding))
+    with ws.connect() as con:
+        assert payments.import_file(con, path, rows=1)["imported"] == 1
+        row = con.execute("SELECT payer, reference FROM payments").fetchall()[0]
+    assert row == (payer, body.splitlines()[1].split(";" if ";" in body else ",")[4])
+
+
+def test_a_byte_the_detected_encoding_cannot_read_names_its_line(ws: Workspace, tmp_path: Path) -> None:
+    """The first non-ASCII lines are UTF-8, a later one is not: refused at that line, nothing stored."""
+    path = tmp_path / "mixed.csv"
+    path.write_bytes((HEADER + "P1,1.00,EUR,,,Größe,\nP2,2.00,EUR,,,B,\n").encode() + b"P3,3.00,EUR,,,Gr\xf6\xdfe,\n")
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"mixed\.csv: line 4: not valid utf-8 text"):
+        payments.import_file(con, path, rows=1)
+    assert _rows(ws) == {}
+    path.write_bytes((HEADER + "P1,1.00,EUR,,,Café,\n").encode("cp1252") + b"P2,2.00,EUR,,,\x81,\n")
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"mixed\.csv: line 3: not valid cp1252 text"):
+        payments.import_file(con, path, {"encoding": "cp1252"})  # as given: 0x81 is not a cp1252 character
+    assert _rows(ws) == {}
+
+
 def test_missing_column_is_named(ws: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("payment_id,amount\nP1,1.00\n")

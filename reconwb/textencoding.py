@@ -55,8 +55,9 @@ def _utf8(data: bytes) -> bool:
 
 def _single_byte(sample: bytes) -> str:
     """The code page of SINGLE_BYTE that reads `sample` with the least chaos and the most coherent language
-    (charset-normalizer's measures); on a tie, the first in SINGLE_BYTE's order: a short French or German
-    sample reads as well in cp1250 as in cp1252 (`Hélène` / `Hélčne`), and Western exports are far more common."""
+    (charset-normalizer's measures); on a tie, or when an earlier one reads it the same, the first in
+    SINGLE_BYTE's order: a short French sample measures as well in cp1250 as in cp1252 (`Hélène` / `Hélčne`),
+    German text reads the same in both, and Western exports are far more common."""
     from charset_normalizer import from_bytes
 
     results = [m for m in from_bytes(sample, cp_isolation=list(SINGLE_BYTE)) if m.encoding in SINGLE_BYTE]
@@ -64,7 +65,11 @@ def _single_byte(sample: bytes) -> str:
         return SINGLE_BYTE[0]
     best = min((m.chaos, -m.coherence) for m in results)
     tied = {m.encoding for m in results if (m.chaos, -m.coherence) == best}
-    return next(code for code in SINGLE_BYTE if code in tied)
+    text = sample.decode(next(m.encoding for m in results if m.encoding in tied))
+    for code in SINGLE_BYTE:  # the first that measures as well, or reads the sample the same
+        if code in tied or sample.decode(code, errors="replace") == text:
+            return code
+    return SINGLE_BYTE[0]  # pragma: no cover (the best one is in SINGLE_BYTE)
 
 
 def _non_ascii_lines(source: Path | bytes) -> bytes:

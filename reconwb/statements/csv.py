@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from reconwb import mappings, money, tabular
+from reconwb import mappings, money, tabular, textencoding
+from reconwb.errors import InvalidInput
 from reconwb.mappings import Mapping
 from reconwb.statements.model import (
     MAX_TEXT_BYTES,
@@ -84,19 +85,23 @@ def read(source: Source, *, name: str | None = None, mapping: Mapping | None = N
     name = source_name(source, name)
     if isinstance(source, Path) and not source.is_file():
         raise StatementError("no such file", file=name)
-    if encoding is None and mapping is not None:
+    if encoding is None and mapping is not None and not textencoding.is_utf8(mapping.encoding):
         encoding = mapping.encoding
     encoding = encoding or (overrides or {}).get("encoding")
-    if encoding and encoding.lower().replace("-", "") not in ("utf8", "utf8lossy"):
-        # polars reads UTF-8 only: transcode other encodings once, in memory
-        data = source.read_bytes() if isinstance(source, Path) else source
-        source = decode(data, name, encoding).encode("utf-8")
     size = source.stat().st_size if isinstance(source, Path) else len(source)
     if size > MAX_CSV_BYTES:
         raise StatementError(f"file is {size / 2**20:.0f} MB; CSV statement files over {MAX_CSV_BYTES // 2**20} MB"
                              " are not supported (split it)", file=name)
     if size == 0:
         raise StatementError("empty file", file=name)
+    warnings = []
+    if not encoding:
+        encoding = textencoding.detect(source)
+        if not textencoding.is_utf8(encoding):
+            warnings.append(f"{name}: not UTF-8; read as {encoding} (pass --encoding if names look wrong)")
+    if not textencoding.is_utf8(encoding):
+        source = _as_utf8(source, name, encoding)
+        overrides = {**(overrides or {}), "encoding": textencoding.UTF8}  # what the bytes are now
     if mapping is None:
         try:
             mapping = mappings.resolve(_head(source), name, "transactions", overrides)
@@ -108,7 +113,19 @@ def read(source: Source, *, name: str | None = None, mapping: Mapping | None = N
         mapping = replace(mapping, columns={**mapping.columns, **extra})
     frame = _convert(raw, mapping, name)
     frame = unique_bank_ids(frame)
-    return [Statement(account_ref=None, table=frame)]
+    return [Statement(account_ref=None, table=frame, warnings=warnings)]
+
+
+def _as_utf8(source: Source, name: str, encoding: str) -> bytes:
+    """The file as UTF-8 bytes (polars reads UTF-8 only), transcoded block by block: no text copy of it."""
+    raw = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+    try:
+        with textencoding.Utf8Reader(raw, encoding, name) as reader:
+            return b"".join(iter(lambda: reader.read(textencoding.SCAN_BLOCK), b""))
+    except textencoding.DecodeFailure as err:
+        raise StatementError(err.detail, file=name, line=err.line) from None
+    except InvalidInput as err:  # an encoding Python does not know
+        raise StatementError(str(err)) from None
 
 
 def _head(source: Source) -> bytes:

@@ -106,22 +106,42 @@ def batches(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
     with reader as fh:
         for _ in range(mapping.skip_rows):
             fh.readline()
-        header_line = fh.readline().decode("utf-8", errors="replace").removeprefix("\ufeff")
-        header = [h.strip() for h in next(csv.reader([header_line], delimiter=mapping.delimiter), [])]
+        header_raw = fh.readline().removeprefix(b"\xef\xbb\xbf")
+        _check_utf8(header_raw, where, mapping.skip_rows + 1)
+        header = [h.strip() for h in next(csv.reader([header_raw.decode()], delimiter=mapping.delimiter), [])]
+        if any(c not in header for c in used):  # the head said otherwise: a byte that does not read as text
+            raise InvalidInput(f"{where}: line {mapping.skip_rows + 1}: the header does not read the same as the"
+                               " start of the file (a stray byte?)")
         positions = sorted(header.index(c) for c in used)  # polars names the columns it keeps in file order
         line = mapping.skip_rows + 2
-        for block in tabular.blocks(fh, rows * 100):
+        for original in tabular.blocks(fh, rows * 100):
+            block, lines = _without_blank_lines(original, line)
             try:
                 batch = pl.read_csv(block, has_header=False, columns=positions,
                                     new_columns=[header[i] for i in positions], separator=mapping.delimiter,
-                                    infer_schema=False, empty_string_is_null=False)
+                                    infer_schema=False, empty_string_is_null=False) if block else None
             except (pl.exceptions.PolarsError, ValueError):
-                _check_utf8(block, where, line)
-                raise tabular.unreadable(path, where, mapping.delimiter, mapping.skip_rows) from None
+                _check_utf8(original, where, line)
+                at, why = tabular.ragged_line(header_raw + block, mapping.delimiter)
+                raise InvalidInput(f"{where}: line {lines[at - 2] if at and at - 2 < len(lines) else line}:"
+                                   f" {why}") from None
+            line += original.count(b"\n")
+            if batch is None:
+                continue
             canonical = _canonical(batch, mapping).with_columns(
-                _line=pl.int_range(line, line + batch.height, dtype=pl.Int64))
-            line += block.count(b"\n")
+                _line=pl.Series(lines, dtype=pl.Int64) if len(lines) == batch.height else
+                pl.int_range(lines[0], lines[0] + batch.height, dtype=pl.Int64))
             yield _validate(canonical, where, mapping.date_format)
+
+
+def _without_blank_lines(block: bytes, first: int) -> tuple[bytes, list[int]]:
+    """The block without its blank lines (polars would skip them, or take a leading one for the width of every
+    row), and the file line of each line kept."""
+    rows = block.split(b"\n")[:-1]  # a block ends with a line end
+    lines = [first + i for i, row in enumerate(rows) if row.strip()]
+    if len(lines) == len(rows):
+        return block, list(range(first, first + len(rows)))
+    return b"".join(row + b"\n" for row in rows if row.strip()), lines
 
 
 def _check_utf8(block: bytes, where: str, line: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,6 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconwb import payments
 from reconwb.errors import InvalidInput
@@ -99,6 +103,18 @@ def test_a_file_read_in_many_blocks_is_still_all_or_nothing(ws: Workspace, tmp_p
     assert _rows(ws)["P10"][0] == Decimal("10.05")
 
 
+def test_blank_lines_are_skipped_and_later_lines_keep_their_numbers(ws: Workspace, tmp_path: Path) -> None:
+    body = "\nP1,1.00,EUR,,,A,\n\r\n\nP2,2.00,EUR,,,B,\nP3,x,EUR,,,C,\n\n"
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"blank\.csv: line 7: amount 'x' is not a decimal"):
+        payments.import_file(con, _csv(tmp_path / "blank.csv", body), rows=1)
+    with ws.connect() as con:
+        counts = payments.import_file(con, _csv(tmp_path / "blank.csv", body.replace(",x,", ",3.00,")), rows=1)
+    assert counts["imported"] == 3
+    ragged = "P1,1.00,EUR,,,A,\n\nP2,2.00,EUR,,,B,,,\n"
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"ragged\.csv: line 4: 9 fields where the header"):
+        payments.import_file(con, _csv(tmp_path / "ragged.csv", ragged))
+
+
 GERMAN = "Rechnungsnummer;Rechnungsdatum;Fällig am;Kunde;Verwendungszweck;Betrag;Währung\n" \
          "R-1;01.02.2025;15.02.2025;Müller & Söhne GmbH;Straßenbau Größe €;1.234,50;EUR\n"
 FRENCH = "Numéro facture,Date facture,Échéance,Client,Référence,Montant,Devise\n" \
@@ -132,6 +148,55 @@ def test_a_byte_the_detected_encoding_cannot_read_names_its_line(ws: Workspace, 
     with ws.connect() as con, pytest.raises(InvalidInput, match=r"mixed\.csv: line 3: not valid cp1252 text"):
         payments.import_file(con, path, {"encoding": "cp1252"})  # as given: 0x81 is not a cp1252 character
     assert _rows(ws) == {}
+
+
+SEEDS = [
+    (HEADER + "P1,10.00,EUR,2026-03-01,2026-03-15,INV-1,Acme\nP2,1.235,KWD,,,INV-2,\"Lee, J\"\n").encode(),
+    GERMAN.encode("cp1252"), FRENCH.encode("utf-8-sig"),
+    ("invoice_id;total;currency;date;ref;customer\nA-1;7.640,10;EUR;01.06.2025;R 1;Müller\n").encode("latin-1"),
+]
+
+
+@st.composite
+def mutated_payments(draw) -> bytes:
+    """A payments export with bytes flipped, inserted or deleted, or a line repeated."""
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "insert", "delete", "dup_line"]))
+        pos = draw(st.integers(0, max(len(data) - 1, 0)))
+        if op == "flip" and data:
+            data[pos] = draw(st.integers(0, 255))
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=6) | st.sampled_from(
+                [b",", b";", b'"', b"\n", b"\r\n", b"-", b".", b"\xff", b"\xe4", b"99999999999999999"]))
+        elif op == "delete":
+            del data[pos:pos + draw(st.integers(1, 20))]
+        else:
+            lines = bytes(data).split(b"\n")
+            lines.insert(draw(st.integers(0, len(lines) - 1)), lines[draw(st.integers(0, len(lines) - 1))])
+            data = bytearray(b"\n".join(lines))
+    return bytes(data)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=mutated_payments())
+def test_mutated_exports_are_imported_whole_or_refused_with_file_and_line(ws: Workspace, tmp_path: Path,
+                                                                         data: bytes) -> None:
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(data)
+    with ws.connect() as con:
+        con.execute("DELETE FROM payments")
+        try:
+            counts = payments.import_file(con, path, rows=1)
+        except InvalidInput as err:
+            message = str(err)
+            assert "\n" not in message.strip() and message.startswith(str(path)), message
+            assert re.match(rf"{re.escape(str(path))}(: line |:)\d+: ", message), message
+            assert con.execute("SELECT count(*) FROM payments").fetchall() == [(0,)]
+        else:
+            stored = con.execute("SELECT count(*), count(DISTINCT payment_id) FROM payments").fetchall()[0]
+            assert stored[0] == stored[1] == counts["imported"]
 
 
 def test_missing_column_is_named(ws: Workspace, tmp_path: Path) -> None:

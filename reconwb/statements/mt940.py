@@ -71,7 +71,7 @@ def read(source: Source, *, name: str | None = None, encoding: str | None = None
     warnings: list[str] = []
     text = _text_of(data, name, encoding, warnings).replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise StatementError("empty file", file=name)
+        raise StatementError("empty file", file=name, line=1)
     statements = [_statement(chunk, name) for chunk in _split(text.split("\n"), name)]
     statements[0].warnings.extend(warnings)
     return statements

@@ -174,6 +174,14 @@ def test_a_later_line_not_in_the_detected_encoding_is_named(tmp_path: Path) -> N
         parse(path)
 
 
+def test_a_file_over_the_size_limit_is_refused_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(csv, "MAX_CSV_BYTES", 2**20)
+    path = write(tmp_path, "big.csv", HEADER + "B1,A,2026-03-02,1.00,EUR,x,,\n" * 40_000)
+    with pytest.raises(StatementError, match=r"^big\.csv: file is 1\.\d MB; CSV statement files over 1 MB are not"
+                                             r" supported \(split it\)$"):
+        parse(path)
+
+
 def test_empty_and_header_only(tmp_path: Path) -> None:
     with pytest.raises(StatementError, match="empty"):
         parse(write(tmp_path, "empty.csv", ""), "csv")

@@ -128,20 +128,20 @@ def batches(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
             line += original.count(b"\n")
             if batch is None:
                 continue
-            canonical = _canonical(batch, mapping).with_columns(
-                _line=pl.Series(lines, dtype=pl.Int64) if len(lines) == batch.height else
-                pl.int_range(lines[0], lines[0] + batch.height, dtype=pl.Int64))
+            numbers = pl.int_range(lines[0], lines[0] + batch.height, dtype=pl.Int64) \
+                if isinstance(lines, range) or len(lines) != batch.height else pl.Series(lines, dtype=pl.Int64)
+            canonical = _canonical(batch, mapping).with_columns(_line=numbers)
             yield _validate(canonical, where, mapping.date_format)
 
 
-def _without_blank_lines(block: bytes, first: int) -> tuple[bytes, list[int]]:
+def _without_blank_lines(block: bytes, first: int) -> tuple[bytes, range | list[int]]:
     """The block without its blank lines (polars would skip them, or take a leading one for the width of every
     row), and the file line of each line kept."""
+    if not (block.startswith((b"\n", b"\r\n")) or b"\n\n" in block or b"\n\r\n" in block):
+        return block, range(first, first + block.count(b"\n"))
     rows = block.split(b"\n")[:-1]  # a block ends with a line end
-    lines = [first + i for i, row in enumerate(rows) if row.strip()]
-    if len(lines) == len(rows):
-        return block, list(range(first, first + len(rows)))
-    return b"".join(row + b"\n" for row in rows if row.strip()), lines
+    return b"".join(row + b"\n" for row in rows if row.strip()), [first + i for i, row in enumerate(rows)
+                                                                   if row.strip()]
 
 
 def _check_utf8(block: bytes, where: str, line: int) -> None:

@@ -435,7 +435,7 @@ thousands = "."              # grouping separator, "" for none
 date_format = "%d.%m.%Y"     # strftime codes: %Y-%m-%d, %d/%m/%Y, %m/%d/%Y, %d.%m.%y ...
 # currency = "EUR"           # when the file has no currency column
 # skip_rows = 4              # lines above the header row (detected when left out)
-# encoding = "cp1252"        # when the file is not UTF-8
+# encoding = "cp1252"        # detected when not given (UTF-8, cp1252, latin-1, cp1250, ...)
 """ + ("""# negate = false             # true when the bank writes money out as positive amounts
 # debit_marker = "S"         # the direction column's value that means money out
 # [status_map]               # status column values -> booked | pending

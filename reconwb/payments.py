@@ -9,6 +9,7 @@ one that comes back is reopened.
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -33,6 +34,9 @@ AUTH_SCHEMES = ("bearer", "api-key")
 STATUSES = ("open", "partially_paid", "paid", "cancelled")
 MAX_PAGES = 10_000
 BATCH_ROWS = 100_000  # payments validated and staged at a time when a file is imported
+# one payments write at a time in a process, until it commits: with no key index, two threads inserting the same
+# new id would both succeed (DuckDB lets one process at a time write the file, so other processes cannot)
+_WRITING = threading.RLock()
 IMPORT_MEMORY = "256MB"  # what DuckDB may hold during a file import; it spills to disk beyond it
 
 
@@ -232,7 +236,8 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path,
     staged in the store, then one upsert applies the whole file (a payment id seen twice anywhere refuses it).
     Memory stays bounded whatever the file's size: polars holds one block, DuckDB at most IMPORT_MEMORY."""
     count = 0
-    with _bounded_memory(con), transaction(con):  # a failure rolls the staging table back with everything else
+    # a failure rolls the staging table back with everything else
+    with _WRITING, _bounded_memory(con), transaction(con):
         con.execute("CREATE OR REPLACE TEMP TABLE _payments_import (payment_id VARCHAR, amount DECIMAL(18, 3),"
                     " currency VARCHAR, issued_on DATE, due_on DATE, reference VARCHAR, payer VARCHAR,"
                     " payer_iban VARCHAR, account_ref VARCHAR, _line BIGINT, source VARCHAR, source_ref VARCHAR)")
@@ -380,7 +385,7 @@ def pull(
         schema={k: pl.String for k in REQUIRED + OPTIONAL},
     ).with_columns(pl.all().fill_null(""))
     frame = _validate(raw, where)
-    with con_factory() as con, transaction(con):
+    with _WRITING, con_factory() as con, transaction(con):
         counts = _upsert(con, frame, "endpoint", source.url)
         with registered(con, "_seen", frame.select("payment_id").to_arrow()):
             cancelled = con.execute(

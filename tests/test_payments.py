@@ -115,6 +115,25 @@ def test_blank_lines_are_skipped_and_later_lines_keep_their_numbers(ws: Workspac
         payments.import_file(con, _csv(tmp_path / "ragged.csv", ragged))
 
 
+def test_two_threads_importing_the_same_new_payments_store_each_once(ws: Workspace, tmp_path: Path) -> None:
+    """The key has no index (migration 0018): the one writer keeps it, also when a process imports twice at once."""
+    path = _csv(tmp_path / "same.csv", "".join(f"P{i},{i}.00,EUR,,,R{i},\n" for i in range(1, 2001)))
+    results: list[dict] = []
+
+    def run() -> None:
+        with ws.connect() as con:
+            results.append(payments.import_file(con, path, rows=100))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r["imported"] for r in results) == [0, 2000]
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*), count(DISTINCT payment_id) FROM payments").fetchall() == [(2000, 2000)]
+
+
 GERMAN = "Rechnungsnummer;Rechnungsdatum;Fällig am;Kunde;Verwendungszweck;Betrag;Währung\n" \
          "R-1;01.02.2025;15.02.2025;Müller & Söhne GmbH;Straßenbau Größe €;1.234,50;EUR\n"
 FRENCH = "Numéro facture,Date facture,Échéance,Client,Référence,Montant,Devise\n" \

@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass
 
 import duckdb
-from stdnum import iban as iban_numbers
-from stdnum.iso7064 import mod_97_10
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,9 @@ def normal_iban(text: str | None) -> str | None:
     """
     if not text:
         return None
+    from stdnum import iban as iban_numbers  # here: python-stdnum costs light commands ~20 ms at start
+    from stdnum.iso7064 import mod_97_10
+
     compact = iban_numbers.compact(text)
     if not _IBAN_SHAPE.match(compact):
         return None

@@ -362,7 +362,9 @@ def _number_style(values: Sequence[str], delimiter: str) -> tuple[str, str]:
     cleaned = [re.sub(r"[\s\u00a0'+\-]|[^\d.,]+$|^[^\d.,]+", "", v) for v in values]
     continental = any(re.fullmatch(r"\d+,\d{1,2}|\d{1,3}(\.\d{3})+,\d*|\d{1,3}(\.\d{3}){2,}|\d+,\d{4,}", v)
                       for v in cleaned)
-    english = any(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d*|\d{1,3}(,\d{3}){2,}", v) for v in cleaned)
+    # `1.05` is a decimal point as surely as `1,05` is a decimal comma: a file with both is not guessed at (its
+    # odd values are refused at their line, never read a hundred times too large)
+    english = any(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d*|\d{1,3}(,\d{3}){2,}|\d+\.\d{1,2}", v) for v in cleaned)
     if continental != english:
         return (",", ".") if continental else (".", ",")
     if any(re.fullmatch(r"\d+,\d{3}", v) for v in cleaned):  # `1,500`: the file's delimiter decides
@@ -433,7 +435,7 @@ thousands = "."              # grouping separator, "" for none
 date_format = "%d.%m.%Y"     # strftime codes: %Y-%m-%d, %d/%m/%Y, %m/%d/%Y, %d.%m.%y ...
 # currency = "EUR"           # when the file has no currency column
 # skip_rows = 4              # lines above the header row (detected when left out)
-# encoding = "cp1252"        # when the file is not UTF-8
+# encoding = "cp1252"        # detected when not given (UTF-8, cp1252, latin-1, cp1250, ...)
 """ + ("""# negate = false             # true when the bank writes money out as positive amounts
 # debit_marker = "S"         # the direction column's value that means money out
 # [status_map]               # status column values -> booked | pending

@@ -9,10 +9,10 @@ one that comes back is reopened.
 from __future__ import annotations
 
 import csv
-import io
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import duckdb
 import httpx
 import polars as pl
 
-from reconwb import mappings, tabular
+from reconwb import mappings, tabular, textencoding
 from reconwb.errors import InvalidInput, NotFound, ReconwbError
 from reconwb.redaction import redact, register_secret
 from reconwb.store.db import registered, transaction
@@ -29,10 +29,15 @@ from reconwb.vault import Vault
 
 REQUIRED = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
 OPTIONAL = ["payer_iban", "account_ref"]
+FIELDS = [*REQUIRED, *OPTIONAL]  # as the payments table orders them
 AUTH_SCHEMES = ("bearer", "api-key")
 STATUSES = ("open", "partially_paid", "paid", "cancelled")
 MAX_PAGES = 10_000
-BATCH_ROWS = 200_000  # payments validated and staged at a time when a file is imported
+BATCH_ROWS = 100_000  # payments validated and staged at a time when a file is imported
+# one payments write at a time in a process, until it commits: with no key index, two threads inserting the same
+# new id would both succeed (DuckDB lets one process at a time write the file, so other processes cannot)
+_WRITING = threading.RLock()
+IMPORT_MEMORY = "256MB"  # what DuckDB may hold during a file import; it spills to disk beyond it
 
 
 class EndpointError(ReconwbError):
@@ -95,31 +100,60 @@ def batches(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
         head = fh.read(mappings.SNIFF_BYTES)
     if not head.strip():
         raise InvalidInput(f"{path}: line 1: empty file")
+    overrides = dict(overrides or {})
+    encoding = overrides.setdefault("encoding", textencoding.detect(path))
     mapping = mappings.resolve(head, where, "payments", overrides)
-    if mapping.encoding.lower().replace("-", "") not in ("utf8", "utf8lossy"):
-        reader = io.BytesIO(tabular.transcode(path, mapping.encoding))
-    else:
-        reader = path.open("rb")
+    reader = path.open("rb") if textencoding.is_utf8(encoding) else \
+        textencoding.Utf8Reader(path.open("rb"), encoding, where)
     used = list(dict.fromkeys(c for spec in mapping.columns.values()
                               for c in ([spec] if isinstance(spec, str) else spec)))
     with reader as fh:
         for _ in range(mapping.skip_rows):
             fh.readline()
-        header_line = fh.readline().decode("utf-8", errors="replace").removeprefix("\ufeff")
-        header = [h.strip() for h in next(csv.reader([header_line], delimiter=mapping.delimiter), [])]
+        header_raw = fh.readline().removeprefix(b"\xef\xbb\xbf")
+        _check_utf8(header_raw, where, mapping.skip_rows + 1)
+        header = [h.strip() for h in next(csv.reader([header_raw.decode()], delimiter=mapping.delimiter), [])]
+        if any(c not in header for c in used):  # the head said otherwise: a byte that does not read as text
+            raise InvalidInput(f"{where}: line {mapping.skip_rows + 1}: the header does not read the same as the"
+                               " start of the file (a stray byte?)")
         positions = sorted(header.index(c) for c in used)  # polars names the columns it keeps in file order
         line = mapping.skip_rows + 2
-        for block in tabular.blocks(fh, rows * 100):
+        for original in tabular.blocks(fh, rows * 100):
+            block, lines = _without_blank_lines(original, line)
             try:
                 batch = pl.read_csv(block, has_header=False, columns=positions,
                                     new_columns=[header[i] for i in positions], separator=mapping.delimiter,
-                                    infer_schema=False, empty_string_is_null=False)
+                                    infer_schema=False, empty_string_is_null=False) if block else None
             except (pl.exceptions.PolarsError, ValueError):
-                raise tabular.unreadable(path, where, mapping.delimiter, mapping.skip_rows) from None
-            canonical = _canonical(batch, mapping).with_columns(
-                _line=pl.int_range(line, line + batch.height, dtype=pl.Int64))
-            line += block.count(b"\n")
+                _check_utf8(original, where, line)
+                at, why = tabular.ragged_line(header_raw + block, mapping.delimiter)
+                raise InvalidInput(f"{where}: line {lines[at - 2] if at and at - 2 < len(lines) else line}:"
+                                   f" {why}") from None
+            line += original.count(b"\n")
+            if batch is None:
+                continue
+            numbers = pl.int_range(lines[0], lines[0] + batch.height, dtype=pl.Int64) \
+                if isinstance(lines, range) or len(lines) != batch.height else pl.Series(lines, dtype=pl.Int64)
+            canonical = _canonical(batch, mapping).with_columns(_line=numbers)
             yield _validate(canonical, where, mapping.date_format)
+
+
+def _without_blank_lines(block: bytes, first: int) -> tuple[bytes, range | list[int]]:
+    """The block without its blank lines (polars would skip them, or take a leading one for the width of every
+    row), and the file line of each line kept."""
+    if not (block.startswith((b"\n", b"\r\n")) or b"\n\n" in block or b"\n\r\n" in block):
+        return block, range(first, first + block.count(b"\n"))
+    rows = block.split(b"\n")[:-1]  # a block ends with a line end
+    return b"".join(row + b"\n" for row in rows if row.strip()), [first + i for i, row in enumerate(rows)
+                                                                   if row.strip()]
+
+
+def _check_utf8(block: bytes, where: str, line: int) -> None:
+    """A block polars refused because a byte is not UTF-8 (the file's first non-ASCII lines were) names it."""
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise textencoding.DecodeFailure(where, line + block.count(b"\n", 0, err.start), "utf-8") from None
 
 
 def _canonical(batch: pl.DataFrame, mapping: mappings.Mapping) -> pl.DataFrame:
@@ -140,13 +174,25 @@ def _canonical(batch: pl.DataFrame, mapping: mappings.Mapping) -> pl.DataFrame:
 def _upsert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, source: str, source_ref: str | None) -> dict[str, int]:
     """Insert new payments; update unpaid ones whose details changed; reopen cancelled ones that came back."""
     frame = frame.with_columns(source=pl.lit(source), source_ref=pl.lit(source_ref, dtype=pl.String))
-    with registered(con, "_pay", frame.drop("_line", strict=False).to_arrow()):
-        return _upsert_from(con, "_pay", frame.height)
+    with registered(con, "_pay", frame.to_arrow()):
+        return _upsert_from(con, "_pay", frame.height, source_ref or source)
 
 
-def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int) -> dict[str, int]:
-    """`_upsert` from a table or view with the payments columns plus `source` and `source_ref`."""
-    before = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
+def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int, where: str) -> dict[str, int]:
+    """`_upsert` from a table or view with the payments columns plus `source` and `source_ref` (and `_line`,
+    the file line of each, when it came from a file).
+
+    The one writer of `payments`, so the one keeper of its key: the table has no index on `payment_id` (a key
+    index stays in memory whole, see migration 0018). A payment id `table` holds twice refuses it, naming the
+    line of its second appearance; new ids are inserted, known ones updated while unpaid.
+    """
+    columns = {d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description}
+    line = "max(_line)" if "_line" in columns else "NULL"
+    repeated = con.execute(f"SELECT payment_id, {line} FROM {table} GROUP BY payment_id HAVING count(*) > 1"
+                           " ORDER BY 2, 1 LIMIT 1").fetchall()
+    if repeated:
+        at = f"line {repeated[0][1]}: " if repeated[0][1] is not None else ""
+        raise InvalidInput(f"{where}: {at}payment_id {repeated[0][0]!r} appears more than once")
     changed = con.execute(
         f"""
         UPDATE payments p SET amount = i.amount, currency = i.currency, issued_on = i.issued_on,
@@ -161,41 +207,47 @@ def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int) -> dict
                OR p.reference IS DISTINCT FROM i.reference OR p.payer IS DISTINCT FROM i.payer)
         """
     ).fetchall()[0][0]
-    con.execute(
+    inserted = con.execute(
         "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer, payer_iban,"
         " account_ref, source, source_ref) SELECT payment_id, amount, currency, issued_on, due_on, reference,"
-        f" payer, nullif(payer_iban, ''), nullif(account_ref, ''), source, source_ref FROM {table}"
-        " ON CONFLICT (payment_id) DO NOTHING"
-    )
-    after = con.execute("SELECT count(*) FROM payments").fetchall()[0][0]
-    inserted = after - before
-    return {"imported": inserted, "updated": int(changed), "unchanged": count - inserted - int(changed)}
+        f" payer, nullif(payer_iban, ''), nullif(account_ref, ''), source, source_ref FROM {table} i"
+        " WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = i.payment_id)"
+    ).fetchall()[0][0]
+    return {"imported": int(inserted), "updated": int(changed), "unchanged": count - int(inserted) - int(changed)}
+
+
+@contextmanager
+def _bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB's memory held to IMPORT_MEMORY while a file is imported (it spills the staging table and the
+    joins to its temporary directory beyond that), then what it was before."""
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")  # the default, exactly (its text is rounded)
+        if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != before:
+            con.execute(f"SET memory_limit = '{before}'")  # what the user had set
 
 
 def import_file(con: duckdb.DuckDBPyConnection, path: str | Path,
-                overrides: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Import a payments file, all or nothing, as a stream: each block is validated and staged in the store
-    (read and validated with bounded memory), then a payment id seen twice anywhere in the file refuses it,
-    else one upsert applies the whole file. DuckDB keeps the payments key index in memory: a store with tens
-    of millions of payments needs memory for that index."""
+                overrides: Mapping[str, Any] | None = None, *, rows: int | None = None) -> dict[str, int]:
+    """Import a payments file, all or nothing, as a stream: each block of `rows` payments is validated and
+    staged in the store, then one upsert applies the whole file (a payment id seen twice anywhere refuses it).
+    Memory stays bounded whatever the file's size: polars holds one block, DuckDB at most IMPORT_MEMORY."""
     count = 0
-    with transaction(con):  # a failure rolls the staging table back with everything else
+    # a failure rolls the staging table back with everything else
+    with _WRITING, _bounded_memory(con), transaction(con):
         con.execute("CREATE OR REPLACE TEMP TABLE _payments_import (payment_id VARCHAR, amount DECIMAL(18, 3),"
                     " currency VARCHAR, issued_on DATE, due_on DATE, reference VARCHAR, payer VARCHAR,"
                     " payer_iban VARCHAR, account_ref VARCHAR, _line BIGINT, source VARCHAR, source_ref VARCHAR)")
-        for frame in batches(path, overrides):
+        staged = [*FIELDS, "_line", "source", "source_ref"]
+        for frame in batches(path, overrides, rows=rows or BATCH_ROWS):
             count += frame.height
-            with registered(con, "_batch", frame.to_arrow()):
-                con.execute("INSERT INTO _payments_import SELECT payment_id, amount, currency, issued_on,"
-                            " due_on, reference, payer, payer_iban, account_ref, _line, 'file', ? FROM _batch",
-                            [Path(path).name])
-        repeated = con.execute(
-            "SELECT payment_id, max(_line) FROM _payments_import GROUP BY payment_id HAVING count(*) > 1"
-            " ORDER BY 2 LIMIT 1").fetchall()
-        if repeated:
-            raise InvalidInput(f"{path}: line {repeated[0][1]}: payment_id {repeated[0][0]!r} appears more"
-                               " than once")
-        counts = _upsert_from(con, "_payments_import", count)
+            # read from the frame's Arrow stream: a registered Arrow table kept ~20 MB a block alive
+            con.from_arrow(frame.with_columns(source=pl.lit("file"), source_ref=pl.lit(Path(path).name))
+                           .select(staged)).insert_into("_payments_import")
+        counts = _upsert_from(con, "_payments_import", count, str(path))
         con.execute("DROP TABLE _payments_import")
     return counts
 
@@ -333,7 +385,7 @@ def pull(
         schema={k: pl.String for k in REQUIRED + OPTIONAL},
     ).with_columns(pl.all().fill_null(""))
     frame = _validate(raw, where)
-    with con_factory() as con, transaction(con):
+    with _WRITING, con_factory() as con, transaction(con):
         counts = _upsert(con, frame, "endpoint", source.url)
         with registered(con, "_seen", frame.select("payment_id").to_arrow()):
             cancelled = con.execute(

@@ -121,37 +121,35 @@ def ragged_line(source: Path | bytes, delimiter: str, skip_rows: int = 0) -> tup
     stream = source.open("r", encoding="utf-8", errors="replace", newline="") if isinstance(source, Path) \
         else io.StringIO(source.decode("utf-8", errors="replace"), newline="")
     with stream:
-        reader = csv.reader(stream, delimiter=delimiter)
+        reader = csv.reader(stream, delimiter=delimiter, strict=True)  # an open quote at the end is an error
         expected = None
+        stray = None  # the first line with a quote inside a field (`ab"c`) or a NUL byte: polars reads neither
+        start = 1  # the line the current row starts on
         try:
             for row in reader:
+                if stray is None and any('"' in field or "\x00" in field for field in row):
+                    stray = start
                 if reader.line_num <= skip_rows:
+                    start = reader.line_num + 1
                     continue
                 if expected is None:
                     expected = len(row)
                 elif row and len(row) != expected:
                     return reader.line_num, (f"{len(row)} fields where the header has {expected} (is the delimiter"
                                              f" {delimiter!r}? is a quote left open?)")
+                start = reader.line_num + 1
         except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                return start, "malformed CSV (a quote opened on this line is never closed)"
             return reader.line_num, f"malformed CSV ({err})"
+    if stray is not None:
+        return stray, "malformed CSV (a quote inside a field that is not quoted, or a NUL byte)"
     return None, "malformed CSV (a quote left open?)"
 
 
 def unreadable(source: Path | bytes, where: str, delimiter: str, skip_rows: int = 0) -> InvalidInput:
     line, why = ragged_line(source, delimiter, skip_rows)
     return InvalidInput(f"{where}: line {line}: {why}" if line else f"{where}: {why}")
-
-
-def transcode(path: Path, encoding: str) -> bytes:
-    """A file in another encoding as UTF-8 (polars reads UTF-8 only); a byte that does not decode names its line."""
-    data = path.read_bytes()
-    try:
-        return data.decode(encoding).encode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InvalidInput(f"{path}: line {line}: not valid {encoding} text") from None
-    except LookupError:
-        raise InvalidInput(f"{path}: line 1: unknown encoding {encoding!r}") from None
 
 
 def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:

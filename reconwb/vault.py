@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from reconwb.errors import Conflict, ReconwbError
 from reconwb.redaction import register_secret
 from reconwb.store.db import transaction
 
 if TYPE_CHECKING:
     import duckdb
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from reconwb.workspace import Workspace
 
@@ -108,6 +106,9 @@ class Vault:
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise KeyMissing("no vault key")
+        # imported here: cryptography costs every command ~25 ms at start, and most never open a secret
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._ring = [_Key(key_id(k), AESGCM(k)) for k in keys]
 
     def __repr__(self) -> str:
@@ -149,6 +150,8 @@ class Vault:
         if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _NONCE + 16:
             raise Tampered(f"secret {owner!r} is not a reconwb sealed blob")
         nonce = blob[len(_MAGIC) : len(_MAGIC) + _NONCE]
+        from cryptography.exceptions import InvalidTag
+
         try:
             return key.aead.decrypt(nonce, blob[len(_MAGIC) + _NONCE :], owner.encode())
         except InvalidTag:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,6 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconwb import payments
 from reconwb.errors import InvalidInput
@@ -80,6 +84,138 @@ def test_bad_files_are_rejected_whole_with_the_line(ws: Workspace, tmp_path: Pat
     with ws.connect() as con, pytest.raises(InvalidInput, match=message):
         payments.import_file(con, path)
     assert _rows(ws) == {}
+
+
+def test_a_file_read_in_many_blocks_is_still_all_or_nothing(ws: Workspace, tmp_path: Path) -> None:
+    """Blocks of 3 payments: an id repeated in a later block, or a bad value in the last one, names its file line
+    and stores nothing; a good file stores every block, and the store's memory setting is given back."""
+    good = "".join(f"P{i},{i}.05,EUR,,,R{i},Payer {i}\n" for i in range(1, 11))
+    with ws.connect() as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        with pytest.raises(InvalidInput, match=r"repeat\.csv: line 12: payment_id 'P2' appears more than once"):
+            payments.import_file(con, _csv(tmp_path / "repeat.csv", good + "P2,1.00,EUR,,,X,\n"), rows=3)
+        with pytest.raises(InvalidInput, match=r"late\.csv: line 13: amount '1,5' is not a decimal amount"):
+            payments.import_file(con, _csv(tmp_path / "late.csv", good + 'P11,1.00,EUR,,,X,\nP12,"1,5",EUR,,,Y,\n'),
+                                 rows=3)
+        assert con.execute("SELECT count(*) FROM payments").fetchall() == [(0,)]
+        assert payments.import_file(con, _csv(tmp_path / "good.csv", good), rows=3)["imported"] == 10
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall() == limit
+    assert _rows(ws)["P10"][0] == Decimal("10.05")
+
+
+def test_blank_lines_are_skipped_and_later_lines_keep_their_numbers(ws: Workspace, tmp_path: Path) -> None:
+    body = "\nP1,1.00,EUR,,,A,\n\r\n\nP2,2.00,EUR,,,B,\nP3,x,EUR,,,C,\n\n"
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"blank\.csv: line 7: amount 'x' is not a decimal"):
+        payments.import_file(con, _csv(tmp_path / "blank.csv", body), rows=1)
+    with ws.connect() as con:
+        counts = payments.import_file(con, _csv(tmp_path / "blank.csv", body.replace(",x,", ",3.00,")), rows=1)
+    assert counts["imported"] == 3
+    ragged = "P1,1.00,EUR,,,A,\n\nP2,2.00,EUR,,,B,,,\n"
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"ragged\.csv: line 4: 9 fields where the header"):
+        payments.import_file(con, _csv(tmp_path / "ragged.csv", ragged))
+
+
+def test_two_threads_importing_the_same_new_payments_store_each_once(ws: Workspace, tmp_path: Path) -> None:
+    """The key has no index (migration 0018): the one writer keeps it, also when a process imports twice at once."""
+    path = _csv(tmp_path / "same.csv", "".join(f"P{i},{i}.00,EUR,,,R{i},\n" for i in range(1, 2001)))
+    results: list[dict] = []
+
+    def run() -> None:
+        with ws.connect() as con:
+            results.append(payments.import_file(con, path, rows=100))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r["imported"] for r in results) == [0, 2000]
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*), count(DISTINCT payment_id) FROM payments").fetchall() == [(2000, 2000)]
+
+
+GERMAN = "Rechnungsnummer;Rechnungsdatum;Fällig am;Kunde;Verwendungszweck;Betrag;Währung\n" \
+         "R-1;01.02.2025;15.02.2025;Müller & Söhne GmbH;Straßenbau Größe €;1.234,50;EUR\n"
+FRENCH = "Numéro facture,Date facture,Échéance,Client,Référence,Montant,Devise\n" \
+         "F-1,01/02/2025,15/02/2025,Hélène Lefèvre,Crème brûlée à emporter,\"99,90\",EUR\n"
+
+
+@pytest.mark.parametrize(("text", "encoding", "payer"), [
+    (GERMAN, "cp1252", "Müller & Söhne GmbH"), (GERMAN, "latin-1", "Müller & Söhne GmbH"),
+    (GERMAN, "utf-8-sig", "Müller & Söhne GmbH"), (FRENCH, "cp1252", "Hélène Lefèvre"),
+    (FRENCH, "latin-1", "Hélène Lefèvre"), (FRENCH, "utf-8-sig", "Hélène Lefèvre"),
+])
+def test_exports_in_single_byte_code_pages_and_with_a_bom_are_detected(ws: Workspace, tmp_path: Path, text: str,
+                                                                       encoding: str, payer: str) -> None:
+    path = tmp_path / "export.csv"
+    body = text if encoding != "latin-1" else text.replace("€", "EUR")  # Latin-1 has no euro sign
+    path.write_bytes(body.encode(encoding))
+    with ws.connect() as con:
+        assert payments.import_file(con, path, rows=1)["imported"] == 1
+        row = con.execute("SELECT payer, reference FROM payments").fetchall()[0]
+    assert row == (payer, body.splitlines()[1].split(";" if ";" in body else ",")[4])
+
+
+def test_a_byte_the_detected_encoding_cannot_read_names_its_line(ws: Workspace, tmp_path: Path) -> None:
+    """The first non-ASCII lines are UTF-8, a later one is not: refused at that line, nothing stored."""
+    path = tmp_path / "mixed.csv"
+    path.write_bytes((HEADER + "P1,1.00,EUR,,,Größe,\nP2,2.00,EUR,,,B,\n").encode() + b"P3,3.00,EUR,,,Gr\xf6\xdfe,\n")
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"mixed\.csv: line 4: not valid utf-8 text"):
+        payments.import_file(con, path, rows=1)
+    assert _rows(ws) == {}
+    path.write_bytes((HEADER + "P1,1.00,EUR,,,Café,\n").encode("cp1252") + b"P2,2.00,EUR,,,\x81,\n")
+    with ws.connect() as con, pytest.raises(InvalidInput, match=r"mixed\.csv: line 3: not valid cp1252 text"):
+        payments.import_file(con, path, {"encoding": "cp1252"})  # as given: 0x81 is not a cp1252 character
+    assert _rows(ws) == {}
+
+
+SEEDS = [
+    (HEADER + "P1,10.00,EUR,2026-03-01,2026-03-15,INV-1,Acme\nP2,1.235,KWD,,,INV-2,\"Lee, J\"\n").encode(),
+    GERMAN.encode("cp1252"), FRENCH.encode("utf-8-sig"),
+    ("invoice_id;total;currency;date;ref;customer\nA-1;7.640,10;EUR;01.06.2025;R 1;Müller\n").encode("latin-1"),
+]
+
+
+@st.composite
+def mutated_payments(draw) -> bytes:
+    """A payments export with bytes flipped, inserted or deleted, or a line repeated."""
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "insert", "delete", "dup_line"]))
+        pos = draw(st.integers(0, max(len(data) - 1, 0)))
+        if op == "flip" and data:
+            data[pos] = draw(st.integers(0, 255))
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=6) | st.sampled_from(
+                [b",", b";", b'"', b"\n", b"\r\n", b"-", b".", b"\xff", b"\xe4", b"99999999999999999"]))
+        elif op == "delete":
+            del data[pos:pos + draw(st.integers(1, 20))]
+        else:
+            lines = bytes(data).split(b"\n")
+            lines.insert(draw(st.integers(0, len(lines) - 1)), lines[draw(st.integers(0, len(lines) - 1))])
+            data = bytearray(b"\n".join(lines))
+    return bytes(data)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=mutated_payments())
+def test_mutated_exports_are_imported_whole_or_refused_with_file_and_line(ws: Workspace, tmp_path: Path,
+                                                                         data: bytes) -> None:
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(data)
+    with ws.connect() as con:
+        con.execute("DELETE FROM payments")
+        try:
+            counts = payments.import_file(con, path, rows=1)
+        except InvalidInput as err:
+            message = str(err)
+            assert "\n" not in message.strip() and message.startswith(str(path)), message
+            assert re.match(rf"{re.escape(str(path))}(: line |:)\d+: ", message), message
+            assert con.execute("SELECT count(*) FROM payments").fetchall() == [(0,)]
+        else:
+            stored = con.execute("SELECT count(*), count(DISTINCT payment_id) FROM payments").fetchall()[0]
+            assert stored[0] == stored[1] == counts["imported"]
 
 
 def test_missing_column_is_named(ws: Workspace, tmp_path: Path) -> None:

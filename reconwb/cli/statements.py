@@ -20,7 +20,7 @@ mapping_option = click.option("--mapping", "mapping_file", type=click.Path(dir_o
 map_option = click.option("--map", "map_options", multiple=True, metavar="FIELD=COLUMN",
                           help="Map one field to a CSV column (repeatable), e.g. --map booked_on=Buchungstag.")
 preset_option = click.option("--preset", type=click.Choice(sorted(csv.PRESETS)), help="Named CSV layout.")
-encoding_option = click.option("--encoding", help="Text encoding when it is not UTF-8 (e.g. latin-1, cp1252).")
+encoding_option = click.option("--encoding", help="Text encoding (e.g. latin-1, cp1252); detected when not given.")
 
 
 def _mapping(mapping_file: Path | None, preset: str | None, map_options: tuple[str, ...] = ()

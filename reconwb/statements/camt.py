@@ -104,7 +104,7 @@ def read(source: Source, *, name: str | None = None) -> list[Statement]:
     except (OSError, UnicodeError) as err:
         raise StatementError(f"cannot read file: {err}", file=name) from None
     if not reader.seen_root:
-        raise StatementError("empty file", file=name)
+        raise StatementError("empty file", file=name, line=1)
     if reader.skipped and reader.statements:
         reader.statements[0].warnings.append(
             f"{name}: {reader.skipped} entr{'y' if reader.skipped == 1 else 'ies'} with status INFO (information"
@@ -195,7 +195,7 @@ class _Reader:
 
     def _check_root(self, head: bytes) -> None:
         if not head.strip():
-            raise StatementError("empty file", file=self.name)
+            raise StatementError("empty file", file=self.name, line=1)
         match = NAMESPACE.search(head.decode("ascii", errors="replace"))
         if match is None:
             raise StatementError("not a CAMT document (no camt.052/053/054 namespace)", file=self.name, line=1)

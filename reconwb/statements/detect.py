@@ -25,7 +25,7 @@ def detect(source: Source, name: str | None = None) -> str:
 def detect_bytes(head: bytes, name: str) -> str:
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not text:
-        raise StatementError("empty file", file=name)
+        raise StatementError("empty file", file=name, line=1)
     if b"\x00" in head[:4096]:
         raise StatementError("binary content (NUL bytes): not a statement file, or UTF-16 (save it as UTF-8)",
                              file=name)

@@ -148,7 +148,7 @@ def decode(data: bytes, name: str, encoding: str = "utf-8") -> str:
             line=line,
         ) from None
     except LookupError:
-        raise StatementError(f"unknown encoding {encoding!r}", file=name) from None
+        raise StatementError(f"unknown encoding {encoding!r}", file=name, line=1) from None
 
 
 def parse_amount(text: str, currency: str | None, what: str, name: str, line: int | None = None) -> Decimal:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from reconwb import textencoding
 from reconwb.statements.model import (
     Balance,
     Line,
@@ -50,7 +51,6 @@ TYPE_CODE = re.compile(r"^[NFS][A-Z0-9]{3}")
 BALANCE = re.compile(r"^(?P<mark>[CD])(?P<date>\d{6})(?P<currency>[A-Z]{3})(?P<amount>\d[\d]*[,.]?\d*)\s*$")
 FLOOR = re.compile(r"^(?P<currency>[A-Z]{3})[CD]?(?P<amount>\d[\d]*[,.]?\d*)\s*$")
 TOTAL = re.compile(r"^(?P<count>\d+)(?P<currency>[A-Z]{3})(?P<amount>\d[\d]*[,.]?\d*)\s*$")
-SINGLE_BYTE = ("cp1252", "cp1250", "cp852", "latin_1", "iso8859_2")
 
 
 @dataclass
@@ -71,7 +71,7 @@ def read(source: Source, *, name: str | None = None, encoding: str | None = None
     warnings: list[str] = []
     text = _text_of(data, name, encoding, warnings).replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise StatementError("empty file", file=name)
+        raise StatementError("empty file", file=name, line=1)
     statements = [_statement(chunk, name) for chunk in _split(text.split("\n"), name)]
     statements[0].warnings.extend(warnings)
     return statements
@@ -81,15 +81,10 @@ def _text_of(data: bytes, name: str, encoding: str | None, warnings: list[str]) 
     """UTF-8, else the single-byte code page that fits best: tags and amounts are ASCII in all of them."""
     if encoding:
         return decode(data, name, encoding)
-    try:
-        return decode(data, name, "utf-8")
-    except StatementError:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data, cp_isolation=list(SINGLE_BYTE)).best()
-        guess = best.encoding if best is not None else "cp1252"
+    guess = textencoding.detect(data)
+    if not textencoding.is_utf8(guess):
         warnings.append(f"{name}: not UTF-8; read as {guess} (pass --encoding if names look wrong)")
-        return data.decode(guess, errors="replace")
+    return decode(data, name, guess)
 
 
 def _split(lines: list[str], name: str) -> list[_Chunk]:

@@ -52,7 +52,7 @@ def read(source: Source, *, name: str | None = None, encoding: str | None = None
     name = source_name(source, name)
     data = read_bytes(source, name, kind="OFX")
     if not data.strip():
-        raise StatementError("empty file", file=name)
+        raise StatementError("empty file", file=name, line=1)
     text = decode(data, name, encoding or _declared_encoding(data))
     declaration = DECLARATIONS.search(text)
     if declaration:  # never needed by OFX; the way into entity expansion and external files

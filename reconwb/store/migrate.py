@@ -9,17 +9,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 @dataclass(frozen=True)
 class Migration:
+    """One migration; its SQL is read from the package only when it is applied (a store that is up to date,
+    what nearly every open finds, costs a directory listing and one query)."""
+
     version: int
     name: str
-    sql: str
+    text: str | None = None
+    source: Traversable | None = None
+
+    @property
+    def sql(self) -> str:
+        if self.text is not None:
+            return self.text
+        assert self.source is not None
+        return self.source.read_text(encoding="utf-8")
 
 
 def available() -> list[Migration]:
@@ -28,7 +43,7 @@ def available() -> list[Migration]:
     for entry in resources.files("reconwb.store.migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+            found.append(Migration(int(match.group(1)), match.group(2), source=entry))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
@@ -37,12 +52,17 @@ def available() -> list[Migration]:
 
 
 def applied(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The versions the store has; the table that records them is made on a store's first open."""
+    try:
+        return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    except duckdb.CatalogException:
+        pass
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
         " applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)"
     )
-    return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    return set()
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -17,8 +17,8 @@ from reconwb.cli import lazy
 from reconwb.cli.base import cli
 from tests.conftest import ROOT
 
-HEAVY = ("polars", "pyarrow", "papermill", "nbformat", "playwright", "matplotlib", "jupyter_client", "scipy",
-         "httpx", "ipywidgets")
+HEAVY = ("polars", "pyarrow", "pandas", "papermill", "nbformat", "playwright", "matplotlib", "jupyter_client", "scipy",
+         "httpx", "ipywidgets", "jinja2", "cryptography", "stdnum", "charset_normalizer", "ssl")
 
 
 def _registered(group: click.Group, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:

@@ -130,13 +130,56 @@ def test_bad_values_name_the_line(tmp_path: Path) -> None:
         parse(write(tmp_path, "ccy.csv", text))
 
 
-def test_wrong_encoding_and_encoding_option(tmp_path: Path) -> None:
+def test_encoding_option_and_a_wrong_one(tmp_path: Path) -> None:
     text = HEADER + "B1,A,2026-03-02,1.00,EUR,Gebühr Zürich,,\n"
     latin = write(tmp_path, "latin.csv", text, encoding="latin-1")
-    with pytest.raises(StatementError, match=r"latin\.csv:2: not valid utf-8"):
-        parse(latin)
     rows = lines(parse(latin, encoding="latin-1")[1])
     assert rows[0]["description"] == "Gebühr Zürich"
+    with pytest.raises(StatementError, match=r"latin\.csv:2: not valid ascii text"):
+        parse(latin, encoding="ascii")
+    with pytest.raises(StatementError, match=r"unknown encoding 'klingon'"):
+        parse(latin, encoding="klingon")
+
+
+GERMAN_BANK = ("Auftragskonto;Buchungstag;Valutadatum;Buchungstext;Verwendungszweck;Beguenstigter/Zahlungspflichtiger;"
+               "Betrag;Waehrung\n"
+               "DE44500105175407324931;02.01.25;02.01.25;Gutschrift;Rechnung 4711 Größe M;Müller & Söhne;1.234,50;EUR\n"
+               "DE44500105175407324931;03.01.25;03.01.25;Lastschrift;Gebühr für Überweisung;Bäckerei Weiß;-7,10;EUR\n")
+FRENCH_BANK = ("Date opération;Libellé;Montant;Devise\n"
+               "02/01/2025;Virement reçu Hélène Lefèvre facture n° 12;1 250,00;EUR\n"
+               "03/01/2025;Prélèvement crème brûlée & pâtisserie;-12,50;EUR\n")
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "utf-8-sig"])
+@pytest.mark.parametrize(("text", "descriptions"), [
+    (GERMAN_BANK, ["Gutschrift Rechnung 4711 Größe M", "Lastschrift Gebühr für Überweisung"]),
+    (FRENCH_BANK, ["Virement reçu Hélène Lefèvre facture n° 12", "Prélèvement crème brûlée & pâtisserie"]),
+], ids=["de", "fr"])
+def test_bank_exports_in_single_byte_code_pages_or_with_a_bom_are_detected(tmp_path: Path, text: str,
+                                                                           descriptions: list[str],
+                                                                           encoding: str) -> None:
+    fmt, sts = parse(write(tmp_path, "export.csv", text, encoding=encoding))
+    rows = lines(sts)
+    assert fmt == "csv"
+    assert [r["description"] for r in rows] == descriptions
+    assert sts[0].warnings == ([] if encoding == "utf-8-sig" else
+                               ["export.csv: not UTF-8; read as cp1252 (pass --encoding if names look wrong)"])
+
+
+def test_a_later_line_not_in_the_detected_encoding_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    utf8 = (HEADER + "B1,A,2026-03-02,1.00,EUR,Gebühr,,\n").encode()
+    path.write_bytes(utf8 + b"B2,A,2026-03-02,1.00,EUR,Geb\xfchr,,\n")
+    with pytest.raises(StatementError, match=r"mixed\.csv:3: not valid utf-8 text"):
+        parse(path)
+
+
+def test_a_file_over_the_size_limit_is_refused_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(csv, "MAX_CSV_BYTES", 2**20)
+    path = write(tmp_path, "big.csv", HEADER + "B1,A,2026-03-02,1.00,EUR,x,,\n" * 40_000)
+    with pytest.raises(StatementError, match=r"^big\.csv: file is 1\.\d MB; CSV statement files over 1 MB are not"
+                                             r" supported \(split it\)$"):
+        parse(path)
 
 
 def test_empty_and_header_only(tmp_path: Path) -> None:

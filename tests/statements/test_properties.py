@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -77,7 +78,7 @@ def _only_statement_errors(kind: str, data: bytes) -> None:
     except StatementError as err:
         assert str(err).strip() and "\n" not in str(err).strip()  # one line, something to say
         if kind != "detect":
-            assert str(err).startswith("fuzz."), str(err)  # every error names the file
+            assert re.match(r"fuzz\.\w+:\d+: ", str(err)), str(err)  # every error names the file and the line
 
 
 @FAST

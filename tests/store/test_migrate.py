@@ -67,9 +67,33 @@ def test_money_columns_widen_to_three_decimals_and_keep_every_value(tmp_path: Pa
     con.execute("INSERT INTO payments (payment_id, amount, currency) VALUES ('KW', 1.235, 'KWD')")
     assert con.execute("SELECT amount FROM payments WHERE payment_id = 'KW'").fetchall() == [(Decimal("1.235"),)]
     try:
-        con.execute("INSERT INTO payments (payment_id, amount, currency) VALUES ('KW', 1, 'KWD')")
-        raise AssertionError("the primary key no longer holds")
+        con.execute("INSERT INTO transactions (txn_id, account_id, dedupe_key, booked_on, amount, currency, source)"
+                    " VALUES (3, 1, 'id:a', DATE '2026-01-04', 1, 'EUR', 'statement')")
+        raise AssertionError("the unique key no longer holds")
     except duckdb.ConstraintException:
         pass
     indexes = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
     assert {"matches_txn", "matches_payment"} <= indexes
+
+
+def test_payments_lose_their_key_index_and_keep_every_row_default_and_not_null(tmp_path: Path) -> None:
+    con = _store_at(tmp_path / "old.duckdb", 15)
+    con.execute("""INSERT INTO payments (payment_id, amount, currency, issued_on, reference, payer, status, source,
+        source_ref) VALUES ('P1', 1.235, 'KWD', DATE '2026-01-02', 'INV 1', 'Acme', 'paid', 'endpoint', 'https://x'),
+        ('P2', 10, 'EUR', NULL, NULL, NULL, 'open', 'file', NULL)""")
+    before = con.execute("SELECT * FROM payments ORDER BY payment_id").fetchall()
+
+    assert 18 in migrate.migrate(con)
+
+    assert con.execute("SELECT * FROM payments ORDER BY payment_id").fetchall() == before
+    assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'payments'"
+                       " AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')").fetchall() == [(0,)]
+    con.execute("INSERT INTO payments (payment_id, amount, currency) VALUES ('P3', 5, 'EUR')")
+    assert con.execute("SELECT status, source, created_at IS NOT NULL, updated_at IS NOT NULL FROM payments"
+                       " WHERE payment_id = 'P3'").fetchall() == [("open", "file", True, True)]
+    for column in ("payment_id", "amount", "currency", "status"):
+        try:
+            con.execute(f"UPDATE payments SET {column} = NULL WHERE payment_id = 'P3'")
+            raise AssertionError(f"{column} may be NULL")
+        except duckdb.ConstraintException:
+            pass

@@ -56,5 +56,5 @@ class DeliveryPanel(w.VBox):
                  " ".join(p for p in (fmt.moment(r["last_attempt"]), r["last_outcome"] or "") if p),
                  r["disabled_reason"] or ""]
                 for r in health.iter_rows(named=True)]
-        self.table.value = table_html(columns(self.hours), rows, empty="No webhook endpoint is configured.",
+        self.table.value = table_html(columns(self.hours), rows, empty="",
                                       css_class="reconwb-deliveries-table")

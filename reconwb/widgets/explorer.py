@@ -171,7 +171,12 @@ def _grid(columns: tuple[str, ...], *, multi: bool, css: str) -> Any:
     from itables.widget import ITable
 
     return ITable(_strings(columns, []), select={"style": "multi" if multi else "single"}, paging=False,
-                  showIndex=False, show_dtypes=False, classes=f"display compact {css}", scrollX=True)
+                  showIndex=False, show_dtypes=False, classes=f"display compact {css}", style="width:100%")
+
+
+def _show(grid: Any, columns: tuple[str, ...], cells: list[list[str]], selected: list[int]) -> None:
+    """New rows for a grid (its options are recomputed on each update: the dtype line must be refused again)."""
+    grid.update(_strings(columns, cells), selected_rows=selected, show_dtypes=False)
 
 
 class _Pager(w.HBox):
@@ -400,7 +405,7 @@ class ReconciliationExplorer(w.VBox):
             cells.append([self.fmt.date(r["booked_on"]), self.fmt.money(r["amount"], r["currency"]),
                           r["counterparty"] or "", r["reference"] or r["description"] or "",
                           names.get(r["account_id"], ""), status, candidate, why])
-        self.deposit_grid.update(_strings(DEPOSIT_COLUMNS, cells), selected_rows=[])
+        _show(self.deposit_grid, DEPOSIT_COLUMNS, cells, [])
         self._deposit_chosen()
 
     def _account_names(self) -> dict[int, str]:
@@ -443,7 +448,7 @@ class ReconciliationExplorer(w.VBox):
         if deposit is None:
             self.payment_rows = []
             self.payment_title.value = "<b>Candidates</b>: select a deposit"
-            self.payment_grid.update(_strings(PAYMENT_COLUMNS, []), selected_rows=[])
+            _show(self.payment_grid, PAYMENT_COLUMNS, [], [])
             self._show_difference()
             return
         text = self.search.value.strip() or None
@@ -459,7 +464,7 @@ class ReconciliationExplorer(w.VBox):
         cells = [[r["payment_id"], self.fmt.money(r["open_amount"], r["currency"]), r["payer"] or "",
                   r["reference"] or "", self.fmt.date(r["due_on"]), fit_words(r, self.fmt)] for r in rows]
         chosen = [i for i, r in enumerate(rows) if r["payment_id"] in first]
-        self.payment_grid.update(_strings(PAYMENT_COLUMNS, cells), selected_rows=chosen)
+        _show(self.payment_grid, PAYMENT_COLUMNS, cells, chosen)
         self._show_difference()
 
     def _show_difference(self) -> None:

@@ -35,7 +35,7 @@ def jobs_html(summary: pl.DataFrame, fmt: Formatter, hours: int) -> str:
                                                     ("partial", "partly failed")) if r[k]]
         rows.append([r["job"], fmt.moment(r["last_started"]), STATUS_WORDS.get(r["last_status"], r["last_status"]),
                      ", ".join(recent) or f"no run in {hours} hours"])
-    return table_html(JOB_COLUMNS, rows, empty="No job has run yet.", css_class="reconwb-jobs-table")
+    return table_html(JOB_COLUMNS, rows, empty="", css_class="reconwb-jobs-table")
 
 
 def runs_html(runs: pl.DataFrame, fmt: Formatter) -> str:
@@ -43,7 +43,7 @@ def runs_html(runs: pl.DataFrame, fmt: Formatter) -> str:
     rows = [[fmt.moment(r["started_at"]), r["job"], STATUS_WORDS.get(r["status"], r["status"]),
              _took(r["seconds"]), TRIGGER_WORDS.get(r["trigger"] or "", r["trigger"] or ""), r["error"] or ""]
             for r in runs.iter_rows(named=True)]
-    return table_html(RUN_COLUMNS, rows, empty="No job has run yet.", css_class="reconwb-runs-table")
+    return table_html(RUN_COLUMNS, rows, empty="", css_class="reconwb-runs-table")
 
 
 class JobsPanel(w.VBox):
@@ -56,7 +56,8 @@ class JobsPanel(w.VBox):
         self.verdict = w.HTML()
         self.per_job = w.HTML()
         self.runs = w.HTML()
-        super().__init__([self.verdict, self.per_job, w.HTML("<h4>Latest runs</h4>"), self.runs])
+        self.runs_title = w.HTML("<h4>Latest runs</h4>")
+        super().__init__([self.verdict, self.per_job, self.runs_title, self.runs])
         self.add_class("reconwb-jobs")
         self.refresh()
 
@@ -84,6 +85,7 @@ class JobsPanel(w.VBox):
         fmt = formatting.for_workspace(self.ws)
         self.per_job.value = jobs_html(summary, fmt, self.hours)
         self.runs.value = runs_html(runs, fmt)
+        self.runs_title.layout.display = "" if runs.height else "none"
 
     def _partial_errors(self, jobs: list[str]) -> list[str]:
         """Each partial job with what its last run named (which connections, why)."""

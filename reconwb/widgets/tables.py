@@ -39,9 +39,10 @@ def _rows(columns: Sequence[Column], rows: Iterable[Sequence[object]]) -> str:
 
 def table_html(columns: Sequence[Column], rows: Sequence[Sequence[object]], *, foot: Sequence[Sequence[object]] = (),
                empty: str = "nothing yet", css_class: str = "") -> str:
-    """The rows as an HTML table (every value escaped; `None` shows as a blank), or `empty` in italics."""
+    """The rows as an HTML table (every value escaped; `None` shows as a blank), or `empty` in italics (nothing
+    when `empty` is blank: a verdict above already said so)."""
     if not rows:
-        return f"<i>{html.escape(empty)}</i>"
+        return f"<i>{html.escape(empty)}</i>" if empty else ""
     head = "".join(_cell("th", c.header, c.numeric) for c in columns)
     tail = f"<tfoot>{_rows(columns, foot)}</tfoot>" if foot else ""
     return (f"{STYLE}<table class='reconwb-table {css_class}'><thead><tr>{head}</tr></thead>"

@@ -461,7 +461,10 @@ def test_an_analyst_reconciles_in_the_explorer_and_the_store_agrees(env, server,
     _row(page, "reconwb-candidates", "R-103").wait_for(state="detached", timeout=30_000)  # accepted: not open
     page.get_by_placeholder("search all open payments").fill("Birch")
     page.get_by_role("button", name="Search open payments").click()
-    _row(page, "reconwb-candidates", "R-104").wait_for(state="detached", timeout=30_000)  # the search's rows only
+    # the search's rows only, for this deposit (a row is selected by its place: click once the grid settled)
+    playwright_api.expect(page.get_by_text("open payments matching “Birch”")).to_be_visible(timeout=30_000)
+    playwright_api.expect(page.locator("table.reconwb-candidates tbody tr")).to_have_count(2, timeout=30_000)
+    page.wait_for_timeout(1000)
     _row(page, "reconwb-candidates", "R-105").click()
     playwright_api.expect(difference).to_contain_text("= €500.00", timeout=30_000)
     _row(page, "reconwb-candidates", "R-106").click()

@@ -580,21 +580,22 @@ class ReconciliationExplorer(w.VBox):
     def _note(self) -> str | None:
         return self.note.value.strip() or None
 
-    def accept_selected(self) -> dict[str, Any] | None:
-        """Accept the selected deposit's suggestion."""
+    def _selected_suggestion(self) -> str | None:
         deposit = self.selected_deposit
         if deposit is None or deposit.group_id is None:
             self.message.value = "Select a deposit that has a suggestion."
             return None
-        return self.accept(deposit.group_id)
+        return deposit.group_id
+
+    def accept_selected(self) -> dict[str, Any] | None:
+        """Accept the selected deposit's suggestion."""
+        group_id = self._selected_suggestion()
+        return self.accept(group_id) if group_id else None
 
     def reject_selected(self) -> dict[str, Any] | None:
         """Reject the selected deposit's suggestion (the engine will not propose that pair again)."""
-        deposit = self.selected_deposit
-        if deposit is None or deposit.group_id is None:
-            self.message.value = "Select a deposit that has a suggestion."
-            return None
-        return self.reject(deposit.group_id)
+        group_id = self._selected_suggestion()
+        return self.reject(group_id) if group_id else None
 
     def link_selected(self) -> dict[str, Any] | None:
         """Link the selected deposit to the selected payments by hand (in the order they are listed)."""

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from reconwb import settings
-from reconwb.matching.engine import ReconcileReport, reconcile_store
 from reconwb.redaction import redact_exception
 from reconwb.workspace import Workspace
+
+if TYPE_CHECKING:  # the engine (polars, scipy) loads on the first reconcile, not with every module that fetches
+    from reconwb.matching.engine import ReconcileReport
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def reconcile_now(ws: Workspace) -> ReconcileReport:
     with _draining:
         with ws.connect() as con:
             started = con.execute("SELECT now()").fetchall()[0][0]
+        from reconwb.matching.engine import reconcile_store
+
         report = reconcile_store(ws)
         if report.mode == "reconcile":
             with ws.connect() as con:  # what was queued before the run was part of it
@@ -61,6 +66,8 @@ def reconcile_now(ws: Workspace) -> ReconcileReport:
 
 
 def _drain(ws: Workspace) -> ReconcileReport | None:
+    from reconwb.matching.engine import reconcile_store
+
     total: ReconcileReport | None = None
     while True:
         with ws.connect() as con:

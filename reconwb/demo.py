@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconwb import banks, banners, connections, reports, resources, scaffold
+from reconwb import banks, banners, connections, demo_cases, reports, resources, scaffold
 from reconwb import serve as serving
 from reconwb.cli.admin import init_workspace
 from reconwb.errors import InvalidInput
@@ -177,6 +177,7 @@ def _imports(ws: Workspace) -> dict[str, Any]:
         done["payments.csv"] = payments.import_file(con, samples / "payments.csv")
         invoice_list = invoices.write_csv(ws.data_dir / "invoices.csv")
         done["invoices.csv"] = payments.import_file(con, invoice_list)
+        done["review cases"] = demo_cases.load(con, ws.data_dir / "imports")  # for the explorer
     return done
 
 

@@ -19,26 +19,44 @@ def png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def trend_figure(trend: pl.DataFrame, *, title: str = "Deposits: matched vs unmatched") -> Figure:
-    """Stacked bars of deposits per period by state (`reports.trend`)."""
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
-    ax = fig.add_subplot()
-    periods = trend["period"].unique().sort().to_list() if trend.height else []
-    bottom = [0] * len(periods)
-    for state, colour in STATE_COLOURS.items():
-        counts = dict(trend.filter(pl.col("state") == state).select("period", "deposits").iter_rows())
-        values = [counts.get(p, 0) for p in periods]
-        ax.bar([str(p) for p in periods], values, bottom=bottom, color=colour, label=state)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_title(title)
-    ax.set_ylabel("deposits")
-    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    if periods:
-        ax.legend(frameon=False)
-    else:
+STATE_LABELS = {"matched": "reconciled", "suggested": "waiting for review", "unmatched": "unmatched",
+                "pending": "pending at the bank"}
+MOST_CURRENCIES = 3  # one panel each; more would be unreadable at dashboard width
+
+
+def trend_figure(trend: pl.DataFrame, *, title: str = "Deposits per week: reconciled vs unmatched",
+                 locale: str = "en_US") -> Figure:
+    """Stacked bars of deposit MONEY per period by state (`reports.trend`), one panel per currency (the largest
+    MOST_CURRENCIES): amounts in different currencies cannot share a bar. Bar heights are floats, the only
+    place money becomes one: a pixel height, never a figure anybody reads (the axis says it in the locale)."""
+    from babel.numbers import format_compact_decimal
+
+    totals = (trend.group_by("currency").agg(pl.col("amount").sum()).sort("amount", descending=True)
+              if trend.height else trend)
+    currencies = totals["currency"].head(MOST_CURRENCIES).to_list() if trend.height else []
+    fig = Figure(figsize=(8, 2.6 * max(1, len(currencies))), layout="constrained")
+    if not currencies:
+        ax = fig.add_subplot()
+        ax.set_title(title)
         ax.text(0.5, 0.5, "no deposits yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([])
         ax.set_yticks([])
+        return fig
+    periods = trend["period"].unique().sort().to_list()
+    axes = fig.subplots(len(currencies), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, currency in zip(axes, currencies, strict=True):
+        mine = trend.filter(pl.col("currency") == currency)
+        bottom = [0.0] * len(periods)
+        for state, colour in STATE_COLOURS.items():
+            sums = dict(mine.filter(pl.col("state") == state).select("period", "amount").iter_rows())
+            values = [float(sums.get(p, 0)) for p in periods]
+            ax.bar([str(p) for p in periods], values, bottom=bottom, color=colour, label=STATE_LABELS[state])
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.set_ylabel(currency)
+        ax.yaxis.set_major_formatter(lambda v, _pos: format_compact_decimal(v, locale=locale, fraction_digits=1))
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    axes[0].set_title(title)
+    axes[0].legend(frameon=False, ncols=4, fontsize=8)
     return fig
 
 
@@ -53,9 +71,9 @@ def ageing_figure(ageing: pl.DataFrame, *, title: str = "Open items by age") -> 
         counts = ageing.filter(pl.col("item") == item).group_by("bucket").agg(pl.col("items").sum())
         lookup = dict(counts.iter_rows())
         ax.bar([x + offset for x in xs], [lookup.get(b, 0) for b in AGE_BUCKETS], width, color=colour,
-               label=f"open {item}s")
+               label="open invoices" if item == "payment" else "unmatched deposits")
     ax.set_xticks(list(xs), AGE_BUCKETS)
     ax.set_title(title)
-    ax.set_ylabel("items")
+    ax.set_ylabel("how many")
     ax.legend(frameon=False)
     return fig

@@ -32,6 +32,17 @@ _DEPOSIT_STATE = """
 """
 
 
+# An account as people know it: its name (with the last four characters of its IBAN or reference, as banks print
+# them, since two accounts are often both called "Current account"), else its IBAN, else the bank's reference.
+# Aggregators' references are UUIDs: those are shortened to their last four characters too.
+ACCOUNT_NAME_SQL = """CASE
+    WHEN nullif(trim(a.name), '') IS NOT NULL
+        THEN trim(a.name) || ' ··' || right(replace(coalesce(a.iban, a.external_ref), '-', ''), 4)
+    WHEN a.iban IS NOT NULL THEN a.iban
+    WHEN regexp_full_match(a.external_ref, '[0-9a-fA-F-]{32,36}') THEN 'account ··' || right(a.external_ref, 4)
+    ELSE a.external_ref END"""
+
+
 def _frame(ws: Workspace, sql: str, params: list[object] | None = None) -> pl.DataFrame:
     with ws.connect() as con:
         return frame(con, sql, params)
@@ -45,8 +56,9 @@ def _with_deposit_state(con: duckdb.DuckDBPyConnection) -> None:
 def _deposit_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return frame(
         con,
-        """
+        f"""
         SELECT coalesce(c.name, '?') AS connection, a.external_ref AS account, d.currency,
+               any_value(d.account_id) AS account_id, any_value({ACCOUNT_NAME_SQL}) AS account_name,
                count(*) FILTER (WHERE state = 'matched') AS matched,
                coalesce(sum(amount) FILTER (WHERE state = 'matched'), 0) AS matched_amount,
                count(*) FILTER (WHERE state = 'suggested') AS suggested,
@@ -93,15 +105,83 @@ def _headline(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     }
 
 
+def _money_headline(con: duckdb.DuckDBPyConnection, today: dt.date | None) -> pl.DataFrame:
+    """Per currency, in money: booked deposits and how much of them is reconciled, waiting for review and
+    unmatched (with the oldest unmatched booking day and its age), pending at the bank, and the invoices still
+    open with the amount still owed on them. Exact sums (DECIMAL), counts beside them."""
+    from reconwb.payments import PAID_SQL
+
+    today = today or dt.date.today()
+    return frame(
+        con,
+        f"""
+        WITH deposits AS (
+            SELECT currency,
+                   count(*) FILTER (WHERE state <> 'pending') AS deposits,
+                   coalesce(sum(amount) FILTER (WHERE state <> 'pending'), 0) AS deposits_amount,
+                   count(*) FILTER (WHERE state = 'matched') AS reconciled,
+                   coalesce(sum(amount) FILTER (WHERE state = 'matched'), 0) AS reconciled_amount,
+                   count(*) FILTER (WHERE state = 'suggested') AS review,
+                   coalesce(sum(amount) FILTER (WHERE state = 'suggested'), 0) AS review_amount,
+                   count(*) FILTER (WHERE state IN ('suggested', 'unmatched')) AS unmatched,
+                   coalesce(sum(amount) FILTER (WHERE state IN ('suggested', 'unmatched')), 0) AS unmatched_amount,
+                   min(booked_on) FILTER (WHERE state IN ('suggested', 'unmatched')) AS oldest_unmatched,
+                   count(*) FILTER (WHERE state = 'pending') AS pending,
+                   coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS pending_amount
+            FROM deposit_state GROUP BY currency
+        ), invoices AS (
+            SELECT p.currency, count(*) AS open_invoices, sum(p.amount - coalesce(m.paid, 0)) AS open_amount
+            FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
+            WHERE p.status IN ('open', 'partially_paid') GROUP BY p.currency
+        )
+        SELECT currency, coalesce(deposits, 0) AS deposits, coalesce(deposits_amount, 0) AS deposits_amount,
+               coalesce(reconciled, 0) AS reconciled, coalesce(reconciled_amount, 0) AS reconciled_amount,
+               coalesce(review, 0) AS review, coalesce(review_amount, 0) AS review_amount,
+               coalesce(unmatched, 0) AS unmatched, coalesce(unmatched_amount, 0) AS unmatched_amount,
+               oldest_unmatched, ?::DATE - oldest_unmatched AS oldest_unmatched_days,
+               coalesce(pending, 0) AS pending, coalesce(pending_amount, 0) AS pending_amount,
+               coalesce(open_invoices, 0) AS open_invoices, coalesce(open_amount, 0) AS open_amount
+        FROM deposits FULL JOIN invoices USING (currency)
+        ORDER BY coalesce(deposits_amount, 0) + coalesce(open_amount, 0) DESC, currency
+        """,
+        [today],
+    )
+
+
+def _balance_proof(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per account, the newest closing balance a statement stated, and what reconwb holds for the same period:
+    the statement's opening balance plus every booked line reconwb holds for the account from the statement's
+    first day to its closing day (whichever source brought it). A difference means a line is missing or extra."""
+    return frame(
+        con,
+        """
+        WITH latest AS (
+            SELECT * FROM account_balances
+            QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY closing_on DESC, recorded_at DESC) = 1
+        )
+        SELECT account_id, currency, closing_on, closing, opening, held, closing - held AS difference
+        FROM (SELECT b.*, b.opening + coalesce((SELECT sum(t.amount) FROM transactions t
+                                                WHERE t.account_id = b.account_id AND t.status <> 'pending'
+                                                  AND t.booked_on BETWEEN b.period_from AND b.closing_on), 0) AS held
+              FROM latest b WHERE b.opening IS NOT NULL)
+        UNION ALL
+        SELECT b.account_id, b.currency, b.closing_on, b.closing, NULL, NULL, NULL
+        FROM latest b WHERE b.opening IS NULL
+        ORDER BY account_id
+        """,
+    )
+
+
 def _trend(con: duckdb.DuckDBPyConnection, every: str, since: dt.date | None) -> pl.DataFrame:
     if every not in ("day", "week", "month"):
         raise ValueError(f"every must be day, week or month, not {every!r}")
     return frame(
         con,
         f"""
-        SELECT date_trunc('{every}', booked_on)::DATE AS period, state, count(*) AS deposits, sum(amount) AS amount
+        SELECT date_trunc('{every}', booked_on)::DATE AS period, state, currency, count(*) AS deposits,
+               sum(amount) AS amount
         FROM deposit_state WHERE ? IS NULL OR booked_on >= ?
-        GROUP BY ALL ORDER BY period, state
+        GROUP BY ALL ORDER BY period, state, currency
         """,
         [since, since],
     )
@@ -152,7 +232,8 @@ def headline(ws: Workspace) -> dict[str, int]:
 
 
 def trend(ws: Workspace, *, every: str = "week", since: dt.date | None = None) -> pl.DataFrame:
-    """Deposits per period (day, week or month) by state: the "matched vs unmatched over time" plot."""
+    """Deposits per period (day, week or month), state and currency, counted and summed: the "reconciled vs
+    unmatched over time" plot."""
     with ws.connect() as con:
         _with_deposit_state(con)
         return _trend(con, every, since)
@@ -171,6 +252,8 @@ class Overview:
     """Everything the totals panel shows, from one pass over the deposits."""
 
     headline: dict[str, int]
+    money: pl.DataFrame  # `_money_headline`: per currency, in money
+    balances: pl.DataFrame  # `_balance_proof`: per account with a stated closing balance
     deposit_totals: pl.DataFrame
     payment_totals: pl.DataFrame
     trend: pl.DataFrame
@@ -182,7 +265,8 @@ def overview(ws: Workspace, *, every: str = "week", today: dt.date | None = None
     computed once instead of four times (what makes a 1M-transaction dashboard render quickly)."""
     with ws.connect() as con:
         _with_deposit_state(con)
-        return Overview(_headline(con), _deposit_totals(con), _payment_totals(con), _trend(con, every, None),
+        return Overview(_headline(con), _money_headline(con, today), _balance_proof(con), _deposit_totals(con),
+                        _payment_totals(con), _trend(con, every, None),
                         _ageing(con, today))
 
 

@@ -43,6 +43,12 @@ def _url(value: str) -> str:
     return http_url(value).rstrip("/")
 
 
+def _locale(value: str) -> str:
+    from reconwb.formatting import check_locale
+
+    return check_locale(value)
+
+
 # name -> (default, validator, what it is for)
 SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
     "operation_mode": (
@@ -65,6 +71,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], str], str]] = {
     # no default: a real workspace must never talk to the simulator by accident
     "aggregator_url": ("", _url, "base URL of the open-banking aggregator API (not set until configured)"),
     "webhook_retention_days": ("90", _positive_int, "days the delivery log keeps delivered messages and attempts"),
+    "locale": ("en_US", _locale, "how screens write money, dates and numbers (en_US, en_GB, de_DE, fr_CH...)"),
     "smtp_host": ("localhost", _text, "SMTP server for e-mail notifications"),
     "smtp_port": ("25", _positive_int, "SMTP port"),
     "smtp_from": ("reconwb@localhost", _text, "sender address of e-mail notifications"),

@@ -18,7 +18,7 @@ from reconwb.workspace import Workspace
 def test_every_kind_ships_inside_the_package() -> None:
     package = Path(resources.__file__).parent
     for kind, expected in [(resources.JOBS, {"sync", "reconcile", "deliver_webhooks", "pipeline"}),
-                           (resources.DASHBOARDS, {"reconciliation", "connections"}),
+                           (resources.DASHBOARDS, {"reconciliation", "connections", "explorer"}),
                            (resources.NOTEBOOKS, {"getting_started", "explore", "manage_connections"})]:
         folder = resources.builtin_dir(kind)
         assert folder.is_relative_to(package) and set(resources.names(kind)) >= expected

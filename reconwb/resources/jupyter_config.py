@@ -5,15 +5,26 @@ finds it with `reconwb.resources.jupyter_config()`), with the workspace folder a
 authentication stays on: every page, the dashboards included, needs the server's token (`reconwb serve --token`,
 or a random one it prints).
 
-Preheated kernels are deliberately OFF. Voila (0.5) pre-heats kernels only when it runs as its own `voila`
-application; as a server extension of this one server its render handler has no kernel pool (the setting is
-silently ignored, see `voila/handler.py`: "For server extension case", pool size 0). It would also be wrong for
-these dashboards: a pre-heated kernel executes the notebook before anyone asks, so its banners describe the
-store as it was when the kernel warmed up (a bank disabled since then would show no banner). Each page view
-therefore runs its notebook in a fresh kernel; `bench/bench_dashboards.py` measures what that costs.
-Progressive rendering is on instead: each cell's widgets appear as soon as the cell ran, so the banners (the first
-cell) show before the totals over a large store are computed.
+Where a page's time went (bench/bench_dashboards.py, 2 shared cores): starting its kernel about 1 s, importing
+reconwb's widgets in it 0.5-3 s (the widgets package used to import the explorer, the matching engine, scipy
+and matplotlib for every page), the report queries 0.02-0.4 s. Three changes, each measured there:
+
+- Lighter imports: `reconwb.widgets` loads its names on first use, the engine loads when a reconcile runs,
+  matplotlib when a plot is drawn, and the reconciliation page imports each panel in the cell that shows it
+  (the banners need only the store and ipywidgets).
+- A pool of warm kernels (`reconwb.server.kernel_pool.PooledKernelManager`): started and with the widget
+  imports done, but the notebook NOT executed. Voila's own pre-heating is OFF and stays off: as a server
+  extension of this one server its render handler has no kernel pool (the setting is silently ignored, see
+  `voila/handler.py`: "For server extension case", pool size 0), and it would be wrong for these dashboards: a
+  pre-heated kernel executes the notebook before anyone asks, so its banners would describe the store as it was
+  when the kernel warmed up (a bank disabled since then would show no banner). A pooled kernel runs the
+  notebook when the page is asked for, so the page shows the store at request time. `RECONWB_KERNEL_POOL` sets
+  how many wait (default 2; each holds about 150 MB; 0 switches the pool off).
+- Progressive rendering: each cell's widgets appear as soon as the cell ran, so the banners (the first cell)
+  show before the totals over a large store are computed.
 """
+
+import os
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
@@ -29,6 +40,10 @@ c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring
 c.VoilaConfiguration.progressive_rendering = True  # banners first, totals when ready
+
+# warm kernels for the dashboard pages (see the module docstring)
+c.ServerApp.kernel_manager_class = "reconwb.server.kernel_pool.PooledKernelManager"
+c.PooledKernelManager.pool_size = int(os.environ.get("RECONWB_KERNEL_POOL", "2"))
 
 # A dashboard tab that is closed without Voila's shutdown call leaves an idle kernel: cull it after an hour.
 # Connected kernels (open notebooks, open dashboards) are never culled.

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from reconwb import accounts, banks, connections, jsonutil, lifecycle
+from reconwb import accounts, balances, banks, connections, jsonutil, lifecycle
 from reconwb.errors import Conflict
 from reconwb.statements import parse
 from reconwb.statements.csv import CsvMapping
@@ -72,6 +72,8 @@ def store(
         frames = []
         for st in statements:
             frames.append(_with_account_ids(con, conn.connection_id, st, default_ref=connection, notices=warnings))
+            if st.closing is not None and frames[-1].height:  # the balance proof on the dashboard
+                balances.record(con, int(frames[-1]["account_id"][0]), st, source=name)
         if frames:  # one bulk pass for every account in the file
             total = ingest(con, None, pl.concat(frames), source="statement", source_ref=name)
         con.execute(

@@ -39,7 +39,8 @@ class AccountSelection(w.VBox):
         self.connection = connection
         self.on_updated = on_updated
         self.password = w.Password(description="Password", placeholder="leave empty to keep the current one")
-        self.apply = w.Button(description="Apply update", button_style="primary", icon="check")
+        self.apply = w.Button(description="Apply update", button_style="primary", icon="check",
+                                layout=w.Layout(width="auto"))
         self.message = w.HTML()
         self.verdict = w.HTML()
         self.prompt_box = w.VBox()  # a one-time code the bank asks for during the check
@@ -116,7 +117,7 @@ class UpdatePicker(w.VBox):
         self.ws = ws
         self.on_updated = on_updated
         self.choice = w.Dropdown(description="Connection")
-        self.open_button = w.Button(description="Update connection", icon="pencil")
+        self.open_button = w.Button(description="Update connection", icon="pencil", layout=w.Layout(width="auto"))
         self.form = w.VBox()
         self.open_button.on_click(lambda _b: self.open_form())
         super().__init__([w.HBox([self.choice, self.open_button]), self.form])

@@ -22,7 +22,8 @@ class AddConnectionForm(w.VBox):
         self.username = w.Text(description="Username")
         self.portal_url = w.Text(description="Portal URL", placeholder="(optional) another base URL")
         self.login_mode = w.ToggleButtons(options=list(connections.LOGIN_MODES), description="Login")
-        self.add = w.Button(description="Add connection", button_style="primary", icon="plus")
+        self.add = w.Button(description="Add connection", button_style="primary", icon="plus",
+                              layout=w.Layout(width="auto"))
         self.message = w.HTML()
         self.add.on_click(self._add)
         super().__init__([

@@ -65,7 +65,8 @@ class BannerPanel(w.VBox):
         )
         if not banner.action:
             return text
-        button = w.Button(description=banner.action, button_style="warning" if banner.level != "info" else "info")
+        button = w.Button(description=banner.action, button_style="warning" if banner.level != "info" else "info",
+                           layout=w.Layout(width="auto", min_width="max-content"))
         button.on_click(lambda _b, a=banner.action, c=banner.connection: self.act(a, c))
         self.buttons[(banner.connection, banner.action)] = button
         return w.HBox([text, button], layout=w.Layout(align_items="center"))

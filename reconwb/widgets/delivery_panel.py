@@ -6,12 +6,18 @@ import html
 
 import ipywidgets as w
 
-from reconwb import reports
-from reconwb.widgets.jobs_panel import minutes
-from reconwb.widgets.totals import frame_html
+from reconwb import formatting, reports
+from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
 HEALTH_ORDER = ("failing", "disabled", "backlog", "healthy")
+HEALTH_WORDS = {"failing": "failing", "disabled": "switched off", "backlog": "behind", "healthy": "healthy"}
+
+
+def columns(hours: int) -> tuple[Column, ...]:
+    return (Column("Endpoint"), Column("Health"), Column("Waiting", True), Column("Delivered", True),
+            Column("Given up", True), Column(f"Tries, last {hours} hours", True), Column("Last try"),
+            Column("Note"))
 
 
 class DeliveryPanel(w.VBox):
@@ -43,4 +49,12 @@ class DeliveryPanel(w.VBox):
             f"<div class='reconwb-deliveries-verdict' style='border-left:6px solid {colour};padding:4px 10px'>"
             f"{html.escape(text)}</div>"
         )
-        self.table.value = frame_html(minutes(health), empty="no endpoints")
+        fmt = formatting.for_workspace(self.ws)
+        rows = [[r["url"], HEALTH_WORDS.get(r["health"], r["health"]), fmt.count(r["pending"]),
+                 fmt.count(r["delivered"]), fmt.count(r["dead"]),
+                 f"{fmt.count(r['succeeded'])} of {fmt.count(r['attempts'])} delivered" if r["attempts"] else "none",
+                 " ".join(p for p in (fmt.moment(r["last_attempt"]), r["last_outcome"] or "") if p),
+                 r["disabled_reason"] or ""]
+                for r in health.iter_rows(named=True)]
+        self.table.value = table_html(columns(self.hours), rows, empty="",
+                                      css_class="reconwb-deliveries-table")

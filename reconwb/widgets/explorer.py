@@ -1,9 +1,16 @@
-"""The reconciliation explorer: open deposits and open payments side by side, suggestions with their evidence,
-and the decisions a person makes on them (accept, reject, link by hand, unlink, bulk accept).
+"""The bank-reconciliation explorer: one row per open deposit with its best candidate and why, the candidates of
+the selected deposit ranked beside it, the difference of what is selected shown live, and one-click decisions.
 
-Every list is one page fetched through `reconwb.matching`'s paged views, with the filters applied in DuckDB, so
-the explorer opens as fast on a million transactions as on a hundred. Every decision goes through the
-`reconwb.matching` functions, so it is one transaction with its events and an audit row naming the actor.
+The grid is itables' `ITable` widget (an anywidget around DataTables; `pip install itables[widget]`). Chosen over
+ipydatagrid because it is maintained (monthly releases), renders real DOM table rows, so a person's browser
+search, screen readers and our Playwright tests can read and click them, while ipydatagrid draws on a canvas
+that neither can read; it sorts and searches in the browser, and its `selected_rows` trait tells the kernel what
+was clicked (a plain click toggles a row: no Ctrl-click to learn).
+
+Every list is one page read with the filters applied in DuckDB, so the explorer opens as fast on a million
+deposits as on a hundred. Every decision goes through `reconwb.matching` (`accept`, `reject`, `link`, `unlink`):
+one transaction each, with its events and an audit row naming the actor. Money is written by
+`reconwb.formatting` in the workspace's locale; differences are computed on Decimals.
 """
 
 from __future__ import annotations
@@ -12,23 +19,27 @@ import getpass
 import html
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import ipywidgets as w
 import polars as pl
 
-from reconwb import matching, money, plots, reports
+from reconwb import formatting, matching, plots, reports
 from reconwb.errors import InvalidInput, ReconwbError
+from reconwb.formatting import Formatter
+from reconwb.payments import PAID_SQL
 from reconwb.widgets.messages import error_html
 from reconwb.widgets.reconcile_now import ReconcileNowButton
+from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
-EVIDENCE_FIELDS = (
-    ("reference", "reference"), ("reference_level", "reference match"), ("amount_fit", "amount"),
-    ("amount_difference_cents", "difference (cents)"), ("payer", "payer"), ("date", "date"),
-    ("days_from_due", "days from due"),
-)
+DEPOSIT_COLUMNS = ("Booked", "Amount", "From", "Text", "Account", "Status", "Best candidate", "Why")
+PAYMENT_COLUMNS = ("Invoice", "Open amount", "Payer", "Reference", "Due", "Why it may fit")
+CANDIDATES = 25  # ranked candidates shown for a deposit
+PAYER_ALIKE = 0.85  # payer names at least this alike (Jaro-Winkler) are called the same payer
+ALL_ACCOUNTS = 0  # the account filter's "all accounts" (a Dropdown shows None as a blank)
 
 
 def default_actor() -> str:
@@ -40,8 +51,8 @@ def default_actor() -> str:
 
 
 def parse_amount(text: str, label: str) -> Decimal | None:
-    """A filter amount typed by a person (blank: no bound)."""
-    text = text.strip().replace("'", "").replace(",", "")
+    """A filter amount typed by a person (blank: no bound; grouping characters allowed)."""
+    text = text.strip().replace("'", "").replace(",", "").replace("\u2019", "")
     if not text:
         return None
     try:
@@ -59,49 +70,113 @@ def _evidence(evidence: Any) -> dict[str, Any]:
     return evidence if isinstance(evidence, dict) else {}
 
 
-def evidence_rows(evidence: Any) -> list[dict[str, Any]]:
-    """The per-link, per-field scores a suggestion was made on (`match_groups.evidence`)."""
-    return [link for link in _evidence(evidence).get("links", []) if isinstance(link, dict)]
+def explanation(evidence: Any) -> str:
+    """Why the engine (or a person) made the match, in the words it stored; blank when none was recorded."""
+    return str(_evidence(evidence).get("explanation") or "")
 
 
 def explanation_html(evidence: Any) -> str:
-    """Why the match was made, in words (which alias, fee or rate included), or nothing when none was recorded."""
-    said = _evidence(evidence).get("explanation")
-    return f"<div class='reconwb-explanation'><i>why:</i> {html.escape(str(said))}</div>" if said else ""
+    """`explanation` as a line of HTML, or nothing."""
+    said = explanation(evidence)
+    return f"<div class='reconwb-explanation'><i>why:</i> {html.escape(said)}</div>" if said else ""
 
 
 def evidence_html(evidence: Any) -> str:
-    """Why, in words, then the confidence breakdown as a small table: one row per link, one column per field the
-    rule scored."""
-    rows = evidence_rows(evidence)
-    if not rows:
-        return explanation_html(evidence) + "<i>no field evidence recorded</i>"
-    head = "".join(f"<th style='padding:0 6px'>{label}</th>" for _key, label in EVIDENCE_FIELDS)
-    body = "".join(
-        f"<tr><td style='padding:0 6px'>#{html.escape(str(r.get('txn_id')))} &rarr; "
-        f"{html.escape(str(r.get('payment_id')))}</td>"
-        + "".join(f"<td style='padding:0 6px'>{html.escape(_fmt(r.get(key)))}</td>" for key, _label in EVIDENCE_FIELDS)
-        + "</tr>"
-        for r in rows
+    """Why, in words; says so when nothing was recorded (a match made before explanations were kept)."""
+    return explanation_html(evidence) or "<i>no field evidence recorded</i>"
+
+
+def fit_words(row: dict[str, Any], fmt: Formatter) -> str:
+    """Why a payment may be what a deposit pays, in words: reference, amount, payer, timing."""
+    said = []
+    if row.get("reference_quoted"):
+        said.append("reference quoted")
+    gap = row["deposit_amount"] - row["open_amount"]
+    if gap == 0:
+        said.append("same amount")
+    else:
+        said.append(f"deposit {fmt.money(abs(gap), row['currency'])} {'less' if gap < 0 else 'more'}")
+    alike = row.get("payer_alike") or 0.0
+    if alike >= PAYER_ALIKE:
+        said.append("same payer")
+    elif alike >= 0.6:
+        said.append(f"payer name {alike:.0%} alike")
+    if row.get("days_from_due") is not None:
+        days = int(row["days_from_due"])
+        said.append("booked on the due day" if days == 0 else
+                    f"booked {formatting.age(abs(days))} {'after' if days > 0 else 'before'} due")
+    return ", ".join(said)
+
+
+_CANDIDATES_SQL = """
+    WITH pairs AS (
+        SELECT t.txn_id, t.amount AS deposit_amount, p.payment_id, p.amount - coalesce(m.paid, 0) AS open_amount,
+               p.currency, p.payer, p.reference, p.due_on,
+               (p.reference IS NOT NULL AND length(p.reference) >= 4
+                AND (strpos(upper(coalesce(t.reference, '')), upper(p.reference)) > 0
+                     OR strpos(upper(coalesce(t.description, '')), upper(p.reference)) > 0)) AS reference_quoted,
+               jaro_winkler_similarity(lower(coalesce(p.payer, '')), lower(coalesce(t.counterparty, '')))
+                   AS payer_alike,
+               t.booked_on - p.due_on AS days_from_due
+        FROM transactions t
+        JOIN payments p ON p.currency = t.currency AND p.status IN ('open', 'partially_paid')
+        LEFT JOIN (PAID) m USING (payment_id)
+        WHERE list_contains(?, t.txn_id) WHERE_MORE
+    ), ranked AS (
+        SELECT *, row_number() OVER (
+            PARTITION BY txn_id
+            ORDER BY reference_quoted DESC, open_amount = deposit_amount DESC, payer_alike >= ALIKE DESC,
+                     abs(deposit_amount - open_amount), payer_alike DESC, payment_id) AS rank
+        FROM pairs
     )
-    return (explanation_html(evidence)
-            + f"<table class='reconwb-evidence' style='font-size:0.85em'><thead><tr><th>link</th>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    SELECT * EXCLUDE (rank) FROM ranked WHERE rank <= ? ORDER BY txn_id, rank
+"""
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return money.display(value)
+def candidates(ws: Workspace, txn_ids: list[int], *, limit: int = CANDIDATES, text: str | None = None) -> pl.DataFrame:
+    """Open payments in each deposit's currency, best first: its reference quoted, the same amount, the same
+    payer, then the closest amount. `text` searches every open payment (id, reference, payer) instead."""
+    if not txn_ids:
+        return pl.DataFrame()
+    where, params = matching.Filters(text=text).sql("p", "due_on", ("payment_id", "reference", "payer"),
+                                                    account=False)
+    with ws.connect() as con:
+        sql = (_CANDIDATES_SQL.replace("(PAID)", f"({PAID_SQL})").replace("WHERE_MORE", where)
+               .replace("ALIKE", str(PAYER_ALIKE)))
+        return con.sql(sql, params=[txn_ids, *params, limit]).pl()
 
 
-def _label(*parts: Any, width: tuple[int, ...]) -> str:
-    """One list line: the parts cut to their widths, " · " between them (browsers collapse padding in a list)."""
-    cut = (str(p)[:n] if len(str(p)) <= n else str(p)[: n - 1] + "…" for p, n in zip(parts, width, strict=True)
-           if p not in (None, ""))
-    return " · ".join(cut)
+def suggested_for(ws: Workspace, txn_ids: list[int]) -> pl.DataFrame:
+    """The suggestions waiting on these deposits, one row per link, best first."""
+    if not txn_ids:
+        return pl.DataFrame()
+    with ws.connect() as con:
+        return con.sql(
+            """
+            SELECT x.txn_id, g.group_id, g.confidence, g.evidence, x.payment_id, p.payer, p.currency,
+                   x.amount AS linked_amount
+            FROM match_groups g JOIN matches x USING (group_id) JOIN payments p USING (payment_id)
+            WHERE g.status = 'suggested' AND list_contains(?, x.txn_id)
+            ORDER BY x.txn_id, g.confidence DESC, g.group_id, x.payment_id
+            """,
+            params=[txn_ids],
+        ).pl()
+
+
+def _strings(columns: tuple[str, ...], rows: list[list[str]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
+
+
+def _grid(columns: tuple[str, ...], *, multi: bool, css: str) -> Any:
+    from itables.widget import ITable
+
+    return ITable(_strings(columns, []), select={"style": "multi" if multi else "single"}, paging=False,
+                  showIndex=False, show_dtypes=False, classes=f"display compact {css}", style="width:100%")
+
+
+def _show(grid: Any, columns: tuple[str, ...], cells: list[list[str]], selected: list[int]) -> None:
+    """New rows for a grid (its options are recomputed on each update: the dtype line must be refused again)."""
+    grid.update(_strings(columns, cells), selected_rows=selected, show_dtypes=False)
 
 
 class _Pager(w.HBox):
@@ -111,8 +186,8 @@ class _Pager(w.HBox):
         self.page = 0
         self.has_next = False
         self.on_change = on_change
-        self.prev = w.Button(description="◀ Previous", disabled=True, layout=w.Layout(width="110px"))
-        self.next = w.Button(description="Next ▶", disabled=True, layout=w.Layout(width="110px"))
+        self.prev = w.Button(description="◀ Previous", disabled=True, layout=w.Layout(width="auto"))
+        self.next = w.Button(description="Next ▶", disabled=True, layout=w.Layout(width="auto"))
         self.label = w.Label("page 1")
         self.prev.on_click(lambda _b: self.turn(-1))
         self.next.on_click(lambda _b: self.turn(1))
@@ -130,65 +205,108 @@ class _Pager(w.HBox):
 
 
 class PlotsPanel(w.VBox):
-    """Matched vs unmatched over time and the ageing of open items; drawn on demand (they read every deposit)."""
+    """Reconciled vs unmatched money over time and the ageing of open items; drawn on demand (they read every
+    deposit)."""
 
     def __init__(self, ws: Workspace, *, every: str = "week", draw: bool = True) -> None:
         self.ws = ws
-        self.every = w.ToggleButtons(options=["day", "week", "month"], value=every, description="Per")
+        self.every = w.ToggleButtons(options=[("per day", "day"), ("per week", "week"), ("per month", "month")],
+                                     value=every)
         self.trend_image = w.Image(format="png", layout=w.Layout(width="49%"))
         self.ageing_image = w.Image(format="png", layout=w.Layout(width="49%"))
-        self.draw = w.Button(description="Draw", icon="bar-chart")
-        self.draw.on_click(lambda _b: self.refresh())
         self.every.observe(lambda _c: self.refresh(), names="value")
         self.drawn = False
-        super().__init__([w.HBox([self.every, self.draw]), w.HBox([self.trend_image, self.ageing_image])])
+        super().__init__([self.every, w.HBox([self.trend_image, self.ageing_image])])
         if draw:
             self.refresh()
 
     def refresh(self) -> None:
-        self.trend_image.value = plots.png(plots.trend_figure(reports.trend(self.ws, every=self.every.value)))
+        locale = formatting.for_workspace(self.ws).locale
+        title = f"Deposits per {self.every.value}: reconciled vs unmatched"
+        self.trend_image.value = plots.png(plots.trend_figure(reports.trend(self.ws, every=self.every.value),
+                                                              title=title, locale=locale))
         self.ageing_image.value = plots.png(plots.ageing_figure(reports.ageing(self.ws)))
         self.drawn = True
 
 
+@dataclass(frozen=True)
+class Deposit:
+    """A deposit row as the explorer holds it (the grid shows its text)."""
+
+    txn_id: int
+    amount: Decimal
+    currency: str
+    pending: bool
+    group_id: str | None  # its best suggestion, if any
+    suggested: tuple[str, ...]  # the payments that suggestion links
+
+
 class ReconciliationExplorer(w.VBox):
-    """Open items, suggestions and matches of one workspace, for one person (`actor`, named in the audit log)."""
+    """Open deposits, their candidates, suggestions and matches of one workspace, for one person (`actor`, named
+    in the audit log)."""
 
     def __init__(self, ws: Workspace, *, actor: str | None = None, page_size: int = 25) -> None:
         self.ws = ws
         self.actor = actor or default_actor()
         self.page_size = page_size
+        self.fmt = formatting.for_workspace(ws)
         self.message = w.HTML()
+        self.message.add_class("reconwb-explorer-message")
         # filters
-        self.account = w.Dropdown(description="Account", options=[("all accounts", None)])
+        self.account = w.Dropdown(description="Account", options=[("all accounts", ALL_ACCOUNTS)],
+                                  value=ALL_ACCOUNTS)
         self.date_from = w.DatePicker(description="From")
         self.date_to = w.DatePicker(description="To")
         self.amount_min = w.Text(description="Amount ≥", placeholder="e.g. 100.00", layout=w.Layout(width="220px"))
         self.amount_max = w.Text(description="Amount ≤", layout=w.Layout(width="220px"))
         self.text = w.Text(description="Text", placeholder="reference, payer, description…")
-        self.apply = w.Button(description="Apply filters", button_style="primary", icon="filter")
-        self.clear = w.Button(description="Clear")
+        self.apply = w.Button(description="Apply filters", button_style="primary", icon="filter",
+                              layout=w.Layout(width="auto"))
+        self.clear = w.Button(description="Clear", layout=w.Layout(width="auto"))
         self.apply.on_click(lambda _b: self.apply_filters())
         self.clear.on_click(lambda _b: self.clear_filters())
         self.filters = matching.Filters()
-        # open items, side by side
-        rows = min(page_size, 15)
-        self.deposits = w.SelectMultiple(rows=rows, layout=w.Layout(width="99%"))
-        self.pending = w.HTML()  # lines the bank has not booked yet: not unmatched, not matched until booked
-        self.payments = w.SelectMultiple(rows=rows, layout=w.Layout(width="99%"))
+        # deposits and their candidates
+        self.rows: list[Deposit] = []
+        self.deposit_grid = _grid(DEPOSIT_COLUMNS, multi=False, css="reconwb-deposits")
         self.deposit_pager = _Pager(self.refresh_deposits)
-        self.payment_pager = _Pager(self.refresh_payments)
+        self.payment_rows: list[dict[str, Any]] = []
+        self.payment_grid = _grid(PAYMENT_COLUMNS, multi=True, css="reconwb-candidates")
+        self.payment_title = w.HTML("<b>Candidates</b>: select a deposit")
+        self.search = w.Text(placeholder="search all open payments: invoice, reference or payer",
+                             layout=w.Layout(width="420px"))
+        self.search_button = w.Button(description="Search open payments", icon="search",
+                                      layout=w.Layout(width="auto"))
+        self.search_button.on_click(lambda _b: self._guard(self.refresh_candidates))
+        self.difference = w.HTML()
+        self.difference.add_class("reconwb-difference")
         self.note = w.Text(description="Note", placeholder="why (goes to the audit log)")
-        self.write_off = w.Checkbox(value=False, description="Write off the difference as a fee", indent=False)
-        self.link_button = w.Button(description="Link selected", icon="link", button_style="success")
+        self.write_off = w.Checkbox(value=False, description="Write off the difference as a fee", indent=False,
+                                    layout=w.Layout(width="auto"))
+        self.accept_button = w.Button(description="Accept suggestion", icon="check", button_style="success",
+                                      disabled=True, layout=w.Layout(width="auto"))
+        self.reject_button = w.Button(description="Reject suggestion", icon="times", button_style="danger",
+                                      disabled=True, layout=w.Layout(width="auto"))
+        self.link_button = w.Button(description="Link selected", icon="link", button_style="primary",
+                                    disabled=True, layout=w.Layout(width="auto"))
+        self.accept_button.on_click(lambda _b: self.accept_selected())
+        self.reject_button.on_click(lambda _b: self.reject_selected())
         self.link_button.on_click(lambda _b: self.link_selected())
-        # suggestions
-        self.suggestion_rows = w.VBox()
-        self.suggestion_pager = _Pager(self.refresh_suggestions)
-        self.threshold = w.FloatSlider(value=0.9, min=0.5, max=1.0, step=0.01, description="Threshold",
-                                       readout_format=".2f")
-        self.bulk_button = w.Button(description="Accept all at or above", icon="check-double", button_style="warning")
-        self.bulk_button.on_click(lambda _b: self.bulk_accept())
+        self.deposit_grid.observe(lambda _c: self._guard(self._deposit_chosen), names="selected_rows")
+        self.payment_grid.observe(lambda _c: self._show_difference(), names="selected_rows")
+        # bulk accept with a preview
+        band = _suggest_band()
+        self.threshold = w.FloatSlider(value=band, min=0.0, max=1.0, step=0.01, readout_format=".0%",
+                                       description="Sure at least", style={"description_width": "initial"})
+        self.preview_button = w.Button(description="Preview bulk accept", icon="list",
+                                       layout=w.Layout(width="auto"))
+        self.confirm_button = w.Button(description="Accept these", icon="check-double", button_style="warning",
+                                       disabled=True, layout=w.Layout(width="auto"))
+        self.preview = w.HTML()
+        self.previewed: list[str] = []
+        self.preview_button.on_click(lambda _b: self._guard(self.preview_bulk))
+        self.confirm_button.on_click(lambda _b: self.confirm_bulk())
+        self.threshold.observe(lambda _c: self._forget_preview(), names="value")
         # matches
         self.match_rows = w.VBox()
         self.match_pager = _Pager(self.refresh_matches)
@@ -200,25 +318,29 @@ class ReconciliationExplorer(w.VBox):
             w.HBox([self.date_from, self.date_to]),
             w.HBox([self.amount_min, self.amount_max, self.apply, self.clear]),
         ])
-        open_items = w.VBox([
-            w.HBox([
-                w.VBox([w.HTML("<b>Unmatched deposits</b>"), self.deposits, self.deposit_pager, self.pending],
-                       layout=w.Layout(width="50%")),
-                w.VBox([w.HTML("<b>Open payments</b>"), self.payments, self.payment_pager],
-                       layout=w.Layout(width="50%")),
-            ]),
-            w.HTML("Select one deposit and one or more payments (or several deposits and one payment), then link."),
-            w.HBox([self.note, self.write_off, self.link_button]),
+        review = w.VBox([
+            w.HTML("<b>Open deposits</b> (newest first; click one to see its candidates)"),
+            self.deposit_grid, self.deposit_pager,
+            self.payment_title, w.HBox([self.search, self.search_button]), self.payment_grid,
+            self.difference,
+            w.HBox([self.accept_button, self.reject_button, self.link_button, self.write_off],
+                   layout=w.Layout(flex_flow="row wrap")),
+            self.note,
         ])
-        suggestions = w.VBox([w.HBox([self.threshold, self.bulk_button]), self.suggestion_rows,
-                              self.suggestion_pager])
+        bulk = w.VBox([
+            w.HTML("Accept every suggestion the filters show that the engine is at least this sure of. The"
+                   " preview lists exactly what will be accepted."),
+            w.HBox([self.threshold, self.preview_button, self.confirm_button], layout=w.Layout(flex_flow="row wrap")),
+            self.preview,
+        ])
         matches = w.VBox([self.match_rows, self.match_pager])
-        self.tabs = w.Tab(children=[open_items, suggestions, matches, self.plots])
-        for i, title in enumerate(("Open items", "Suggestions", "Matches", "Plots")):
+        self.tabs = w.Tab(children=[review, bulk, matches, self.plots])
+        for i, title in enumerate(("Deposits to reconcile", "Bulk accept", "Matches", "Plots")):
             self.tabs.set_title(i, title)
         self.tabs.observe(self._tab_changed, names="selected_index")
         self.reconcile_now = ReconcileNowButton(ws, on_done=self.refresh)
-        super().__init__([filters, self.reconcile_now, self.tabs, self.message])
+        super().__init__([filters, self.reconcile_now, self.message, self.tabs])
+        self.add_class("reconwb-explorer")
         self._load_accounts()
         self.refresh()
 
@@ -227,67 +349,149 @@ class ReconciliationExplorer(w.VBox):
     def _load_accounts(self) -> None:
         with self.ws.connect() as con:
             found = con.execute(
-                "SELECT a.account_id, coalesce(c.name, '?'), a.external_ref, coalesce(a.currency, '')"
+                f"SELECT a.account_id, coalesce(c.name, '?'), {reports.ACCOUNT_NAME_SQL}, coalesce(a.currency, '')"
                 " FROM accounts a LEFT JOIN connections c USING (connection_id) ORDER BY 2, 3"
             ).fetchall()
-        self.account.options = [("all accounts", None)] + [
-            (f"{name} · {ref} {currency}".strip(), int(account_id)) for account_id, name, ref, currency in found
+        self.account.options = [("all accounts", ALL_ACCOUNTS)] + [
+            (f"{name} ({currency}) · {conn}" if currency else f"{name} · {conn}", int(account_id))
+            for account_id, conn, name, currency in found
         ]
 
     def refresh(self) -> None:
         """Re-read every list at its current page."""
+        self.fmt = formatting.for_workspace(self.ws)
         self.refresh_deposits()
-        self.refresh_payments()
-        self.refresh_suggestions()
         self.refresh_matches()
         if self.plots.drawn:
             self.plots.refresh()
 
-    def _fetch(self, pager: _Pager, read: Callable[..., pl.DataFrame], **kwargs: Any) -> pl.DataFrame:
-        page = read(self.ws, limit=self.page_size + 1, offset=pager.page * self.page_size, **kwargs)
-        if page.is_empty() and pager.page > 0:  # the last page emptied (everything on it was matched)
-            pager.page -= 1
-            page = read(self.ws, limit=self.page_size + 1, offset=pager.page * self.page_size, **kwargs)
-        pager.show(page.height > self.page_size)
-        return page.head(self.page_size)
-
     def refresh_deposits(self) -> None:
-        page = self._fetch(self.deposit_pager, matching.open_items, side="transactions", filters=self.filters,
-                           pending=False)
-        self.deposits.options = [(self._deposit_label(r), int(r["txn_id"])) for r in page.iter_rows(named=True)]
-        pending = matching.open_items(self.ws, limit=self.page_size + 1, filters=self.filters, pending=True)
-        if pending.is_empty():
-            self.pending.value = ""
+        """One page of open deposits (booked ones and those pending at the bank), each with its best candidate."""
+        page = matching.open_items(self.ws, side="transactions", limit=self.page_size + 1,
+                                   offset=self.deposit_pager.page * self.page_size, filters=self.filters)
+        if page.is_empty() and self.deposit_pager.page > 0:  # the last page emptied: everything on it was matched
+            self.deposit_pager.page -= 1
+            self.refresh_deposits()
             return
-        more = f" (first {self.page_size} shown)" if pending.height > self.page_size else ""
-        lines = "".join(f"<li>{html.escape(self._deposit_label(r))}</li>"
-                        for r in pending.head(self.page_size).iter_rows(named=True))
-        self.pending.value = (f"<div class='reconwb-pending'><b>Pending at the bank</b>{more}: matched once the"
-                              f" bank books them<ul style='color:#57606a;margin:2px 0'>{lines}</ul></div>")
+        self.deposit_pager.show(page.height > self.page_size)
+        page = page.head(self.page_size)
+        ids = [int(t) for t in page["txn_id"].to_list()]
+        names = self._account_names()
+        suggested = suggested_for(self.ws, ids)
+        best = candidates(self.ws, ids, limit=1)
+        by_txn = {t: suggested.filter(pl.col("txn_id") == t) for t in set(suggested["txn_id"].to_list())} \
+            if suggested.height else {}
+        best_by_txn = {r["txn_id"]: r for r in best.iter_rows(named=True)} if best.height else {}
+        self.rows, cells = [], []
+        for r in page.iter_rows(named=True):
+            mine = by_txn.get(r["txn_id"])
+            pending = r["status"] == "pending"
+            group = mine.row(0, named=True) if mine is not None else None
+            if group is not None:
+                links = mine.filter(pl.col("group_id") == group["group_id"])
+                status = f"suggestion, {group['confidence']:.0%} sure"
+                candidate = " + ".join(f"{p} · {payer or ''}".strip(" ·") for p, payer in
+                                       links.select("payment_id", "payer").iter_rows())
+                why = explanation(group["evidence"])
+                self.rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, group["group_id"],
+                                         tuple(links["payment_id"].to_list())))
+            else:
+                status = "pending at the bank" if pending else "unmatched"
+                found = best_by_txn.get(r["txn_id"])
+                candidate = (f"{found['payment_id']} · {found['payer'] or ''} · "
+                             f"{self.fmt.money(found['open_amount'], found['currency'])}" if found else "none open")
+                why = fit_words(found, self.fmt) if found else ""
+                self.rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, None, ()))
+            cells.append([self.fmt.date(r["booked_on"]), self.fmt.money(r["amount"], r["currency"]),
+                          r["counterparty"] or "", r["reference"] or r["description"] or "",
+                          names.get(r["account_id"], ""), status, candidate, why])
+        _show(self.deposit_grid, DEPOSIT_COLUMNS, cells, [])
+        self._deposit_chosen()
 
-    @staticmethod
-    def _deposit_label(r: dict[str, Any]) -> str:
-        return _label(r["booked_on"], r["amount"], r["currency"], r["counterparty"], r["reference"] or r["description"],
-                      f"#{r['txn_id']}", width=(10, 12, 3, 22, 26, 10))
+    def _account_names(self) -> dict[int, str]:
+        return {value: label.split(" · ")[0] for label, value in self.account.options if value != ALL_ACCOUNTS}
 
-    def refresh_payments(self) -> None:
-        page = self._fetch(self.payment_pager, matching.open_items, side="payments", filters=self.filters)
-        self.payments.options = [
-            (_label(r["due_on"], r["open_amount"], r["currency"], r["payer"], r["reference"], r["payment_id"],
-                    width=(10, 12, 3, 22, 22, 20)), r["payment_id"])
-            for r in page.iter_rows(named=True)
-        ]
+    @property
+    def selected_deposit(self) -> Deposit | None:
+        rows = self.deposit_grid.selected_rows
+        return self.rows[rows[0]] if rows and rows[0] < len(self.rows) else None
 
-    def refresh_suggestions(self) -> None:
-        rows = matching.suggestions(self.ws, limit=self.page_size + 1,
-                                    offset=self.suggestion_pager.page * self.page_size, filters=self.filters)
-        ids = list(dict.fromkeys(rows["group_id"].to_list()))
-        self.suggestion_pager.show(len(ids) > self.page_size)
-        ids = ids[: self.page_size]
-        self._drop_buttons("accept", "reject")
-        self.suggestion_rows.children = [self._suggestion(rows.filter(pl.col("group_id") == g)) for g in ids] or [
-            w.HTML("<i>No suggestions waiting.</i>")
-        ]
+    @property
+    def selected_payments(self) -> list[dict[str, Any]]:
+        return [self.payment_rows[i] for i in self.payment_grid.selected_rows if i < len(self.payment_rows)]
+
+    def select_deposit(self, txn_id: int) -> None:
+        """Select a deposit by id (what a click on its row does)."""
+        index = next((i for i, d in enumerate(self.rows) if d.txn_id == txn_id), None)
+        if index is None:
+            raise InvalidInput(f"deposit #{txn_id} is not on this page")
+        self.deposit_grid.selected_rows = [index]
+
+    def select_payments(self, payment_ids: list[str]) -> None:
+        """Select candidate payments by id (what clicks on their rows do)."""
+        index = {r["payment_id"]: i for i, r in enumerate(self.payment_rows)}
+        missing = [p for p in payment_ids if p not in index]
+        if missing:
+            raise InvalidInput(f"{', '.join(missing)} not among the candidates shown")
+        self.payment_grid.selected_rows = [index[p] for p in payment_ids]
+
+    def _deposit_chosen(self) -> None:
+        deposit = self.selected_deposit
+        self.search.value = "" if deposit is None else self.search.value
+        self.refresh_candidates()
+
+    def refresh_candidates(self) -> None:
+        """The selected deposit's candidates: its suggestion's payments first (selected), then the ranked open
+        payments, or the open payments the search finds."""
+        deposit = self.selected_deposit
+        self.accept_button.disabled = self.reject_button.disabled = deposit is None or deposit.group_id is None
+        if deposit is None:
+            self.payment_rows = []
+            self.payment_title.value = "<b>Candidates</b>: select a deposit"
+            _show(self.payment_grid, PAYMENT_COLUMNS, [], [])
+            self._show_difference()
+            return
+        text = self.search.value.strip() or None
+        found = candidates(self.ws, [deposit.txn_id], limit=CANDIDATES, text=text)
+        rows = list(found.iter_rows(named=True)) if found.height else []
+        first = {p: i for i, p in enumerate(deposit.suggested)}
+        rows.sort(key=lambda r: first.get(r["payment_id"], len(first)))  # stable: the rest keep their rank
+        self.payment_rows = rows
+        amount = self.fmt.money(deposit.amount, deposit.currency)
+        where = f"open payments matching “{html.escape(text)}”" if text else "best candidates"
+        self.payment_title.value = (f"<b>Candidates</b> for the deposit of {html.escape(amount)}: {where}"
+                                    " (click to select one or more)")
+        cells = [[r["payment_id"], self.fmt.money(r["open_amount"], r["currency"]), r["payer"] or "",
+                  r["reference"] or "", self.fmt.date(r["due_on"]), fit_words(r, self.fmt)] for r in rows]
+        chosen = [i for i, r in enumerate(rows) if r["payment_id"] in first]
+        _show(self.payment_grid, PAYMENT_COLUMNS, cells, chosen)
+        self._show_difference()
+
+    def _show_difference(self) -> None:
+        """Deposit minus the open amounts of the selected payments, live: zero means the link settles exactly."""
+        deposit = self.selected_deposit
+        chosen = self.selected_payments
+        self.link_button.disabled = deposit is None or not chosen
+        if deposit is None or not chosen:
+            self.difference.value = ("<div class='reconwb-difference-text'>Select a deposit and one or more"
+                                     " payments to see the difference.</div>")
+            return
+        total = sum((r["open_amount"] for r in chosen), Decimal(0))
+        gap = deposit.amount - total
+        cur = deposit.currency
+        if gap == 0:
+            verdict, colour = "difference 0: the deposit settles them exactly", "#1a7f37"
+        elif gap < 0:
+            verdict = (f"difference {self.fmt.money(gap, cur)}: the deposit is short (tick “write off” to settle"
+                       " it as a fee, or leave the last payment partly paid)")
+            colour = "#bf8700"
+        else:
+            verdict, colour = f"difference {self.fmt.money(gap, cur)}: the deposit is more than they ask", "#bf8700"
+        self.difference.value = (
+            f"<div class='reconwb-difference-text' style='border-left:6px solid {colour};padding:4px 10px'>"
+            f"Deposit {html.escape(self.fmt.money(deposit.amount, cur))} − {len(chosen)} payment(s)"
+            f" {html.escape(self.fmt.money(total, cur))} = <b class='reconwb-difference-amount'>"
+            f"{html.escape(self.fmt.money(gap, cur))}</b> · {html.escape(verdict)}</div>")
 
     def refresh_matches(self) -> None:
         rows = matching.groups(self.ws, status="matched", limit=self.page_size + 1,
@@ -295,58 +499,32 @@ class ReconciliationExplorer(w.VBox):
         ids = list(dict.fromkeys(rows["group_id"].to_list()))
         self.match_pager.show(len(ids) > self.page_size)
         ids = ids[: self.page_size]
-        self._drop_buttons("unlink")
+        self.buttons = {k: b for k, b in self.buttons.items() if k[1] != "unlink"}
         self.match_rows.children = [self._match(rows.filter(pl.col("group_id") == g)) for g in ids] or [
             w.HTML("<i>No matches yet.</i>")
         ]
 
-    def _drop_buttons(self, *kinds: str) -> None:
-        self.buttons = {k: b for k, b in self.buttons.items() if k[1] not in kinds}
-
-    @staticmethod
-    def _links_html(rows: pl.DataFrame, amount_col: str) -> str:
+    def _links_html(self, rows: pl.DataFrame) -> str:
+        fmt = self.fmt
         return "<br>".join(
-            f"#{r['txn_id']} {html.escape(str(r['booked_on']))} {html.escape(money.display(r['txn_amount']))} "
-            f"{html.escape(str(r['currency']))} {html.escape(str(r['counterparty'] or ''))} "
-            f"<i>{html.escape(str(r['txn_reference'] or r['description'] or ''))}</i> &rarr; "
-            f"<b>{html.escape(str(r['payment_id']))}</b> {html.escape(money.display(r[amount_col]))} "
-            + (f"<small>(fee {html.escape(money.display(r['fee']))} withheld)</small> " if r.get("fee") else "")
-            + f"{html.escape(str(r['payer'] or ''))}"
+            f"{html.escape(fmt.date(r['booked_on']))} {html.escape(fmt.money(r['txn_amount'], r['currency']))}"
+            f" from {html.escape(str(r['counterparty'] or '?'))} &rarr; <b>{html.escape(str(r['payment_id']))}</b>"
+            f" {html.escape(fmt.money(r['linked_amount'], r['currency']))} {html.escape(str(r['payer'] or ''))}"
+            + (f" <small>(fee {html.escape(fmt.money(r['fee'], r['currency']))} withheld)</small>" if r["fee"] else "")
             for r in rows.iter_rows(named=True)
         )
-
-    def _suggestion(self, rows: pl.DataFrame) -> w.Widget:
-        first = rows.row(0, named=True)
-        group_id = first["group_id"]
-        accept = w.Button(description="Accept", icon="check", button_style="success", layout=w.Layout(width="90px"))
-        reject = w.Button(description="Reject", icon="times", button_style="danger", layout=w.Layout(width="90px"))
-        accept.on_click(lambda _b: self.accept(group_id))
-        reject.on_click(lambda _b: self.reject(group_id))
-        self.buttons[(group_id, "accept")] = accept
-        self.buttons[(group_id, "reject")] = reject
-        summary = w.HTML(
-            f"<b>{first['confidence']:.2f}</b> {html.escape(first['kind'])} by rule "
-            f"<code>{html.escape(first['rule'])}</code> <small>({html.escape(group_id)})</small><br>"
-            + self._links_html(rows, "payment_amount"),
-            layout=w.Layout(width="75%"),
-        )
-        breakdown = w.HTML(evidence_html(first["evidence"]))
-        return w.VBox([w.HBox([summary, accept, reject]), breakdown],
-                      layout=w.Layout(border="1px solid #d0d7de", margin="2px 0", padding="4px"))
 
     def _match(self, rows: pl.DataFrame) -> w.Widget:
         first = rows.row(0, named=True)
         group_id = first["group_id"]
-        unlink = w.Button(description="Unlink", icon="unlink", layout=w.Layout(width="90px"))
+        unlink = w.Button(description="Unlink", icon="unlink", layout=w.Layout(width="auto"))
         unlink.on_click(lambda _b: self.unlink(group_id))
         self.buttons[(group_id, "unlink")] = unlink
-        who = "by hand" if first["rule"] == "manual" else f"rule <code>{html.escape(first['rule'])}</code>"
-        summary = w.HTML(
-            f"{html.escape(first['kind'])} {who}, {html.escape(first['created_by'])} "
-            f"<small>({html.escape(group_id)})</small><br>" + self._links_html(rows, "linked_amount")
-            + explanation_html(first["evidence"]),
-            layout=w.Layout(width="85%"),
-        )
+        who = (f"linked by hand by {html.escape(first['created_by'])}" if first["rule"] == "manual"
+               else f"matched by rule {html.escape(first['rule'])}")
+        summary = w.HTML(f"{who}<br>{self._links_html(rows)}{explanation_html(first['evidence'])}",
+                         layout=w.Layout(width="85%"))
+        summary.add_class("reconwb-match")
         return w.HBox([summary, unlink], layout=w.Layout(border_bottom="1px solid #d0d7de", padding="2px"))
 
     def _tab_changed(self, change: dict[str, Any]) -> None:
@@ -359,7 +537,7 @@ class ReconciliationExplorer(w.VBox):
         """Read the filter fields; every list restarts at its first page."""
         try:
             filters = matching.Filters(
-                account_id=self.account.value,
+                account_id=None if self.account.value == ALL_ACCOUNTS else self.account.value,
                 date_from=self.date_from.value,
                 date_to=self.date_to.value,
                 amount_min=parse_amount(self.amount_min.value, "amount from"),
@@ -371,16 +549,14 @@ class ReconciliationExplorer(w.VBox):
             self._error(err)
             return
         self.filters = filters
-        for pager in (self.deposit_pager, self.payment_pager, self.suggestion_pager, self.match_pager):
-            pager.page = 0
+        self.deposit_pager.page = self.match_pager.page = 0
         self.message.value = ""
+        self._forget_preview()
         self.refresh_deposits()
-        self.refresh_payments()
-        self.refresh_suggestions()
         self.refresh_matches()
 
     def clear_filters(self) -> None:
-        self.account.value = None
+        self.account.value = ALL_ACCOUNTS
         self.date_from.value = self.date_to.value = None
         self.amount_min.value = self.amount_max.value = self.text.value = ""
         self.apply_filters()
@@ -390,8 +566,6 @@ class ReconciliationExplorer(w.VBox):
     def _guard(self, action: Callable[[], Any]) -> Any:
         try:
             return action()
-        except ReconwbError as err:
-            self._error(err)
         except Exception as err:  # the explorer stays usable; the message is redacted
             self._error(err)
         return None
@@ -400,71 +574,129 @@ class ReconciliationExplorer(w.VBox):
         self.message.value = error_html(err)
 
     def _done(self, text: str) -> None:
-        self.message.value = f"<span style='color:#1a7f37'>{html.escape(text)}</span>"
         self.refresh()
+        self.message.value = f"<span class='reconwb-done' style='color:#1a7f37'>{html.escape(text)}</span>"
 
     def _note(self) -> str | None:
         return self.note.value.strip() or None
 
-    def link_selected(self) -> dict[str, Any] | None:
-        """Link the selected deposits and payments by hand."""
-        txn_ids, payment_ids = list(self.deposits.value), list(self.payments.value)
-        if not txn_ids or not payment_ids:
-            self.message.value = "Select at least one deposit and one payment to link."
+    def _selected_suggestion(self) -> str | None:
+        deposit = self.selected_deposit
+        if deposit is None or deposit.group_id is None:
+            self.message.value = "Select a deposit that has a suggestion."
             return None
-        result = self._guard(lambda: matching.link(self.ws, txn_ids, payment_ids, actor=self.actor,
+        return deposit.group_id
+
+    def accept_selected(self) -> dict[str, Any] | None:
+        """Accept the selected deposit's suggestion."""
+        group_id = self._selected_suggestion()
+        return self.accept(group_id) if group_id else None
+
+    def reject_selected(self) -> dict[str, Any] | None:
+        """Reject the selected deposit's suggestion (the engine will not propose that pair again)."""
+        group_id = self._selected_suggestion()
+        return self.reject(group_id) if group_id else None
+
+    def link_selected(self) -> dict[str, Any] | None:
+        """Link the selected deposit to the selected payments by hand (in the order they are listed)."""
+        deposit, chosen = self.selected_deposit, self.selected_payments
+        if deposit is None or not chosen:
+            self.message.value = "Select a deposit and at least one payment to link."
+            return None
+        payment_ids = [r["payment_id"] for r in chosen]
+        result = self._guard(lambda: matching.link(self.ws, [deposit.txn_id], payment_ids, actor=self.actor,
                                                    note=self._note(), write_off=self.write_off.value))
         if result is not None:
             self.note.value = ""
             self.write_off.value = False
-            self._done(f"Linked {len(txn_ids)} deposit(s) to {', '.join(payment_ids)} ({result['group_id']}).")
+            amount = self.fmt.money(deposit.amount, deposit.currency)
+            self._done(f"Linked the deposit of {amount} to {', '.join(payment_ids)}.")
         return result
 
     def accept(self, group_id: str) -> dict[str, Any] | None:
         result = self._guard(lambda: matching.accept(self.ws, group_id, actor=self.actor, note=self._note()))
         if result is not None:
-            self._done(f"Accepted {group_id}.")
+            self._done("Suggestion accepted: the payment is reconciled.")
         return result
 
     def reject(self, group_id: str) -> dict[str, Any] | None:
         result = self._guard(lambda: matching.reject(self.ws, group_id, actor=self.actor, note=self._note()))
         if result is not None:
-            self._done(f"Rejected {group_id}; it will not be suggested again.")
+            self._done("Suggestion rejected; it will not be suggested again.")
         return result
 
     def unlink(self, group_id: str) -> dict[str, Any] | None:
         result = self._guard(lambda: matching.unlink(self.ws, group_id, actor=self.actor, note=self._note()))
         if result is not None:
-            self._done(f"Unlinked {group_id}; its payments are open again.")
+            self._done("Unlinked; its payments are open again.")
         return result
 
-    def bulk_accept(self, threshold: float | None = None) -> tuple[list[str], list[str]]:
-        """Accept every suggestion at or above the threshold that the filters show (each its own audited decision).
+    # -- bulk accept -----------------------------------------------------------------------------------------------
 
-        The ids are collected first, page by page, so a suggestion that cannot be accepted (its deposit was
-        matched meanwhile) is reported and skipped rather than read again.
-        """
-        threshold = self.threshold.value if threshold is None else threshold
-        ids: list[str] = []
-        offset = 0
+    def _forget_preview(self) -> None:
+        self.previewed = []
+        self.confirm_button.disabled = True
+        self.confirm_button.description = "Accept these"
+        self.preview.value = ""
+
+    def _bulk_ids(self, threshold: float) -> pl.DataFrame:
+        pages, offset = [], 0
         while True:
             page = matching.suggestions(self.ws, limit=500, offset=offset, min_confidence=threshold,
                                         filters=self.filters)
             if page.is_empty():
-                break
-            ids += [g for g in dict.fromkeys(page["group_id"].to_list()) if g not in ids]
+                return pl.concat(pages) if pages else page
+            pages.append(page)
             offset += 500
+
+    def preview_bulk(self) -> list[str]:
+        """List exactly the suggestions a bulk accept at the threshold would accept (and remember them)."""
+        threshold = self.threshold.value
+        found = self._bulk_ids(threshold)
+        self.previewed = list(dict.fromkeys(found["group_id"].to_list())) if found.height else []
+        fmt = self.fmt
+        rows = [[fmt.date(r["booked_on"]), fmt.money(r["txn_amount"], r["currency"]), r["counterparty"] or "",
+                 r["payment_id"], r["payer"] or "", fmt.money(r["payment_amount"], r["currency"]),
+                 f"{r['confidence']:.0%}"] for r in found.iter_rows(named=True)] if found.height else []
+        columns = (Column("Booked"), Column("Deposit", True), Column("From"), Column("Invoice"), Column("Payer"),
+                   Column("Invoice amount", True), Column("Sure", True))
+        self.preview.value = table_html(columns, rows, empty=f"No suggestion is at least {threshold:.0%} sure.",
+                                        css_class="reconwb-bulk-preview")
+        self.confirm_button.disabled = not self.previewed
+        self.confirm_button.description = f"Accept these {len(self.previewed)}"
+        return self.previewed
+
+    def confirm_bulk(self) -> tuple[list[str], list[str]]:
+        """Accept exactly what the preview listed, each its own audited decision; one that was decided meanwhile
+        is reported and skipped."""
+        ids, threshold = self.previewed, self.threshold.value
         accepted: list[str] = []
         failed: list[str] = []
         for group_id in ids:
             try:
-                matching.accept(self.ws, group_id, actor=self.actor, note=self._note() or f"bulk ≥ {threshold:.2f}")
+                matching.accept(self.ws, group_id, actor=self.actor,
+                                note=self._note() or f"bulk accept, at least {threshold:.0%} sure")
                 accepted.append(group_id)
             except ReconwbError:
                 failed.append(group_id)
-        text = f"Accepted {len(accepted)} suggestion(s) at or above {threshold:.2f}."
+        self._forget_preview()
+        text = f"Accepted {len(accepted)} suggestion(s) at least {threshold:.0%} sure."
         if failed:
-            text += f" {len(failed)} could not be accepted (already decided elsewhere): {', '.join(failed[:5])}"
+            text += f" {len(failed)} could not be accepted (already decided elsewhere)."
         self._done(text)
         return accepted, failed
 
+    def bulk_accept(self, threshold: float | None = None) -> tuple[list[str], list[str]]:
+        """Preview and accept in one step (for notebooks and scripts)."""
+        if threshold is not None:
+            self.threshold.value = threshold
+        self.preview_bulk()
+        return self.confirm_bulk()
+
+
+def _suggest_band() -> float:
+    """Where the suggestion band starts (the rules' `suggest` threshold): bulk accept defaults to it, so it
+    offers every suggestion rather than none (the automatic band is matched already)."""
+    from reconwb.matching import rules
+
+    return rules.load().suggest_threshold

@@ -7,18 +7,43 @@ import html
 import ipywidgets as w
 import polars as pl
 
-from reconwb import reports
-from reconwb.widgets.totals import frame_html
+from reconwb import formatting, reports
+from reconwb.formatting import Formatter
+from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
 STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "running": "#0969da", "partial": "#bf8700"}
+STATUS_WORDS = {"succeeded": "succeeded", "failed": "failed", "running": "still running",
+                "partial": "some connections failed"}
+TRIGGER_WORDS = {"schedule": "on schedule", "manual": "by hand", "cli": "by hand", "demo": "by the demo"}
+JOB_COLUMNS = (Column("Job"), Column("Last run"), Column("Outcome"), Column("Last 24 hours"))
+RUN_COLUMNS = (Column("Started"), Column("Job"), Column("Outcome"), Column("Took", True), Column("Started by"),
+               Column("What went wrong"))
 
 
-def minutes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Times to the minute (UTC), so the table reads as a log."""
-    return frame.with_columns(
-        pl.col(c).dt.strftime("%Y-%m-%d %H:%M") for c, t in frame.schema.items() if isinstance(t, pl.Datetime)
-    )
+def _took(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def jobs_html(summary: pl.DataFrame, fmt: Formatter, hours: int) -> str:
+    """Per job: when it last ran, how that went, and the last `hours` in words."""
+    rows = []
+    for r in summary.iter_rows(named=True):
+        recent = [f"{r[k]} {word}" for k, word in (("succeeded", "succeeded"), ("failed", "failed"),
+                                                    ("partial", "partly failed")) if r[k]]
+        rows.append([r["job"], fmt.moment(r["last_started"]), STATUS_WORDS.get(r["last_status"], r["last_status"]),
+                     ", ".join(recent) or f"no run in {hours} hours"])
+    return table_html(JOB_COLUMNS, rows, empty="", css_class="reconwb-jobs-table")
+
+
+def runs_html(runs: pl.DataFrame, fmt: Formatter) -> str:
+    """The newest runs, newest first, with what went wrong in the words the run stored (redacted)."""
+    rows = [[fmt.moment(r["started_at"]), r["job"], STATUS_WORDS.get(r["status"], r["status"]),
+             _took(r["seconds"]), TRIGGER_WORDS.get(r["trigger"] or "", r["trigger"] or ""), r["error"] or ""]
+            for r in runs.iter_rows(named=True)]
+    return table_html(RUN_COLUMNS, rows, empty="", css_class="reconwb-runs-table")
 
 
 class JobsPanel(w.VBox):
@@ -31,7 +56,8 @@ class JobsPanel(w.VBox):
         self.verdict = w.HTML()
         self.per_job = w.HTML()
         self.runs = w.HTML()
-        super().__init__([self.verdict, self.per_job, w.HTML("<h4>Latest runs</h4>"), self.runs])
+        self.runs_title = w.HTML("<h4>Latest runs</h4>")
+        super().__init__([self.verdict, self.per_job, self.runs_title, self.runs])
         self.add_class("reconwb-jobs")
         self.refresh()
 
@@ -56,8 +82,10 @@ class JobsPanel(w.VBox):
             f"<div class='reconwb-jobs-verdict' style='border-left:6px solid {colour};padding:4px 10px'>"
             f"{html.escape(text)}</div>"
         )
-        self.per_job.value = frame_html(minutes(summary), empty="no job runs yet")
-        self.runs.value = frame_html(minutes(runs), empty="no job runs yet")
+        fmt = formatting.for_workspace(self.ws)
+        self.per_job.value = jobs_html(summary, fmt, self.hours)
+        self.runs.value = runs_html(runs, fmt)
+        self.runs_title.layout.display = "" if runs.height else "none"
 
     def _partial_errors(self, jobs: list[str]) -> list[str]:
         """Each partial job with what its last run named (which connections, why)."""

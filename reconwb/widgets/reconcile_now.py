@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
 from reconwb import autoreconcile
-from reconwb.matching.engine import ReconcileReport
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
+
+if TYPE_CHECKING:  # the engine loads when the button is pressed, not with the dashboard
+    from reconwb.matching.engine import ReconcileReport
 
 
 def report_text(report: ReconcileReport) -> str:

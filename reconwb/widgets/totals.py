@@ -1,33 +1,108 @@
-"""How much is reconciled: headline numbers, totals per account and currency, and the two plots."""
+"""How much is reconciled, in money: a headline per currency, deposits per account with the statement balance
+proof, the invoices, and the two plots.
+
+A manager reads the headline, not the tables: per currency, the share of booked deposits that is reconciled (in
+percent and in money), what is still unmatched and how old the oldest of it is, and the invoices still open.
+Everything is written through `reconwb.formatting` in the workspace's locale.
+"""
 
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import ipywidgets as w
-import polars as pl
 
-from reconwb import money, plots, reports
+from reconwb import formatting, reports
+from reconwb.formatting import Formatter
 from reconwb.widgets.reconcile_now import ReconcileNowButton
+from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
+PAYMENT_STATUS = {"open": "Open", "partially_paid": "Partly paid", "paid": "Paid", "cancelled": "Cancelled"}
 
-def frame_html(frame: pl.DataFrame, *, empty: str = "nothing yet") -> str:
-    """A plain HTML table for a small frame (numbers stay exact: polars prints Decimals as text)."""
-    if frame.is_empty():
-        return f"<i>{html.escape(empty)}</i>"
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{html.escape(money.display(v))}</td>" for v in row)
-        + "</tr>"
-        for row in frame.iter_rows()
-    )
-    return f"<table class='reconwb-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+ACCOUNT_COLUMNS = (
+    Column("Account"), Column("Connection"), Column("Reconciled", True), Column("Waiting for review", True),
+    Column("Unmatched", True), Column("Pending at the bank", True), Column("Statement balance", True),
+    Column("Difference to reconwb", True),
+)
+INVOICE_COLUMNS = (
+    Column("Status"), Column("Invoices", True), Column("Amount", True), Column("Fees withheld", True),
+    Column("Exchange differences", True),
+)
+
+
+def headline_html(money: Any, fmt: Formatter) -> str:
+    """One line per currency: share reconciled (percent and money), unmatched and its age, open invoices."""
+    if money.is_empty():
+        return ("<div class='reconwb-headline'><i>No deposits and no open invoices yet: import a statement or"
+                " connect a bank.</i></div>")
+    lines = []
+    for r in money.iter_rows(named=True):
+        cur = r["currency"]
+        unmatched = f"{fmt.money(r['unmatched_amount'], cur)} not reconciled"
+        if r["unmatched"]:
+            unmatched += (f" ({fmt.count(r['unmatched'])} deposits, the oldest "
+                          f"{formatting.age(r['oldest_unmatched_days'])} old")
+            unmatched += f"; {fmt.money(r['review_amount'], cur)} waiting for review)" if r["review"] else ")"
+        pending = (f" · {fmt.money(r['pending_amount'], cur)} pending at the bank" if r["pending"] else "")
+        share = fmt.share(r["reconciled_amount"], r["deposits_amount"])
+        lines.append(
+            f"<div class='reconwb-currency' data-currency='{html.escape(cur)}' style='margin:4px 0'>"
+            f"<span style='font-size:1.5em;font-weight:600'>{html.escape(share)}</span>"
+            f" of {html.escape(cur)} deposits reconciled: <b>{html.escape(fmt.money(r['reconciled_amount'], cur))}</b>"
+            f" of {html.escape(fmt.money(r['deposits_amount'], cur))}"
+            f" · {html.escape(unmatched)}{html.escape(pending)}"
+            f" · <b>{html.escape(fmt.count(r['open_invoices']))}</b> open invoices,"
+            f" {html.escape(fmt.money(r['open_amount'], cur))} still owed</div>"
+        )
+    return f"<div class='reconwb-headline' style='font-size:1.05em'>{''.join(lines)}</div>"
+
+
+def _amount(fmt: Formatter, amount: Any, count: int, currency: str) -> str:
+    return f"{fmt.money(amount, currency)} ({fmt.count(count)})" if count else "–"
+
+
+def accounts_html(totals: Any, balances: Any, fmt: Formatter) -> str:
+    """Per account: reconciled, for review, unmatched and pending money (count in brackets), the statement's
+    closing balance and the difference to what reconwb holds; a total per currency below."""
+    proof = {r["account_id"]: r for r in balances.iter_rows(named=True)}
+    rows = []
+    for r in totals.iter_rows(named=True):
+        cur = r["currency"]
+        stated = proof.get(r["account_id"])
+        balance = difference = "–"
+        if stated is not None and stated["currency"] in (None, cur):
+            balance = f"{fmt.money(stated['closing'], cur)} on {fmt.date(stated['closing_on'])}"
+            if stated["difference"] is not None:
+                difference = "none" if stated["difference"] == 0 else fmt.money(stated["difference"], cur)
+        rows.append([f"{r['account_name']} ({cur})", r["connection"],
+                     _amount(fmt, r["matched_amount"], r["matched"], cur),
+                     _amount(fmt, r["suggested_amount"], r["suggested"], cur),
+                     _amount(fmt, r["unmatched_amount"], r["unmatched"], cur),
+                     _amount(fmt, r["pending_amount"], r["pending"], cur), balance, difference])
+    foot = []
+    if totals.height:
+        import polars as pl
+
+        states = ("matched", "suggested", "unmatched", "pending")
+        sums = totals.group_by("currency").agg(
+            *(pl.col(s).sum() for s in states), *(pl.col(f"{s}_amount").sum() for s in states)).sort("currency")
+        foot = [[f"Total {s['currency']}", "", *(_amount(fmt, s[f"{k}_amount"], s[k], s["currency"]) for k in states),
+                 "", ""] for s in sums.iter_rows(named=True)]
+    return table_html(ACCOUNT_COLUMNS, rows, foot=foot, empty="No deposits yet.", css_class="reconwb-accounts")
+
+
+def invoices_html(payments: Any, fmt: Formatter) -> str:
+    """Per currency and status: how many invoices, their amount, fees withheld and exchange differences."""
+    rows = [[f"{PAYMENT_STATUS.get(r['status'], r['status'])} ({r['currency']})", fmt.count(r["payments"]),
+             fmt.money(r["amount"], r["currency"]), fmt.money(r["fees"], r["currency"]),
+             fmt.money(r["fx_differences"], r["currency"])] for r in payments.iter_rows(named=True)]
+    return table_html(INVOICE_COLUMNS, rows, empty="No expected payments yet.", css_class="reconwb-invoices")
 
 
 class TotalsPanel(w.VBox):
-    """Matched, suggested, unmatched and pending deposits; paid, partially paid and open payments; trend and
-    ageing."""
+    """Reconciled, waiting, unmatched and pending money per currency and account; invoices; trend and ageing."""
 
     def __init__(self, ws: Workspace, *, plots_enabled: bool = True) -> None:
         self.ws = ws
@@ -43,7 +118,7 @@ class TotalsPanel(w.VBox):
             self.reconcile_now,
             w.HTML("<h4>Deposits by account</h4>"),
             self.deposits,
-            w.HTML("<h4>Expected payments</h4>"),
+            w.HTML("<h4>Invoices</h4>"),
             self.payments,
         ]
         if plots_enabled:
@@ -52,20 +127,13 @@ class TotalsPanel(w.VBox):
         self.refresh()
 
     def refresh(self) -> None:
+        fmt = formatting.for_workspace(self.ws)
         data = reports.overview(self.ws)
-        numbers = data.headline
-        self.headline.value = (
-            "<div class='reconwb-headline' style='font-size:1.1em'>"
-            f"<b>{numbers['deposits_matched']}</b> deposits matched, "
-            f"<b>{numbers['deposits_suggested']}</b> waiting for review, "
-            f"<b>{numbers['deposits_unmatched']}</b> unmatched, "
-            f"<b>{numbers['deposits_pending']}</b> pending at the bank &middot; "
-            f"<b>{numbers['payments_paid']}</b> payments paid, "
-            f"<b>{numbers['payments_partially_paid']}</b> partially paid, "
-            f"<b>{numbers['payments_open']}</b> open</div>"
-        )
-        self.deposits.value = frame_html(data.deposit_totals, empty="no deposits yet")
-        self.payments.value = frame_html(data.payment_totals, empty="no expected payments yet")
+        self.headline.value = headline_html(data.money, fmt)
+        self.deposits.value = accounts_html(data.deposit_totals, data.balances, fmt)
+        self.payments.value = invoices_html(data.payment_totals, fmt)
         if self.plots_enabled:
-            self.trend_image.value = plots.png(plots.trend_figure(data.trend))
+            from reconwb import plots
+
+            self.trend_image.value = plots.png(plots.trend_figure(data.trend, locale=fmt.locale))
             self.ageing_image.value = plots.png(plots.ageing_figure(data.ageing))

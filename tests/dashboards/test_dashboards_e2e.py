@@ -391,3 +391,114 @@ def test_a_failing_dashboard_shows_no_traceback(env, server, page) -> None:
     content = page.content()
     assert "Tb-Secret-9911" not in content and "Traceback" not in content and "RuntimeError" not in content
 
+
+
+RAW_WORDS = ("None", "matched_amount", "partially_paid", "unmatched_amount", "RECONWB_DB", "?refresh=", "txn_id",
+             "last_status", "endpoint_id")
+
+
+def review_cases(env) -> None:
+    """The demo's review cases in the module's workspace, reconciled by the real engine (once per module)."""
+    if env.get("review_cases"):
+        return
+    from reconwb import demo_cases, matching
+
+    with env["ws"].connect() as con:
+        demo_cases.load(con, env["tmp"] / "imports")
+    matching.reconcile_store(env["ws"])
+    env["review_cases"] = True
+
+
+def fits_the_page(page) -> None:
+    """Nothing runs off a 1280 px page and no button label is cut."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    cut = page.evaluate("""[...document.querySelectorAll('button')].filter(b => b.offsetParent !== null
+        && b.scrollWidth > b.clientWidth + 1).map(b => b.innerText)""")
+    assert cut == [], f"cut labels: {cut}"
+
+
+def test_the_reconciliation_dashboard_shows_money_first_in_words(env, server, page) -> None:
+    review_cases(env)
+    open_dashboard(page, server)
+    headline = page.locator(".reconwb-headline .reconwb-currency[data-currency='EUR']")
+    headline.wait_for(timeout=RENDER_TIMEOUT)
+    said = headline.inner_text()
+    assert re.search(r"\d+\.\d% of EUR deposits reconciled: €[\d,]+\.\d\d of €[\d,]+\.\d\d", said), said
+    assert "open invoices" in said and "still owed" in said
+    accounts_table = page.locator(".reconwb-accounts")
+    accounts_table.wait_for(timeout=RENDER_TIMEOUT)
+    text = accounts_table.inner_text()
+    assert "Operating account ··3000 (EUR)" in text and "Statement balance" in text and "Total EUR" in text
+    page.locator(".reconwb-jobs-verdict").wait_for(timeout=RENDER_TIMEOUT)
+    page.locator(".reconwb-deliveries-verdict").wait_for(timeout=RENDER_TIMEOUT)
+    shot(page, "f1_money_first")
+    body = page.locator("body").inner_text()
+    assert not [w for w in RAW_WORDS if w in body], [w for w in RAW_WORDS if w in body]
+    fits_the_page(page)
+
+
+def _row(page, grid: str, text: str):
+    return page.locator(f"table.{grid} tbody tr", has_text=text)
+
+
+def test_an_analyst_reconciles_in_the_explorer_and_the_store_agrees(env, server, page) -> None:
+    review_cases(env)
+    ws = env["ws"]
+    page.goto(url(server, "explorer"), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+    _row(page, "reconwb-deposits", "NWT Holdings").wait_for(timeout=RENDER_TIMEOUT)
+    fits_the_page(page)
+    difference = page.locator(".reconwb-difference-text")
+
+    # accept a suggestion: the deposit's suggested invoice is selected with it, the difference is zero
+    _row(page, "reconwb-deposits", "NWT Holdings").click()
+    playwright_api.expect(difference).to_contain_text("= €0.00", timeout=30_000)
+    page.get_by_role("button", name="Accept suggestion").click()
+    playwright_api.expect(page.locator(".reconwb-done")).to_contain_text("Suggestion accepted", timeout=30_000)
+    playwright_api.expect(_row(page, "reconwb-deposits", "NWT Holdings")).to_have_count(0, timeout=30_000)
+
+    # one deposit for two invoices: search the open payments, select both, the live difference reaches zero
+    _row(page, "reconwb-deposits", "B. C. Holdings").click()
+    _row(page, "reconwb-candidates", "R-103").wait_for(state="detached", timeout=30_000)  # accepted: not open
+    page.get_by_placeholder("search all open payments").fill("Birch")
+    page.get_by_role("button", name="Search open payments").click()
+    # the search's rows only, for this deposit (a row is selected by its place: click once the grid settled)
+    playwright_api.expect(page.get_by_text("open payments matching “Birch”")).to_be_visible(timeout=30_000)
+    playwright_api.expect(page.locator("table.reconwb-candidates tbody tr")).to_have_count(2, timeout=30_000)
+    page.wait_for_timeout(1000)
+    _row(page, "reconwb-candidates", "R-105").click()
+    playwright_api.expect(difference).to_contain_text("= €500.00", timeout=30_000)
+    _row(page, "reconwb-candidates", "R-106").click()
+    playwright_api.expect(difference).to_contain_text("= €0.00", timeout=30_000)
+    shot(page, "f2_explorer_difference_zero")
+    page.get_by_role("button", name="Link selected").click()
+    playwright_api.expect(page.locator(".reconwb-done")).to_contain_text("Linked the deposit of €1,250.00",
+                                                                         timeout=30_000)
+
+    # bulk accept: the preview lists exactly what is accepted
+    with ws.connect() as con:
+        waiting = {g for (g,) in con.execute("SELECT group_id FROM match_groups WHERE status = 'suggested'"
+                                             " AND confidence >= 0.5").fetchall()}
+    assert waiting
+    page.get_by_role("tab", name="Bulk accept").click()
+    page.get_by_role("button", name="Preview bulk accept").click()
+    confirm = page.get_by_role("button", name=f"Accept these {len(waiting)}")
+    confirm.wait_for(timeout=30_000)
+    assert "R-10" in page.locator(".reconwb-bulk-preview").inner_text()
+    shot(page, "f3_explorer_bulk_preview")
+    confirm.click()
+    playwright_api.expect(page.locator(".reconwb-done")).to_contain_text(f"Accepted {len(waiting)} suggestion",
+                                                                         timeout=30_000)
+    assert "None" not in page.locator(".reconwb-explorer").inner_text()
+
+    with ws.connect() as con:
+        status = dict(con.execute("SELECT payment_id, status FROM payments WHERE payment_id LIKE 'R-10%'").fetchall())
+        groups = con.execute("SELECT group_id, rule, status, created_by FROM match_groups WHERE status = 'matched'"
+                             " AND group_id IN (SELECT group_id FROM matches WHERE payment_id LIKE 'R-10%')").fetchall()
+        audit = con.execute("SELECT action, subject, actor FROM audit_log WHERE action IN"
+                            " ('match.accept', 'match.link')").fetchall()
+    assert status["R-103"] == status["R-105"] == status["R-106"] == "paid"
+    assert {s for p, s in status.items() if p in ("R-101", "R-102")} == {"open", "paid"}  # one of the two 480s
+    # the store and the audit log agree: one audit row per decision, naming each matched group
+    assert {(a, s) for a, s, _ in audit} == {
+        ("match.link" if rule == "manual" else "match.accept", f"match:{g}") for g, rule, _, _ in groups}
+    assert len(audit) == len(groups) == 2 + len(waiting)

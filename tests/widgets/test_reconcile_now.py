@@ -38,21 +38,23 @@ def _books(ws: Workspace, tmp_path: Path) -> None:
 def test_explorer_button_matches_and_refreshes_the_lists(ws: Workspace, tmp_path: Path) -> None:
     _books(ws, tmp_path)
     ex = ReconciliationExplorer(ws, actor="maria")
-    assert len(ex.deposits.options) == 2  # the pending line is not among the unmatched
-    assert "Pending at the bank" in ex.pending.value and "55.00" in ex.pending.value
+    states = {r["Amount"]: r["Status"] for r in ex.deposit_grid.df.to_dicts()}
+    assert states == {"€120.00": "unmatched", "€310.00": "unmatched", "€55.00": "pending at the bank"}
     ex.reconcile_now.button.click()
-    assert ex.deposits.options == ()
     assert "2 payment(s) matched in full" in ex.reconcile_now.message.value
-    assert "55.00" in ex.pending.value  # still pending: not matched until booked
+    # still pending: not matched until booked
+    assert [r["Status"] for r in ex.deposit_grid.df.to_dicts()] == ["pending at the bank"]
 
 
 def test_dashboard_totals_button_moves_the_headline(ws: Workspace, tmp_path: Path) -> None:
     _books(ws, tmp_path)
     panel = TotalsPanel(ws, plots_enabled=False)
-    assert "<b>2</b> unmatched" in panel.headline.value and "<b>1</b> pending at the bank" in panel.headline.value
+    assert ">0.0%</span> of EUR deposits reconciled" in panel.headline.value
+    assert "€430.00 not reconciled (2 deposits" in panel.headline.value
+    assert "€55.00 pending at the bank" in panel.headline.value
     panel.reconcile_now.button.click()
-    assert "<b>2</b> deposits matched" in panel.headline.value
-    assert "<b>0</b> unmatched" in panel.headline.value and "<b>1</b> pending at the bank" in panel.headline.value
+    assert ">100.0%</span> of EUR deposits reconciled: <b>€430.00</b> of €430.00" in panel.headline.value
+    assert "€0.00 not reconciled ·" in panel.headline.value and "€55.00 pending at the bank" in panel.headline.value
 
 
 def test_a_failure_is_one_redacted_line(ws: Workspace, tmp_path: Path, monkeypatch) -> None:

@@ -1,0 +1,124 @@
+"""A small pool of started, warmed kernels for Voila's dashboard pages (`reconwb serve`).
+
+Most of a dashboard's first second used to go to starting a Python kernel and importing reconwb's widgets in it
+(`bench/bench_dashboards.py` prints the split). Voila's own pre-heating does not apply here (as a server
+extension it has no pool) and would be wrong anyway: it runs the whole notebook ahead of the request, so a page
+would show the store as it was when the kernel warmed up. This pool stops one step earlier: its kernels are
+started and have run only `WARM_CODE` (imports, no store read). When Voila asks for a kernel for a page, it gets
+a pooled one, which is first told the request (Voila's environment variables: the query string `?refresh=`
+reads, the page address) and the notebook's folder; then Voila runs the notebook in it as usual, so every page
+shows the store as it is at request time. A replacement starts in the background.
+
+Only Voila's page kernels are pooled (Voila marks them with `VOILA_PREHEAT=False`); JupyterLab's notebook
+kernels start as before. Pooled kernels are never culled as idle (they are waiting on purpose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import Integer, Unicode
+
+WARM_CODE = """\
+import reconwb.widgets.banner_panel, reconwb.widgets.totals, reconwb.widgets.jobs_panel
+import reconwb.widgets.delivery_panel, reconwb.widgets.auto_refresh, reconwb.widgets.status
+import reconwb.widgets.account_selection, reconwb.widgets.add_connection, reconwb.widgets.explorer
+import reconwb.workspace
+"""
+
+# run in a pooled kernel when a page takes it: the request's environment and the notebook's folder
+ADOPT_CODE = """\
+import os as _os, json as _json
+_os.environ.update(_json.loads({env!r}))
+_os.chdir({cwd!r})
+del _os, _json
+"""
+
+
+class PooledKernelManager(AsyncMappingKernelManager):
+    """`AsyncMappingKernelManager` that hands Voila page requests a pre-started, pre-imported kernel."""
+
+    pool_size = Integer(2, config=True, help="warm kernels kept ready for dashboard pages (0: off)")
+    warm_code = Unicode(WARM_CODE, config=True, help="what a pooled kernel runs before it is handed out")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ready: dict[str, list[str]] = {}  # kernel name -> warm kernel ids
+        self._warming: dict[str, int] = {}
+        self._pooled: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        if self.pool_size:  # fill as soon as the server's loop runs
+            from tornado.ioloop import IOLoop
+
+            IOLoop.current().add_callback(self._refill, self.default_kernel_name)
+
+    async def start_kernel(self, *, kernel_id: str | None = None, path: str | None = None,
+                           **kwargs: Any) -> str:
+        env = kwargs.get("env") or {}
+        name = kwargs.get("kernel_name") or self.default_kernel_name
+        if kernel_id is None and self.pool_size and env.get("VOILA_PREHEAT") == "False":
+            taken = self._take(name)
+            self._refill_soon(name)
+            if taken is not None:
+                try:
+                    await self._adopt(taken, env, path)
+                    return taken
+                except Exception as err:  # a broken warm kernel: start one the usual way instead
+                    self.log.warning("pooled kernel %s unusable (%s); starting a fresh one", taken, err)
+                    await self.shutdown_kernel(taken, now=True)
+        return await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+
+    def _take(self, name: str) -> str | None:
+        ready = self._ready.get(name, [])
+        while ready:
+            kernel_id = ready.pop(0)
+            self._pooled.discard(kernel_id)
+            if kernel_id in self:
+                return kernel_id
+        return None
+
+    def _refill_soon(self, name: str) -> None:
+        task = asyncio.ensure_future(self._refill(name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refill(self, name: str) -> None:
+        while len(self._ready.get(name, [])) + self._warming.get(name, 0) < self.pool_size:
+            self._warming[name] = self._warming.get(name, 0) + 1
+            try:
+                kernel_id = await super().start_kernel(kernel_name=name)
+                self._pooled.add(kernel_id)
+                await self._run(kernel_id, self.warm_code)
+                self._ready.setdefault(name, []).append(kernel_id)
+            except Exception as err:  # the pool is an optimisation: pages still start their own kernels
+                self.log.warning("could not warm a kernel for the dashboard pool: %s", err)
+                return
+            finally:
+                self._warming[name] -= 1
+
+    async def _adopt(self, kernel_id: str, env: dict[str, str], path: str | None) -> None:
+        """Tell a warm kernel the request it now serves: Voila's variables and the notebook's folder."""
+        request = {k: str(v) for k, v in env.items() if os.environ.get(k) != v}
+        cwd = self.cwd_for_path(path, env=env) if path is not None else self.root_dir
+        await self._run(kernel_id, ADOPT_CODE.format(env=json.dumps(request), cwd=cwd))
+
+    async def _run(self, kernel_id: str, code: str, timeout: float = 120) -> None:
+        client = self.get_kernel(kernel_id).client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=timeout)
+            reply = await client.execute_interactive(code, timeout=timeout, store_history=False,
+                                                     output_hook=lambda _msg: None)
+            if reply["content"].get("status") != "ok":
+                raise RuntimeError(f"{reply['content'].get('ename', 'error')} in a pooled kernel")
+        finally:
+            client.stop_channels()
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        if kernel_id in self._pooled:  # waiting on purpose
+            return
+        await super().cull_kernel_if_idle(kernel_id)

@@ -3,6 +3,11 @@
 DuckDB lets one process write a file at a time. Notebook kernels, Voila kernels, job kernels and the Jupyter
 server all share one store, so nobody keeps it open longer than one unit of work, and whoever finds it locked
 waits a random, growing while and tries again instead of failing.
+
+Every open goes through `open_store`, which measures how long it held the file (`hold_stats()`: the count, the
+longest and the total, per process; a debug line per open, an info line past `LONG_HOLD_SECONDS`). Long work
+is written in bounded chunks so that no single hold is long; tests and benchmarks assert on these figures.
+The store file, its WAL and the folders reconwb makes for it are private to the user (`reconwb.private`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
 from reconwb.errors import InvalidInput, ReconwbError
+from reconwb.private import private_dir, private_file
 from reconwb.store.migrate import migrate
 
 if TYPE_CHECKING:
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+LONG_HOLD_SECONDS = 2.0  # the design's "a couple of seconds": a hold longer than this is logged at info level
 T = TypeVar("T")
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
@@ -51,7 +59,7 @@ class StoreMissing(StoreError):
     exit_code = 2
 
 
-def _lock_timeout() -> float:
+def _configured_lock_timeout() -> float:
     raw = os.environ.get("RECONWB_LOCK_TIMEOUT")
     if raw is None or not raw.strip():
         return DEFAULT_LOCK_TIMEOUT
@@ -62,6 +70,69 @@ def _lock_timeout() -> float:
     if not 0 <= value < float("inf"):  # also refuses nan
         raise InvalidInput(f"RECONWB_LOCK_TIMEOUT must be a number of seconds (0 or more), not {raw!r}")
     return value
+
+
+@dataclass
+class HoldStats:
+    """How long this process's opens kept the store, and how long opening waited for another process."""
+
+    opens: int = 0
+    longest: float = 0.0  # seconds, the longest single hold
+    total: float = 0.0
+    longest_wait: float = 0.0  # seconds an open waited for another process's lock
+
+    def as_dict(self) -> dict[str, float]:
+        return {"opens": self.opens, "longest": round(self.longest, 4), "total": round(self.total, 4),
+                "longest_wait": round(self.longest_wait, 4)}
+
+
+_stats = HoldStats()
+_stats_lock = threading.Lock()
+_wait_override = threading.local()
+
+
+def hold_stats() -> HoldStats:
+    """A copy of this process's hold figures since start (or since `reset_hold_stats`)."""
+    with _stats_lock:
+        return HoldStats(**vars(_stats))
+
+
+def reset_hold_stats() -> None:
+    global _stats
+    with _stats_lock:
+        _stats = HoldStats()
+
+
+def _record(held: float, waited: float, path: Path) -> None:
+    with _stats_lock:
+        _stats.opens += 1
+        _stats.total += held
+        _stats.longest = max(_stats.longest, held)
+        _stats.longest_wait = max(_stats.longest_wait, waited)
+    log.log(logging.INFO if held > LONG_HOLD_SECONDS else logging.DEBUG,
+            "store %s held %.3f s (waited %.3f s to open)", path.name, held, waited)
+
+
+@contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Within the block (this thread only), opening gives up with StoreLocked after `seconds` at most.
+
+    A widget uses this to show "the store is busy" after a short wait instead of keeping a page blank for the
+    full RECONWB_LOCK_TIMEOUT; the retry then continues in the background.
+    """
+    previous = getattr(_wait_override, "seconds", None)
+    _wait_override.seconds = seconds if previous is None else min(previous, seconds)
+    try:
+        yield
+    finally:
+        _wait_override.seconds = previous
+
+
+def _lock_timeout(asked: float | None = None) -> float:
+    """The caller's timeout, else RECONWB_LOCK_TIMEOUT; never more than a `waiting_at_most` block allows."""
+    seconds = _configured_lock_timeout() if asked is None else asked
+    override = getattr(_wait_override, "seconds", None)
+    return seconds if override is None else min(seconds, override)
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -101,9 +172,13 @@ def open_store(
     if read_only and not path.exists():
         raise StoreMissing(f"no store at {path}; run `reconwb init` first")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(path, read_only, _lock_timeout() if timeout is None else timeout)
+        private_dir(path.parent, owned=False)
+    asked = time.monotonic()
+    con = _connect(path, read_only, _lock_timeout(timeout))
+    opened = time.monotonic()
     try:
+        if not read_only:
+            private_file(path)
         con.execute("SET TimeZone = 'UTC'")
         if path not in _migrated:
             with _migrate_lock:
@@ -114,6 +189,9 @@ def open_store(
     finally:
         with _open_close_lock:
             con.close()
+        _record(time.monotonic() - opened, opened - asked, path)
+        if not read_only:
+            private_file(path.with_name(path.name + ".wal"))  # a WAL left behind by a crash-free close is rare
 
 
 _open_transactions: set[int] = set()

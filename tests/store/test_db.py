@@ -130,3 +130,43 @@ def test_store_held_too_long_gives_store_locked(tmp_path: Path) -> None:
         holder.join(timeout=30)
     with open_store(path, timeout=5):  # and once it is released, we get in
         pass
+
+
+def test_each_open_records_how_long_it_held_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "held.duckdb"
+    with open_store(path):
+        pass
+    db.reset_hold_stats()
+    with open_store(path):
+        time.sleep(0.3)
+    with open_store(path, read_only=True):
+        pass
+    stats = db.hold_stats()
+    assert stats.opens == 2
+    assert 0.3 <= stats.longest < 3
+    assert stats.total >= stats.longest
+    db.reset_hold_stats()
+    assert db.hold_stats().opens == 0
+
+
+def test_a_held_store_shows_in_the_wait_figure_and_waiting_at_most_gives_up_early(tmp_path: Path) -> None:
+    path = str(tmp_path / "held.duckdb")
+    with open_store(path):
+        pass
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold, args=(path, 2.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        db.reset_hold_stats()
+        started = time.monotonic()
+        with db.waiting_at_most(0.3), pytest.raises(StoreLocked):
+            with open_store(path, timeout=30):  # the narrower limit wins
+                pass
+        assert time.monotonic() - started < 1.5
+        with open_store(path, timeout=30):  # outside the block the long wait applies: we get in once it is free
+            pass
+        assert db.hold_stats().longest_wait > 0.2
+    finally:
+        holder.join(timeout=30)

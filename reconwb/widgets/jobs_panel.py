@@ -8,6 +8,7 @@ import ipywidgets as w
 import polars as pl
 
 from reconwb import reports
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.totals import frame_html
 from reconwb.workspace import Workspace
 
@@ -33,7 +34,7 @@ class JobsPanel(w.VBox):
         self.runs = w.HTML()
         super().__init__([self.verdict, self.per_job, w.HTML("<h4>Latest runs</h4>"), self.runs])
         self.add_class("reconwb-jobs")
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         summary = reports.job_summary(self.ws, hours=self.hours)

@@ -8,6 +8,7 @@ import ipywidgets as w
 import polars as pl
 
 from reconwb import money, plots, reports
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.workspace import Workspace
 
@@ -49,7 +50,7 @@ class TotalsPanel(w.VBox):
         if plots_enabled:
             children.append(w.HBox([self.trend_image, self.ageing_image]))
         super().__init__(children)
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         data = reports.overview(self.ws)

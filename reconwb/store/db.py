@@ -12,6 +12,7 @@ The store file, its WAL and the folders reconwb makes for it are private to the 
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+MAX_RETRY_DELAY = 0.1  # seconds between two tries at most: a waiter notices a free store quickly (a try is ~1 ms)
+MAKE_WAY_SECONDS = 0.5  # how long long work lets waiters go first between two chunks, at most
 LONG_HOLD_SECONDS = 2.0  # the design's "a couple of seconds": a hold longer than this is logged at info level
 T = TypeVar("T")
 _migrated: set[Path] = set()
@@ -146,21 +149,78 @@ def _is_lock_error(err: Exception) -> bool:
 
 
 def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying with jitter while another process holds the file.
+
+    While it waits, the process holds a shared lock on `<store>.waiting`, so long work that writes in chunks
+    sees someone is waiting and lets them in between two chunks (`make_way`).
+    """
     deadline = time.monotonic() + timeout
     delay = 0.02
-    while True:
-        try:
-            with _open_close_lock:
-                return duckdb.connect(str(path), read_only=read_only)
-        except (duckdb.IOException, duckdb.ResourceInUseException) as err:
-            if not _is_lock_error(err):
-                raise StoreError(f"cannot open store {path}: {err}") from None
-            if time.monotonic() >= deadline:
-                raise StoreLocked(
-                    f"store {path} is locked by another process (waited {timeout:.0f} s); try again later"
-                ) from None
-            time.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 1.0)
+    waiting: int | None = None
+    try:
+        while True:
+            try:
+                with _open_close_lock:
+                    return duckdb.connect(str(path), read_only=read_only)
+            except (duckdb.IOException, duckdb.ResourceInUseException) as err:
+                if not _is_lock_error(err):
+                    raise StoreError(f"cannot open store {path}: {err}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreLocked(
+                        f"store {path} is locked by another process (waited {timeout:.0f} s); try again later"
+                    ) from None
+                if waiting is None:
+                    waiting = _announce_waiting(path)
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+    finally:
+        if waiting is not None and waiting >= 0:
+            os.close(waiting)  # releases the shared lock
+
+
+def _waiting_file(path: Path) -> Path:
+    return path.with_name(path.name + ".waiting")
+
+
+def _announce_waiting(path: Path) -> int:
+    """A shared lock on `<store>.waiting` (-1 when the folder is read-only: we just wait, unseen)."""
+    try:
+        fd = os.open(_waiting_file(path), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # long work is looking at the line right now; it sees us next time
+        pass
+    return fd
+
+
+def make_way(path: str | os.PathLike[str], *, at_most: float = MAKE_WAY_SECONDS) -> float:
+    """Between two chunks of long work (the store closed): let processes that wait for the store in first.
+
+    Waiters hold a shared lock on `<store>.waiting` while they retry; this waits, at most `at_most`, until none
+    is left, so a reader gets in between chunks instead of racing the next chunk's open (then the long work
+    queues like anyone else). Returns the seconds waited. A killed waiter's lock goes with its process.
+    """
+    began = time.monotonic()
+    try:
+        fd = os.open(_waiting_file(Path(path).absolute()), os.O_RDWR)
+    except OSError:  # nobody ever waited
+        return 0.0
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                if time.monotonic() - began >= at_most:
+                    break
+                time.sleep(0.01)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                break
+    finally:
+        os.close(fd)
+    return time.monotonic() - began
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from reconwb import events, jsonutil
-from reconwb.payments import PAID_SQL
+from reconwb.payments import paid_sql
 from reconwb.store.db import registered
 
 LIVE = "matched"
@@ -52,8 +52,7 @@ def insert_groups(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: p
 
 # PAID_SQL for the payments in `_ids` only: a chunk of a big run refreshes its own payments without summing
 # every match in the store
-_PAID_OF_IDS_SQL = PAID_SQL.replace("WHERE g.status", "JOIN _ids USING (payment_id) WHERE g.status")
-assert _PAID_OF_IDS_SQL != PAID_SQL
+_PAID_OF_IDS_SQL = paid_sql("(SELECT m.* FROM _ids JOIN matches m USING (payment_id))")
 
 
 def refresh_payments(con: duckdb.DuckDBPyConnection, payment_ids: Iterable[str]) -> dict[str, tuple[str, Decimal]]:

@@ -68,13 +68,16 @@ class Run:
 def record(ws: Workspace, groups: pl.DataFrame, links: pl.DataFrame, rule_version: str, report: dict[str, Any],
            connection: str | None, txn_ids: list[int] | None) -> int:
     """Write a run's groups and links (from `engine._group_rows`); return the number of write transactions."""
-    run = _clustered(groups, links, rule_version, report, incremental=txn_ids is not None)
-    if run.links.height <= FIRST_CHUNK_ROWS:
+    if links.height <= FIRST_CHUNK_ROWS:
+        run = _clustered(groups, links, rule_version, report, incremental=txn_ids is not None)
         with ws.connect() as con, transaction(con):
             _begin(con, connection, txn_ids)
             _apply(con, run.groups, run.links, rule_version, run.incremental)
             records.audit(con, "reconwb", "reconcile.run", None, rule_version, report)
         return 1
+    with ws.connect() as con:  # where each payment lies in its table: chunks then touch few of its row groups
+        places = con.sql("SELECT payment_id, rowid AS place FROM payments").pl()
+    run = _clustered(groups, links, rule_version, report, incremental=txn_ids is not None, places=places)
     run_id = new_id("rcn")
     stage = private_dir(_staging_root(ws) / run_id)
     run.groups.write_parquet(stage / "groups.parquet")
@@ -119,8 +122,13 @@ def resume(ws: Workspace) -> int:
 
 
 def _clustered(groups: pl.DataFrame, links: pl.DataFrame, rule_version: str, report: dict[str, Any],
-               *, incremental: bool) -> Run:
-    """Order groups and links by cluster: groups connected through a shared payment or deposit."""
+               *, incremental: bool, places: pl.DataFrame | None = None) -> Run:
+    """Order groups and links by cluster: groups connected through a shared payment or deposit.
+
+    With `places` (payment_id, place: its row in `payments`), clusters go in the order of their first payment's
+    place: each chunk then updates payments that lie together, and the checkpoint after it rewrites a few row
+    groups of `payments` instead of all of them (measured at 1M: the difference between 0.3 s and 4 s a chunk).
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -133,8 +141,15 @@ def _clustered(groups: pl.DataFrame, links: pl.DataFrame, rule_version: str, rep
     graph = coo_matrix((np.ones(edges.height, dtype=np.int8),
                         (edges["g"].to_numpy(), edges["other"].to_numpy())), shape=(n, n))
     _count, labels = connected_components(graph, directed=False)
-    order = index.with_columns(cluster=pl.Series(labels, dtype=pl.Int64)).with_columns(
-        first=pl.col("g").min().over("cluster")).sort("first", "g").with_row_index("pos")
+    clustered = index.with_columns(cluster=pl.Series(labels, dtype=pl.Int64))
+    if places is None:
+        clustered = clustered.with_columns(first=pl.col("g").min().over("cluster"))
+    else:
+        place = linked.join(places, on="payment_id", how="left").group_by("g").agg(place=pl.col("place").min())
+        clustered = clustered.join(place, on="g", how="left").with_columns(  # unique per cluster: its first g
+            first=(pl.col("place").fill_null(-1).min().over("cluster") + 1) * (n + 1)
+            + pl.col("g").min().over("cluster")).drop("place")
+    order = clustered.sort("first", "g").with_row_index("pos")
     sizes = linked.group_by("g").agg(rows=pl.len())
     spans = (order.join(sizes, on="g", how="left").with_columns(pl.col("rows").fill_null(0))
              .group_by("first").agg(rows=pl.col("rows").sum()).sort("first")
@@ -236,12 +251,14 @@ def _apply(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataF
     """Record whole clusters of groups: links, payment statuses, events, audit rows."""
     # whatever a person or another run settled since we read is left alone
     with registered(con, "_new_links", links.to_arrow()):
+        # joins that start from this chunk's links: a big store's matches are probed, never all joined
         stale = con.sql(
             f"""
-            SELECT DISTINCT n.group_id FROM _new_links n
-            WHERE CAST(n.txn_id AS BIGINT) IN (SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id)
-                                               WHERE g.status = '{LIVE}')
-               OR n.payment_id IN (SELECT payment_id FROM payments WHERE status IN ('paid', 'cancelled'))
+            SELECT n.group_id FROM _new_links n JOIN matches x ON x.txn_id = CAST(n.txn_id AS BIGINT)
+            JOIN match_groups g ON g.group_id = x.group_id WHERE g.status = '{LIVE}'
+            UNION
+            SELECT n.group_id FROM _new_links n JOIN payments p ON p.payment_id = n.payment_id
+            WHERE p.status IN ('paid', 'cancelled')
             """
         ).pl()
     if not stale.is_empty():

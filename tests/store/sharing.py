@@ -11,12 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from reconwb import accounts, banks, connections
-from reconwb.cli.admin import init_workspace
-from reconwb.payments import PAID_SQL, import_file
-from reconwb.transactions import ingest
+from reconwb.payments import PAID_SQL
 from reconwb.workspace import Workspace
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -26,22 +21,9 @@ def build_store(ws: Workspace, n: int, seed: int = 7) -> None:
     """An initialised store with about `n` deposits and `n` open payments, nothing reconciled yet."""
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
-    from synth import generate
+    from synth import load_store
 
-    init_workspace(ws, simulated_banks=True)
-    txns, payments, _truth = generate(n, seed=seed)
-    csv = ws.db_path.with_name("payments.csv")
-    payments.write_csv(csv)
-    with ws.connect() as con:
-        import_file(con, csv)
-        banks.ensure_statement_bank(con)
-        conn = connections.add(con, "bench", banks.STATEMENT_BANK)
-        account = accounts.ensure(con, conn.connection_id, "ACC-1")
-        ingest(con, account, txns.select(
-            "booked_on", "currency", "description", "reference", "counterparty",
-            amount=pl.col("amount").cast(pl.Decimal(18, 2)), bank_txn_id="txn_id",
-        ), source="statement")
-    csv.unlink()
+    load_store(ws, n, seed)
 
 
 def recorded(ws: Workspace) -> dict[str, Any]:

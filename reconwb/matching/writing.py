@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK_SECONDS = 1.5  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
-FIRST_CHUNK_ROWS = 20_000  # links in the first chunk, before any time was measured
+CHUNK_SECONDS = 1.0  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
+FIRST_CHUNK_ROWS = 5_000  # links in the first chunk, before any time was measured
 MIN_CHUNK_ROWS = 2_000
 MAX_CHUNK_ROWS = 500_000
 STALE_STAGING_SECONDS = 3600.0  # a staging folder no run refers to (killed before it was recorded) goes after this
@@ -191,7 +191,10 @@ def _apply_chunks(ws: Workspace, run_id: str, run: Run) -> int:
         if last:
             break
         held = max(time.monotonic() - started, 1e-3)
-        size = int(min(MAX_CHUNK_ROWS, max(MIN_CHUNK_ROWS, (end - done or size) * CHUNK_SECONDS / held)))
+        # the next chunk: as many rows as fit CHUNK_SECONDS at this chunk's pace, at most twice as many (one fast
+        # chunk on a busy machine says little), within the bounds
+        rate = (end - done) / held
+        size = int(min(MAX_CHUNK_ROWS, 2 * size, max(MIN_CHUNK_ROWS, rate * CHUNK_SECONDS)))
         make_way(ws.db_path)
     shutil.rmtree(_staging_root(ws) / run_id, ignore_errors=True)
     return chunks

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -170,3 +172,51 @@ def test_a_held_store_shows_in_the_wait_figure_and_waiting_at_most_gives_up_earl
         assert db.hold_stats().longest_wait > 0.2
     finally:
         holder.join(timeout=30)
+
+
+def _wait_and_read(path: str, got_in) -> None:
+    with open_store(path, timeout=30):
+        got_in.set()
+        time.sleep(0.2)
+
+
+def test_long_work_makes_way_for_a_process_waiting_for_the_store(tmp_path: Path) -> None:
+    path = str(tmp_path / "held.duckdb")
+    with open_store(path):
+        pass
+    assert db.make_way(path, at_most=2.0) < 0.1  # nobody waits: long work goes straight on
+    ctx = multiprocessing.get_context("spawn")
+    ready, got_in = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold, args=(path, 3.0, ready))  # a chunk of long work, in another process
+    holder.start()
+    assert ready.wait(30)
+    waiter = ctx.Process(target=_wait_and_read, args=(path, got_in))
+    waiter.start()
+    try:
+        line = Path(path + ".waiting")
+        deadline = time.monotonic() + 30
+        while not _someone_in(line):  # the waiter found the store held and stands in line
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        holder.join(30)
+        waited = db.make_way(path, at_most=10.0)  # between two chunks: the waiter goes first
+        assert got_in.is_set()
+        assert waited < 5
+    finally:
+        waiter.join(30)
+        holder.join(30)
+    assert db.make_way(path, at_most=2.0) < 0.1  # the line is empty again
+
+
+def _someone_in(line: Path) -> bool:
+    try:
+        fd = os.open(line, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -28,31 +28,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-READER = r"""
-import json, os, subprocess, sys, time
-from pathlib import Path
-from reconwb.store import db
-store, stop, out, cli = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-pause = float(sys.argv[5])
-env = {**os.environ, "RECONWB_DB": str(store)}
-cli_seconds, failures, reads = [], [], 0
-while not stop.exists():
-    started = time.monotonic()
-    done = subprocess.run([cli, "connections", "list", "--json"], env=env, capture_output=True, text=True)
-    cli_seconds.append(time.monotonic() - started)
-    if done.returncode != 0:
-        failures.append(done.stderr.strip()[-300:])
-    try:
-        with db.open_store(store) as con:
-            con.execute("SELECT status, count(*), sum(amount) FROM payments GROUP BY status").fetchall()
-        reads += 1
-    except db.StoreError as err:
-        failures.append(str(err))
-    time.sleep(pause)
-stats = db.hold_stats()
-out.write_text(json.dumps({"cli_seconds": cli_seconds, "failures": failures, "reads": reads,
-                           "longest_wait": stats.longest_wait}))
-"""
 
 
 def _load() -> str:
@@ -118,8 +93,9 @@ def main() -> None:
 
         store = copy("chunked")
         stop = root / "stop"
-        readers = [subprocess.Popen([sys.executable, "-c", READER, str(store), str(stop), str(root / f"r{i}.json"),
-                                     cli, str(args.pause)], env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+        readers = [subprocess.Popen([sys.executable, str(HERE / "store_reader.py"), str(store), str(stop),
+                                     str(root / f"r{i}.json"), str(args.pause), cli],
+                                    env={**os.environ, "PYTHONPATH": str(HERE.parent)})
                    for i in range(args.readers)]
         try:
             chunked = _reconcile(store, one_transaction=False)

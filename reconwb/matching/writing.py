@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK_SECONDS = 1.0  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
-FIRST_CHUNK_ROWS = 5_000  # links in the first chunk, before any time was measured
+CHUNK_SECONDS = 1.5  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
+FIRST_CHUNK_ROWS = 10_000  # links in the first chunk, before any time was measured
 MIN_CHUNK_ROWS = 2_000
 MAX_CHUNK_ROWS = 500_000
 STALE_STAGING_SECONDS = 3600.0  # a staging folder no run refers to (killed before it was recorded) goes after this
@@ -56,13 +56,13 @@ class Run:
     groups: pl.DataFrame
     links: pl.DataFrame
     ends: np.ndarray  # every cluster's end, ascending
+    rule_version: str
+    report: dict[str, Any]
+    incremental: bool
 
     @property
     def group_starts(self) -> np.ndarray:
         return self.groups["start"].to_numpy()
-    rule_version: str
-    report: dict[str, Any]
-    incremental: bool
 
 
 def record(ws: Workspace, groups: pl.DataFrame, links: pl.DataFrame, rule_version: str, report: dict[str, Any],
@@ -171,8 +171,8 @@ def _apply_chunks(ws: Workspace, run_id: str, run: Run) -> int:
     size, chunks = FIRST_CHUNK_ROWS, 0
     total = run.links.height
     while True:
-        started = time.monotonic()
         with ws.connect() as con, transaction(con):
+            started = time.monotonic()  # the hold: from the open (not the wait for it) to after the close
             row = con.execute("SELECT rows_done, finished_at FROM reconcile_runs WHERE run_id = ?",
                               [run_id]).fetchone()
             if row is None or row[1] is not None:

@@ -3,7 +3,7 @@
 The store is held (by a plain DuckDB connection in another process, as a long job would) before the page is
 opened and for longer than the server's RECONWB_LOCK_TIMEOUT: the page shows "The store is busy, retrying…"
 where the panels go, never an error cell, and its banners once the store is free. Uses the server and browser
-fixtures of `test_dashboards_e2e` with a workspace of its own.
+fixtures of `test_dashboards_e2e` (instances of this module's own).
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ import time
 import pytest
 
 from reconwb import banks, connections
-from reconwb.cli.admin import init_workspace
 from reconwb.widgets.busy import BUSY_TEXT
-from reconwb.workspace import Workspace
 from tests.dashboards import test_dashboards_e2e as e2e
 from tests.dashboards.test_dashboards_e2e import RENDER_TIMEOUT, playwright_api, shot, url
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.kernel]
 
-server = e2e.server  # the same server and browser fixtures, with this module's `env`
+env = e2e.env  # the e2e module's workspace, server and browser fixtures, made anew for this module
+server = e2e.server
 page = e2e.page
 
 LOCK_TIMEOUT = "5"  # seconds: the server's kernels give up a read after this; the store stays held longer
@@ -37,24 +36,19 @@ con.close()
 """
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """A workspace with one connection that needs credentials (so the page has a banner to show)."""
-    tmp = tmp_path_factory.mktemp("busy-dashboard")
+@pytest.fixture(scope="module", autouse=True)
+def short_lock_timeout():
+    """Set before the server starts (module autouse fixtures come first), which passes its environment on."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("RECONWB_KEY", raising=False)
-        mp.delenv("RECONWB_KEY_FILE", raising=False)
-        mp.setenv("RECONWB_LOCK_TIMEOUT", LOCK_TIMEOUT)  # the server fixture passes its environment on
-        ws = Workspace(db_path=tmp / "data" / "reconwb.duckdb")
-        init_workspace(ws)
-        with ws.connect() as con:
-            banks.ensure_statement_bank(con)
-            connections.add(con, "hana", banks.STATEMENT_BANK)
-            con.execute("UPDATE connections SET health = 'reconnect_required' WHERE name = 'hana'")
-        yield {"ws": ws, "tmp": tmp}
+        mp.setenv("RECONWB_LOCK_TIMEOUT", LOCK_TIMEOUT)
+        yield
 
 
 def test_a_held_store_shows_the_busy_notice_then_the_banners(env, server, page) -> None:
+    with env["ws"].connect() as con:  # a connection that needs credentials: the page has a banner to show
+        banks.ensure_statement_bank(con)
+        connections.add(con, "hana", banks.STATEMENT_BANK)
+        con.execute("UPDATE connections SET health = 'reconnect_required' WHERE name = 'hana'")
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(env["ws"].db_path)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, env={**os.environ})
     try:

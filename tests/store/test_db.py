@@ -4,6 +4,8 @@ import fcntl
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -113,23 +115,30 @@ def _hold(path: str, seconds: float, ready) -> None:
     con.close()
 
 
-def test_store_held_too_long_gives_store_locked(tmp_path: Path) -> None:
-    path = str(tmp_path / "held.duckdb")
+@contextmanager
+def _held(path: str, seconds: float) -> Iterator[multiprocessing.Process]:
+    """The store at `path` (made now) held for `seconds` by another process, from the start of the block."""
     with open_store(path):
         pass
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
-    holder = ctx.Process(target=_hold, args=(path, 5.0, ready))
+    holder = ctx.Process(target=_hold, args=(path, seconds, ready))
     holder.start()
     try:
         assert ready.wait(30)
+        yield holder
+    finally:
+        holder.join(timeout=30)
+
+
+def test_store_held_too_long_gives_store_locked(tmp_path: Path) -> None:
+    path = str(tmp_path / "held.duckdb")
+    with _held(path, 5.0):
         started = time.monotonic()
         with pytest.raises(StoreLocked, match="locked by another process"):
             with open_store(path, timeout=0.5):
                 pass
         assert time.monotonic() - started < 4
-    finally:
-        holder.join(timeout=30)
     with open_store(path, timeout=5):  # and once it is released, we get in
         pass
 
@@ -153,14 +162,7 @@ def test_each_open_records_how_long_it_held_the_store(tmp_path: Path) -> None:
 
 def test_a_held_store_shows_in_the_wait_figure_and_waiting_at_most_gives_up_early(tmp_path: Path) -> None:
     path = str(tmp_path / "held.duckdb")
-    with open_store(path):
-        pass
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    holder = ctx.Process(target=_hold, args=(path, 2.0, ready))
-    holder.start()
-    try:
-        assert ready.wait(30)
+    with _held(path, 2.0):
         db.reset_hold_stats()
         started = time.monotonic()
         with db.waiting_at_most(0.3), pytest.raises(StoreLocked):
@@ -170,8 +172,6 @@ def test_a_held_store_shows_in_the_wait_figure_and_waiting_at_most_gives_up_earl
         with open_store(path, timeout=30):  # outside the block the long wait applies: we get in once it is free
             pass
         assert db.hold_stats().longest_wait > 0.2
-    finally:
-        holder.join(timeout=30)
 
 
 def _wait_and_read(path: str, got_in) -> None:
@@ -182,29 +182,22 @@ def _wait_and_read(path: str, got_in) -> None:
 
 def test_long_work_makes_way_for_a_process_waiting_for_the_store(tmp_path: Path) -> None:
     path = str(tmp_path / "held.duckdb")
-    with open_store(path):
-        pass
-    assert db.make_way(path, at_most=2.0) < 0.1  # nobody waits: long work goes straight on
-    ctx = multiprocessing.get_context("spawn")
-    ready, got_in = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=_hold, args=(path, 3.0, ready))  # a chunk of long work, in another process
-    holder.start()
-    assert ready.wait(30)
-    waiter = ctx.Process(target=_wait_and_read, args=(path, got_in))
-    waiter.start()
-    try:
-        line = Path(path + ".waiting")
-        deadline = time.monotonic() + 30
-        while not _someone_in(line):  # the waiter found the store held and stands in line
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        holder.join(30)
-        waited = db.make_way(path, at_most=10.0)  # between two chunks: the waiter goes first
-        assert got_in.is_set()
-        assert waited < 5
-    finally:
-        waiter.join(30)
-        holder.join(30)
+    with _held(path, 3.0) as holder:  # a chunk of long work, in another process
+        assert db.make_way(path, at_most=2.0) < 0.1  # nobody waits: long work goes straight on
+        got_in = multiprocessing.get_context("spawn").Event()
+        waiter = multiprocessing.get_context("spawn").Process(target=_wait_and_read, args=(path, got_in))
+        waiter.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not _someone_in(Path(path + ".waiting")):  # the waiter found the store held: it is in line
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            holder.join(30)
+            waited = db.make_way(path, at_most=10.0)  # between two chunks: the waiter goes first
+            assert got_in.is_set()
+            assert waited < 5
+        finally:
+            waiter.join(30)
     assert db.make_way(path, at_most=2.0) < 0.1  # the line is empty again
 
 

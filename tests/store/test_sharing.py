@@ -19,7 +19,7 @@ from reconwb.matching import reconcile_store
 from reconwb.store import db
 from reconwb.workspace import Workspace
 from tests.conftest import ROOT
-from tests.store.sharing import build_store, inconsistent_payments
+from tests.store.sharing import BENCH, build_store, inconsistent_payments
 
 pytestmark = pytest.mark.slow
 
@@ -27,22 +27,6 @@ SCALE = int(os.environ.get("RECONWB_SHARING_SCALE", "200000"))
 READERS = 2
 LONGEST_HOLD = 5.0  # seconds, the issue's bound for this test (the design aims at 1.5 s a chunk)
 
-READER = r"""
-import json, sys, time
-from pathlib import Path
-from reconwb.store import db
-store, stop, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-failures, reads = [], 0
-while not stop.exists():
-    try:
-        with db.open_store(store) as con:
-            con.execute("SELECT status, count(*), sum(amount) FROM payments GROUP BY status").fetchall()
-        reads += 1
-    except db.StoreError as err:
-        failures.append(str(err))
-    time.sleep(0.1)
-out.write_text(json.dumps({"failures": failures, "reads": reads, "longest_wait": db.hold_stats().longest_wait}))
-"""
 
 
 def test_readers_never_fail_while_a_200k_reconcile_writes_in_short_holds(tmp_path: Path,
@@ -53,8 +37,8 @@ def test_readers_never_fail_while_a_200k_reconcile_writes_in_short_holds(tmp_pat
     build_store(ws, SCALE)
     stop = tmp_path / "stop"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RECONWB_LOCK_TIMEOUT": "20"}
-    readers = [subprocess.Popen([sys.executable, "-c", READER, str(ws.db_path), str(stop), str(tmp_path / f"{i}")],
-                                env=env) for i in range(READERS)]
+    readers = [subprocess.Popen([sys.executable, str(BENCH / "store_reader.py"), str(ws.db_path), str(stop),
+                                 str(tmp_path / f"{i}"), "0.1"], env=env) for i in range(READERS)]
     try:
         db.reset_hold_stats()
         report = reconcile_store(ws)

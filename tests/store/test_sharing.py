@@ -21,7 +21,7 @@ from reconwb.workspace import Workspace
 from tests.conftest import ROOT
 from tests.store.sharing import BENCH, build_store, inconsistent_payments
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # minutes on a loaded 2-core host
 
 SCALE = int(os.environ.get("RECONWB_SHARING_SCALE", "200000"))
 READERS = 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -15,6 +14,7 @@ from reconwb.widgets.auto_refresh import AutoRefresh
 from reconwb.widgets.banner_panel import BannerPanel
 from reconwb.widgets.totals import TotalsPanel
 from reconwb.workspace import Workspace
+from tests.widgets.test_auto_refresh import eventually
 
 HOLD = """
 import sys, time, duckdb
@@ -38,14 +38,6 @@ class Holder:
             self.proc.stdin.write("\n")
             self.proc.stdin.flush()
             self.proc.wait(timeout=30)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        time.sleep(0.05)
 
 
 def _text(widget) -> str:
@@ -82,7 +74,7 @@ def test_a_panel_built_while_the_store_is_held_shows_the_notice_then_its_banners
         assert busy.BUSY_TEXT in _text(panel)  # still held: still the notice, no error
     finally:
         holder.release()
-    eventually(lambda: "Credentials needed" in _text(panel))
+    eventually(lambda: "Credentials needed" in _text(panel), timeout=20)
     assert busy.BUSY_TEXT not in _text(panel)
     assert panel.children == (panel.items, panel.detail, panel.message)
 
@@ -101,7 +93,8 @@ def test_auto_refresh_says_busy_not_failed_and_the_panels_come_back(needs_creden
     finally:
         holder.release()
         refresher.close()
-    eventually(lambda: "Credentials needed" in _text(banners_panel) and "deposits matched" in _text(totals))
+    eventually(lambda: "Credentials needed" in _text(banners_panel) and "deposits matched" in _text(totals),
+               timeout=20)
 
 
 def test_other_errors_still_raise(ws: Workspace) -> None:

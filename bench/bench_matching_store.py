@@ -15,40 +15,23 @@ import tempfile
 import time
 from pathlib import Path
 
-import polars as pl
-
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 
 def main(n: int) -> None:
-    from synth import generate
+    from synth import load_store
 
-    from reconwb import accounts, banks, connections
-    from reconwb.cli.admin import init_workspace
     from reconwb.matching import reconcile_store
-    from reconwb.payments import import_file
-    from reconwb.transactions import ingest
     from reconwb.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="reconwb-bench-store-") as tmp:
         os.environ["RECONWB_DB"] = str(Path(tmp) / "store.duckdb")
         os.environ.pop("RECONWB_KEY", None)
         ws = Workspace.from_env()
-        init_workspace(ws, simulated_banks=True)
-        txns, payments, _ = generate(n)
-        payments.write_csv(Path(tmp) / "payments.csv")
         started = time.perf_counter()
-        with ws.connect() as con:
-            import_file(con, Path(tmp) / "payments.csv")
-            banks.ensure_statement_bank(con)
-            conn = connections.add(con, "bench", banks.STATEMENT_BANK)
-            account = accounts.ensure(con, conn.connection_id, "ACC-1")
-            ingest(con, account, txns.select(
-                "booked_on", "currency", "description", "reference", "counterparty",
-                amount=pl.col("amount").cast(pl.Decimal(18, 2)), bank_txn_id="txn_id",
-            ), source="statement")
-        print(f"loaded {n:,} transactions and {payments.height:,} payments in {time.perf_counter() - started:.1f} s")
+        deposits, payments = load_store(ws, n)
+        print(f"loaded {deposits:,} transactions and {payments:,} payments in {time.perf_counter() - started:.1f} s")
         for label in ("first run", "second run"):
             report = reconcile_store(ws)
             print(f"{label}: {report.seconds:.1f} s; matched {report.matched:,}, partly {report.partially_matched:,},"

@@ -214,6 +214,33 @@ def save(out: Path, **frames: pl.DataFrame) -> dict[str, Path]:
     return paths
 
 
+def load_store(ws: object, n: int, seed: int = 7) -> tuple[int, int]:
+    """Initialise the store of workspace `ws` with `generate(n)`'s deposits and payments, nothing reconciled yet
+    (store-mode benchmarks and the store-sharing tests). Returns (deposits, payments)."""
+    from reconwb import accounts, banks, connections
+    from reconwb.cli.admin import init_workspace
+    from reconwb.payments import import_file
+    from reconwb.transactions import ingest
+
+    init_workspace(ws, simulated_banks=True)
+    txns, payments, _truth = generate(n, seed)
+    csv = ws.db_path.with_name(ws.db_path.name + ".payments.csv")
+    payments.write_csv(csv)
+    try:
+        with ws.connect() as con:
+            import_file(con, csv)
+            banks.ensure_statement_bank(con)
+            conn = connections.add(con, "bench", banks.STATEMENT_BANK)
+            account = accounts.ensure(con, conn.connection_id, "ACC-1")
+            ingest(con, account, txns.select(
+                "booked_on", "currency", "description", "reference", "counterparty",
+                amount=pl.col("amount").cast(pl.Decimal(18, 2)), bank_txn_id="txn_id",
+            ), source="statement")
+    finally:
+        csv.unlink(missing_ok=True)
+    return txns.height, payments.height
+
+
 def write(n: int, out: Path, seed: int = 7) -> dict[str, Path]:
     txns, payments, truth = generate(n, seed)
     return save(out, transactions=txns, payments=payments, truth=truth)

@@ -417,7 +417,12 @@ def list_payments(con: duckdb.DuckDBPyConnection, *, status: str | None = None, 
 
 # how much of each payment live (matched) groups settle: the money linked plus the fee a rule accepted, plus the
 # FX difference a conversion left
-PAID_SQL = (
-    "SELECT x.payment_id, sum(x.amount + x.fee + coalesce(x.fx_difference, 0)) AS paid FROM matches x"
-    " JOIN match_groups g USING (group_id) WHERE g.status = 'matched' GROUP BY x.payment_id"
-)
+def paid_sql(links: str = "matches") -> str:
+    """PAID_SQL over `links` (a table or subquery shaped like `matches`, e.g. the links of a few payments)."""
+    return (
+        "SELECT x.payment_id, sum(x.amount + x.fee + coalesce(x.fx_difference, 0)) AS paid FROM"
+        f" {links} x JOIN match_groups g USING (group_id) WHERE g.status = 'matched' GROUP BY x.payment_id"
+    )
+
+
+PAID_SQL = paid_sql()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconwb.errors import Conflict, ReconwbError
+from reconwb.private import write_private
 from reconwb.redaction import register_secret
 from reconwb.store.db import transaction
 
@@ -74,12 +75,7 @@ def key_id(key: bytes) -> str:
 
 def write_key_file(path: Path, keys: list[str]) -> None:
     """Write a key file atomically with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write("\n".join(keys) + "\n")
-    os.chmod(tmp, 0o600)
+    tmp = write_private(path.with_name(path.name + ".tmp"), "\n".join(keys) + "\n", encoding="ascii")
     os.replace(tmp, path)
 
 

@@ -29,6 +29,7 @@ from reconwb.events import new_id
 from reconwb.jobs import lease
 from reconwb.jobs import parameters as job_parameters
 from reconwb.jobs.scrub import check_parameters, register_workspace_secrets, scrub_notebook
+from reconwb.private import private_dir, write_private
 from reconwb.redaction import redact
 from reconwb.store.db import transaction
 from reconwb.workspace import Workspace
@@ -298,9 +299,9 @@ def _store_output(ws: Workspace, record: RunRecord, raw_output: Path, wall: floa
     nb = scrub_notebook(nbformat.read(raw_output, as_version=4))
     day = (record.started_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d")
     final = ws.runs_dir / day / f"{record.job}-{record.run_id}.ipynb"
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_suffix(".ipynb.tmp")
-    nbformat.write(nb, tmp)
+    private_dir(ws.runs_dir)
+    private_dir(final.parent)
+    tmp = write_private(final.with_suffix(".ipynb.tmp"), nbformat.writes(nb).rstrip("\n") + "\n")
     tmp.replace(final)
     record.output_path = str(final)
     record.summary = read_scraps(nb)

@@ -1,8 +1,9 @@
 """The two ways to run the engine: on two CSV files (touching no store), or on what the store holds.
 
 File mode is how other tools and the benchmarks drive the engine; store mode is what `reconwb reconcile`, the
-jobs and the notebooks run: it records match groups, moves payment statuses, audits and emits events, all in
-one transaction, and keeps everything a person decided (pinned groups, rejected suggestions).
+jobs and the notebooks run: it records match groups, moves payment statuses, audits and emits events (in short
+chunks for a big run, `reconwb.matching.writing`), and keeps everything a person decided (pinned groups,
+rejected suggestions).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +22,13 @@ from reconwb import settings
 from reconwb.errors import InvalidInput, NotFound
 from reconwb.matching import aliases as payer_aliases
 from reconwb.matching import rates as fx_rates
-from reconwb.matching import records
 from reconwb.matching import rules as rules_mod
+from reconwb.matching import writing
 from reconwb.matching.assign import AUTO, SUGGESTION
 from reconwb.matching.frames import cents, cents_text, rate_text
 from reconwb.matching.pipeline import MatchResult, match
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
-from reconwb.store.db import registered, transaction
 
 if TYPE_CHECKING:
     from reconwb.workspace import Workspace
@@ -239,14 +238,17 @@ def reconcile_store(
 ) -> ReconcileReport:
     """Reconcile what the store holds and record the outcome, or (dry run) only say what would change.
 
-    The store is read, closed while the engine works, and opened again for one all-or-nothing write: automatic
-    suggestions are replaced by this run's, new groups recorded, payment statuses moved, events emitted. Pinned
+    The store is read, closed while the engine works, and opened again to write (`reconwb.matching.writing`:
+    in short chunks, resumable, for a big run): automatic suggestions are replaced by this run's, new groups
+    recorded, payment statuses moved, events emitted. Pinned
     groups (made or confirmed by a person) and rejected or removed pairs are never touched or proposed again.
     `txn_ids` makes the run incremental (what `reconwb.autoreconcile` does after an ingest): only those deposits
     against the open payments they can reach, and only their automatic suggestions are replaced.
     """
     started = time.perf_counter()
     ruleset = rules_mod.load(rules)
+    if not dry_run:
+        writing.resume(ws)  # a run killed between its chunks is finished first
     with ws.connect() as con:
         mode = settings.get(con, "operation_mode")
         if mode == "passthrough":
@@ -260,90 +262,7 @@ def reconcile_store(
     if not dry_run:
         write_started = time.perf_counter()
         groups, links = _group_rows(result, ruleset)
-        with ws.connect() as con, transaction(con):
-            _write(con, groups, links, ruleset, report, connection, txn_ids)
+        writing.record(ws, groups, links, ruleset.version, report.as_dict(), connection, txn_ids)
         report.stages["write"] = round(time.perf_counter() - write_started, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
-
-
-_STALE_SUGGESTIONS_SQL = """
-CREATE TEMP TABLE _replaced AS
-SELECT g.group_id FROM match_groups g
-WHERE g.status = 'suggested' AND NOT g.pinned AND (CAST(? AS VARCHAR) IS NULL OR EXISTS (
-    SELECT 1 FROM matches x JOIN transactions t ON t.txn_id = x.txn_id JOIN accounts a USING (account_id)
-    JOIN connections c USING (connection_id) WHERE x.group_id = g.group_id AND c.name = ?))
-  AND (CAST(? AS BIGINT[]) IS NULL OR EXISTS (
-    SELECT 1 FROM matches x WHERE x.group_id = g.group_id AND list_contains(?, x.txn_id)))
-"""
-# after an incremental run: older automatic suggestions for the payments it paid or the deposits it matched
-_MOOT_SUGGESTIONS_SQL = """
-CREATE TEMP TABLE _replaced AS
-SELECT DISTINCT g.group_id FROM match_groups g JOIN matches x USING (group_id)
-WHERE g.status = 'suggested' AND NOT g.pinned AND (list_contains(?, x.payment_id) OR list_contains(?, x.txn_id))
-"""
-
-
-def _drop_replaced(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object]) -> None:
-    con.execute(select_sql, params)
-    con.execute("DELETE FROM matches WHERE group_id IN (SELECT group_id FROM _replaced)")
-    con.execute("DELETE FROM match_groups WHERE group_id IN (SELECT group_id FROM _replaced)")
-    con.execute("DROP TABLE _replaced")
-
-
-def _write(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame, ruleset: rules_mod.Rules,
-           report: ReconcileReport, connection: str | None, txn_ids: list[int] | None = None) -> None:
-    # this run's suggestions replace the automatic ones it covers (all, one connection's, or these deposits')
-    _drop_replaced(con, _STALE_SUGGESTIONS_SQL, [connection, connection, txn_ids, txn_ids])
-    if txn_ids is not None:  # queued by their ingest (`reconwb.autoreconcile`): reconciled now, with this write
-        con.execute("DELETE FROM reconcile_queue WHERE list_contains(?, txn_id)", [txn_ids])
-    # whatever a person or another run settled since we read is left alone
-    with registered(con, "_new_links", links.to_arrow()):
-        stale = con.sql(
-            f"""
-            SELECT DISTINCT n.group_id FROM _new_links n
-            WHERE CAST(n.txn_id AS BIGINT) IN (SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id)
-                                               WHERE g.status = '{LIVE}')
-               OR n.payment_id IN (SELECT payment_id FROM payments WHERE status IN ('paid', 'cancelled'))
-            """
-        ).pl()
-    if not stale.is_empty():
-        groups = groups.join(stale, on="group_id", how="anti")
-        links = links.join(stale, on="group_id", how="anti")
-    if groups.is_empty():
-        records.audit(con, "reconwb", "reconcile.run", None, ruleset.version, report.as_dict())
-        return
-    records.insert_groups(con, groups, links)
-    live = groups.filter(pl.col("status") == LIVE)
-    statuses = records.refresh_payments(
-        con, links.join(live.select("group_id"), on="group_id")["payment_id"].to_list()
-    )
-    detail = links.with_columns(pl.col("txn_id").cast(pl.Int64)).join(
-        groups.select("group_id", "kind", "rule", "confidence", "status"), on="group_id"
-    )
-    per_payment = detail.filter(pl.col("status") == LIVE).group_by(
-        "group_id", "payment_id", maintain_order=True
-    ).agg(pl.col("kind", "rule", "confidence").first(), explanation=pl.col("explanation").first(),
-          transactions=pl.struct("txn_id", "amount", "fee", "fx_difference"))
-    pending = [
-        records.payment_event(
-            row["payment_id"], statuses, row["group_id"], row["kind"], row["rule"], row["confidence"],
-            [{"txn_id": t["txn_id"], "amount": Decimal(t["amount"]), "fee": Decimal(t["fee"]),
-              "fx_difference": Decimal(t["fx_difference"])} for t in row["transactions"]],
-            explanation=row["explanation"],
-        )
-        for row in per_payment.iter_rows(named=True)
-    ]
-    records.emit_all(con, pending)
-    if txn_ids is not None:
-        paid = [pid for pid, (status, _open) in statuses.items() if status == "paid"]
-        live_txns = [int(t) for t in links.join(live.select("group_id"), on="group_id")["txn_id"].to_list()]
-        _drop_replaced(con, _MOOT_SUGGESTIONS_SQL, [paid, live_txns])
-    with registered(con, "_audit", groups.select("group_id", "status", "rule", "confidence").to_arrow()):
-        con.execute(
-            "INSERT INTO audit_log (actor, action, subject, rule_version, detail) SELECT 'reconwb',"
-            " CASE WHEN status = 'matched' THEN 'match.auto' ELSE 'match.suggested' END, 'match:' || group_id, ?,"
-            " json_object('rule', rule, 'confidence', confidence) FROM _audit",
-            [ruleset.version],
-        )
-    records.audit(con, "reconwb", "reconcile.run", None, ruleset.version, report.as_dict())

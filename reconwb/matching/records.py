@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from reconwb import events, jsonutil
-from reconwb.payments import PAID_SQL
+from reconwb.payments import paid_sql
 from reconwb.store.db import registered
 
 LIVE = "matched"
@@ -50,6 +50,11 @@ def insert_groups(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: p
         )
 
 
+# PAID_SQL for the payments in `_ids` only: a chunk of a big run refreshes its own payments without summing
+# every match in the store
+_PAID_OF_IDS_SQL = paid_sql("(SELECT m.* FROM _ids JOIN matches m USING (payment_id))")
+
+
 def refresh_payments(con: duckdb.DuckDBPyConnection, payment_ids: Iterable[str]) -> dict[str, tuple[str, Decimal]]:
     """Recompute the status of these payments from live groups; return {payment_id: (status, open amount)}."""
     ids = pl.DataFrame({"payment_id": sorted(set(payment_ids))}, schema={"payment_id": pl.String})
@@ -63,7 +68,7 @@ def refresh_payments(con: duckdb.DuckDBPyConnection, payment_ids: Iterable[str])
                 SELECT p.payment_id,
                        CASE WHEN coalesce(m.paid, 0) >= p.amount THEN 'paid'
                             WHEN coalesce(m.paid, 0) > 0 THEN 'partially_paid' ELSE 'open' END AS status
-                FROM payments p JOIN _ids USING (payment_id) LEFT JOIN ({PAID_SQL}) m USING (payment_id)
+                FROM payments p JOIN _ids USING (payment_id) LEFT JOIN ({_PAID_OF_IDS_SQL}) m USING (payment_id)
                 WHERE p.status <> 'cancelled'
             ) s
             WHERE p.payment_id = s.payment_id AND p.status <> s.status
@@ -71,7 +76,7 @@ def refresh_payments(con: duckdb.DuckDBPyConnection, payment_ids: Iterable[str])
         )
         rows = con.execute(
             f"SELECT p.payment_id, p.status, p.amount - coalesce(m.paid, 0) FROM payments p JOIN _ids"
-            f" USING (payment_id) LEFT JOIN ({PAID_SQL}) m USING (payment_id)"
+            f" USING (payment_id) LEFT JOIN ({_PAID_OF_IDS_SQL}) m USING (payment_id)"
         ).fetchall()
     return {pid: (status, open_amount) for pid, status, open_amount in rows}
 

@@ -3,10 +3,16 @@
 DuckDB lets one process write a file at a time. Notebook kernels, Voila kernels, job kernels and the Jupyter
 server all share one store, so nobody keeps it open longer than one unit of work, and whoever finds it locked
 waits a random, growing while and tries again instead of failing.
+
+Every open goes through `open_store`, which measures how long it held the file (`hold_stats()`: the count, the
+longest and the total, per process; a debug line per open, an info line past `LONG_HOLD_SECONDS`). Long work
+is written in bounded chunks so that no single hold is long; tests and benchmarks assert on these figures.
+The store file, its WAL and the folders reconwb makes for it are private to the user (`reconwb.private`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
@@ -14,12 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
 from reconwb.errors import InvalidInput, ReconwbError
+from reconwb.private import private_dir, private_file
 from reconwb.store.migrate import migrate
 
 if TYPE_CHECKING:
@@ -28,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+MAX_RETRY_DELAY = 0.1  # seconds between two tries at most: a waiter notices a free store quickly (a try is ~1 ms)
+MAKE_WAY_SECONDS = 0.5  # how long long work lets waiters go first between two chunks, at most
+LONG_HOLD_SECONDS = 2.0  # the design's "a couple of seconds": a hold longer than this is logged at info level
 T = TypeVar("T")
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
@@ -51,7 +62,7 @@ class StoreMissing(StoreError):
     exit_code = 2
 
 
-def _lock_timeout() -> float:
+def _configured_lock_timeout() -> float:
     raw = os.environ.get("RECONWB_LOCK_TIMEOUT")
     if raw is None or not raw.strip():
         return DEFAULT_LOCK_TIMEOUT
@@ -62,6 +73,69 @@ def _lock_timeout() -> float:
     if not 0 <= value < float("inf"):  # also refuses nan
         raise InvalidInput(f"RECONWB_LOCK_TIMEOUT must be a number of seconds (0 or more), not {raw!r}")
     return value
+
+
+@dataclass
+class HoldStats:
+    """How long this process's opens kept the store, and how long opening waited for another process."""
+
+    opens: int = 0
+    longest: float = 0.0  # seconds, the longest single hold
+    total: float = 0.0
+    longest_wait: float = 0.0  # seconds an open waited for another process's lock
+
+    def as_dict(self) -> dict[str, float]:
+        return {"opens": self.opens, "longest": round(self.longest, 4), "total": round(self.total, 4),
+                "longest_wait": round(self.longest_wait, 4)}
+
+
+_stats = HoldStats()
+_stats_lock = threading.Lock()
+_wait_override = threading.local()
+
+
+def hold_stats() -> HoldStats:
+    """A copy of this process's hold figures since start (or since `reset_hold_stats`)."""
+    with _stats_lock:
+        return HoldStats(**vars(_stats))
+
+
+def reset_hold_stats() -> None:
+    global _stats
+    with _stats_lock:
+        _stats = HoldStats()
+
+
+def _record(held: float, waited: float, path: Path) -> None:
+    with _stats_lock:
+        _stats.opens += 1
+        _stats.total += held
+        _stats.longest = max(_stats.longest, held)
+        _stats.longest_wait = max(_stats.longest_wait, waited)
+    log.log(logging.INFO if held > LONG_HOLD_SECONDS else logging.DEBUG,
+            "store %s held %.3f s (waited %.3f s to open)", path.name, held, waited)
+
+
+@contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Within the block (this thread only), opening gives up with StoreLocked after `seconds` at most.
+
+    A widget uses this to show "the store is busy" after a short wait instead of keeping a page blank for the
+    full RECONWB_LOCK_TIMEOUT; the retry then continues in the background.
+    """
+    previous = getattr(_wait_override, "seconds", None)
+    _wait_override.seconds = seconds if previous is None else min(previous, seconds)
+    try:
+        yield
+    finally:
+        _wait_override.seconds = previous
+
+
+def _lock_timeout(asked: float | None = None) -> float:
+    """The caller's timeout, else RECONWB_LOCK_TIMEOUT; never more than a `waiting_at_most` block allows."""
+    seconds = _configured_lock_timeout() if asked is None else asked
+    override = getattr(_wait_override, "seconds", None)
+    return seconds if override is None else min(seconds, override)
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -75,21 +149,78 @@ def _is_lock_error(err: Exception) -> bool:
 
 
 def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying with jitter while another process holds the file.
+
+    While it waits, the process holds a shared lock on `<store>.waiting`, so long work that writes in chunks
+    sees someone is waiting and lets them in between two chunks (`make_way`).
+    """
     deadline = time.monotonic() + timeout
     delay = 0.02
-    while True:
-        try:
-            with _open_close_lock:
-                return duckdb.connect(str(path), read_only=read_only)
-        except (duckdb.IOException, duckdb.ResourceInUseException) as err:
-            if not _is_lock_error(err):
-                raise StoreError(f"cannot open store {path}: {err}") from None
-            if time.monotonic() >= deadline:
-                raise StoreLocked(
-                    f"store {path} is locked by another process (waited {timeout:.0f} s); try again later"
-                ) from None
-            time.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 1.0)
+    waiting: int | None = None
+    try:
+        while True:
+            try:
+                with _open_close_lock:
+                    return duckdb.connect(str(path), read_only=read_only)
+            except (duckdb.IOException, duckdb.ResourceInUseException) as err:
+                if not _is_lock_error(err):
+                    raise StoreError(f"cannot open store {path}: {err}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreLocked(
+                        f"store {path} is locked by another process (waited {timeout:.0f} s); try again later"
+                    ) from None
+                if waiting is None:
+                    waiting = _announce_waiting(path)
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+    finally:
+        if waiting is not None and waiting >= 0:
+            os.close(waiting)  # releases the shared lock
+
+
+def _waiting_file(path: Path) -> Path:
+    return path.with_name(path.name + ".waiting")
+
+
+def _announce_waiting(path: Path) -> int:
+    """A shared lock on `<store>.waiting` (-1 when the folder is read-only: we just wait, unseen)."""
+    try:
+        fd = os.open(_waiting_file(path), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # long work is looking at the line right now; it sees us next time
+        pass
+    return fd
+
+
+def make_way(path: str | os.PathLike[str], *, at_most: float = MAKE_WAY_SECONDS) -> float:
+    """Between two chunks of long work (the store closed): let processes that wait for the store in first.
+
+    Waiters hold a shared lock on `<store>.waiting` while they retry; this waits, at most `at_most`, until none
+    is left, so a reader gets in between chunks instead of racing the next chunk's open (then the long work
+    queues like anyone else). Returns the seconds waited. A killed waiter's lock goes with its process.
+    """
+    began = time.monotonic()
+    try:
+        fd = os.open(_waiting_file(Path(path).absolute()), os.O_RDWR)
+    except OSError:  # nobody ever waited
+        return 0.0
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                if time.monotonic() - began >= at_most:
+                    break
+                time.sleep(0.01)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                break
+    finally:
+        os.close(fd)
+    return time.monotonic() - began
 
 
 @contextmanager
@@ -101,9 +232,13 @@ def open_store(
     if read_only and not path.exists():
         raise StoreMissing(f"no store at {path}; run `reconwb init` first")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(path, read_only, _lock_timeout() if timeout is None else timeout)
+        private_dir(path.parent, owned=False)
+    asked = time.monotonic()
+    con = _connect(path, read_only, _lock_timeout(timeout))
+    opened = time.monotonic()
     try:
+        if not read_only:
+            private_file(path)
         con.execute("SET TimeZone = 'UTC'")
         if path not in _migrated:
             with _migrate_lock:
@@ -114,6 +249,9 @@ def open_store(
     finally:
         with _open_close_lock:
             con.close()
+        _record(time.monotonic() - opened, opened - asked, path)
+        if not read_only:
+            private_file(path.with_name(path.name + ".wal"))  # a WAL left behind by a crash-free close is rare
 
 
 _open_transactions: set[int] = set()

@@ -14,6 +14,7 @@ import datetime as dt
 import hmac
 import secrets as _random
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from standardwebhooks.webhooks import Webhook
 
@@ -74,19 +75,26 @@ class Signer:
         }
 
 
-def verify(
-    secret: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    now: float,
-    tolerance: float = TOLERANCE_SECONDS,
-) -> tuple[str, int]:
-    """Check an inbound webhook; return its `(webhook-id, timestamp)` or raise VerificationFailed.
+MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970 fit in 11 digits until the year 5138
 
-    Order matters: missing or unreadable headers are malformed (400); a timestamp outside the tolerance is a
-    replay or a wrong clock (401); then the signature is compared in constant time against every `v1,` one the
-    sender listed (several during a secret rotation).
+
+@dataclass(frozen=True)
+class Unverified:
+    """An inbound webhook whose headers and body are well-formed and recent, signature not yet checked."""
+
+    message_id: str
+    timestamp: int
+    signatures: tuple[str, ...]
+    text: str
+
+
+def check_headers(headers: Mapping[str, str], body: bytes, *, now: float,
+                  tolerance: float = TOLERANCE_SECONDS) -> Unverified:
+    """Everything about an inbound webhook that needs no secret, or VerificationFailed.
+
+    Missing or unreadable headers and a body that is not UTF-8 are malformed (400); a timestamp outside the
+    tolerance is a replay or a wrong clock (401). A receiver runs this before it looks up any secret, so a flood
+    of junk costs no store access.
     """
     lower = {k.lower(): v for k, v in headers.items()}
     message_id = lower.get("webhook-id", "").strip()
@@ -96,7 +104,8 @@ def verify(
         raise VerificationFailed(400, "missing webhook-id, webhook-timestamp or webhook-signature header")
     if len(message_id) > 256:
         raise VerificationFailed(400, "webhook-id is longer than 256 characters")
-    if not stamp.isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" or "١٢", which int() then refuses or misreads
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= MAX_TIMESTAMP_DIGITS):
         raise VerificationFailed(400, "webhook-timestamp is not a whole number of seconds")
     timestamp = int(stamp)
     if abs(now - timestamp) > tolerance:
@@ -105,9 +114,18 @@ def verify(
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise VerificationFailed(400, "body is not UTF-8") from None
-    expected = base64.b64decode(Signer(secret).sign(message_id, timestamp, text).split(",", 1)[1])
+    return Unverified(message_id, timestamp, tuple(signatures.split()), text)
+
+
+def check_signature(secret: str, message: Unverified) -> None:
+    """VerificationFailed(401) unless one of the listed `v1,` signatures is the secret's.
+
+    Compared in constant time against every signature the sender listed (several during a secret rotation).
+    """
+    expected = base64.b64decode(Signer(secret).sign(message.message_id, message.timestamp, message.text)
+                                .split(",", 1)[1])
     matched = False
-    for item in signatures.split():
+    for item in message.signatures:
         version, _, value = item.partition(",")
         if version != "v1":
             continue
@@ -119,4 +137,20 @@ def verify(
         matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise VerificationFailed(401, "no matching signature")
-    return message_id, timestamp
+
+
+def verify(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    tolerance: float = TOLERANCE_SECONDS,
+) -> tuple[str, int]:
+    """Check an inbound webhook; return its `(webhook-id, timestamp)` or raise VerificationFailed.
+
+    Order matters: malformed (400) and stale (401) first (`check_headers`), then the signature (`check_signature`).
+    """
+    message = check_headers(headers, body, now=now, tolerance=tolerance)
+    check_signature(secret, message)
+    return message.message_id, message.timestamp

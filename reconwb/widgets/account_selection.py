@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from reconwb import accounts, connections, credentials
 from reconwb.errors import ReconwbError
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.credentials import CHECKING, verdict_html
 from reconwb.widgets.fetch import BackgroundFetch, show_in
 from reconwb.widgets.messages import error_html
@@ -53,7 +54,7 @@ class AccountSelection(w.VBox):
             self.password, self.accounts_box, self.apply, self.message, self.verdict, self.prompt_box,
         ])
         self.add_class("reconwb-account-selection")
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         with self.ws.connect() as con:
@@ -121,7 +122,7 @@ class UpdatePicker(w.VBox):
         self.form = w.VBox()
         self.open_button.on_click(lambda _b: self.open_form())
         super().__init__([w.HBox([self.choice, self.open_button]), self.form])
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         """Connections that can be updated: not removed (an obsolete one must be reconnected first)."""

@@ -9,6 +9,7 @@ import ipywidgets as w
 
 from reconwb import accounts, banks, connections
 from reconwb.errors import ReconwbError
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.messages import error_html
 from reconwb.workspace import Workspace
 
@@ -31,7 +32,7 @@ class AddConnectionForm(w.VBox):
             self.login_mode, self.add, self.message,
         ])
         self.add_class("reconwb-add-connection")
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         """Offer the banks usable for data right now (a disabled bank disappears from the list)."""

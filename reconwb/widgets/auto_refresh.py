@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import ipywidgets as w
 
 from reconwb.redaction import redact_exception
+from reconwb.widgets.busy import BUSY_TEXT, draw_when_free
 from reconwb.widgets.ticker import Ticker
 
 DEFAULT_SECONDS = 60.0
@@ -64,18 +65,27 @@ class AutoRefresh(w.HBox):
             self.ticker.start()
 
     def refresh_all(self) -> None:
-        """Redraw every panel; one that fails says so here and the others still redraw."""
+        """Redraw every panel; one that fails says so here and the others still redraw.
+
+        A panel that cannot read because the store is busy is not a failure: it shows the busy notice and
+        redraws itself when it can (`reconwb.widgets.busy`).
+        """
         with self._lock:
-            failed = []
+            failed, busy = [], False
             for panel in self.panels:
                 try:
-                    panel.refresh()
-                except Exception as err:  # a locked store, a kernel shutting down: try again next time
+                    if isinstance(panel, w.Box):
+                        busy |= not draw_when_free(panel)
+                    else:
+                        panel.refresh()
+                except Exception as err:  # a kernel shutting down: try again next time
                     failed.append(f"{type(panel).__name__}: {redact_exception(err)}")
             self.redraws += 1
             if failed:
                 self.status.value = ("<span style='color:#cf222e'>Could not refresh "
                                      f"{html.escape('; '.join(failed))}</span>")
+            elif busy:
+                self.status.value = f"<small class='reconwb-refreshed'>{BUSY_TEXT}</small>"
             else:
                 self._stamp("updated")
 

@@ -9,6 +9,7 @@ import ipywidgets as w
 
 from reconwb import banks, banners, connections, last_attempt
 from reconwb.sync import SyncResult
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.credentials import CredentialForm, open_in
 from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
 from reconwb.widgets.messages import error_html
@@ -46,7 +47,7 @@ class BannerPanel(w.VBox):
         self.buttons: dict[tuple[str, str], w.Button] = {}
         self.fetch: BackgroundFetch | None = None  # the assisted fetch running in the background, if any
         super().__init__([self.items, self.detail, self.message])
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         self.buttons = {}

@@ -7,6 +7,7 @@ import html
 import ipywidgets as w
 
 from reconwb import formatting, reports
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
@@ -30,7 +31,7 @@ class DeliveryPanel(w.VBox):
         self.table = w.HTML()
         super().__init__([self.verdict, self.table])
         self.add_class("reconwb-deliveries")
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         health = reports.delivery_health(self.ws, hours=self.hours)

@@ -30,6 +30,7 @@ from reconwb import formatting, matching, plots, reports
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.formatting import Formatter
 from reconwb.payments import PAID_SQL
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.messages import error_html
 from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.widgets.tables import Column, table_html
@@ -341,6 +342,9 @@ class ReconciliationExplorer(w.VBox):
         self.reconcile_now = ReconcileNowButton(ws, on_done=self.refresh)
         super().__init__([filters, self.reconcile_now, self.message, self.tabs])
         self.add_class("reconwb-explorer")
+        draw_when_free(self, self._first_draw)
+
+    def _first_draw(self) -> None:
         self._load_accounts()
         self.refresh()
 

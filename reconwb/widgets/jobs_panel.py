@@ -9,6 +9,7 @@ import polars as pl
 
 from reconwb import formatting, reports
 from reconwb.formatting import Formatter
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
@@ -59,7 +60,7 @@ class JobsPanel(w.VBox):
         self.runs_title = w.HTML("<h4>Latest runs</h4>")
         super().__init__([self.verdict, self.per_job, self.runs_title, self.runs])
         self.add_class("reconwb-jobs")
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         summary = reports.job_summary(self.ws, hours=self.hours)

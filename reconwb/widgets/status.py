@@ -8,6 +8,7 @@ import ipywidgets as w
 
 from reconwb import banners, connections, last_attempt
 from reconwb.sync import SyncResult
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.credentials import CredentialForm, open_in
 from reconwb.widgets.fetch import BackgroundFetch, needs_new_credentials, run_now, show_in
 from reconwb.widgets.messages import error_html
@@ -57,7 +58,7 @@ class ConnectionStatusTable(w.VBox):
         self.buttons: dict[tuple[str, str], w.Button] = {}
         super().__init__([self.refresh_button, self.rows, self.detail, self.message])
         self.add_class("reconwb-connections")
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         with self.ws.connect() as con:

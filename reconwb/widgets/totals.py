@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from reconwb import formatting, reports
 from reconwb.formatting import Formatter
+from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
@@ -124,7 +125,7 @@ class TotalsPanel(w.VBox):
         if plots_enabled:
             children.append(w.HBox([self.trend_image, self.ageing_image]))
         super().__init__(children)
-        self.refresh()
+        draw_when_free(self)
 
     def refresh(self) -> None:
         fmt = formatting.for_workspace(self.ws)

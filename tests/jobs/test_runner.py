@@ -30,6 +30,9 @@ def test_sync_job_runs_and_history_shows_it(bank_ws: Workspace, bank: LoopbackBa
     assert run["summary"]["sync"]["ok"] == 1 and run["summary"]["sync"]["inserted"] == 1
     output = Path(run["output_path"])
     assert output.is_file() and output.is_relative_to(bank_ws.runs_dir)
+    # a run notebook shows what the job saw: the user's alone
+    assert [oct(p.stat().st_mode & 0o777) for p in (bank_ws.runs_dir, output.parent, output)] == ["0o700", "0o700",
+                                                                                                   "0o600"]
     assert read_scraps(nbformat.read(output, as_version=4))["sync"]["requested"] == ["c1"]
     assert run["metrics"]["kernel_start_seconds"] > 0 and run["metrics"]["overhead_seconds"] > 0
     assert bank.logins["u1"] == 1

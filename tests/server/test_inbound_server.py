@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -132,5 +133,27 @@ def test_the_receiver_needs_no_token_but_refuses_bad_signatures_stale_and_malfor
     with ws.connect() as con:
         assert inbound.list_inbound(con) == before, "a refused webhook was stored"
     text = server["log"].read_text()
-    assert text.count("rejected inbound webhook") >= 5
+    assert "rejected inbound webhook for testsource" in text and "rejected inbound webhook for nobody" in text
     assert server["secret"] not in text and server["secret"][6:] not in text
+
+
+def test_a_flood_of_junk_gets_400s_without_touching_the_store_and_a_few_log_lines(ws, server):
+    body = json.dumps({"type": "results.ready"})
+    good = Signer(server["secret"]).headers("msg_flood", int(time.time()), body)
+    url = f"{server['base']}/reconwb/webhooks/testsource"
+    log_before = len(server["log"].read_text())
+    with httpx.Client(timeout=30) as client:
+        for stamp in ("\u00b2", "\u0661\u0662", "soon", "9" * 5000):  # not a number: malformed, never a 503
+            headers = {**good, "webhook-timestamp": stamp.encode("utf-8")}
+            assert client.post(url, content=body.encode(), headers=headers).status_code == 400, stamp
+        started = time.monotonic()
+        statuses = {client.post(url, content=body).status_code for _ in range(300)}
+        flood_seconds = time.monotonic() - started
+    assert statuses == {400}
+    with ws.connect() as con:  # the store was never held by the flood: a read gets in at once
+        assert con.execute("SELECT count(*) FROM inbound_events WHERE webhook_id = 'msg_flood'").fetchone() == (0,)
+    time.sleep(inbound.REJECTION_LOG_SECONDS + 0.5)  # the last window's count is reported when it closes
+    counts = [int(n) for n in re.findall(
+        r"rejected inbound webhook for testsource: (\d+) since", server["log"].read_text()[log_before:])]
+    assert 1 <= len(counts) <= flood_seconds / inbound.REJECTION_LOG_SECONDS + 3  # at most one a second
+    assert 304 <= sum(counts) <= 310  # every rejection counted (a few may be the previous test's, held back)

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -111,22 +115,101 @@ def _hold(path: str, seconds: float, ready) -> None:
     con.close()
 
 
-def test_store_held_too_long_gives_store_locked(tmp_path: Path) -> None:
-    path = str(tmp_path / "held.duckdb")
+@contextmanager
+def _held(path: str, seconds: float) -> Iterator[multiprocessing.Process]:
+    """The store at `path` (made now) held for `seconds` by another process, from the start of the block."""
     with open_store(path):
         pass
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
-    holder = ctx.Process(target=_hold, args=(path, 5.0, ready))
+    holder = ctx.Process(target=_hold, args=(path, seconds, ready))
     holder.start()
     try:
         assert ready.wait(30)
+        yield holder
+    finally:
+        holder.join(timeout=30)
+
+
+def test_store_held_too_long_gives_store_locked(tmp_path: Path) -> None:
+    path = str(tmp_path / "held.duckdb")
+    with _held(path, 5.0):
         started = time.monotonic()
         with pytest.raises(StoreLocked, match="locked by another process"):
             with open_store(path, timeout=0.5):
                 pass
         assert time.monotonic() - started < 4
-    finally:
-        holder.join(timeout=30)
     with open_store(path, timeout=5):  # and once it is released, we get in
         pass
+
+
+def test_each_open_records_how_long_it_held_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "held.duckdb"
+    with open_store(path):
+        pass
+    db.reset_hold_stats()
+    with open_store(path):
+        time.sleep(0.3)
+    with open_store(path, read_only=True):
+        pass
+    stats = db.hold_stats()
+    assert stats.opens == 2
+    assert 0.3 <= stats.longest < 3
+    assert stats.total >= stats.longest
+    db.reset_hold_stats()
+    assert db.hold_stats().opens == 0
+
+
+def test_a_held_store_shows_in_the_wait_figure_and_waiting_at_most_gives_up_early(tmp_path: Path) -> None:
+    path = str(tmp_path / "held.duckdb")
+    with _held(path, 2.0):
+        db.reset_hold_stats()
+        started = time.monotonic()
+        with db.waiting_at_most(0.3), pytest.raises(StoreLocked):
+            with open_store(path, timeout=30):  # the narrower limit wins
+                pass
+        assert time.monotonic() - started < 1.5
+        with open_store(path, timeout=30):  # outside the block the long wait applies: we get in once it is free
+            pass
+        assert db.hold_stats().longest_wait > 0.2
+
+
+def _wait_and_read(path: str, got_in) -> None:
+    with open_store(path, timeout=30):
+        got_in.set()
+        time.sleep(0.2)
+
+
+def test_long_work_makes_way_for_a_process_waiting_for_the_store(tmp_path: Path) -> None:
+    path = str(tmp_path / "held.duckdb")
+    with _held(path, 3.0) as holder:  # a chunk of long work, in another process
+        assert db.make_way(path, at_most=2.0) < 0.1  # nobody waits: long work goes straight on
+        got_in = multiprocessing.get_context("spawn").Event()
+        waiter = multiprocessing.get_context("spawn").Process(target=_wait_and_read, args=(path, got_in))
+        waiter.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not _someone_in(Path(path + ".waiting")):  # the waiter found the store held: it is in line
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            holder.join(30)
+            waited = db.make_way(path, at_most=10.0)  # between two chunks: the waiter goes first
+            assert got_in.is_set()
+            assert waited < 5
+        finally:
+            waiter.join(30)
+    assert db.make_way(path, at_most=2.0) < 0.1  # the line is empty again
+
+
+def _someone_in(line: Path) -> bool:
+    try:
+        fd = os.open(line, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -23,6 +23,13 @@ def secret(ws):
     return value
 
 
+@pytest.fixture(autouse=True)
+def fresh_receiver(monkeypatch: pytest.MonkeyPatch):
+    """Every test starts with no cached secret and no rejection counted yet."""
+    monkeypatch.setattr(inbound, "_secrets", inbound._SecretCache())
+    monkeypatch.setattr(inbound, "_rejections", inbound._RejectionLog())
+
+
 @pytest.fixture
 def handled():
     seen = []
@@ -76,7 +83,10 @@ def test_forged_stale_and_malformed_webhooks_are_refused_and_logged_without_secr
     for source, headers, payload, status in cases:
         assert inbound.receive(ws, source, headers, payload).status == status, (source, status)
     assert stored(ws) == []
-    assert caplog.text.count("rejected inbound webhook") == len(cases)
+    # within a second: one line per source (the first rejection of each), the rest counted for the next line
+    assert caplog.text.count("rejected inbound webhook") == 3
+    assert "for testsource: 1 since the last report" in caplog.text
+    assert "for unknown-source:" in caplog.text and "for (invalid source):" in caplog.text
     assert secret not in caplog.text and secret[6:] not in caplog.text
 
 
@@ -111,3 +121,68 @@ def test_inbound_secret_must_be_a_standard_webhooks_secret(ws):
         inbound.set_secret(con, ws.vault(), SOURCE, "hunter2")
     with ws.connect() as con, pytest.raises(InvalidInput, match="inbound source"):
         inbound.set_secret(con, ws.vault(), "Bad Source", generate_secret())
+
+
+@pytest.mark.parametrize("stamp", ["\u00b2", "\u0661\u0662\u0663", "\uff11\uff12", "1e9", "-5", "12.5", "9" * 5000,
+                                   " "])
+def test_a_timestamp_that_is_not_plain_digits_is_malformed_not_a_server_error(ws, secret, stamp: str) -> None:
+    headers, body = signed(secret, {"type": "x"})
+    result = inbound.receive(ws, SOURCE, {**headers, "webhook-timestamp": stamp}, body)
+    assert result.status == 400, result
+
+
+def test_junk_never_opens_the_store_and_a_known_secret_is_read_once(ws, secret) -> None:
+    from reconwb.store import db
+
+    headers, body = signed(secret, {"type": "x"})
+    db.reset_hold_stats()
+    for i in range(200):  # unsigned, malformed, stale: all refused before any secret is looked up
+        assert inbound.receive(ws, SOURCE, {"webhook-id": f"m{i}"}, body).status == 400
+        assert inbound.receive(ws, SOURCE, {**headers, "webhook-timestamp": "soon"}, body).status == 400
+        assert inbound.receive(ws, SOURCE, signed(secret, "{}", at=time.time() - 900)[0], b"{}").status == 401
+    assert db.hold_stats().opens == 0
+    forged_headers, _ = signed(generate_secret(), {"type": "x"})
+    for _ in range(300):  # well-formed but forged: the secret comes from the cache
+        assert inbound.receive(ws, SOURCE, forged_headers, body).status == 401
+    assert inbound._secrets.reads <= 3  # the first read, and a re-read at most once a second
+    assert db.hold_stats().opens == inbound._secrets.reads
+    assert inbound.receive(ws, SOURCE, headers, body).stored  # a genuine one: one write
+    assert db.hold_stats().opens == inbound._secrets.reads + 1
+
+
+def test_a_rotated_secret_is_used_at_once_here_and_within_a_second_when_rotated_elsewhere(ws, secret) -> None:
+    assert inbound.receive(ws, SOURCE, *signed(secret, {"n": 1}, message_id="m1")).stored  # cached now
+    newer = generate_secret()
+    with ws.connect() as con:
+        inbound.set_secret(con, ws.vault(), SOURCE, newer)  # this process: the cache forgets at once
+    assert inbound.receive(ws, SOURCE, *signed(secret, {"n": 2}, message_id="m2")).status == 401
+    assert inbound.receive(ws, SOURCE, *signed(newer, {"n": 3}, message_id="m3")).stored
+    elsewhere = generate_secret()
+    with ws.connect() as con:  # as another process would: straight into the vault, this cache not told
+        ws.vault().put(con, inbound.secret_owner(SOURCE), elsewhere)
+    time.sleep(inbound.SECRET_REREAD_SECONDS + 0.1)
+    assert inbound.receive(ws, SOURCE, *signed(elsewhere, {"n": 4}, message_id="m4")).stored
+    assert inbound.receive(ws, SOURCE, *signed(newer, {"n": 5}, message_id="m5")).status == 401
+
+
+def test_a_source_configured_elsewhere_is_accepted_within_a_second(ws) -> None:
+    value = generate_secret()
+    assert inbound.receive(ws, "latecomer", *signed(value, {"n": 1})).status == 404
+    with ws.connect() as con:
+        ws.vault().put(con, inbound.secret_owner("latecomer"), value)
+    time.sleep(inbound.SECRET_REREAD_SECONDS + 0.1)
+    assert inbound.receive(ws, "latecomer", *signed(value, {"n": 1})).stored
+
+
+def test_rejections_are_logged_once_a_second_per_source_with_the_count(ws, secret, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    headers, body = signed(generate_secret(), {"type": "x"})
+    for _ in range(50):
+        inbound.receive(ws, SOURCE, headers, body)
+    assert caplog.text.count("rejected inbound webhook") == 1
+    assert "for testsource: 1 since the last report" in caplog.text
+    time.sleep(inbound.REJECTION_LOG_SECONDS + 0.3)  # nothing more came: the held-back 49 are still reported
+    assert caplog.text.count("rejected inbound webhook") == 2
+    assert "for testsource: 49 since the last report" in caplog.text
+    inbound.receive(ws, "other", headers, body)  # another source has its own window
+    assert caplog.text.count("rejected inbound webhook") == 3

@@ -1,0 +1,128 @@
+"""Recording a run in chunks: clusters stay whole, a chunked run records what one transaction records, and a
+run killed with SIGKILL between two chunks leaves a consistent store that the next run finishes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reconwb.matching import reconcile_store, writing
+from reconwb.store import db
+from reconwb.workspace import Workspace
+from tests.conftest import ROOT
+from tests.store.sharing import build_store, inconsistent_payments, recorded
+
+N = 3000  # deposits and payments: about 2,700 links, so a 300-row chunk cap makes about ten chunks
+SMALL = {"FIRST_CHUNK_ROWS": 200, "MIN_CHUNK_ROWS": 100, "MAX_CHUNK_ROWS": 300}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("writing") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("RECONWB_KEY", raising=False)
+        mp.delenv("RECONWB_KEY_FILE", raising=False)
+        build_store(Workspace(db_path=folder / "reconwb.duckdb"), N)
+    return folder
+
+
+@pytest.fixture
+def copies(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("RECONWB_KEY", raising=False)
+    monkeypatch.delenv("RECONWB_KEY_FILE", raising=False)
+
+    def make(name: str) -> Workspace:
+        shutil.copytree(template, tmp_path / name)
+        return Workspace(db_path=tmp_path / name / "reconwb.duckdb")
+    return make
+
+
+def test_clusters_keep_groups_that_share_a_payment_or_a_deposit_together() -> None:
+    groups = pl.DataFrame({"group_id": ["a", "b", "c", "d", "e"], "status": ["matched"] * 5})
+    links = pl.DataFrame({  # a-b share P1, b-d share deposit 2 (a suggestion beside a match), c and e alone
+        "group_id": ["a", "b", "b", "c", "d", "e", "e"],
+        "txn_id": ["1", "2", "5", "3", "2", "4", "6"],
+        "payment_id": ["P1", "P1", "P1", "P2", "P3", "P4", "P5"],
+    })
+    run = writing._clustered(groups, links, "v", {}, incremental=False)
+    spans = dict(zip(run.groups["group_id"], zip(run.groups["start"], run.groups["end"], strict=True),
+                     strict=True))
+    assert spans["a"] == spans["b"] == spans["d"] and spans["a"][1] - spans["a"][0] == 4
+    assert len(set(spans.values())) == 3
+    assert run.ends.tolist() == sorted(end for _start, end in set(spans.values()))
+    # links are in cluster order: each cluster's links are the rows [start, end)
+    for i, (gid, start, end) in enumerate(run.links.select("group_id", "start", "end").iter_rows()):
+        assert start <= i < end and spans[gid] == (start, end)
+    assert sorted(run.links["txn_id"]) == sorted(links["txn_id"])
+
+
+def test_a_chunked_run_records_what_one_transaction_records(copies, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole, chunked = copies("whole"), copies("chunked")
+    monkeypatch.setattr(writing, "FIRST_CHUNK_ROWS", 10**9)
+    db.reset_hold_stats()
+    reconcile_store(whole)
+    assert db.hold_stats().opens <= 3  # read, one write (the migration check does not open again)
+    for name, value in SMALL.items():
+        monkeypatch.setattr(writing, name, value)
+    db.reset_hold_stats()
+    report = reconcile_store(chunked)
+    assert report.links > 2000 and report.matched > 1000
+    assert db.hold_stats().opens >= 10  # read, stage, about ten chunks
+    assert recorded(chunked) == recorded(whole)
+    assert inconsistent_payments(chunked) == []
+    with chunked.connect() as con:
+        assert con.execute("SELECT count(*) FROM reconcile_runs WHERE finished_at IS NULL").fetchone() == (0,)
+        assert con.execute("SELECT rows_done = rows_total FROM reconcile_runs").fetchall() == [(True,)]
+    assert not any(writing._staging_root(chunked).iterdir())
+
+
+KILLABLE = """
+import os, sys, time
+from reconwb.matching import reconcile_store, writing
+from reconwb.workspace import Workspace
+for name, value in {small}.items():
+    setattr(writing, name, value)
+def between_chunks(path, **kw):
+    print("chunk", flush=True)
+    time.sleep(30)  # killed here, between two committed chunks
+writing.make_way = between_chunks
+reconcile_store(Workspace(db_path=__import__("pathlib").Path(sys.argv[1])))
+print("finished", flush=True)
+"""
+
+
+def test_a_run_killed_between_chunks_is_finished_by_the_next_with_the_same_result(copies) -> None:
+    killed, whole = copies("killed"), copies("whole")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLABLE.format(small=SMALL)),
+                             str(killed.db_path)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "chunk"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    with killed.connect() as con:
+        done, total = con.execute("SELECT rows_done, rows_total FROM reconcile_runs WHERE finished_at IS NULL"
+                                  ).fetchone()
+        assert 0 < done < total
+        assert con.execute("SELECT count(*) FROM match_groups").fetchone()[0] > 0
+    assert inconsistent_payments(killed) == []  # half-way, yet every chunk is whole
+    assert any(writing._staging_root(killed).iterdir())
+
+    reconcile_store(killed)  # finishes the killed run, then runs as usual (and finds nothing new)
+    reconcile_store(whole)  # the same two runs, uninterrupted
+    reconcile_store(whole)
+    assert recorded(killed) == recorded(whole)
+    assert inconsistent_payments(killed) == []
+    with killed.connect() as con:
+        assert con.execute("SELECT count(*) FROM reconcile_runs WHERE finished_at IS NULL").fetchone() == (0,)
+    assert not any(writing._staging_root(killed).iterdir())

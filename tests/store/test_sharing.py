@@ -1,0 +1,60 @@
+"""Readers share the store with a big store-mode reconcile: none fails, and no open holds it for long.
+
+At 200k deposits x 200k payments (RECONWB_SHARING_SCALE to change it), the reconcile runs here while reader
+processes loop over a widget-like query with a 20 s lock timeout: a reader that waited longer would fail.
+The figures for 1M are in `bench/bench_store_sharing.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconwb.matching import reconcile_store
+from reconwb.store import db
+from reconwb.workspace import Workspace
+from tests.conftest import ROOT
+from tests.store.sharing import BENCH, build_store, inconsistent_payments
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # minutes on a loaded 2-core host
+
+SCALE = int(os.environ.get("RECONWB_SHARING_SCALE", "200000"))
+READERS = 2
+LONGEST_HOLD = 5.0  # seconds, the issue's bound for this test (the design aims at 1.5 s a chunk)
+
+
+
+def test_readers_never_fail_while_a_200k_reconcile_writes_in_short_holds(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECONWB_KEY", raising=False)
+    monkeypatch.delenv("RECONWB_KEY_FILE", raising=False)
+    ws = Workspace(db_path=tmp_path / "data" / "reconwb.duckdb")
+    build_store(ws, SCALE)
+    stop = tmp_path / "stop"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RECONWB_LOCK_TIMEOUT": "20"}
+    readers = [subprocess.Popen([sys.executable, str(BENCH / "store_reader.py"), str(ws.db_path), str(stop),
+                                 str(tmp_path / f"{i}"), "0.1"], env=env) for i in range(READERS)]
+    try:
+        db.reset_hold_stats()
+        report = reconcile_store(ws)
+        stats = db.hold_stats()
+    finally:
+        stop.touch()
+        for proc in readers:
+            proc.wait(timeout=60)
+    results = [json.loads((tmp_path / f"{i}").read_text()) for i in range(READERS)]
+    assert report.links > SCALE * 0.8
+    assert [f for r in results for f in r["failures"]] == []
+    assert all(r["reads"] > 0 for r in results)
+    assert stats.opens > 5  # it was written in chunks
+    assert inconsistent_payments(ws) == []
+    if stats.longest >= LONGEST_HOLD:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > 2 * cores:  # a host this busy stretches every hold; say so instead of passing quietly
+            pytest.xfail(f"longest hold {stats.longest:.1f} s at load average {load:.1f} on {cores} cores")
+    assert stats.longest < LONGEST_HOLD, stats

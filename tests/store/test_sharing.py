@@ -1,8 +1,9 @@
 """Readers share the store with a big store-mode reconcile: none fails, and no open holds it for long.
 
-At 200k deposits x 200k payments (RECONWB_SHARING_SCALE to change it), the reconcile runs here while reader
-processes loop over a widget-like query with a 20 s lock timeout: a reader that waited longer would fail.
-The figures for 1M are in `bench/bench_store_sharing.py`.
+The suite runs it at 50k deposits x 50k payments, which already takes dozens of chunks; the issue's 200k run is
+`RECONWB_SHARING_SCALE=200000 pytest tests/store/test_sharing.py` (minutes on 2 cores). The reconcile runs here
+while reader processes loop over a widget-like query with a 20 s lock timeout: a reader that waited longer would
+fail. The figures for larger stores are in `bench/bench_store_sharing.py`.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from tests.store.sharing import BENCH, build_store, inconsistent_payments
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # minutes on a loaded 2-core host
 
-SCALE = int(os.environ.get("RECONWB_SHARING_SCALE", "200000"))
+SCALE = int(os.environ.get("RECONWB_SHARING_SCALE", "50000"))
 READERS = 2
 LONGEST_HOLD = 5.0  # seconds, the issue's bound for this test (the design aims at 1.5 s a chunk)
 
 
-
-def test_readers_never_fail_while_a_200k_reconcile_writes_in_short_holds(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readers_never_fail_while_a_big_reconcile_writes_in_short_holds(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RECONWB_KEY", raising=False)
     monkeypatch.delenv("RECONWB_KEY_FILE", raising=False)
     ws = Workspace(db_path=tmp_path / "data" / "reconwb.duckdb")
@@ -53,8 +53,4 @@ def test_readers_never_fail_while_a_200k_reconcile_writes_in_short_holds(tmp_pat
     assert all(r["reads"] > 0 for r in results)
     assert stats.opens > 5  # it was written in chunks
     assert inconsistent_payments(ws) == []
-    if stats.longest >= LONGEST_HOLD:
-        load, cores = os.getloadavg()[0], os.cpu_count() or 1
-        if load > 2 * cores:  # a host this busy stretches every hold; say so instead of passing quietly
-            pytest.xfail(f"longest hold {stats.longest:.1f} s at load average {load:.1f} on {cores} cores")
     assert stats.longest < LONGEST_HOLD, stats

@@ -63,8 +63,13 @@ class LocalExecutor:
 
 
 def _dask_task(ws: Workspace, request: JobRequest, executor: str) -> dict[str, Any]:
-    """What a Dask worker runs (a module-level function, so it pickles by reference)."""
-    return _execute(ws, request, executor).as_dict()
+    """What a Dask worker runs (a module-level function, so it pickles by reference).
+
+    The job runs on a thread of its own: a worker's task thread can carry the worker's event loop (running on
+    another thread), and the notebook client would then try to run on that loop ("This event loop is already
+    running")."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconwb-dask-job") as pool:
+        return pool.submit(_execute, ws, request, executor).result().as_dict()
 
 
 class DaskExecutor:

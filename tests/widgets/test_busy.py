@@ -93,7 +93,7 @@ def test_auto_refresh_says_busy_not_failed_and_the_panels_come_back(needs_creden
     finally:
         holder.release()
         refresher.close()
-    eventually(lambda: "Credentials needed" in _text(banners_panel) and "deposits matched" in _text(totals),
+    eventually(lambda: "Credentials needed" in _text(banners_panel) and "Deposits by account" in _text(totals),
                timeout=20)
 
 

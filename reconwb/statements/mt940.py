@@ -92,6 +92,7 @@ def _split(lines: list[str], name: str) -> list[_Chunk]:
     chunks: list[_Chunk] = []
     current: _Chunk | None = None
     last: _Field | None = None
+    tags: set[str] = set()  # the tags of `current` so far (kept as a set: a statement can have 100k lines)
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\x1a")  # a DOS end-of-file byte
         match = TAG.match(line)
@@ -103,12 +104,11 @@ def _split(lines: list[str], name: str) -> list[_Chunk]:
                 last = None
             continue
         tag = match.group(1)
-        tags = [f.tag for f in current.fields] if current else []
-        if current is None or tag == "20" or (tag in OPENING and any(t in OPENING for t in tags)):
+        if current is None or tag == "20" or (tag in OPENING and not tags.isdisjoint(OPENING)):
             carried = [f for f in current.fields if f.tag in HEADER_TAGS] if current and tag != "20" else []
             current = _Chunk(fields=list(carried))
             chunks.append(current)
-            tags = [f.tag for f in current.fields]
+            tags = {f.tag for f in current.fields}
         if tag in HEADER_TAGS and "61" in tags:
             raise StatementError(f"tag :{tag}: inside the transactions of a statement (missing :20:?)",
                                  file=name, line=number)
@@ -119,11 +119,12 @@ def _split(lines: list[str], name: str) -> list[_Chunk]:
             if len(value.rstrip()) > ACCOUNT_MAX or continued:
                 raise StatementError(f":25: account identification must be one line of at most {ACCOUNT_MAX}"
                                      f" characters, got {value[:40]!r}", file=name, line=number)
-        if tag == "61" and not any(t in OPENING or t in INTERIM_TAGS for t in tags):
+        if tag == "61" and tags.isdisjoint(OPENING) and tags.isdisjoint(INTERIM_TAGS):
             raise StatementError("transaction (:61:) before the opening balance (:60F:) or, in an MT942, the"
                                  " floor limit (:34F:)", file=name, line=number)
         last = _Field(tag, number, value)
         current.fields.append(last)
+        tags.add(tag)
     if not chunks:
         raise StatementError("no MT940 tags found (expected lines such as :20:, :25:, :60F:)", file=name, line=1)
     return chunks

@@ -195,6 +195,9 @@ def _load(con: duckdb.DuckDBPyConnection, connection: str | None,
             currencies = txns["currency"].unique().to_list()
             payments = con.sql(f"{_PAYMENTS_SQL} AND list_contains(?, p.currency)", params=[currencies]).pl()
     excluded = con.sql(_EXCLUDED_SQL).pl()
+    # a table scan has no fixed order; the engine numbers rows as it reads them, and a tie (two equal invoices of
+    # one payer) must be settled the same way on every run: the same store gives the same matches
+    txns, payments = txns.sort("txn_id"), payments.sort("payment_id")
     return txns, payments, excluded, fx, payer_aliases.for_engine(con)
 
 

@@ -162,8 +162,9 @@ def subset_batches(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     )
     if banned is not None and not banned.is_empty():
         pairs = pairs.join(banned, on=["t", "p"], how="anti")
-    groups = pairs.group_by("t").agg(
-        t_cents=pl.col("t_cents").first(), ps=pl.col("p"), amounts=pl.col("p_cents"), total=pl.col("p_cents").sum()
+    groups = pairs.group_by("t").agg(  # candidates in payment order: a join's order differs between runs
+        t_cents=pl.col("t_cents").first(), ps=pl.col("p").sort(), amounts=pl.col("p_cents").sort_by("p"),
+        total=pl.col("p_cents").sum()
     ).filter(
         (pl.col("ps").list.len() >= 2) & (pl.col("ps").list.len() <= rules.batch_max_candidates)
         & (pl.col("total") >= pl.col("t_cents"))

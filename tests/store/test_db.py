@@ -194,7 +194,7 @@ def test_long_work_makes_way_for_a_process_waiting_for_the_store(tmp_path: Path)
                 time.sleep(0.05)
             holder.join(30)
             waited = db.make_way(path, at_most=10.0)  # between two chunks: the waiter goes first
-            assert got_in.is_set()
+            assert got_in.wait(5)  # it left the line with the store open (and says so a moment later)
             assert waited < 5
         finally:
             waiter.join(30)

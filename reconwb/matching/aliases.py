@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
 
-from reconwb import events
 from reconwb.errors import NotFound
-from reconwb.matching import records
 from reconwb.matching.frames import norm_iban
 from reconwb.matching.payers import payer_key
-from reconwb.store.db import transaction
 
 if TYPE_CHECKING:
+    import duckdb
+
     from reconwb.workspace import Workspace
 
 ALIAS, REJECTED = "alias", "rejected"
@@ -60,6 +58,9 @@ def learn(con: duckdb.DuckDBPyConnection, group_id: str, actor: str, polarity: s
     """Remember what a person's decision on `group_id` says about payers: `alias` (a link or an accept) or
     `rejected` (a turned-down suggestion). An alias replaces an earlier rejection of the same pair; a rejection
     never overrides an alias (the person turned down this invoice, not the payer). Audited."""
+    from reconwb import events  # the store's modules: not imported where the engine only reads aliases
+    from reconwb.matching import records
+
     pairs = _pairs(con, group_id)
     learned = []
     for row in pairs.iter_rows(named=True):
@@ -105,6 +106,9 @@ def list_aliases(ws: Workspace, polarity: str | None = None) -> pl.DataFrame:
 
 def remove(ws: Workspace, alias_id: str, *, actor: str) -> dict[str, Any]:
     """Forget an alias or a rejection; later runs no longer use it. Audited."""
+    from reconwb.matching import records
+    from reconwb.store.db import transaction
+
     with ws.connect() as con, transaction(con):
         row = con.execute(
             "SELECT alias_id, kind, counterparty, payer, polarity, group_id FROM payer_aliases WHERE alias_id = ?",

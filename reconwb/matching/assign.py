@@ -3,9 +3,12 @@
 First-come matching lets an early, mediocre candidate steal a payment from a later, better one. Here pairs that
 are each other's best by a clear margin are settled first (vectorised; most pairs are like that), then each
 connected component of what is left (transactions and payments joined by candidates) is solved as a
-maximum-weight assignment (`scipy.optimize.linear_sum_assignment`); a star (one transaction or one payment)
-simply takes its best edge. Very large components (one payer with hundreds of equal invoices) fall back to
-greedy-by-score, which only feeds suggestions there anyway since equal scores are ambiguous.
+maximum-weight assignment. Nearly every component is small (two or three deposits and invoices of one payer),
+and every component of one shape is solved at once by listing its few possible assignments in numpy, which
+gives each chosen pair's regret too; only a component with more than `MAX_LISTED` ways (and only then is scipy
+imported) goes to `scipy.optimize.linear_sum_assignment`. Very large components (one payer with hundreds of
+equal invoices) fall back to greedy-by-score, which only feeds suggestions there anyway since equal scores are
+ambiguous.
 
 Then the bands. A chosen pair auto-matches only if its confidence reaches the auto threshold AND it is not
 ambiguous. Ambiguous means another choice would explain the money about as well: for a pair chosen inside a
@@ -21,15 +24,18 @@ clearly better score.
 
 from __future__ import annotations
 
+import itertools
+import math
+from functools import cache
+
 import numpy as np
 import polars as pl
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from reconwb.matching.scoring import EVIDENCE_DATE
 
 MAX_SOLVER_SIDE = 300
+MAX_LISTED = 40_320  # components with up to this many ways to assign (8 of 8) are solved by listing them
+LISTED_CELLS = 2_000_000  # ways x rows x components listed at once
 DATE_TIEBREAK = 0.03  # weight of the date fit beside confidence when choosing (see `assign`)
 MAX_REGRET_SIDE = 40  # components up to this size get each chosen pair's regret by re-solving without it
 SETTLED_MARGIN = 0.05
@@ -67,72 +73,140 @@ def _solve(live: pl.DataFrame) -> pl.DataFrame:
     schema = {**live.schema, "regret": pl.Float64}
     # 1. settled pairs: each is the other's only candidate, or each other's best by a clear margin. Taking them
     #    first is what a maximum-weight assignment does too, whenever no rival comes within the margin.
-    ranked = live.with_columns(
-        rt=pl.col("confidence").rank("ordinal", descending=True).over("t"),
-        rp=pl.col("confidence").rank("ordinal", descending=True).over("p"),
-        dt=pl.len().over("t"), dp=pl.len().over("p"),
-    )
-    second_t = ranked.filter(pl.col("rt") == 2).select("t", st="confidence")
-    second_p = ranked.filter(pl.col("rp") == 2).select("p", sp="confidence")
-    top = ranked.filter((pl.col("rt") == 1) & (pl.col("rp") == 1)).join(second_t, on="t", how="left").join(
-        second_p, on="p", how="left")
-    settled = top.filter(
-        (pl.col("st").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
-        & (pl.col("sp").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
-    ).select("t", "p", "confidence", regret=pl.lit(float("inf")))
+    settled = _settled(live).select("t", "p", "confidence", regret=pl.lit(float("inf")))
     rest = live.join(settled.select("t"), on="t", how="anti").join(settled.select("p"), on="p", how="anti")
     if rest.is_empty():
         return settled
-    # 2. connected components of what is left
-    t_arr, p_arr, c_arr = rest["t"].to_numpy(), rest["p"].to_numpy(), rest["confidence"].to_numpy()
+    # 2. connected components of what is left, each with its pairs' positions among its own t and p (in id order)
+    t_arr, p_arr = rest["t"].to_numpy(), rest["p"].to_numpy()
     t_codes, t_idx = np.unique(t_arr, return_inverse=True)
     p_codes, p_idx = np.unique(p_arr, return_inverse=True)
-    n_t = len(t_codes)
-    graph = coo_matrix((np.ones(len(t_idx)), (t_idx, p_idx + n_t)), shape=(n_t + len(p_codes),) * 2)
-    _, labels = connected_components(graph, directed=False)
-    edge_comp = labels[t_idx]
-    order = np.argsort(edge_comp, kind="stable")
-    bounds = np.flatnonzero(np.diff(edge_comp[order])) + 1
-    out_t: list[np.ndarray] = []
-    out_p: list[np.ndarray] = []
-    out_c: list[np.ndarray] = []
-    out_r: list[np.ndarray] = []
-    for edges in np.split(order, bounds):
-        ts, ti = np.unique(t_arr[edges], return_inverse=True)
-        ps, pi = np.unique(p_arr[edges], return_inverse=True)
-        scores = c_arr[edges]
-        if len(ts) == 1 or len(ps) == 1:  # a star: its best edge (ties broken by the lowest ids)
-            best = np.lexsort((p_arr[edges], t_arr[edges], -scores))[0]
-            out_t.append(t_arr[edges][best:best + 1])
-            out_p.append(p_arr[edges][best:best + 1])
-            out_c.append(scores[best:best + 1])
-            second = np.sort(scores)[-2] if len(scores) > 1 else 0.0
-            out_r.append(np.array([scores[best] - second]))
+    comp = _components(t_idx, p_idx + len(t_codes), len(t_codes) + len(p_codes))[t_idx]
+    edges = rest.with_columns(comp=pl.Series(comp), ti=pl.Series(t_idx), pi=pl.Series(p_idx)).with_columns(
+        ti=pl.col("ti").rank("dense").over("comp").cast(pl.Int64) - 1,
+        pi=pl.col("pi").rank("dense").over("comp").cast(pl.Int64) - 1,
+    ).with_columns(nt=pl.col("ti").max().over("comp") + 1, np=pl.col("pi").max().over("comp") + 1).sort("comp")
+    # 3. every component of one shape at once when its assignments are few enough to list; else one by one
+    solved = []
+    for (nt, np_), group in edges.group_by("nt", "np", maintain_order=True):
+        ways = _assignments(min(nt, np_), max(nt, np_))
+        if ways > MAX_LISTED:
+            solved += [_one(part) for part in group.partition_by("comp", maintain_order=True)]
             continue
-        if max(len(ts), len(ps)) > MAX_SOLVER_SIDE:
-            rows, cols, vals = _greedy(ti, pi, scores, t_arr[edges], p_arr[edges])
-            regret = np.full(len(rows), np.nan)
-        else:
-            matrix = np.zeros((len(ts), len(ps)))
-            matrix[ti, pi] = scores
-            rows, cols = linear_sum_assignment(matrix, maximize=True)
-            vals = matrix[rows, cols]
-            regret = _regret(matrix, rows, cols) if max(len(ts), len(ps)) <= MAX_REGRET_SIDE else np.full(
-                len(rows), np.nan)
-        keep = vals > 0
-        out_t.append(ts[rows[keep]])
-        out_p.append(ps[cols[keep]])
-        out_c.append(vals[keep])
-        out_r.append(regret[keep])
-    solved = pl.DataFrame(
-        {"t": np.concatenate(out_t), "p": np.concatenate(out_p), "confidence": np.concatenate(out_c),
-         "regret": np.concatenate(out_r)}
-    ).with_columns(pl.col("regret").fill_nan(None)).cast(schema)
-    return pl.concat([settled.cast(schema), solved])
+        comps = group["comp"].unique(maintain_order=True)
+        per_chunk = max(1, LISTED_CELLS // (ways * min(nt, np_)))  # bounded memory: so many components at once
+        for start in range(0, len(comps), per_chunk):
+            chunk = group.filter(pl.col("comp").is_in(comps.slice(start, per_chunk).implode()))
+            solved.append(_listed(chunk, nt, np_))
+    return pl.concat([settled.cast(schema), *(frame.cast(schema) for frame in solved)])
+
+
+def _settled(live: pl.DataFrame) -> pl.DataFrame:
+    """Pairs each other's best (first in id order on a tie) with no rival of either side within the margin."""
+    by_t = live.sort("t", "confidence", "p", descending=[False, True, False])
+    by_t = by_t.select("t", "p", "confidence", second=pl.when(pl.col("t").shift(-1) == pl.col("t")).then(
+        pl.col("confidence").shift(-1))).filter(pl.col("t").is_first_distinct())
+    by_p = live.sort("p", "confidence", "t", descending=[False, True, False])
+    by_p = by_p.select("t", "p", second=pl.when(pl.col("p").shift(-1) == pl.col("p")).then(
+        pl.col("confidence").shift(-1))).filter(pl.col("p").is_first_distinct())
+    both = by_t.join(by_p, on=["t", "p"], suffix="_p")
+    return both.filter(
+        (pl.col("second").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
+        & (pl.col("second_p").fill_null(-1.0) < pl.col("confidence") - SETTLED_MARGIN)
+    ).select("t", "p", "confidence")
+
+
+def _components(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    """The connected component of each of `n` nodes (its smallest node) for the edges `left[i]`-`right[i]`:
+    minimum labels spread along edges and shortened by pointer jumping, which settles in a few rounds on
+    candidate graphs; scipy's search only if it does not."""
+    labels = np.arange(n)
+    for _ in range(64):
+        low = np.minimum(labels[left], labels[right])
+        before = labels.copy()
+        np.minimum.at(labels, left, low)
+        np.minimum.at(labels, right, low)
+        labels = labels[labels]
+        if np.array_equal(labels, before):
+            return labels
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
+    _, found = connected_components(graph, directed=False)
+    return found
+
+
+def _assignments(rows: int, cols: int) -> int:
+    """How many ways `rows` items go to distinct ones of `cols` items (rows <= cols)."""
+    return math.perm(cols, rows)
+
+
+@cache
+def _ways(rows: int, cols: int) -> np.ndarray:
+    """Every assignment of `rows` to distinct ones of `cols` (rows <= cols), one per row, in lexical order."""
+    return np.array(list(itertools.permutations(range(cols), rows)), dtype=np.int64).reshape(-1, rows)
+
+
+def _listed(group: pl.DataFrame, nt: int, np_: int) -> pl.DataFrame:
+    """The maximum-weight assignment of every component of one shape (`nt` x `np_`), by listing every way: the
+    best total wins (the first listed on a tie: lowest ids first), and each chosen pair's regret is the best
+    total less the best one with that pair's weight taken out."""
+    comps = group["comp"].unique(maintain_order=True)
+    k = pl.Series(np.searchsorted(comps.to_numpy(), group["comp"].to_numpy()))
+    flip = nt > np_
+    rows, cols = (group["pi"], group["ti"]) if flip else (group["ti"], group["pi"])
+    a, b = min(nt, np_), max(nt, np_)
+    weights = np.zeros((len(comps), a, b))
+    weights[k.to_numpy(), rows.to_numpy(), cols.to_numpy()] = group["confidence"].to_numpy()
+    ways = _ways(a, b)  # (n_ways, a)
+    taken = weights[:, np.arange(a), ways]  # (n_comps, n_ways, a)
+    totals = taken.sum(axis=2)
+    best_way = totals.argmax(axis=1)
+    best = totals[np.arange(len(comps)), best_way]
+    chosen_cols = ways[best_way]  # (n_comps, a)
+    chosen_vals = taken[np.arange(len(comps)), best_way]  # (n_comps, a)
+    regret = np.empty((len(comps), a))
+    for r in range(a):
+        same = ways[None, :, r] == chosen_cols[:, r, None]  # ways that keep row r's chosen pair
+        without = totals - same * chosen_vals[:, r, None]
+        regret[:, r] = best - without.max(axis=1)
+    comp_ids = np.repeat(comps.to_numpy(), a)
+    local_rows = np.tile(np.arange(a), len(comps))
+    local_cols = chosen_cols.ravel()
+    ti, pi = (local_cols, local_rows) if flip else (local_rows, local_cols)
+    picked = pl.DataFrame({"comp": comp_ids, "ti": ti, "pi": pi, "confidence": chosen_vals.ravel(),
+                           "regret": regret.ravel()}).filter(pl.col("confidence") > 0)
+    ids = group.select("comp", "ti", "pi", "t", "p")
+    return picked.join(ids, on=["comp", "ti", "pi"]).select("t", "p", "confidence", "regret")
+
+
+def _one(part: pl.DataFrame) -> pl.DataFrame:
+    """One component too large to list: scipy's assignment (regret by re-solving, up to `MAX_REGRET_SIDE`), or
+    greedy-by-score beyond `MAX_SOLVER_SIDE`."""
+    from scipy.optimize import linear_sum_assignment
+
+    ti, pi = part["ti"].to_numpy(), part["pi"].to_numpy()
+    scores, nt, np_ = part["confidence"].to_numpy(), part["nt"][0], part["np"][0]
+    if max(nt, np_) > MAX_SOLVER_SIDE:
+        rows, cols, vals = _greedy(ti, pi, scores, part["t"].to_numpy(), part["p"].to_numpy())
+        regret = np.full(len(rows), np.nan)
+    else:
+        matrix = np.zeros((nt, np_))
+        matrix[ti, pi] = scores
+        rows, cols = linear_sum_assignment(matrix, maximize=True)
+        vals = matrix[rows, cols]
+        regret = _regret(matrix, rows, cols) if max(nt, np_) <= MAX_REGRET_SIDE else np.full(len(rows), np.nan)
+    picked = pl.DataFrame({"ti": rows.astype(np.int64), "pi": cols.astype(np.int64), "confidence": vals,
+                           "regret": regret}).filter(pl.col("confidence") > 0).with_columns(
+        pl.col("regret").fill_nan(None))
+    return picked.join(part.select("ti", "pi", "t", "p"), on=["ti", "pi"]).select("t", "p", "confidence", "regret")
 
 
 def _regret(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Per chosen cell, how much the best total falls when that cell is forbidden."""
+    from scipy.optimize import linear_sum_assignment
+
     best = matrix[rows, cols].sum()
     out = np.empty(len(rows))
     for k, (r, c) in enumerate(zip(rows, cols, strict=True)):

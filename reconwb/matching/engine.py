@@ -12,25 +12,22 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
 
-from reconwb import settings
 from reconwb.errors import InvalidInput, NotFound
-from reconwb.matching import aliases as payer_aliases
 from reconwb.matching import rates as fx_rates
 from reconwb.matching import rules as rules_mod
-from reconwb.matching import writing
 from reconwb.matching.assign import AUTO, SUGGESTION
 from reconwb.matching.frames import cents, cents_text, rate_text
 from reconwb.matching.pipeline import MatchResult, match
-from reconwb.matching.records import LIVE
-from reconwb.payments import PAID_SQL
 
 if TYPE_CHECKING:
+    import duckdb
+
     from reconwb.workspace import Workspace
 
 TXN_CSV = ["txn_id", "account_id", "booked_on", "amount", "currency", "description", "reference", "counterparty"]
@@ -154,7 +151,16 @@ def summarise(result: MatchResult, ruleset: rules_mod.Rules, *, dry_run: bool,
 
 # `frames.cents` in SQL: exact cents, NULL (not matched automatically) for a sub-cent amount such as 1.235 KWD
 _CENTS_SQL = "CASE WHEN {0} * 100 = trunc({0} * 100) THEN CAST({0} * 100 AS BIGINT) END"
-_TXNS_SQL = f"""
+
+
+@cache
+def _store_sql() -> tuple[str, str, str]:
+    """The reads of store mode (deposits, open payments, rejected pairs), built on first use: file mode never
+    imports the store's modules."""
+    from reconwb.matching.records import LIVE
+    from reconwb.payments import PAID_SQL
+
+    txns = f"""
 SELECT CAST(t.txn_id AS VARCHAR) AS txn_id, a.external_ref AS account, t.booked_on,
        {_CENTS_SQL.format("t.amount")} AS cents, t.currency, t.description, t.reference, t.counterparty,
        t.counterparty_iban
@@ -163,7 +169,7 @@ WHERE t.amount > 0 AND t.status = 'booked' AND (CAST(? AS VARCHAR) IS NULL OR c.
   AND t.txn_id NOT IN (SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id)
                        WHERE g.status = '{LIVE}')
 """
-_PAYMENTS_SQL = f"""
+    payments = f"""
 SELECT p.payment_id, {_CENTS_SQL.format("(p.amount - coalesce(m.paid, 0))")} AS cents,
        {_CENTS_SQL.format("p.amount")} AS total_cents, p.currency, p.issued_on, p.due_on, p.reference, p.payer,
        p.payer_iban,
@@ -172,10 +178,11 @@ SELECT p.payment_id, {_CENTS_SQL.format("(p.amount - coalesce(m.paid, 0))")} AS 
 FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
 WHERE p.status IN ('open', 'partially_paid')
 """
-_EXCLUDED_SQL = """
+    excluded = """
 SELECT CAST(x.txn_id AS VARCHAR) AS txn_id, x.payment_id FROM matches x JOIN match_groups g USING (group_id)
 WHERE g.status IN ('rejected', 'removed')
 """
+    return txns, payments, excluded
 
 
 def _load(con: duckdb.DuckDBPyConnection, connection: str | None,
@@ -183,18 +190,21 @@ def _load(con: duckdb.DuckDBPyConnection, connection: str | None,
     if connection is not None and not con.execute(
             "SELECT 1 FROM connections WHERE name = ?", [connection]).fetchall():
         raise NotFound(f"no connection named {connection!r}")
+    from reconwb.matching import aliases as payer_aliases
+
+    txns_sql, payments_sql, excluded_sql = _store_sql()
     fx = fx_rates.load(con)
     if txn_ids is None:
-        txns = con.sql(_TXNS_SQL, params=[connection, connection]).pl()
-        payments = con.sql(_PAYMENTS_SQL).pl()
+        txns = con.sql(txns_sql, params=[connection, connection]).pl()
+        payments = con.sql(payments_sql).pl()
     else:  # incremental: these deposits, and the open payments they can reach (their currencies, unless FX)
-        txns = con.sql(f"{_TXNS_SQL} AND list_contains(?, t.txn_id)", params=[connection, connection, txn_ids]).pl()
+        txns = con.sql(f"{txns_sql} AND list_contains(?, t.txn_id)", params=[connection, connection, txn_ids]).pl()
         if fx is not None and fx.height:
-            payments = con.sql(_PAYMENTS_SQL).pl()
+            payments = con.sql(payments_sql).pl()
         else:
             currencies = txns["currency"].unique().to_list()
-            payments = con.sql(f"{_PAYMENTS_SQL} AND list_contains(?, p.currency)", params=[currencies]).pl()
-    excluded = con.sql(_EXCLUDED_SQL).pl()
+            payments = con.sql(f"{payments_sql} AND list_contains(?, p.currency)", params=[currencies]).pl()
+    excluded = con.sql(excluded_sql).pl()
     # a table scan has no fixed order; the engine numbers rows as it reads them, and a tie (two equal invoices of
     # one payer) must be settled the same way on every run: the same store gives the same matches
     txns, payments = txns.sort("txn_id"), payments.sort("payment_id")
@@ -248,6 +258,9 @@ def reconcile_store(
     `txn_ids` makes the run incremental (what `reconwb.autoreconcile` does after an ingest): only those deposits
     against the open payments they can reach, and only their automatic suggestions are replaced.
     """
+    from reconwb import settings
+    from reconwb.matching import writing
+
     started = time.perf_counter()
     ruleset = rules_mod.load(rules)
     if not dry_run:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import polars as pl
 
 from reconwb import money, tabular
 from reconwb.errors import InvalidInput
-from reconwb.store.db import registered
+
+if TYPE_CHECKING:
+    import duckdb
 
 RATE_SCALE = 10**8
 RATE_COLUMNS = {"day": pl.Date(), "base": pl.String(), "quote": pl.String(), "rate_e8": pl.Int64()}
@@ -82,6 +84,8 @@ def read_file(path: str | Path) -> pl.DataFrame:
 
 def import_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, int]:
     """Store the rates of a file (a rate already stored for that day and pair is replaced); all or nothing."""
+    from reconwb.store.db import registered  # file mode reads rate files without the store
+
     frame = read_file(path)
     with registered(con, "_rates", frame.with_columns(source=pl.lit(Path(path).name)).to_arrow()):
         replaced = con.execute(

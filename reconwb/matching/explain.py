@@ -25,7 +25,7 @@ _SHAPES = {
 
 
 def _days(expr: pl.Expr, unit_one: str, unit_many: str) -> pl.Expr:
-    return pl.format("{} " + unit_many, expr.abs()).str.replace(r"^1 " + unit_many, "1 " + unit_one)
+    return pl.when(expr.abs() == 1).then(pl.lit("1 " + unit_one)).otherwise(pl.format("{} " + unit_many, expr.abs()))
 
 
 def _date() -> pl.Expr:
@@ -82,8 +82,12 @@ def explain(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, rules: Rules)
     alias = pl.when(pl.col("alias_name").is_not_null()).then(
         pl.format("payer known by the alias {} (learned from a person's match)", pl.col("alias_name"))
     ) if "alias_name" in frame.columns else pl.lit(None, dtype=pl.String)
-    payer = pl.coalesce(alias, _payer(rules))
-    facts = pl.concat_str([_reference(), payer, _amount(payer), _date()], separator=", ", ignore_nulls=True)
+    # each piece once, in steps (an eager frame does not share a sub-expression used twice)
+    frame = frame.with_columns(_payer=pl.coalesce(alias, _payer(rules)))
+    payer = pl.col("_payer")
+    frame = frame.with_columns(
+        _facts=pl.concat_str([_reference(), payer, _amount(payer), _date()], separator=", ", ignore_nulls=True))
+    facts = pl.col("_facts")
     shape = pl.lit(None, dtype=pl.String)
     for rule, words in _SHAPES.items():
         shape = pl.when(pl.col("rule") == rule).then(words).otherwise(shape)
@@ -95,4 +99,4 @@ def explain(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, rules: Rules)
     )
     text = pl.coalesce(shape, pl.when(facts != "").then(facts), pl.lit("matched by rule ") + pl.col("rule"))
     return frame.with_columns(explanation=text + caveat).drop("t_cents", "t_currency", "p_reference", "p_currency",
-                                                              "n")
+                                                              "n", "_payer", "_facts")

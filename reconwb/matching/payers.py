@@ -38,8 +38,8 @@ CUT_SIMILARITY = 0.95
 def _plain(expr: pl.Expr) -> pl.Expr:
     """Lower case, "&" as "and", dots dropped (S.A. -> sa), other punctuation as spaces, spaces collapsed."""
     return (
-        expr.fill_null("").str.to_lowercase().str.replace_all("&", " and ").str.replace_all(r"\.", "")
-        .str.replace_all(r"[^a-z0-9]+", " ").str.strip_chars()
+        expr.fill_null("").str.to_lowercase().str.replace_all("&", " and ", literal=True)
+        .str.replace_all(".", "", literal=True).str.replace_all(r"[^a-z0-9]+", " ").str.strip_chars()
     )
 
 
@@ -59,7 +59,11 @@ def payer_key(expr: pl.Expr) -> pl.Expr:
 
 def payer_numbers(expr: pl.Expr) -> pl.Expr:
     """The numbers a name carries, sorted ("" when none): customer numbers that must agree."""
-    return _plain(expr).str.extract_all(r"\d+").list.sort().list.join(" ")
+    return _numbers(_plain(expr))
+
+
+def _numbers(plain: pl.Expr) -> pl.Expr:
+    return plain.str.extract_all(r"\d+").list.sort().list.join(" ")
 
 
 def payer_prefix(expr: pl.Expr) -> pl.Expr:
@@ -76,10 +80,14 @@ def similarity(frame: pl.DataFrame, left: str, right: str, words: tuple[str, str
     and the numbers differ otherwise.
     """
     a, b = (pl.col(words[0]), pl.col(words[1])) if words else (payer_words(pl.col(left)), payer_words(pl.col(right)))
-    names = frame.select(
-        a=a, b=b,
-        na=payer_numbers(pl.col(left)), nb=payer_numbers(pl.col(right)),
-        pa=payer_prefix(pl.col(left)), pb=payer_prefix(pl.col(right)),
+    # numbers and printed prefix once per distinct name (a payer's name comes back in many pairs)
+    distinct = pl.concat([frame[left], frame[right]]).fill_null("").unique().to_frame("name")
+    printed = distinct.with_columns(plain=payer_prefix(pl.col("name"))).with_columns(
+        numbers=_numbers(pl.col("plain")))
+    names = frame.select(a=a, b=b, _l=pl.col(left).fill_null(""), _r=pl.col(right).fill_null("")).join(
+        printed.rename({"name": "_l", "plain": "pa", "numbers": "na"}), on="_l", how="left", maintain_order="left"
+    ).join(
+        printed.rename({"name": "_r", "plain": "pb", "numbers": "nb"}), on="_r", how="left", maintain_order="left"
     ).with_row_index("_i")
     scores = pl.Series("sim", [0.0] * frame.height, dtype=pl.Float64)
     need = names.filter((pl.col("a") != "") & (pl.col("b") != ""))

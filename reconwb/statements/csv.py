@@ -81,9 +81,12 @@ def preset(name: str) -> Mapping:
 
 
 def read(source: Source, *, name: str | None = None, mapping: Mapping | None = None,
-         encoding: str | None = None, overrides: MappingType[str, Any] | None = None) -> list[Statement]:
+         encoding: str | None = None, overrides: MappingType[str, Any] | None = None,
+         max_bytes: int | None = None) -> list[Statement]:
     """One statement whose `account_ref` column says which account each line belongs to. Without a complete
-    `mapping`, the layout is detected from the file and `overrides` (mapping file keys, `--map`) go on top."""
+    `mapping`, the layout is detected from the file and `overrides` (mapping file keys, `--map`) go on top.
+    `max_bytes`: the largest file read (`MAX_CSV_BYTES` unless said: file-mode matching, which stores nothing,
+    reads larger ones)."""
     name = source_name(source, name)
     if isinstance(source, Path) and not source.is_file():
         raise StatementError("no such file", file=name)
@@ -91,8 +94,9 @@ def read(source: Source, *, name: str | None = None, mapping: Mapping | None = N
         encoding = mapping.encoding
     encoding = encoding or (overrides or {}).get("encoding")
     size = source.stat().st_size if isinstance(source, Path) else len(source)
-    if size > MAX_CSV_BYTES:
-        raise StatementError(f"file is {size / 2**20:.1f} MB; CSV statement files over {MAX_CSV_BYTES // 2**20} MB"
+    max_bytes = MAX_CSV_BYTES if max_bytes is None else max_bytes
+    if size > max_bytes:
+        raise StatementError(f"file is {size / 2**20:.1f} MB; CSV statement files over {max_bytes // 2**20} MB"
                              " are not supported (split it)", file=name)
     if size == 0:
         raise StatementError("empty file", file=name, line=1)

@@ -80,6 +80,24 @@ def test_fuzzy_reference_tolerates_one_typo(tmp_path: Path) -> None:
     assert [(r["txn_id"], r["payment_id"], r["rule"]) for r in rows] == [("T1", "P1", "reference-fuzzy")]
 
 
+def test_a_typo_with_an_amount_off_is_taken_only_by_a_rule_that_tolerates_it(tmp_path: Path) -> None:
+    # candidate generation drops one-edit pairs whose amount fits no invoice amount (or known fee) unless some
+    # rule could take them: a rules file with a tolerant fuzzy rule keeps them
+    deposits = [txn("T1", "48.80", description="Rechnung INV-83710245")]
+    invoices = [pay("P1", "49.00", reference="INV-83710345")]
+    rows, _ = run(tmp_path, deposits, invoices)
+    assert rows == []
+    text = """
+version = "tolerant-typos"
+[[rule]]
+name = "fuzzy-tolerant"
+reference = "fuzzy"
+amount = { tolerance_abs = "0.50" }
+"""
+    rows, _ = run(tmp_path, deposits, invoices, rules=text)
+    assert [(r["txn_id"], r["payment_id"], r["rule"]) for r in rows] == [("T1", "P1", "fuzzy-tolerant")]
+
+
 def test_fuzzy_guard_short_reference_never_matches_inside_a_longer_one(tmp_path: Path) -> None:
     rows, report = run(
         tmp_path,

@@ -182,6 +182,15 @@ def test_a_file_over_the_size_limit_is_refused_in_one_line(tmp_path: Path, monke
         parse(path)
 
 
+def test_a_caller_that_stores_nothing_may_read_a_larger_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(csv, "MAX_CSV_BYTES", 2**20)
+    path = write(tmp_path, "big.csv", HEADER + "B1,A,2026-03-02,1.00,EUR,x,,\n" * 40_000)
+    [st] = csv.read(path, max_bytes=2**21)
+    assert st.count() == 40_000
+    with pytest.raises(StatementError, match=r"CSV statement files over 1 MB"):
+        csv.read(path, max_bytes=2**20)
+
+
 def test_empty_and_header_only(tmp_path: Path) -> None:
     with pytest.raises(StatementError, match="empty"):
         parse(write(tmp_path, "empty.csv", ""), "csv")

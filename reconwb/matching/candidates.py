@@ -79,14 +79,20 @@ def word_pairs(txns: pl.DataFrame, payments: pl.DataFrame, keys: pl.DataFrame) -
     t = t.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
     if t.is_empty():
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
-    wanted = t.select("currency", "key", "word").unique()
+    # words as numbers from here on: the invoices' side is millions of rows at a million invoices
+    words = t.select("word").unique().with_row_index("w")
+    t = t.join(words, on="word").drop("word")
+    wanted = t.select("currency", "key", "w").unique()
     named = payments.filter(pl.col("payer_key") != "")
     name_words = _words(named.select("payer_words", "payer_key").unique("payer_words"), "payer_words").join(
-        wanted.select("word").unique(), on="word", how="semi")
-    p = named.select("p", "payer_words").join(name_words, on="payer_words").join(
-        keys.select("p", "currency", "key"), on="p").join(wanted, on=["currency", "key", "word"], how="semi")
-    p = p.filter(pl.len().over("currency", "key", "word") <= WORD_BLOCK_MAX)
-    return t.join(p, on=["currency", "key", "word"]).select("t", "p").unique()
+        words, on="word").select("payer_words", "w")
+    amounts = keys.select("p", "currency", "key").join(wanted.select("currency", "key").unique(),
+                                                       on=["currency", "key"], how="semi")
+    p = named.select("p", "payer_words").join(amounts.select("p").unique(), on="p", how="semi").join(
+        name_words, on="payer_words").select("p", "w").join(amounts, on="p").join(
+        wanted, on=["currency", "key", "w"], how="semi")
+    p = p.filter(pl.len().over("currency", "key", "w") <= WORD_BLOCK_MAX)
+    return t.join(p, on=["currency", "key", "w"]).select("t", "p").unique()
 
 
 def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
@@ -115,15 +121,22 @@ def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     return _windowed(pairs, txns, payments, rules)
 
 
-def _deletions(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """`column` and every string one character shorter than it (the deletion neighbourhood)."""
+def _deletions(frame: pl.DataFrame, column: str, side: str) -> pl.DataFrame:
+    """(`side`, `h`): a 64-bit hash of the currency with `column`, and with every string one character shorter
+    than it (the deletion neighbourhood). Built one position at a time and kept as hashes, not strings: at a
+    million invoices the neighbourhood is eight million strings."""
     n = pl.col(column).str.len_chars()
-    variants = pl.int_ranges(0, n).list.eval(pl.element())  # positions
-    return frame.with_columns(pos=pl.concat_list(pl.lit(-1), variants)).explode("pos").with_columns(
-        variant=pl.when(pl.col("pos") < 0).then(pl.col(column)).otherwise(
-            pl.concat_str([pl.col(column).str.slice(0, pl.col("pos")), pl.col(column).str.slice(pl.col("pos") + 1)])
-        )
-    ).drop("pos")
+    value = pl.col(column)
+
+    def hashed(text: pl.Expr) -> pl.Expr:
+        return pl.concat_str([pl.col("currency"), pl.lit(":"), text]).hash()
+
+    parts = [frame.select(side, h=hashed(value))]
+    longest = frame.select(n.max()).item() or 0
+    for pos in range(longest):
+        parts.append(frame.filter(n > pos).select(
+            side, h=hashed(pl.concat_str([value.str.slice(0, pos), value.str.slice(pos + 1)]))))
+    return pl.concat(parts)
 
 
 def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hit_p: pl.DataFrame,
@@ -145,9 +158,8 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hi
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
     refs = payments.join(hit_p, on="p", how="anti").filter(
         pl.col("ref_norm").str.len_chars() >= rules.fuzzy_min_length).select("p", "currency", "ref_norm")
-    left = _deletions(tokens, "tok").select("t", "currency", "variant")
-    right = _deletions(refs, "ref_norm").select("p", "currency", "variant")
-    return left.join(right, on=["currency", "variant"]).select("t", "p").unique()
+    # equal hashes of unequal strings (one in 2^64) only add a candidate; `fuzzy_references` measures the distance
+    return _deletions(tokens, "tok", "t").join(_deletions(refs, "ref_norm", "p"), on="h").select("t", "p").unique()
 
 
 def _fuzzy_needs_fit(rules: Rules) -> bool:

@@ -41,13 +41,13 @@ def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
 
 
 def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """One row per amount a payment could arrive as: the open amount, and the open amount less each fee."""
-    base = payments.select("p", "currency", "payer_key", "iban", key=pl.col("cents"))
-    parts = [base]
-    for fee in rules.fees:
-        parts.append(payments.select("p", "currency", "payer_key", "iban",
-                                     key=pl.col("cents") - fee.fee_cents(pl.col("cents"))))
-    return pl.concat(parts).filter(pl.col("key") > 0).unique(["p", "key"])
+    """One row per amount a payment could arrive as: the open amount, and the open amount less each fee.
+
+    Built as a short list per payment and exploded: a million invoices make three million keys, and only the
+    payment's own columns are repeated, not a copy of every row per fee."""
+    amounts = [pl.col("cents"), *(pl.col("cents") - fee.fee_cents(pl.col("cents")) for fee in rules.fees)]
+    return payments.select("p", "currency", "payer_key", "iban", key=pl.concat_list(amounts).list.unique(
+        maintain_order=True)).explode("key").filter(pl.col("key") > 0)
 
 
 SINCE_ISSUE = (pl.col("booked_on") - pl.col("opens")).dt.total_days()

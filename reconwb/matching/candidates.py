@@ -175,15 +175,21 @@ def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules
     """Pairs across currencies: the deposit converted at the day's rate (`rates.convert`) is within the FX
     tolerance of the invoice, and the deposit quotes its reference or comes from its payer (name key or IBAN).
     With `ref_level`, `conv_cents` and `fx_rate_e8`."""
+    empty = pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32, "ref_level": pl.Int8, "ref_token": pl.String,
+                                 "conv_cents": pl.Int64, "fx_rate_e8": pl.Int64})
     if fx.is_empty():
-        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32, "ref_level": pl.Int8, "ref_token": pl.String,
-                                    "conv_cents": pl.Int64, "fx_rate_e8": pl.Int64})
-    conv = fx.join(txns.select("t", "ref_norm", "tokens", "payer_key", "iban"), on="t")
-    tokens = conv.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
+        return empty
+    fx = fx.join(payments.select("currency").unique(), on="currency", how="semi")  # currencies invoiced only
+    if fx.is_empty():
+        return empty
+    # a deposit's tokens once (not once per currency it converts to), against every currency's references
+    tokens = txns.join(fx.select("t").unique(), on="t", how="semi").select("t", "ref_norm", tok="tokens").explode(
+        "tok").drop_nulls("tok")
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
-    by_ref = tokens.join(refs, on=["currency", "tok"]).select(
+    by_ref = tokens.join(refs, on="tok").join(fx.select("t", "currency"), on=["t", "currency"], how="semi").select(
         "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
         ref_token=pl.col("tok"))
+    conv = fx.select("t", "currency").join(txns.select("t", "payer_key", "iban"), on="t")
     by_payer = conv.filter(pl.col("payer_key") != "").join(
         payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key"), on=["currency", "payer_key"])
     by_iban = conv.filter(pl.col("iban") != "").join(

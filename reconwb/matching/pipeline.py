@@ -55,6 +55,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     clock = _Clock()
     t = prepare_transactions(txns.filter(pl.col("cents") > 0), rules)
     p = prepare_payments(payments.filter(pl.col("cents") > 0))
+    del txns, payments  # the caller may have handed over its only reference: a million rows less to hold
     clock("prepare")
     if t.is_empty() or p.is_empty():
         return MatchResult(_finish(shapes.empty_links(), t, p, None, rules), t, p)

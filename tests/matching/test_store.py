@@ -95,6 +95,40 @@ def test_second_run_changes_nothing_and_residual_is_matched_later(seeded: Worksp
     assert _status(seeded)["INV-B"] == "paid"
 
 
+def _state(ws: Workspace) -> list[tuple]:
+    return _q(ws, "SELECT (SELECT count(*) FROM match_groups), (SELECT count(*) FROM events),"
+                  " (SELECT string_agg(group_id || status, ',' ORDER BY group_id) FROM match_groups),"
+                  " (SELECT string_agg(status, ',' ORDER BY payment_id) FROM payments)")
+
+
+def test_a_run_over_inputs_already_reconciled_is_skipped_until_something_changes(seeded: Workspace,
+                                                                                   tmp_path: Path) -> None:
+    first = reconcile_store(seeded)
+    again = reconcile_store(seeded)  # reads what the first one left: other inputs, so it runs
+    assert not first.skipped and not again.skipped
+    before = _state(seeded)
+    third = reconcile_store(seeded)  # reads what the second one read: the same decisions, nothing redone
+    assert third.skipped and (third.matched, third.links) == (0, 0)
+    assert (third.suggested, third.open_payments) == (again.suggested, again.open_payments)
+    assert _state(seeded) == before
+    assert not reconcile_store(seeded, connection="bank1").skipped  # another scope: its own fingerprint
+    assert reconcile_store(seeded, dry_run=True).dry_run
+    # a person's rejection, a new deposit, other rules: each makes the next run run
+    reject(seeded, suggestions(seeded)["group_id"][0], actor="bob")
+    assert not reconcile_store(seeded).skipped
+    assert reconcile_store(seeded).skipped
+    with seeded.connect() as con:
+        ingest(con, 1, [Txn(D + dt.timedelta(days=5), Decimal("400.00"), "EUR", "rest RF-100002")],
+               source="statement")
+    fourth = reconcile_store(seeded)
+    assert not fourth.skipped and fourth.matched == 1
+    assert not reconcile_store(seeded).skipped  # the match it recorded changed what the next one reads
+    assert reconcile_store(seeded).skipped
+    rules = tmp_path / "rules.toml"
+    rules.write_text('version = "strict"\n[[rule]]\nname = "reference-exact"\nreference = "exact"\n')
+    assert not reconcile_store(seeded, rules=rules).skipped
+
+
 def test_dry_run_changes_nothing(seeded: Workspace) -> None:
     before = _q(seeded, "SELECT (SELECT count(*) FROM match_groups), (SELECT count(*) FROM events),"
                         " (SELECT count(*) FROM audit_log), (SELECT string_agg(status, ',' ORDER BY payment_id)"

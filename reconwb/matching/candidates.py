@@ -189,18 +189,23 @@ def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules
     by_ref = tokens.join(refs, on="tok").join(fx.select("t", "currency"), on=["t", "currency"], how="semi").select(
         "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
         ref_token=pl.col("tok"))
-    conv = fx.select("t", "currency").join(txns.select("t", "payer_key", "iban"), on="t")
+    # same payer (name key or IBAN) in the invoice's currency, and only those the converted amount fits: at a
+    # million deposits a payer's invoices in other currencies are millions of pairs, a few percent of them fit
+    allowed = pl.col("p_cents") * rules.fx_tolerance_pct_milli // 100_000
+    fits = (pl.col("p_cents") - pl.col("conv_cents")).abs() <= allowed
+    conv = fx.select("t", "currency", "conv_cents").join(txns.select("t", "payer_key", "iban"), on="t")
     by_payer = conv.filter(pl.col("payer_key") != "").join(
-        payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key"), on=["currency", "payer_key"])
+        payments.filter(pl.col("payer_key") != "").select("p", "currency", "payer_key", p_cents="cents"),
+        on=["currency", "payer_key"]).filter(fits)
     by_iban = conv.filter(pl.col("iban") != "").join(
-        payments.filter(pl.col("iban") != "").select("p", "currency", "iban"), on=["currency", "iban"])
+        payments.filter(pl.col("iban") != "").select("p", "currency", "iban", p_cents="cents"),
+        on=["currency", "iban"]).filter(fits)
     others = pl.concat([by_payer.select("t", "p"), by_iban.select("t", "p")]).unique().join(
         by_ref.select("t", "p"), on=["t", "p"], how="anti").with_columns(
         ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
     pairs = pl.concat([by_ref.sort("ref_level", descending=True).unique(["t", "p"], keep="first"), others])
     pairs = pairs.join(payments.select("p", "currency", p_cents="cents"), on="p").join(fx, on=["t", "currency"])
-    allowed = pl.col("p_cents") * rules.fx_tolerance_pct_milli // 100_000
-    pairs = pairs.filter((pl.col("p_cents") - pl.col("conv_cents")).abs() <= allowed)
+    pairs = pairs.filter(fits)
     kept = _windowed(pairs.select("t", "p"), txns, payments, rules)
     return pairs.join(kept, on=["t", "p"]).select("t", "p", "ref_level", "ref_token", "conv_cents", "fx_rate_e8")
 

@@ -61,6 +61,7 @@ class ReconcileReport:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per engine stage
     out: str | None = None
     skipped: bool = False  # store mode: the inputs were those of the last full run, so nothing was redone
+    inputs: str = ""  # store mode: fingerprint of what a full run read (`_fingerprint`), kept in its audit row
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,13 +279,15 @@ def reconcile_store(
             return ReconcileReport(rule_version=ruleset.version, dry_run=dry_run, mode=mode)
         txns, payments, excluded, fx, aliases = _load(con, connection, txn_ids)
         inputs = _fingerprint(ruleset.version, scope, txns, payments, excluded, fx, aliases)
+        # the last run's report (written with its last change) says what that run read
         last = None if txn_ids is not None or dry_run else con.execute(
-            "SELECT CAST(report AS VARCHAR) FROM reconcile_inputs WHERE scope = ? AND fingerprint = ?",
-            [scope, inputs]).fetchone()
+            "SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'reconcile.run'"
+            " ORDER BY audit_id DESC LIMIT 1").fetchone()
     read_s = time.perf_counter() - started
-    if last is not None:  # the last full run read exactly this: it would decide the same again
-        report = ReconcileReport(**{**json.loads(last[0]), "matched": 0, "partially_matched": 0, "links": 0,
-                                    "groups": 0, "by_rule": {}, "skipped": True})
+    done = json.loads(last[0]) if last is not None else {}
+    if done.get("inputs") == inputs:  # the last run read exactly this: it would decide the same again
+        report = ReconcileReport(**{**done, "matched": 0, "partially_matched": 0, "links": 0, "groups": 0,
+                                    "by_rule": {}, "skipped": True})
         report.stages, report.seconds = {"read": round(read_s, 3)}, round(time.perf_counter() - started, 3)
         return report
     result = match(txns, payments.with_columns(pl.col("account_ref").cast(pl.String)), ruleset, exclude=excluded,
@@ -295,11 +298,10 @@ def reconcile_store(
     if not dry_run:
         write_started = time.perf_counter()
         groups, links = _group_rows(result, ruleset)
+        # a full run's report carries the fingerprint of what it read into the audit row written with its last
+        # change: a run killed before that is simply redone
+        report.inputs = inputs if txn_ids is None else ""
         writing.record(ws, groups, links, ruleset.version, report.as_dict(), connection, txn_ids)
-        if txn_ids is None:
-            with ws.connect() as con:  # after the run's own write: a run killed before it is simply redone
-                con.execute("INSERT OR REPLACE INTO reconcile_inputs (scope, fingerprint, report) VALUES (?, ?, ?)",
-                            [scope, inputs, json.dumps(report.as_dict() | {"stages": {}, "seconds": 0.0})])
         report.stages["write"] = round(time.perf_counter() - write_started, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     return report

@@ -215,7 +215,9 @@ def _load(con: duckdb.DuckDBPyConnection, connection: str | None,
     # a table scan has no fixed order; the engine numbers rows as it reads them, and a tie (two equal invoices of
     # one payer) must be settled the same way on every run: the same store gives the same matches
     txns, payments = txns.sort("txn_id"), payments.sort("payment_id")
-    return txns, payments, excluded, fx, payer_aliases.for_engine(con)
+    aliases = payer_aliases.for_engine(con)
+    excluded, fx, aliases = (frame.sort(frame.columns) for frame in (excluded, fx, aliases))
+    return txns, payments, excluded, fx, aliases
 
 
 def _group_rows(result: MatchResult, ruleset: rules_mod.Rules) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -308,8 +310,8 @@ def reconcile_store(
 
 
 def _fingerprint(*parts: str | pl.DataFrame | None) -> str:
-    """A digest of everything a store-mode run reads (each frame in a fixed order), with the engine's and
-    polars' versions: equal digests, equal decisions."""
+    """A digest of everything a store-mode run reads (its frames in the fixed order `_load` gives them), with
+    the engine's and polars' versions: equal digests, equal decisions."""
     from reconwb import __version__
 
     digest = hashlib.sha256(f"{__version__}|{pl.__version__}".encode())
@@ -317,8 +319,7 @@ def _fingerprint(*parts: str | pl.DataFrame | None) -> str:
         if part is None or isinstance(part, str):
             digest.update(b"\0" + str(part).encode())
             continue
-        frame = part.sort(part.columns) if part.height else part
-        digest.update(f"\0{frame.schema}|{frame.height}".encode())
-        if frame.height:
-            digest.update(frame.hash_rows().to_numpy().tobytes())
+        digest.update(f"\0{part.schema}|{part.height}".encode())
+        if part.height:
+            digest.update(part.hash_rows().to_numpy().tobytes())
     return digest.hexdigest()

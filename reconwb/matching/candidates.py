@@ -26,12 +26,18 @@ from reconwb.matching.rules import Rules
 REF_KINDS = {"exact": 3, "extracted": 2, "fuzzy": 1, "none": 0}
 
 
-def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+def tokens_of(txns: pl.DataFrame) -> pl.DataFrame:
+    """(t, currency, ref_norm, tok): one row per candidate reference token of each deposit, read once for every
+    blocking step that compares tokens."""
+    return txns.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
+
+
+def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame, tokens: pl.DataFrame | None = None) -> pl.DataFrame:
     """Pairs whose reference matches exactly after normalisation (`exact`) or as a token of the text (`extracted`).
 
     Whole tokens are compared, so a short invoice reference never matches inside a longer one.
     """
-    tokens = txns.select("t", "currency", "ref_norm", tok="tokens").explode("tok").drop_nulls("tok")
+    tokens = tokens_of(txns) if tokens is None else tokens
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
     pairs = tokens.join(refs, on=["currency", "tok"], how="inner")
     return pairs.select(
@@ -140,7 +146,7 @@ def _deletions(frame: pl.DataFrame, column: str, side: str) -> pl.DataFrame:
 
 
 def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hit_p: pl.DataFrame,
-               rules: Rules) -> pl.DataFrame:
+               rules: Rules, tokens: pl.DataFrame | None = None) -> pl.DataFrame:
     """Pairs whose token and reference are one edit apart, found through shared deletion variants.
 
     Two strings within one insertion, deletion or substitution share a string of their deletion neighbourhoods,
@@ -151,8 +157,8 @@ def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hi
     if rules.fuzzy_max_distance < 1:
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
     tokens = (
-        txns.join(hit, on="t", how="anti").select("t", "currency", tok="tokens").explode("tok")
-        .drop_nulls("tok").filter(pl.col("tok").str.len_chars() >= rules.fuzzy_min_length - 1).unique()
+        (tokens_of(txns) if tokens is None else tokens).join(hit, on="t", how="anti").select("t", "currency", "tok")
+        .filter(pl.col("tok").str.len_chars() >= rules.fuzzy_min_length - 1).unique()
     )
     if tokens.is_empty():
         return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
@@ -171,7 +177,8 @@ def _fuzzy_needs_fit(rules: Rules) -> bool:
     return all(not r.amount.has_tolerance for r in reach)  # an `fx` rule takes only pairs across currencies
 
 
-def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules: Rules,
+             tokens: pl.DataFrame | None = None) -> pl.DataFrame:
     """Pairs across currencies: the deposit converted at the day's rate (`rates.convert`) is within the FX
     tolerance of the invoice, and the deposit quotes its reference or comes from its payer (name key or IBAN).
     With `ref_level`, `conv_cents` and `fx_rate_e8`."""
@@ -183,8 +190,8 @@ def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules
     if fx.is_empty():
         return empty
     # a deposit's tokens once (not once per currency it converts to), against every currency's references
-    tokens = txns.join(fx.select("t").unique(), on="t", how="semi").select("t", "ref_norm", tok="tokens").explode(
-        "tok").drop_nulls("tok")
+    tokens = (tokens_of(txns) if tokens is None else tokens).join(fx.select("t").unique(), on="t", how="semi").select(
+        "t", "ref_norm", "tok")  # the deposit's own currency is not the one it converts to
     refs = payments.filter(pl.col("ref_norm").str.len_chars() >= 3).select("p", "currency", tok="ref_norm")
     by_ref = tokens.join(refs, on="tok").join(fx.select("t", "currency"), on=["t", "currency"], how="semi").select(
         "t", "p", ref_level=pl.when(pl.col("ref_norm") == pl.col("tok")).then(3).otherwise(2).cast(pl.Int8),
@@ -214,10 +221,12 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
                fx: pl.DataFrame | None = None, aliased: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none); pairs
     across currencies (from `fx`, see `fx_pairs`) carry `conv_cents` and `fx_rate_e8`, other pairs nulls."""
-    refs = reference_pairs(txns, payments)
+    tokens = tokens_of(txns)
+    refs = reference_pairs(txns, payments, tokens)
     keys = amount_keys(payments, rules)
     confirmed = refs.join(txns.select("t", key="cents"), on="t").join(keys.select("p", "key"), on=["p", "key"])
-    typos = typo_pairs(txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules)
+    typos = typo_pairs(txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules,
+                       tokens)
     if _fuzzy_needs_fit(rules):  # most one-edit neighbours of a reference are other invoices: keep those that fit
         typos = typos.join(txns.select("t", key="cents"), on="t").join(
             keys.select("p", "key"), on=["p", "key"], how="semi").select("t", "p")
@@ -229,7 +238,7 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     pairs = pairs.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64), fx_rate_e8=pl.lit(None, dtype=pl.Int64))
     if fx is None:
         return pairs
-    across = fx_pairs(txns, payments, fx, rules).with_columns(
+    across = fx_pairs(txns, payments, fx, rules, tokens).with_columns(
         ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
     return pl.concat([pairs, across.select(pairs.columns)])
 

@@ -288,7 +288,8 @@ def reconcile_store(
     read_s = time.perf_counter() - started
     done = json.loads(last[0]) if last is not None else {}
     if done.get("inputs") == inputs:  # the last run read exactly this: it would decide the same again
-        report = ReconcileReport(**{**done, "matched": 0, "partially_matched": 0, "links": 0, "groups": 0,
+        known = {k: v for k, v in done.items() if k in ReconcileReport.__dataclass_fields__}
+        report = ReconcileReport(**{**known, "matched": 0, "partially_matched": 0, "links": 0, "groups": 0,
                                     "by_rule": {}, "skipped": True})
         report.stages, report.seconds = {"read": round(read_s, 3)}, round(time.perf_counter() - started, 3)
         return report

@@ -31,6 +31,8 @@ def _report_text(r: dict[str, Any]) -> str:
     if r["mode"] == "passthrough":
         return "operation mode is passthrough: nothing matched (transactions are forwarded as they arrive)"
     head = "dry run: would match" if r["dry_run"] else "matched"
+    if r.get("skipped"):
+        head = "inputs unchanged since the last run (skipped): matched"
     return (
         f"{head} {r['matched']} payments in full, {r['partially_matched']} partly; {r['suggested']} suggestions;"
         f" {r['unmatched_transactions']} deposits unmatched, {r['open_payments']} payments open"

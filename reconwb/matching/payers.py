@@ -49,7 +49,7 @@ def payer_words(expr: pl.Expr) -> pl.Expr:
     words = _plain(expr).str.replace_all(_DROP, " ").str.split(" ").list.eval(
         pl.element().filter(pl.element() != "").replace(ABBREVIATIONS)
     )
-    return words.list.sort().list.join(" ")
+    return words.list.eval(pl.element().sort()).list.join(" ")  # sorted inside `eval`: faster than list.sort
 
 
 def payer_key(expr: pl.Expr) -> pl.Expr:

@@ -21,21 +21,28 @@ import os
 from typing import Any
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Integer, Unicode
+from traitlets import Float, Integer, Unicode
 
 WARM_CODE = """\
 import reconwb.widgets.banner_panel, reconwb.widgets.totals, reconwb.widgets.jobs_panel
 import reconwb.widgets.delivery_panel, reconwb.widgets.auto_refresh, reconwb.widgets.status
 import reconwb.widgets.account_selection, reconwb.widgets.add_connection, reconwb.widgets.explorer
-import reconwb.workspace
+import reconwb.widgets.shortcuts, reconwb.widgets.prefetch, reconwb.workspace
+import reconwb.widgets.explorer as _explorer, reconwb.plots as _plots
+_explorer._itable()  # the grid widget's module
+_plots.png(_plots.Figure(figsize=(1, 1)))  # matplotlib's fonts and renderer, loaded on the first drawing
+del _explorer, _plots
 """
 
-# run in a pooled kernel when a page takes it: the request's environment and the notebook's folder
+# run in a pooled kernel when a page takes it: the request's environment and the notebook's folder, then the
+# page's slowest read is started while the browser loads Voila's scripts (reconwb.widgets.prefetch)
 ADOPT_CODE = """\
 import os as _os, json as _json
 _os.environ.update(_json.loads({env!r}))
 _os.chdir({cwd!r})
-del _os, _json
+import reconwb.widgets.prefetch as _prefetch
+_prefetch.for_page(_os.environ.get("VOILA_REQUEST_URL"))
+del _os, _json, _prefetch
 """
 
 
@@ -44,6 +51,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     pool_size = Integer(2, config=True, help="warm kernels kept ready for dashboard pages (0: off)")
     warm_code = Unicode(WARM_CODE, config=True, help="what a pooled kernel runs before it is handed out")
+    refill_delay = Float(4.0, config=True, help="seconds after a page took a kernel before its replacement starts")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -82,9 +90,15 @@ class PooledKernelManager(AsyncMappingKernelManager):
         return None
 
     def _refill_soon(self, name: str) -> None:
-        task = asyncio.ensure_future(self._refill(name))
+        """Start the replacement once the page that took a kernel had its time: warming one costs about two
+        seconds of CPU (a kernel's start and the imports), which on two cores would be taken from that page."""
+        task = asyncio.ensure_future(self._refill_later(name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _refill_later(self, name: str) -> None:
+        await asyncio.sleep(self.refill_delay)
+        await self._refill(name)
 
     async def _refill(self, name: str) -> None:
         while len(self._ready.get(name, [])) + self._warming.get(name, 0) < self.pool_size:

@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from reconwb import formatting, reports
 from reconwb.formatting import Formatter
+from reconwb.widgets import prefetch
 from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.widgets.tables import Column, table_html
@@ -129,7 +130,7 @@ class TotalsPanel(w.VBox):
 
     def refresh(self) -> None:
         fmt = formatting.for_workspace(self.ws)
-        data = reports.overview(self.ws)
+        data = prefetch.take(prefetch.totals_key(self.ws), lambda: reports.overview(self.ws))
         self.headline.value = headline_html(data.money, fmt)
         self.deposits.value = accounts_html(data.deposit_totals, data.balances, fmt)
         self.payments.value = invoices_html(data.payment_totals, fmt)

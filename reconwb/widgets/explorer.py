@@ -19,6 +19,7 @@ import getpass
 import html
 import json
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -276,8 +277,14 @@ class ReconciliationExplorer(w.VBox):
     """Open deposits, their candidates, suggestions and matches of one workspace, for one person (`actor`, named
     in the audit log)."""
 
-    def __init__(self, ws: Workspace, *, actor: str | None = None, page_size: int = 25) -> None:
+    def __init__(self, ws: Workspace, *, actor: str | None = None, page_size: int = 25,
+                 best_later: bool = False) -> None:
+        """`best_later`: draw the deposits first and their best candidates when found (the dashboard's first
+        view on a large store: that search reads every open payment for every deposit on the page)."""
         self.ws = ws
+        self.best_later = best_later
+        self._drawn = 0  # pages drawn so far: a background fill belongs to one
+        self._page: tuple[list[dict[str, Any]], dict[int, Any]] = ([], {})
         self.actor = actor or default_actor()
         self.page_size = page_size
         self.fmt = formatting.for_workspace(ws)
@@ -423,7 +430,8 @@ class ReconciliationExplorer(w.VBox):
             self.plots.refresh()
 
     def refresh_deposits(self) -> None:
-        """One page of open deposits (booked ones and those pending at the bank), each with its best candidate."""
+        """One page of open deposits (booked ones and those pending at the bank), each with its best candidate
+        (with `best_later`, filled in by a background read once the rows are on the screen)."""
         page = matching.open_items(self.ws, side="transactions", limit=self.page_size + 1,
                                    offset=self.deposit_pager.page * self.page_size, filters=self.filters)
         if page.is_empty() and self.deposit_pager.page > 0:  # the last page emptied: everything on it was matched
@@ -434,14 +442,45 @@ class ReconciliationExplorer(w.VBox):
         page = page.head(self.page_size)
         self.deposits_shown.value = self._shown_words(page.height)
         ids = [int(t) for t in page["txn_id"].to_list()]
-        names = self._account_names()
         suggested = suggested_for(self.ws, ids)
-        best = candidates(self.ws, ids, limit=1)
         by_txn = {t: suggested.filter(pl.col("txn_id") == t) for t in set(suggested["txn_id"].to_list())} \
             if suggested.height else {}
-        best_by_txn = {r["txn_id"]: r for r in best.iter_rows(named=True)} if best.height else {}
-        self.rows, cells = [], []
-        for r in page.iter_rows(named=True):
+        self._page = (list(page.iter_rows(named=True)), by_txn)
+        self._drawn += 1
+        unsuggested = [t for t in ids if t not in by_txn]
+        if self.best_later and unsuggested:
+            cells = self._deposit_cells(None)
+            _show(self.deposit_grid, DEPOSIT_COLUMNS, cells, [])
+            self._deposit_chosen()
+            drawn = self._drawn
+            threading.Thread(target=self._fill_best, args=(drawn, unsuggested), daemon=True,
+                             name="reconwb-explorer-best").start()
+            return
+        _show(self.deposit_grid, DEPOSIT_COLUMNS, self._deposit_cells(self._best(unsuggested)), [])
+        self._deposit_chosen()
+
+    def _best(self, txn_ids: list[int]) -> dict[int, dict[str, Any]]:
+        best = candidates(self.ws, txn_ids, limit=1)
+        return {r["txn_id"]: r for r in best.iter_rows(named=True)} if best.height else {}
+
+    def _fill_best(self, drawn: int, txn_ids: list[int]) -> None:
+        """The best candidates of the page drawn as number `drawn` (the candidate search over every open payment
+        takes seconds on a large store); a page drawn since then is left alone, the selection is kept."""
+        try:
+            best = self._best(txn_ids)
+        except Exception as err:  # the rows stay; the message says why their candidates are missing
+            self._error(err)
+            best = {}
+        if drawn == self._drawn:
+            _show(self.deposit_grid, DEPOSIT_COLUMNS, self._deposit_cells(best),
+                  list(self.deposit_grid.selected_rows))
+
+    def _deposit_cells(self, best_by_txn: dict[int, dict[str, Any]] | None) -> list[list[str]]:
+        """The grid's text for the page read last, and `self.rows` beside it; `best_by_txn` None: not read yet."""
+        page, by_txn = self._page
+        names = self._account_names()
+        rows, cells = [], []
+        for r in page:
             mine = by_txn.get(r["txn_id"])
             pending = r["status"] == "pending"
             group = mine.row(0, named=True) if mine is not None else None
@@ -451,20 +490,21 @@ class ReconciliationExplorer(w.VBox):
                 candidate = " + ".join(f"{p} · {payer or ''}".strip(" ·") for p, payer in
                                        links.select("payment_id", "payer").iter_rows())
                 why = explanation(group["evidence"])
-                self.rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, group["group_id"],
-                                         tuple(links["payment_id"].to_list())))
+                rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, group["group_id"],
+                                    tuple(links["payment_id"].to_list())))
             else:
                 status = "pending at the bank" if pending else "unmatched"
-                found = best_by_txn.get(r["txn_id"])
-                candidate = (f"{found['payment_id']} · {found['payer'] or ''} · "
+                found = best_by_txn.get(r["txn_id"]) if best_by_txn is not None else None
+                candidate = ("looking…" if best_by_txn is None else
+                             f"{found['payment_id']} · {found['payer'] or ''} · "
                              f"{self.fmt.money(found['open_amount'], found['currency'])}" if found else "none open")
                 why = fit_words(found, self.fmt) if found else ""
-                self.rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, None, ()))
+                rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, None, ()))
             cells.append([self.fmt.date(r["booked_on"]), self.fmt.money(r["amount"], r["currency"]),
                           r["counterparty"] or "", r["reference"] or r["description"] or "",
                           names.get(r["account_id"], ""), status, candidate, why])
-        _show(self.deposit_grid, DEPOSIT_COLUMNS, cells, [])
-        self._deposit_chosen()
+        self.rows = rows
+        return cells
 
     def _shown_words(self, count: int) -> str:
         if not count:

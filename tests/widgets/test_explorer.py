@@ -287,3 +287,20 @@ def test_keys_step_through_deposits_pick_candidates_and_decide(review: Workspace
 def test_the_deposit_line_says_what_is_shown(ws: Workspace) -> None:
     ex = ReconciliationExplorer(ws)
     assert "No open deposits: every deposit is reconciled." in ex.deposits_shown.value
+
+
+def test_best_candidates_can_follow_the_rows(review: Workspace) -> None:
+    """The dashboard draws the deposits first and their best candidates when found: the rows are usable at once
+    and the candidates arrive without touching the selection."""
+    import time
+
+    ex = ReconciliationExplorer(review, actor="maria", best_later=True)
+    refund = _txn(review, "CARD REFUND")
+    ex.select_deposit(refund)
+    deadline = time.monotonic() + 20
+    while any(r["Best candidate"] == "looking…" for r in _grid(ex)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    later = _grid(ex)
+    assert later == _grid(ReconciliationExplorer(review))  # what the explorer shows when it reads them at once
+    assert [r["Best candidate"] for r in later if r["Text"] == "CARD REFUND"][0].startswith("INV-")
+    assert ex.selected_deposit is not None and ex.selected_deposit.txn_id == refund

@@ -428,7 +428,7 @@ def test_the_reconciliation_dashboard_shows_money_first_in_words(env, server, pa
     accounts_table = page.locator(".reconwb-accounts")
     accounts_table.wait_for(timeout=RENDER_TIMEOUT)
     text = accounts_table.inner_text()
-    assert "Operating account ··3000 (EUR)" in text and "Statement balance" in text and "Total EUR" in text
+    assert "Operating account ··3000 (EUR)" in text and "Balance the bank states" in text and "Total EUR" in text
     page.locator(".reconwb-jobs-verdict").wait_for(timeout=RENDER_TIMEOUT)
     page.locator(".reconwb-deliveries-verdict").wait_for(timeout=RENDER_TIMEOUT)
     shot(page, "f1_money_first")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from reconwb import accounts, balances, banks, connections, formatting, reports, sync
 from reconwb.connectors.base import StatedBalance
 from reconwb.transactions import Txn, ingest
@@ -100,3 +102,20 @@ def test_gocardless_balance_lands_with_its_type_and_reference_date(gocardless_en
     stored = _stored(gocardless_env.ws, "gocardless balance")
     assert stored and {(c, closing, on) for _, c, _, closing, on in stored} == {
         ("EUR", Decimal("10450.00"), dt.date.today())}
+
+
+def test_gocardless_prefers_a_booked_balance_on_its_reference_date() -> None:
+    from reconwb.connectors.errors import SiteChanged
+    from reconwb.connectors.gocardless import parse_balance
+
+    answer = {"balances": [
+        {"balanceAmount": {"amount": "10450.00", "currency": "EUR"}, "balanceType": "interimAvailable",
+         "referenceDate": "2026-05-07"},
+        {"balanceAmount": {"amount": "10399.95", "currency": "EUR"}, "balanceType": "closingBooked",
+         "referenceDate": "2026-05-06"}]}
+    assert parse_balance(answer, "EUR") == StatedBalance(Decimal("10399.95"), dt.date(2026, 5, 6), "EUR",
+                                                         "closingBooked")
+    assert parse_balance({"balances": []}, "EUR") is None
+    with pytest.raises(SiteChanged, match="more than two decimal places"):  # refused, never rounded
+        parse_balance({"balances": [{"balanceAmount": {"amount": "1.005", "currency": "EUR"},
+                                     "balanceType": "expected"}]}, "EUR")

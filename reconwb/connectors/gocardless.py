@@ -177,6 +177,20 @@ BALANCE_TYPES = ("closingBooked", "interimBooked", "expected", "openingBooked", 
                  "forwardAvailable", "closingAvailable", "openingAvailable")
 
 
+def parse_balance(answer: dict[str, Any], currency: str | None) -> StatedBalance | None:
+    """The balance the proof uses from `/accounts/{id}/balances/` (AccountBalance): the first of BALANCE_TYPES the
+    bank gives, on its `referenceDate` (today when it gives none)."""
+    by_type = {b.get("balanceType"): b for b in answer.get("balances") or []}
+    found = next((by_type[t] for t in BALANCE_TYPES if t in by_type), None)
+    if found is None:
+        return None
+    amount = found.get("balanceAmount") or {}
+    day = found.get("referenceDate")
+    return StatedBalance(exact(amount.get("amount"), "gocardless balance"),
+                         dt.date.fromisoformat(day) if day else dt.date.today(),
+                         amount.get("currency") or currency, str(found.get("balanceType")))
+
+
 class GoCardlessConnector(Connector):
     """Reads a requisition's accounts (as IBANs) and their transactions."""
 
@@ -236,15 +250,7 @@ class GoCardlessConnector(Connector):
     async def balance(self, account: AccountInfo) -> StatedBalance | None:
         assert self._client is not None
         answer = await self._client.call("GET", f"/accounts/{self._ids[account.external_ref]}/balances/")
-        by_type = {b.get("balanceType"): b for b in answer.get("balances") or []}
-        found = next((by_type[t] for t in BALANCE_TYPES if t in by_type), None)
-        if found is None:
-            return None
-        amount = found.get("balanceAmount") or {}
-        day = found.get("referenceDate")
-        return StatedBalance(exact(amount.get("amount"), "gocardless balance"),
-                             dt.date.fromisoformat(day) if day else dt.date.today(),
-                             amount.get("currency") or account.currency, str(found.get("balanceType")))
+        return parse_balance(answer, account.currency)
 
     async def close(self) -> None:
         if self._client is not None:

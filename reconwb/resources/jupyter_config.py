@@ -24,8 +24,9 @@ queries 0.02-0.4 s on the demo store and 1.3 s for the money totals on 1M deposi
   would describe the store as it was when the kernel warmed up (a bank disabled since then would show no
   banner). A pooled kernel runs the notebook when the page is asked for, so the page shows the store at
   request time. `RECONWB_KERNEL_POOL` sets how many wait (default 2; each holds about 150 MB; 0 switches the
-  pool off). A replacement starts a few seconds after a page took one (`refill_delay`): warming costs about two
-  CPU seconds, which on two cores would otherwise come out of that very page.
+  pool off). A replacement starts once the page that took one has run its notebook (its kernel quiet
+  for `refill_quiet` seconds): warming costs about two CPU seconds, which on two cores would otherwise come out of
+  that very page (measured: 3.3-3.9 CPU seconds per page load with an immediate refill, 1.1-1.8 without).
 - Request-time prefetch (`reconwb.widgets.prefetch`): when a pooled kernel is handed to the reconciliation page
   it starts the money totals right away, in a thread, while the browser is still loading Voila's scripts; the
   totals panel takes that result when its cell runs. Still read after the request, so still the store at

@@ -35,7 +35,7 @@ def test_a_page_gets_a_warm_kernel_that_knows_its_request(tmp_path: Path) -> Non
     (tmp_path / "dashboards").mkdir()
 
     async def scenario() -> None:
-        km = PooledKernelManager(root_dir=str(tmp_path), pool_size=1, refill_delay=0,
+        km = PooledKernelManager(root_dir=str(tmp_path), pool_size=1, refill_within=0,
                                  warm_code="import reconwb.widgets.banner_panel")
         try:
             await km._refill(km.default_kernel_name)
@@ -70,7 +70,7 @@ def test_the_reconciliation_page_reads_its_totals_at_request_time_not_at_warm_up
     (tmp_path / "dashboards").mkdir()
 
     async def scenario() -> None:
-        km = PooledKernelManager(root_dir=str(tmp_path), pool_size=1, refill_delay=0, warm_code=WARM_CODE)
+        km = PooledKernelManager(root_dir=str(tmp_path), pool_size=1, refill_within=0, warm_code=WARM_CODE)
         try:
             await km._refill(km.default_kernel_name)
             (warm,) = km._ready[km.default_kernel_name]

@@ -311,7 +311,8 @@ class ReconciliationExplorer(w.VBox):
         self.deposits_shown.add_class("reconwb-deposits-shown")
         self.deposit_pager = _Pager(self.refresh_deposits)
         self.payment_rows: list[dict[str, Any]] = []
-        self.payment_grid = _grid(PAYMENT_COLUMNS, select="multi", css="reconwb-candidates")
+        self._payment_grid: Any = None  # made when first needed (see `payment_grid`)
+        self.payment_slot = w.VBox()
         self.payment_title = w.HTML("<b>Candidates</b>: select a deposit")
         self.search = w.Text(placeholder="search all open payments: invoice, reference or payer",
                              layout=w.Layout(width="420px"))
@@ -351,7 +352,6 @@ class ReconciliationExplorer(w.VBox):
              ("/", "search open payments")],
             focus={"/": "reconwb-search"})
         self.deposit_grid.observe(lambda _c: self._guard(self._deposit_chosen), names="selected_rows")
-        self.payment_grid.observe(lambda _c: self._show_difference(), names="selected_rows")
         # bulk accept with a preview
         band = _suggest_band()
         self.threshold = w.FloatSlider(value=band, min=0.0, max=1.0, step=0.01, readout_format=".0%",
@@ -367,6 +367,7 @@ class ReconciliationExplorer(w.VBox):
         self.threshold.observe(lambda _c: self._forget_preview(), names="value")
         # matches
         self.match_rows = w.VBox()
+        self.matches_drawn = False
         self.match_pager = _Pager(self.refresh_matches)
         self.buttons: dict[tuple[str, str], w.Button] = {}
         self.plots = PlotsPanel(ws, draw=False)
@@ -382,7 +383,7 @@ class ReconciliationExplorer(w.VBox):
             self.shortcuts, self.deposits_shown, self.deposit_grid,
             w.HBox([self.deposit_pager, self.previous_deposit, self.next_deposit],
                    layout=w.Layout(flex_flow="row wrap")),
-            self.payment_title, w.HBox([self.search, self.search_button]), self.payment_grid,
+            self.payment_title, w.HBox([self.search, self.search_button]), self.payment_slot,
             self.difference,
             w.HBox([self.accept_button, self.reject_button, self.link_button, self.write_off],
                    layout=w.Layout(flex_flow="row wrap")),
@@ -405,8 +406,21 @@ class ReconciliationExplorer(w.VBox):
         draw_when_free(self, self._first_draw)
 
     def _first_draw(self) -> None:
+        """The deposits only: the matches are drawn when their tab opens or the next time everything is (the
+        first view of a large store must not wait for them)."""
         self._load_accounts()
-        self.refresh()
+        self.fmt = formatting.for_workspace(self.ws)
+        self.refresh_deposits()
+
+    @property
+    def payment_grid(self) -> Any:
+        """The candidates' grid, made when a deposit is first selected: each itables grid ships its 0.7 MB
+        script and style to the browser, which the explorer's first view need not wait for."""
+        if self._payment_grid is None:
+            self._payment_grid = _grid(PAYMENT_COLUMNS, select="multi", css="reconwb-candidates")
+            self._payment_grid.observe(lambda _c: self._show_difference(), names="selected_rows")
+            self.payment_slot.children = (self._payment_grid,)
+        return self._payment_grid
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -426,6 +440,7 @@ class ReconciliationExplorer(w.VBox):
         self.fmt = formatting.for_workspace(self.ws)
         self.refresh_deposits()
         self.refresh_matches()
+        self.matches_drawn = True
         if self.plots.drawn:
             self.plots.refresh()
 
@@ -531,6 +546,8 @@ class ReconciliationExplorer(w.VBox):
 
     @property
     def selected_payments(self) -> list[dict[str, Any]]:
+        if self._payment_grid is None:
+            return []
         return [self.payment_rows[i] for i in self.payment_grid.selected_rows if i < len(self.payment_rows)]
 
     def select_deposit(self, txn_id: int) -> None:
@@ -585,7 +602,8 @@ class ReconciliationExplorer(w.VBox):
             self.payment_rows = []
             self.payment_title.value = ("<b>Candidates</b>: select a deposit" if not chosen else
                                         "<b>Candidates</b>: select deposits in one currency")
-            _show(self.payment_grid, PAYMENT_COLUMNS, [], [])
+            if self._payment_grid is not None:
+                _show(self.payment_grid, PAYMENT_COLUMNS, [], [])
             self._show_difference()
             return
         text = self.search.value.strip() or None
@@ -682,6 +700,9 @@ class ReconciliationExplorer(w.VBox):
         return w.HBox([summary, unlink], layout=w.Layout(border_bottom="1px solid #d0d7de", padding="2px"))
 
     def _tab_changed(self, change: dict[str, Any]) -> None:
+        if change.get("new") == 2 and not self.matches_drawn:
+            self._guard(self.refresh_matches)
+            self.matches_drawn = True
         if change.get("new") == 3 and not self.plots.drawn:
             self._guard(self.plots.refresh)
 

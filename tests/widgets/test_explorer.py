@@ -304,3 +304,13 @@ def test_best_candidates_can_follow_the_rows(review: Workspace) -> None:
     assert later == _grid(ReconciliationExplorer(review))  # what the explorer shows when it reads them at once
     assert [r["Best candidate"] for r in later if r["Text"] == "CARD REFUND"][0].startswith("INV-")
     assert ex.selected_deposit is not None and ex.selected_deposit.txn_id == refund
+
+
+def test_the_first_view_waits_for_neither_the_candidates_grid_nor_the_matches(review: Workspace) -> None:
+    ex = ReconciliationExplorer(review, actor="maria")
+    assert ex._payment_grid is None and ex.payment_slot.children == ()  # no second 0.7 MB grid yet
+    assert ex.match_rows.children == ()
+    ex.tabs.selected_index = 2
+    assert ex.match_rows.children and "No matches yet" in ex.match_rows.children[0].value  # engine: suggestions
+    ex.select_deposit(_txn(review, "two invoices"))
+    assert ex.payment_slot.children == (ex.payment_grid,) and _grid(ex, "payment")

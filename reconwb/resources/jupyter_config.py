@@ -43,10 +43,11 @@ queries 0.02-0.4 s on the demo store and 1.3 s for the money totals on 1M deposi
   than 4 s and the page stayed blank (read in nbclient's code; the timeout is the one path that leaves a page
   without error or output, not reproduced on demand). The executor now waits as long as a cell may take.
 
-Measured with bench/bench_dashboards.py on 2 cores shared with other work (load average 7-14), median of 5 loads:
-demo store: reconciliation first banner 2.8 s, all panels 3.7 s, connections table 3.1 s, explorer 3.0 s (4.2 s
-before the explorer's changes); 1M deposits: 3.1 / 5.5 / 2.9 / 3.3 s (explorer 10.6 s before), with 2.7 / 1.0 /
-1.2 CPU seconds of the server and kernels per page (5.7 / 2.9 / 6.7 before). The targets (1.5 / 3 / 2 / 2 s) are
+Measured with bench/bench_dashboards.py on 2 cores shared with other work, median of 5 loads. At load average
+2.5-5: demo store: reconciliation first banner 1.8 s, all panels 2.5 s, connections table 2.5 s, explorer 2.4 s;
+1M deposits: 2.3 / 3.1 / 2.5 / 2.4 s, with 2.0 / 0.9 / 1.1 CPU seconds of the server and kernels per page. At load
+7-14: demo 2.8 / 3.7 / 3.1 / 3.0 s (explorer 4.2 s before its first view was lightened); 1M 3.1 / 5.5 / 2.9 /
+3.3 s (explorer 10.6 s, and 5.7 / 2.9 / 6.7 CPU seconds per page, before). The targets (1.5 / 3 / 2 / 2 s) are
 for a quiet machine, where the browser's 1-1.5 s of script loading is most of what is left.
 """
 

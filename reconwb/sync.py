@@ -23,18 +23,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from reconwb import (
-    accounts,
-    attempts,
-    autoreconcile,
-    balances,
-    connections,
-    diagnostics,
-    jsonutil,
-    lifecycle,
-    otp,
-    sessions,
-)
+from reconwb import accounts, attempts, autoreconcile, connections, diagnostics, jsonutil, lifecycle, otp, sessions
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import registry
 from reconwb.connectors.base import AccountInfo, Connector, FetchContext
@@ -189,6 +178,8 @@ def _land(
         )
         total = total + ingest(con, account_id, txns, source=source, source_ref=f"sync_run:{run_id}")
         if account.balance is not None:  # after its lines: the balance proof on the dashboard
+            from reconwb import balances
+
             balances.record_stated(con, account_id, account.balance, source=f"{source} balance")
     count = sum(len(t) for _, t in fetched)
     con.execute(

@@ -1,16 +1,20 @@
-"""Time to first render of each Voila dashboard on a store with 1,000,000 transactions.
+"""Time to first render of each Voila dashboard, on the demo store and on a store with 1,000,000 transactions.
 
-Builds a workspace with N transactions (bulk `INSERT ... SELECT FROM range(N)` in DuckDB), payments, matched and
-suggested match groups, job runs and webhook deliveries; starts `reconwb serve`; then loads each dashboard in
-headless Chromium and prints the seconds until its first element is visible (the first banner or all-clear
-line on the reconciliation page, then its totals headline; the connection table on the connections page).
-Every page view starts a fresh kernel (no preheating, see `jupyter_config.py`), so an empty store is measured
-too: the difference is what the data costs.
+The demo store is what `reconwb demo --no-serve` builds (simulated banks, the review cases, reconciled). The large
+one is built in bulk (`INSERT ... SELECT FROM range(N)` in DuckDB): payments, matched and suggested match groups,
+job runs. For each, `reconwb serve` starts and each dashboard is loaded in headless Chromium; the seconds until
+each of its parts is visible are printed: the first banner or all-clear line of the reconciliation page, then its
+money headline, jobs and deliveries; the connections table; the explorer's line saying which deposits it shows and
+its grid's first row (DataTables' "No data" row on an empty page). Pages are served by the warm-kernel pool
+(`jupyter_config.py`), as people get them, with a pause between loads so the pool refills as it would between
+people's clicks.
 
     python bench/bench_dashboards.py [--transactions 1000000] [--repeat 5] [--compare]
 
 It first prints where a page's time goes before any query (a kernel's start, each dashboard's imports in it),
-then the median of the page loads against the targets, with the load average (2 shared cores make it noisy).
+then the median of the page loads against the targets, the CPU seconds the server and its kernels spent per
+page, and the load average (2 shared cores make it noisy). A part that never shows within `--timeout` is
+counted as a blank page (its screenshot is kept) instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil  # installed with Jupyter (ipykernel); CPU of the server and its kernels
 
 from reconwb import accounts, connections, lifecycle, reports
 from reconwb import serve as server
@@ -83,6 +89,14 @@ def build_store(ws: Workspace, n: int) -> None:
             )
 
 
+def demo_store(ws: Workspace) -> None:
+    """The demo's workspace, as `reconwb demo --no-serve --dir` makes it (simulated banks, aggregator and
+    providers, the review cases, reconciled)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RECONWB_DB", "RECONWB_KEY", "RECONWB_KEY_FILE")}
+    subprocess.run([sys.executable, "-m", "reconwb", "demo", "--no-serve", "--dir", str(ws.db_path.parent)],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
+
+
 def serve(ws: Workspace, tmp: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`reconwb serve`; with `extra` Jupyter options, the very command it runs plus those options."""
     port = server.free_port()
@@ -114,10 +128,11 @@ PAGES = {
     "reconciliation": [("first banner", ".reconwb-banner, .reconwb-all-clear"), ("totals", ".reconwb-headline"),
                        ("job runs", ".reconwb-jobs-verdict"), ("deliveries", ".reconwb-deliveries-verdict")],
     "connections": [("connection table", ".reconwb-connections"), ("add form", ".reconwb-add-connection")],
-    "explorer": [("deposit grid", "table.reconwb-deposits tbody tr")],
+    "explorer": [("deposits line", ".reconwb-deposits-count"), ("deposit grid", "table.reconwb-deposits tbody tr")],
 }
 TARGETS = {("reconciliation", "first banner"): 1.5, ("reconciliation", "deliveries"): 3.0,
            ("connections", "connection table"): 2.0, ("explorer", "deposit grid"): 2.0}  # seconds (issue 22)
+BLANK = float("nan")  # a part that never showed
 
 # what each dashboard's first cell imports, timed in a fresh kernel (see `breakdown`)
 FIRST_IMPORTS = {
@@ -149,22 +164,52 @@ def breakdown() -> dict[str, float]:
     return timings
 
 
-def measure(base: str, repeat: int, pause: float = 0) -> dict[str, dict[str, list[float]]]:
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU time so far of `reconwb serve`, its Jupyter server and every kernel under it."""
+    total = 0.0
+    try:
+        root = psutil.Process(proc.pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
+def measure(base: str, repeat: int, pause: float = 0, *, proc: subprocess.Popen[bytes] | None = None,
+            timeout: float = 60, shots: Path | None = None) -> dict[str, dict[str, list[float]]]:
+    """Seconds from asking for each page to each of its parts being visible, `repeat` times; plus, under "cpu",
+    the server's CPU seconds per page load (measured until the page's last part showed)."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     out: dict[str, dict[str, list[float]]] = {name: {label: [] for label, _ in marks} for name, marks in PAGES.items()}
+    for name in PAGES:
+        out[name]["cpu"] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options())
-        for _ in range(repeat):
+        for n in range(repeat):
             for name, marks in PAGES.items():
                 time.sleep(pause)  # a person does not open three pages in two seconds: the kernel pool refills
                 page = browser.new_page()
+                cpu = cpu_seconds(proc) if proc else 0.0
                 start = time.perf_counter()
                 page.goto(f"{base}/voila/render/dashboards/{name}.ipynb?token={TOKEN}", wait_until="commit",
-                          timeout=300_000)
+                          timeout=timeout * 1000)
                 for label, selector in marks:
-                    page.locator(selector).first.wait_for(state="visible", timeout=300_000)
-                    out[name][label].append(time.perf_counter() - start)
+                    try:
+                        page.locator(selector).first.wait_for(state="visible", timeout=timeout * 1000)
+                        out[name][label].append(time.perf_counter() - start)
+                    except PlaywrightError:
+                        out[name][label].append(BLANK)
+                        if shots is not None:
+                            page.screenshot(path=str(shots / f"blank-{name}-{n}.png"), full_page=True)
+                            print(f"  {name}: {label} not shown after {timeout:.0f} s, see {shots}")
+                out[name]["cpu"].append((cpu_seconds(proc) - cpu) if proc else BLANK)
                 page.close()  # Voila shuts the page's kernel down
         browser.close()
     return out
@@ -187,14 +232,22 @@ def queries(ws: Workspace) -> dict[str, float]:
     return timings
 
 
+def _cell(name: str, mark: str, values: list[float]) -> str:
+    shown = [v for v in values if v == v]  # not BLANK
+    blank = f", {len(values) - len(shown)} blank" if len(shown) < len(values) else ""
+    if mark == "cpu":
+        return f"server CPU {statistics.median(shown):.2f} s" if shown else ""
+    if not shown:
+        return f"{mark} never shown{blank}"
+    median = statistics.median(shown) if not blank else float("inf")
+    target = TARGETS.get((name, mark))
+    verdict = f" [target {target:.1f}: {'met' if median <= target else 'MISSED'}]" if target else ""
+    return f"{mark} {statistics.median(shown):.2f} s (min {min(shown):.2f}{blank}){verdict}"
+
+
 def report(label: str, figures: dict[str, dict[str, list[float]]]) -> None:
     for name, marks in figures.items():
-        cells = ", ".join(
-            f"{m} {statistics.median(v):.2f} s (min {min(v):.2f})"
-            + (f" [target {TARGETS[name, m]:.1f}: {'met' if statistics.median(v) <= TARGETS[name, m] else 'MISSED'}]"
-               if (name, m) in TARGETS else "")
-            for m, v in marks.items())
-        print(f"  {label}: {name:<15} {cells}")
+        print(f"  {label}: {name:<15} " + ", ".join(_cell(name, m, v) for m, v in marks.items()))
 
 
 def load_average() -> str:
@@ -207,16 +260,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pause", type=float, default=4.0, help="seconds between page loads")
     parser.add_argument("--compare", action="store_true", help="also measure the large store under VARIANTS")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds before a part counts as never shown")
     args = parser.parse_args()
     print(f"before: {load_average()}")
     print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in breakdown().items()))
     with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp_name:
         tmp = Path(tmp_name)
         results = {}
-        for label, n in (("empty store", 0), (f"{args.transactions:,} txns", args.transactions)):
+        for label, n in (("demo store", None), (f"{args.transactions:,} txns", args.transactions)):
             ws = Workspace(db_path=tmp / label.replace(" ", "_").replace(",", "") / "reconwb.duckdb")
             start = time.perf_counter()
-            build_store(ws, n)
+            if n is None:
+                demo_store(ws)
+            else:
+                build_store(ws, n)
             built = time.perf_counter() - start
             size = ws.db_path.stat().st_size / 1e6
             print(f"{label}: store built in {built:.1f} s ({size:.0f} MB)")
@@ -229,7 +286,10 @@ def main() -> None:
                 proc, base = serve(ws, tmp, extra)
                 try:
                     time.sleep(args.pause)  # the server's kernel pool fills after start
-                    results[f"{label} {variant}".strip()] = measure(base, args.repeat, args.pause)
+                    name = f"{label} {variant}".strip()
+                    results[name] = measure(base, args.repeat, args.pause, proc=proc, timeout=args.timeout,
+                                            shots=tmp.parent)
+                    report(name, results[name])  # as it comes (the summary repeats it)
                 finally:
                     proc.terminate()  # `reconwb serve` stops its Jupyter server and kernels
                     proc.wait(timeout=40)

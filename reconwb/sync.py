@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -145,13 +146,25 @@ async def _fetch(plan: _Plan) -> list[tuple[AccountInfo, list[Txn]]]:
             if account.external_ref in plan.deselected:
                 continue
             since = plan.since.get(account.external_ref, plan.default_since)
-            fetched.append((account, await connector.transactions(account, since)))
+            txns = await connector.transactions(account, since)
+            fetched.append((await _with_balance(connector, account), txns))
         return fetched
     finally:
         try:
             await connector.close()
         except Exception as err:  # closing must not hide the real outcome
             log.warning("closing %s failed: %s", plan.ctx.connection_name, redact_exception(err))
+
+
+async def _with_balance(connector: Any, account: AccountInfo) -> AccountInfo:
+    """`account` with the balance its source states, when it states one; a source that cannot say now costs
+    the fetch nothing (the balance proof waits for the next fetch)."""
+    try:
+        stated = await connector.balance(account)
+    except Exception as err:
+        log.info("no balance for %s: %s", account.external_ref, redact_exception(err))
+        return account
+    return dataclasses.replace(account, balance=stated) if stated is not None else account
 
 
 def _land(
@@ -164,6 +177,10 @@ def _land(
             con, conn_id, account.external_ref, iban=account.iban, name=account.name, currency=account.currency
         )
         total = total + ingest(con, account_id, txns, source=source, source_ref=f"sync_run:{run_id}")
+        if account.balance is not None:  # after its lines: the balance proof on the dashboard
+            from reconwb import balances
+
+            balances.record_stated(con, account_id, account.balance, source=f"{source} balance")
     count = sum(len(t) for _, t in fetched)
     con.execute(
         "UPDATE sync_runs SET status = 'ok', finished_at = now(), fetched = ?, inserted = ?, updated = ?"

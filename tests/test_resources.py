@@ -67,3 +67,15 @@ def test_a_workspace_job_overrides_the_builtin_and_adds_new_ones(tmp_path: Path,
     assert runner.notebook_parameters(runner.notebook_path("reconcile", ws)) == {"own_reconcile": "1"}
     with pytest.raises(NotFound, match="month_end"):  # another workspace does not see it
         runner.notebook_path("month_end", Workspace(db_path=tmp_path / "other" / "reconwb.duckdb"))
+
+
+def test_voila_waits_for_a_slow_cells_output_instead_of_dropping_it() -> None:
+    """nbclient drops what a cell still sends 4 s after its reply (no error): on a loaded host the explorer's
+    display came after 1.5 MB of widget state and the page stayed blank. The shipped configuration waits."""
+    from traitlets.config.loader import PyFileConfigLoader
+    from voila.execute import VoilaExecutor
+
+    path = resources.jupyter_config()
+    config = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    executor = VoilaExecutor(nbformat.v4.new_notebook(), config=config)
+    assert executor.iopub_timeout >= 60 and not executor.raise_on_iopub_timeout

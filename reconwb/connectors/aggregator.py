@@ -24,7 +24,7 @@ from reconwb import settings
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import http
 from reconwb.connectors.amounts import exact
-from reconwb.connectors.base import AccountInfo, Connector
+from reconwb.connectors.base import AccountInfo, Connector, StatedBalance
 from reconwb.errors import Conflict
 from reconwb.redaction import register_secret
 from reconwb.transactions import Txn
@@ -261,6 +261,14 @@ class AggregatorConnector(Connector):
         request = {"kind": "transactions", "account": _account_dict(account), "since": since.isoformat()}
         payload = await self.client.data("transactions", body, request)
         return [parse_transaction(t, account.currency) for t in payload.get("transactions", [])]
+
+    async def balance(self, account: AccountInfo) -> StatedBalance | None:
+        body = {"entity_id": self.ctx.external_id, "account_id": account.external_ref}
+        payload = await self.client.data("balance", body, {"kind": "balance"})
+        if payload.get("balance") is None:
+            return None
+        return StatedBalance(exact(payload["balance"], "aggregator balance"), dt.date.today(),
+                             payload.get("currency_code") or account.currency, str(payload.get("type") or ""))
 
     async def close(self) -> None:
         if self._client is not None:

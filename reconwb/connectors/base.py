@@ -13,6 +13,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconwb.transactions import Txn
@@ -36,6 +37,17 @@ class BankInfo:
 
 
 @dataclass(frozen=True)
+class StatedBalance:
+    """What the source says an account holds on a day (a booked balance where it says which), for the balance
+    proof on the reconciliation dashboard. Exact money (`connectors.amounts.exact`)."""
+
+    amount: Decimal
+    on: dt.date
+    currency: str | None = None
+    kind: str = ""  # the source's own name for it: closingBooked, current, ClosingAvailable...
+
+
+@dataclass(frozen=True)
 class AccountInfo:
     """One bank account as the bank shows it."""
 
@@ -43,6 +55,7 @@ class AccountInfo:
     name: str | None = None
     iban: str | None = None
     currency: str | None = None
+    balance: StatedBalance | None = None  # set by `sync` from `Connector.balance`, not by connectors
 
 
 @dataclass
@@ -99,6 +112,10 @@ class Connector(ABC):
     @abstractmethod
     async def transactions(self, account: AccountInfo, since: dt.date) -> list[Txn]:
         """Booked and pending transactions of `account` from `since` on."""
+
+    async def balance(self, account: AccountInfo) -> StatedBalance | None:
+        """The balance the source states for `account` now, if it states one (asked after `transactions`)."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Log out and release what `login` took."""

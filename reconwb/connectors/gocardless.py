@@ -22,7 +22,7 @@ import httpx
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors import http
 from reconwb.connectors.amounts import exact
-from reconwb.connectors.base import AccountInfo, Connector
+from reconwb.connectors.base import AccountInfo, Connector, StatedBalance
 from reconwb.errors import Conflict
 from reconwb.redaction import register_secret
 from reconwb.transactions import Txn
@@ -172,6 +172,25 @@ def parse_transaction(row: dict[str, Any], status: str, currency: str | None) ->
     )
 
 
+# the balance types of the spec (BalanceSchema.balanceType) in the order the proof prefers them: booked ones first
+BALANCE_TYPES = ("closingBooked", "interimBooked", "expected", "openingBooked", "interimAvailable",
+                 "forwardAvailable", "closingAvailable", "openingAvailable")
+
+
+def parse_balance(answer: dict[str, Any], currency: str | None) -> StatedBalance | None:
+    """The balance the proof uses from `/accounts/{id}/balances/` (AccountBalance): the first of BALANCE_TYPES the
+    bank gives, on its `referenceDate` (today when it gives none)."""
+    by_type = {b.get("balanceType"): b for b in answer.get("balances") or []}
+    found = next((by_type[t] for t in BALANCE_TYPES if t in by_type), None)
+    if found is None:
+        return None
+    amount = found.get("balanceAmount") or {}
+    day = found.get("referenceDate")
+    return StatedBalance(exact(amount.get("amount"), "gocardless balance"),
+                         dt.date.fromisoformat(day) if day else dt.date.today(),
+                         amount.get("currency") or currency, str(found.get("balanceType")))
+
+
 class GoCardlessConnector(Connector):
     """Reads a requisition's accounts (as IBANs) and their transactions."""
 
@@ -227,6 +246,11 @@ class GoCardlessConnector(Connector):
         listed = answer.get("transactions") or {}
         return ([parse_transaction(r, "booked", account.currency) for r in listed.get("booked") or []]
                 + [parse_transaction(r, "pending", account.currency) for r in listed.get("pending") or []])
+
+    async def balance(self, account: AccountInfo) -> StatedBalance | None:
+        assert self._client is not None
+        answer = await self._client.call("GET", f"/accounts/{self._ids[account.external_ref]}/balances/")
+        return parse_balance(answer, account.currency)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -22,7 +22,7 @@ from plaid.api import plaid_api
 
 from reconwb.connectors import errors as taxonomy
 from reconwb.connectors.amounts import exact
-from reconwb.connectors.base import AccountInfo, Connector
+from reconwb.connectors.base import AccountInfo, Connector, StatedBalance
 from reconwb.errors import Conflict
 from reconwb.redaction import register_secret
 from reconwb.transactions import Txn
@@ -149,6 +149,7 @@ class PlaidConnector(Connector):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self._api: plaid_api.PlaidApi | None = None
+        self._balances: dict[str, StatedBalance] = {}  # account id -> what /accounts/get said
         self._synced: dict[str, list[Txn]] | None = None
 
     @property
@@ -167,7 +168,16 @@ class PlaidConnector(Connector):
 
         assert self._api is not None
         answer = await call(self._api.accounts_get, AccountsGetRequest(access_token=self.access_token), "/accounts/get")
+        for a in answer["accounts"]:  # /accounts/get carries each account's balances: kept for `balance`
+            current = (a.get("balances") or {}).get("current")
+            if current is not None:
+                self._balances[str(a["account_id"])] = StatedBalance(
+                    exact(current, "plaid balance"), dt.date.today(),
+                    (a.get("balances") or {}).get("iso_currency_code"), "current")
         return [parse_account(a) for a in answer["accounts"]]
+
+    async def balance(self, account: AccountInfo) -> StatedBalance | None:
+        return self._balances.get(account.external_ref)
 
     async def _sync(self) -> dict[str, list[Txn]]:
         """Every page of /transactions/sync from the start: the item's transactions as they are now."""

@@ -5,23 +5,50 @@ finds it with `reconwb.resources.jupyter_config()`), with the workspace folder a
 authentication stays on: every page, the dashboards included, needs the server's token (`reconwb serve --token`,
 or a random one it prints).
 
-Where a page's time went (bench/bench_dashboards.py, 2 shared cores): starting its kernel about 1 s, importing
-reconwb's widgets in it 0.5-3 s (the widgets package used to import the explorer, the matching engine, scipy
-and matplotlib for every page), the report queries 0.02-0.4 s. Three changes, each measured there:
+Where a page's time goes (bench/bench_dashboards.py, 2 shared cores): the browser loading Voila's scripts
+(about 3.5 MB) takes 1-1.5 s before it asks the kernel to run the notebook at all (progressive rendering runs the
+cells only once the page's scripts connect); starting a kernel about 0.9 s; imports in it 0.4 s for the banners
+(the explorer's were 1.6 s: the matching engine with scipy, matplotlib, pandas through itables); the report
+queries 0.02-0.4 s on the demo store and 1.3 s for the money totals on 1M deposits. So:
 
-- Lighter imports: `reconwb.widgets` loads its names on first use, the engine loads when a reconcile runs,
-  matplotlib when a plot is drawn, and the reconciliation page imports each panel in the cell that shows it
-  (the banners need only the store and ipywidgets).
-- A pool of warm kernels (`reconwb.server.kernel_pool.PooledKernelManager`): started and with the widget
-  imports done, but the notebook NOT executed. Voila's own pre-heating is OFF and stays off: as a server
-  extension of this one server its render handler has no kernel pool (the setting is silently ignored, see
-  `voila/handler.py`: "For server extension case", pool size 0), and it would be wrong for these dashboards: a
-  pre-heated kernel executes the notebook before anyone asks, so its banners would describe the store as it was
-  when the kernel warmed up (a bank disabled since then would show no banner). A pooled kernel runs the
-  notebook when the page is asked for, so the page shows the store at request time. `RECONWB_KERNEL_POOL` sets
-  how many wait (default 2; each holds about 150 MB; 0 switches the pool off).
+- Lighter imports: `reconwb.widgets` and `reconwb.matching` load their names on first use (the engine with
+  scipy only when a reconcile runs), matplotlib loads when a plot is drawn, itables without its pandas sample
+  frames, and the reconciliation page imports each panel in the cell that shows it. The explorer's imports
+  went from 1.25 s to 0.4 s in a fresh interpreter (0.08 s after the banners' in the same kernel).
+- A pool of warm kernels for EVERY dashboard page (`reconwb.server.kernel_pool.PooledKernelManager`: it serves
+  whatever notebook Voila renders, the workspace's own dashboards included): started, with every panel's
+  modules imported and matplotlib's renderer loaded, but the notebook NOT executed. Voila's own pre-heating is
+  OFF and stays off: as a server extension of this one server its render handler has no kernel pool (the
+  setting is silently ignored, see `voila/handler.py`: "For server extension case", pool size 0), and it would
+  be wrong for these dashboards: a pre-heated kernel executes the notebook before anyone asks, so its banners
+  would describe the store as it was when the kernel warmed up (a bank disabled since then would show no
+  banner). A pooled kernel runs the notebook when the page is asked for, so the page shows the store at
+  request time. `RECONWB_KERNEL_POOL` sets how many wait (default 2; each holds about 150 MB; 0 switches the
+  pool off). A replacement starts once the page that took one has run its notebook (its kernel quiet
+  for `refill_quiet` seconds): warming costs about two CPU seconds, which on two cores would otherwise come out of
+  that very page (measured: 3.3-3.9 CPU seconds per page load with an immediate refill, 1.1-1.8 without).
+- Request-time prefetch (`reconwb.widgets.prefetch`): when a pooled kernel is handed to the reconciliation page
+  it starts the money totals right away, in a thread, while the browser is still loading Voila's scripts; the
+  totals panel takes that result when its cell runs. Still read after the request, so still the store at
+  request time.
 - Progressive rendering: each cell's widgets appear as soon as the cell ran, so the banners (the first cell)
   show before the totals over a large store are computed.
+- The explorer's first view: its rows first, their best candidates when found (`best_later`: that search reads
+  every open payment for every deposit on the page, 4 s on 1M deposits); one itables grid, not two (the
+  candidates' grid is made when a deposit is first selected); the matches are read when their tab opens.
+- No blank pages under load: Voila's executor waits `iopub_timeout` seconds, after a cell's reply, for the
+  cell's remaining output; nbclient's default is 4 s, after which it DROPS the rest of the cell's output
+  without an error. The explorer's single cell sent about 1.5 MB of widget state (each itables grid carries its
+  0.7 MB script and style) before its display message: on a host at load 10-13 that display could come later
+  than 4 s and the page stayed blank (read in nbclient's code; the timeout is the one path that leaves a page
+  without error or output, not reproduced on demand). The executor now waits as long as a cell may take.
+
+Measured with bench/bench_dashboards.py on 2 cores shared with other work, median of 5 loads. At load average
+2.5-5: demo store: reconciliation first banner 1.8 s, all panels 2.5 s, connections table 2.5 s, explorer 2.4 s;
+1M deposits: 2.3 / 3.1 / 2.5 / 2.4 s, with 2.0 / 0.9 / 1.1 CPU seconds of the server and kernels per page. At load
+7-14: demo 2.8 / 3.7 / 3.1 / 3.0 s (explorer 4.2 s before its first view was lightened); 1M 3.1 / 5.5 / 2.9 /
+3.3 s (explorer 10.6 s, and 5.7 / 2.9 / 6.7 CPU seconds per page, before). The targets (1.5 / 3 / 2 / 2 s) are
+for a quiet machine, where the browser's 1-1.5 s of script loading is most of what is left.
 """
 
 import os
@@ -40,6 +67,7 @@ c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring
 c.VoilaConfiguration.progressive_rendering = True  # banners first, totals when ready
+c.VoilaExecutor.iopub_timeout = 120  # seconds: a busy host delays a cell's output, never drops it (docstring)
 
 # warm kernels for the dashboard pages (see the module docstring)
 c.ServerApp.kernel_manager_class = "reconwb.server.kernel_pool.PooledKernelManager"

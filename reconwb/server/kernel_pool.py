@@ -21,21 +21,28 @@ import os
 from typing import Any
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Integer, Unicode
+from traitlets import Float, Integer, Unicode
 
 WARM_CODE = """\
 import reconwb.widgets.banner_panel, reconwb.widgets.totals, reconwb.widgets.jobs_panel
 import reconwb.widgets.delivery_panel, reconwb.widgets.auto_refresh, reconwb.widgets.status
 import reconwb.widgets.account_selection, reconwb.widgets.add_connection, reconwb.widgets.explorer
-import reconwb.workspace
+import reconwb.widgets.shortcuts, reconwb.widgets.prefetch, reconwb.workspace
+import reconwb.widgets.explorer as _explorer, reconwb.plots as _plots
+_explorer._itable()  # the grid widget's module
+_plots.png(_plots.Figure(figsize=(1, 1)))  # matplotlib's fonts and renderer, loaded on the first drawing
+del _explorer, _plots
 """
 
-# run in a pooled kernel when a page takes it: the request's environment and the notebook's folder
+# run in a pooled kernel when a page takes it: the request's environment and the notebook's folder, then the
+# page's slowest read is started while the browser loads Voila's scripts (reconwb.widgets.prefetch)
 ADOPT_CODE = """\
 import os as _os, json as _json
 _os.environ.update(_json.loads({env!r}))
 _os.chdir({cwd!r})
-del _os, _json
+import reconwb.widgets.prefetch as _prefetch
+_prefetch.for_page(_os.environ.get("VOILA_REQUEST_URL"))
+del _os, _json, _prefetch
 """
 
 
@@ -44,6 +51,10 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     pool_size = Integer(2, config=True, help="warm kernels kept ready for dashboard pages (0: off)")
     warm_code = Unicode(WARM_CODE, config=True, help="what a pooled kernel runs before it is handed out")
+    refill_quiet = Float(1.5, config=True,
+                         help="seconds the page's kernel must have been quiet after its notebook ran before the"
+                              " replacement starts")
+    refill_within = Float(20.0, config=True, help="seconds after which the replacement starts in any case")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -62,14 +73,17 @@ class PooledKernelManager(AsyncMappingKernelManager):
         name = kwargs.get("kernel_name") or self.default_kernel_name
         if kernel_id is None and self.pool_size and env.get("VOILA_PREHEAT") == "False":
             taken = self._take(name)
-            self._refill_soon(name)
-            if taken is not None:
+            if taken is None:
+                self._refill_soon(name, None)
+            else:
                 try:
                     await self._adopt(taken, env, path)
+                    self._refill_soon(name, taken)
                     return taken
                 except Exception as err:  # a broken warm kernel: start one the usual way instead
                     self.log.warning("pooled kernel %s unusable (%s); starting a fresh one", taken, err)
                     await self.shutdown_kernel(taken, now=True)
+                    self._refill_soon(name, None)
         return await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
 
     def _take(self, name: str) -> str | None:
@@ -81,10 +95,34 @@ class PooledKernelManager(AsyncMappingKernelManager):
                 return kernel_id
         return None
 
-    def _refill_soon(self, name: str) -> None:
-        task = asyncio.ensure_future(self._refill(name))
+    def _refill_soon(self, name: str, taken: str | None) -> None:
+        """Start the replacement once the page that took kernel `taken` has run its notebook: warming one costs
+        about two seconds of CPU (a kernel's start and the imports), which on two cores would otherwise be taken
+        from that very page. With no kernel taken (the pool was empty), at once."""
+        task = asyncio.ensure_future(self._refill_later(name, taken))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _refill_later(self, name: str, taken: str | None) -> None:
+        if taken is not None:
+            await self._page_ran(taken)
+        await self._refill(name)
+
+    async def _page_ran(self, kernel_id: str) -> None:
+        """Return once the page's kernel ran something and then stayed idle `refill_quiet` seconds (its notebook
+        is done), or after `refill_within` seconds (a page that never asked, a notebook still running)."""
+        from jupyter_server._tz import utcnow
+
+        taken_at = utcnow()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.refill_within
+        while loop.time() < give_up and kernel_id in self:
+            kernel = self.get_kernel(kernel_id)
+            last = getattr(kernel, "last_activity", taken_at)
+            quiet = (utcnow() - last).total_seconds()
+            if last > taken_at and quiet >= self.refill_quiet and getattr(kernel, "execution_state", "") == "idle":
+                return
+            await asyncio.sleep(0.25)
 
     async def _refill(self, name: str) -> None:
         while len(self._ready.get(name, [])) + self._warming.get(name, 0) < self.pool_size:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import getpass
 import html
 import json
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,7 +28,7 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from reconwb import formatting, matching, plots, reports
+from reconwb import formatting, matching, reports
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.formatting import Formatter
 from reconwb.payments import PAID_SQL
@@ -147,6 +149,20 @@ def candidates(ws: Workspace, txn_ids: list[int], *, limit: int = CANDIDATES, te
         return con.sql(sql, params=[txn_ids, *params, limit]).pl()
 
 
+def _against_sum(rows: list[dict[str, Any]], total: Decimal) -> list[dict[str, Any]]:
+    """Candidates of several deposits as candidates of their sum: each payment once, ranked by its reference
+    quoted, its open amount equal to the sum, the same payer, then the closest amount."""
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen = best.get(r["payment_id"])
+        if seen is None or (r["reference_quoted"], r["payer_alike"] or 0) > (seen["reference_quoted"],
+                                                                              seen["payer_alike"] or 0):
+            best[r["payment_id"]] = {**r, "deposit_amount": total}
+    return sorted(best.values(), key=lambda r: (not r["reference_quoted"], r["open_amount"] != total,
+                                                (r["payer_alike"] or 0) < PAYER_ALIKE,
+                                                abs(total - r["open_amount"]), r["payment_id"]))[:CANDIDATES]
+
+
 def suggested_for(ws: Workspace, txn_ids: list[int]) -> pl.DataFrame:
     """The suggestions waiting on these deposits, one row per link, best first."""
     if not txn_ids:
@@ -168,10 +184,23 @@ def _strings(columns: tuple[str, ...], rows: list[list[str]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
 
 
-def _grid(columns: tuple[str, ...], *, multi: bool, css: str) -> Any:
+def _itable() -> Any:
+    """itables' grid widget, imported without the pandas sample frames its package `__init__` loads (pandas and
+    numpy: 0.3 s of a fresh kernel's first view; the grids are fed polars frames). A kernel that imported itables
+    already keeps what it has."""
+    if "itables" not in sys.modules:
+        sys.modules.setdefault("itables.sample_pandas_dfs", None)  # itables catches the ImportError this makes
     from itables.widget import ITable
 
-    return ITable(_strings(columns, []), select={"style": "multi" if multi else "single"}, paging=False,
+    return ITable
+
+
+def _grid(columns: tuple[str, ...], *, select: str, css: str) -> Any:
+    """An empty grid; `select` is DataTables' style: `multi` (a click toggles a row), `os` (a click selects one
+    row, Ctrl- or Shift-click adds rows), `single`."""
+    ITable = _itable()  # noqa: N806 - a class
+
+    return ITable(_strings(columns, []), select={"style": select}, paging=False,
                   showIndex=False, show_dtypes=False, classes=f"display compact {css}", style="width:100%")
 
 
@@ -222,6 +251,8 @@ class PlotsPanel(w.VBox):
             self.refresh()
 
     def refresh(self) -> None:
+        from reconwb import plots  # matplotlib: 0.4 s of imports the explorer's first view does not need
+
         locale = formatting.for_workspace(self.ws).locale
         title = f"Deposits per {self.every.value}: reconciled vs unmatched"
         self.trend_image.value = plots.png(plots.trend_figure(reports.trend(self.ws, every=self.every.value),
@@ -246,8 +277,14 @@ class ReconciliationExplorer(w.VBox):
     """Open deposits, their candidates, suggestions and matches of one workspace, for one person (`actor`, named
     in the audit log)."""
 
-    def __init__(self, ws: Workspace, *, actor: str | None = None, page_size: int = 25) -> None:
+    def __init__(self, ws: Workspace, *, actor: str | None = None, page_size: int = 25,
+                 best_later: bool = False) -> None:
+        """`best_later`: draw the deposits first and their best candidates when found (the dashboard's first
+        view on a large store: that search reads every open payment for every deposit on the page)."""
         self.ws = ws
+        self.best_later = best_later
+        self._drawn = 0  # pages drawn so far: a background fill belongs to one
+        self._page: tuple[list[dict[str, Any]], dict[int, Any]] = ([], {})
         self.actor = actor or default_actor()
         self.page_size = page_size
         self.fmt = formatting.for_workspace(ws)
@@ -269,13 +306,17 @@ class ReconciliationExplorer(w.VBox):
         self.filters = matching.Filters()
         # deposits and their candidates
         self.rows: list[Deposit] = []
-        self.deposit_grid = _grid(DEPOSIT_COLUMNS, multi=False, css="reconwb-deposits")
+        self.deposit_grid = _grid(DEPOSIT_COLUMNS, select="os", css="reconwb-deposits")
+        self.deposits_shown = w.HTML()
+        self.deposits_shown.add_class("reconwb-deposits-shown")
         self.deposit_pager = _Pager(self.refresh_deposits)
         self.payment_rows: list[dict[str, Any]] = []
-        self.payment_grid = _grid(PAYMENT_COLUMNS, multi=True, css="reconwb-candidates")
+        self._payment_grid: Any = None  # made when first needed (see `payment_grid`)
+        self.payment_slot = w.VBox()
         self.payment_title = w.HTML("<b>Candidates</b>: select a deposit")
         self.search = w.Text(placeholder="search all open payments: invoice, reference or payer",
                              layout=w.Layout(width="420px"))
+        self.search.add_class("reconwb-search")
         self.search_button = w.Button(description="Search open payments", icon="search",
                                       layout=w.Layout(width="auto"))
         self.search_button.on_click(lambda _b: self._guard(self.refresh_candidates))
@@ -293,8 +334,24 @@ class ReconciliationExplorer(w.VBox):
         self.accept_button.on_click(lambda _b: self.accept_selected())
         self.reject_button.on_click(lambda _b: self.reject_selected())
         self.link_button.on_click(lambda _b: self.link_selected())
+        self.previous_deposit = w.Button(description="Previous deposit", icon="arrow-up",
+                                         tooltip="previous deposit (K)", layout=w.Layout(width="auto"))
+        self.next_deposit = w.Button(description="Next deposit", icon="arrow-down", tooltip="next deposit (J)",
+                                     layout=w.Layout(width="auto"))
+        self.previous_deposit.on_click(lambda _b: self._guard(lambda: self.step_deposit(-1)))
+        self.next_deposit.on_click(lambda _b: self._guard(lambda: self.step_deposit(1)))
+        from reconwb.widgets.shortcuts import Shortcuts
+
+        self.shortcuts = Shortcuts(
+            {"j": lambda: self._guard(lambda: self.step_deposit(1)),
+             "k": lambda: self._guard(lambda: self.step_deposit(-1)),
+             **{str(n): (lambda n=n: self._guard(lambda: self.toggle_candidate(n))) for n in range(1, 10)},
+             "a": self.accept_selected, "r": self.reject_selected, "l": self.link_selected},
+            [("J K", "next / previous deposit"), ("1 … 9", "select or unselect that candidate"),
+             ("A", "accept the suggestion"), ("R", "reject it"), ("L", "link what is selected"),
+             ("/", "search open payments")],
+            focus={"/": "reconwb-search"})
         self.deposit_grid.observe(lambda _c: self._guard(self._deposit_chosen), names="selected_rows")
-        self.payment_grid.observe(lambda _c: self._show_difference(), names="selected_rows")
         # bulk accept with a preview
         band = _suggest_band()
         self.threshold = w.FloatSlider(value=band, min=0.0, max=1.0, step=0.01, readout_format=".0%",
@@ -310,6 +367,7 @@ class ReconciliationExplorer(w.VBox):
         self.threshold.observe(lambda _c: self._forget_preview(), names="value")
         # matches
         self.match_rows = w.VBox()
+        self.matches_drawn = False
         self.match_pager = _Pager(self.refresh_matches)
         self.buttons: dict[tuple[str, str], w.Button] = {}
         self.plots = PlotsPanel(ws, draw=False)
@@ -320,9 +378,12 @@ class ReconciliationExplorer(w.VBox):
             w.HBox([self.amount_min, self.amount_max, self.apply, self.clear]),
         ])
         review = w.VBox([
-            w.HTML("<b>Open deposits</b> (newest first; click one to see its candidates)"),
-            self.deposit_grid, self.deposit_pager,
-            self.payment_title, w.HBox([self.search, self.search_button]), self.payment_grid,
+            w.HTML("<b>Open deposits</b> (newest first; click one to see its candidates; Ctrl- or Shift-click"
+                   " selects several, for one payment they pay in parts)"),
+            self.shortcuts, self.deposits_shown, self.deposit_grid,
+            w.HBox([self.deposit_pager, self.previous_deposit, self.next_deposit],
+                   layout=w.Layout(flex_flow="row wrap")),
+            self.payment_title, w.HBox([self.search, self.search_button]), self.payment_slot,
             self.difference,
             w.HBox([self.accept_button, self.reject_button, self.link_button, self.write_off],
                    layout=w.Layout(flex_flow="row wrap")),
@@ -345,8 +406,21 @@ class ReconciliationExplorer(w.VBox):
         draw_when_free(self, self._first_draw)
 
     def _first_draw(self) -> None:
+        """The deposits only: the matches are drawn when their tab opens or the next time everything is (the
+        first view of a large store must not wait for them)."""
         self._load_accounts()
-        self.refresh()
+        self.fmt = formatting.for_workspace(self.ws)
+        self.refresh_deposits()
+
+    @property
+    def payment_grid(self) -> Any:
+        """The candidates' grid, made when a deposit is first selected: each itables grid ships its 0.7 MB
+        script and style to the browser, which the explorer's first view need not wait for."""
+        if self._payment_grid is None:
+            self._payment_grid = _grid(PAYMENT_COLUMNS, select="multi", css="reconwb-candidates")
+            self._payment_grid.observe(lambda _c: self._show_difference(), names="selected_rows")
+            self.payment_slot.children = (self._payment_grid,)
+        return self._payment_grid
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -366,11 +440,13 @@ class ReconciliationExplorer(w.VBox):
         self.fmt = formatting.for_workspace(self.ws)
         self.refresh_deposits()
         self.refresh_matches()
+        self.matches_drawn = True
         if self.plots.drawn:
             self.plots.refresh()
 
     def refresh_deposits(self) -> None:
-        """One page of open deposits (booked ones and those pending at the bank), each with its best candidate."""
+        """One page of open deposits (booked ones and those pending at the bank), each with its best candidate
+        (with `best_later`, filled in by a background read once the rows are on the screen)."""
         page = matching.open_items(self.ws, side="transactions", limit=self.page_size + 1,
                                    offset=self.deposit_pager.page * self.page_size, filters=self.filters)
         if page.is_empty() and self.deposit_pager.page > 0:  # the last page emptied: everything on it was matched
@@ -379,15 +455,47 @@ class ReconciliationExplorer(w.VBox):
             return
         self.deposit_pager.show(page.height > self.page_size)
         page = page.head(self.page_size)
+        self.deposits_shown.value = self._shown_words(page.height)
         ids = [int(t) for t in page["txn_id"].to_list()]
-        names = self._account_names()
         suggested = suggested_for(self.ws, ids)
-        best = candidates(self.ws, ids, limit=1)
         by_txn = {t: suggested.filter(pl.col("txn_id") == t) for t in set(suggested["txn_id"].to_list())} \
             if suggested.height else {}
-        best_by_txn = {r["txn_id"]: r for r in best.iter_rows(named=True)} if best.height else {}
-        self.rows, cells = [], []
-        for r in page.iter_rows(named=True):
+        self._page = (list(page.iter_rows(named=True)), by_txn)
+        self._drawn += 1
+        unsuggested = [t for t in ids if t not in by_txn]
+        if self.best_later and unsuggested:
+            cells = self._deposit_cells(None)
+            _show(self.deposit_grid, DEPOSIT_COLUMNS, cells, [])
+            self._deposit_chosen()
+            drawn = self._drawn
+            threading.Thread(target=self._fill_best, args=(drawn, unsuggested), daemon=True,
+                             name="reconwb-explorer-best").start()
+            return
+        _show(self.deposit_grid, DEPOSIT_COLUMNS, self._deposit_cells(self._best(unsuggested)), [])
+        self._deposit_chosen()
+
+    def _best(self, txn_ids: list[int]) -> dict[int, dict[str, Any]]:
+        best = candidates(self.ws, txn_ids, limit=1)
+        return {r["txn_id"]: r for r in best.iter_rows(named=True)} if best.height else {}
+
+    def _fill_best(self, drawn: int, txn_ids: list[int]) -> None:
+        """The best candidates of the page drawn as number `drawn` (the candidate search over every open payment
+        takes seconds on a large store); a page drawn since then is left alone, the selection is kept."""
+        try:
+            best = self._best(txn_ids)
+        except Exception as err:  # the rows stay; the message says why their candidates are missing
+            self._error(err)
+            best = {}
+        if drawn == self._drawn:
+            _show(self.deposit_grid, DEPOSIT_COLUMNS, self._deposit_cells(best),
+                  list(self.deposit_grid.selected_rows))
+
+    def _deposit_cells(self, best_by_txn: dict[int, dict[str, Any]] | None) -> list[list[str]]:
+        """The grid's text for the page read last, and `self.rows` beside it; `best_by_txn` None: not read yet."""
+        page, by_txn = self._page
+        names = self._account_names()
+        rows, cells = [], []
+        for r in page:
             mine = by_txn.get(r["txn_id"])
             pending = r["status"] == "pending"
             group = mine.row(0, named=True) if mine is not None else None
@@ -397,39 +505,78 @@ class ReconciliationExplorer(w.VBox):
                 candidate = " + ".join(f"{p} · {payer or ''}".strip(" ·") for p, payer in
                                        links.select("payment_id", "payer").iter_rows())
                 why = explanation(group["evidence"])
-                self.rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, group["group_id"],
-                                         tuple(links["payment_id"].to_list())))
+                rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, group["group_id"],
+                                    tuple(links["payment_id"].to_list())))
             else:
                 status = "pending at the bank" if pending else "unmatched"
-                found = best_by_txn.get(r["txn_id"])
-                candidate = (f"{found['payment_id']} · {found['payer'] or ''} · "
+                found = best_by_txn.get(r["txn_id"]) if best_by_txn is not None else None
+                candidate = ("looking…" if best_by_txn is None else
+                             f"{found['payment_id']} · {found['payer'] or ''} · "
                              f"{self.fmt.money(found['open_amount'], found['currency'])}" if found else "none open")
                 why = fit_words(found, self.fmt) if found else ""
-                self.rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, None, ()))
+                rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, None, ()))
             cells.append([self.fmt.date(r["booked_on"]), self.fmt.money(r["amount"], r["currency"]),
                           r["counterparty"] or "", r["reference"] or r["description"] or "",
                           names.get(r["account_id"], ""), status, candidate, why])
-        _show(self.deposit_grid, DEPOSIT_COLUMNS, cells, [])
-        self._deposit_chosen()
+        self.rows = rows
+        return cells
+
+    def _shown_words(self, count: int) -> str:
+        if not count:
+            said = ("No open deposit matches the filters." if self.filters != matching.Filters() else
+                    "No open deposits: every deposit is reconciled.")
+        else:
+            first = self.deposit_pager.page * self.page_size + 1
+            said = f"Deposits {first}–{first + count - 1}, newest first" + (
+                " (more on the next page)." if self.deposit_pager.has_next else ".")
+        return f"<span class='reconwb-deposits-count'>{html.escape(said)}</span>"
 
     def _account_names(self) -> dict[int, str]:
         return {value: label.split(" · ")[0] for label, value in self.account.options if value != ALL_ACCOUNTS}
 
     @property
+    def selected_deposits(self) -> list[Deposit]:
+        return [self.rows[i] for i in self.deposit_grid.selected_rows if i < len(self.rows)]
+
+    @property
     def selected_deposit(self) -> Deposit | None:
-        rows = self.deposit_grid.selected_rows
-        return self.rows[rows[0]] if rows and rows[0] < len(self.rows) else None
+        """The selected deposit when exactly one is (its suggestion can be accepted or rejected)."""
+        chosen = self.selected_deposits
+        return chosen[0] if len(chosen) == 1 else None
 
     @property
     def selected_payments(self) -> list[dict[str, Any]]:
+        if self._payment_grid is None:
+            return []
         return [self.payment_rows[i] for i in self.payment_grid.selected_rows if i < len(self.payment_rows)]
 
     def select_deposit(self, txn_id: int) -> None:
         """Select a deposit by id (what a click on its row does)."""
-        index = next((i for i, d in enumerate(self.rows) if d.txn_id == txn_id), None)
-        if index is None:
-            raise InvalidInput(f"deposit #{txn_id} is not on this page")
-        self.deposit_grid.selected_rows = [index]
+        self.select_deposits([txn_id])
+
+    def select_deposits(self, txn_ids: list[int]) -> None:
+        """Select several deposits by id (what Ctrl-clicks on their rows do): one payment they pay in parts."""
+        index = {d.txn_id: i for i, d in enumerate(self.rows)}
+        missing = [f"#{t}" for t in txn_ids if t not in index]
+        if missing:
+            raise InvalidInput(f"deposit {', '.join(missing)} not on this page")
+        self.deposit_grid.selected_rows = [index[t] for t in txn_ids]
+
+    def step_deposit(self, step: int) -> None:
+        """Select the next (1) or previous (-1) deposit on the page (J and K); the first one when none is."""
+        if not self.rows:
+            return
+        chosen = self.deposit_grid.selected_rows
+        at = (chosen[-1] + step) if chosen else (0 if step > 0 else len(self.rows) - 1)
+        self.deposit_grid.selected_rows = [min(max(at, 0), len(self.rows) - 1)]
+
+    def toggle_candidate(self, number: int) -> None:
+        """Select or unselect the candidate shown at place `number` (1 is the first; keys 1 to 9)."""
+        if not 1 <= number <= len(self.payment_rows):
+            return
+        chosen = list(self.payment_grid.selected_rows)
+        index = number - 1
+        self.payment_grid.selected_rows = [i for i in chosen if i != index] if index in chosen else [*chosen, index]
 
     def select_payments(self, payment_ids: list[str]) -> None:
         """Select candidate payments by id (what clicks on their rows do)."""
@@ -440,60 +587,81 @@ class ReconciliationExplorer(w.VBox):
         self.payment_grid.selected_rows = [index[p] for p in payment_ids]
 
     def _deposit_chosen(self) -> None:
-        deposit = self.selected_deposit
-        self.search.value = "" if deposit is None else self.search.value
+        self.search.value = self.search.value if self.selected_deposits else ""
         self.refresh_candidates()
 
     def refresh_candidates(self) -> None:
         """The selected deposit's candidates: its suggestion's payments first (selected), then the ranked open
-        payments, or the open payments the search finds."""
+        payments, or the open payments the search finds. Several deposits selected: the open payments their sum
+        may pay (one payment paid in parts), ranked against the sum."""
+        chosen = self.selected_deposits
         deposit = self.selected_deposit
         self.accept_button.disabled = self.reject_button.disabled = deposit is None or deposit.group_id is None
-        if deposit is None:
+        currencies = {d.currency for d in chosen}
+        if not chosen or len(currencies) > 1:
             self.payment_rows = []
-            self.payment_title.value = "<b>Candidates</b>: select a deposit"
-            _show(self.payment_grid, PAYMENT_COLUMNS, [], [])
+            self.payment_title.value = ("<b>Candidates</b>: select a deposit" if not chosen else
+                                        "<b>Candidates</b>: select deposits in one currency")
+            if self._payment_grid is not None:
+                _show(self.payment_grid, PAYMENT_COLUMNS, [], [])
             self._show_difference()
             return
         text = self.search.value.strip() or None
-        found = candidates(self.ws, [deposit.txn_id], limit=CANDIDATES, text=text)
+        total = sum((d.amount for d in chosen), Decimal(0))
+        found = candidates(self.ws, [d.txn_id for d in chosen], limit=CANDIDATES, text=text)
         rows = list(found.iter_rows(named=True)) if found.height else []
-        first = {p: i for i, p in enumerate(deposit.suggested)}
-        rows.sort(key=lambda r: first.get(r["payment_id"], len(first)))  # stable: the rest keep their rank
+        first = {p: i for i, p in enumerate(deposit.suggested)} if deposit is not None else {}
+        if deposit is not None:
+            rows.sort(key=lambda r: first.get(r["payment_id"], len(first)))  # stable: the rest keep their rank
+        else:
+            rows = _against_sum(rows, total)
         self.payment_rows = rows
-        amount = self.fmt.money(deposit.amount, deposit.currency)
+        amount = html.escape(self.fmt.money(total, currencies.pop()))
         where = f"open payments matching “{html.escape(text)}”" if text else "best candidates"
-        self.payment_title.value = (f"<b>Candidates</b> for the deposit of {html.escape(amount)}: {where}"
-                                    " (click to select one or more)")
+        whose = f"the deposit of {amount}" if deposit is not None else f"{len(chosen)} deposits of {amount} together"
+        self.payment_title.value = (f"<b>Candidates</b> for {whose}: {where} (click to select one or more; keys 1"
+                                    " to 9)")
         cells = [[r["payment_id"], self.fmt.money(r["open_amount"], r["currency"]), r["payer"] or "",
                   r["reference"] or "", self.fmt.date(r["due_on"]), fit_words(r, self.fmt)] for r in rows]
-        chosen = [i for i, r in enumerate(rows) if r["payment_id"] in first]
-        _show(self.payment_grid, PAYMENT_COLUMNS, cells, chosen)
+        picked = [i for i, r in enumerate(rows) if r["payment_id"] in first]
+        _show(self.payment_grid, PAYMENT_COLUMNS, cells, picked)
         self._show_difference()
 
     def _show_difference(self) -> None:
-        """Deposit minus the open amounts of the selected payments, live: zero means the link settles exactly."""
-        deposit = self.selected_deposit
+        """Deposits minus the open amounts of the selected payments, live: zero means the link settles exactly.
+        One deposit may pay several payments, or several deposits one payment (never several with several)."""
+        deposits = self.selected_deposits
         chosen = self.selected_payments
-        self.link_button.disabled = deposit is None or not chosen
-        if deposit is None or not chosen:
-            self.difference.value = ("<div class='reconwb-difference-text'>Select a deposit and one or more"
-                                     " payments to see the difference.</div>")
+        both_many = len(deposits) > 1 and len(chosen) > 1
+        self.link_button.disabled = not deposits or not chosen or both_many
+        if not deposits or not chosen or both_many or len({d.currency for d in deposits}) > 1:
+            said = ("Several deposits link to ONE payment: select only the payment they pay." if both_many else
+                    "Select a deposit and one or more payments, or several deposits and one payment, to see the"
+                    " difference.")
+            self.difference.value = f"<div class='reconwb-difference-text'>{said}</div>"
             return
+        paid = sum((d.amount for d in deposits), Decimal(0))
         total = sum((r["open_amount"] for r in chosen), Decimal(0))
-        gap = deposit.amount - total
-        cur = deposit.currency
+        gap = paid - total
+        cur = deposits[0].currency
+        them = "them" if len(chosen) > 1 else "it"
+        what = "the deposit" if len(deposits) == 1 else f"the {len(deposits)} deposits"
         if gap == 0:
-            verdict, colour = "difference 0: the deposit settles them exactly", "#1a7f37"
+            verdict, colour = f"difference 0: {what} settle{'s' if len(deposits) == 1 else ''} {them} exactly", \
+                "#1a7f37"
         elif gap < 0:
-            verdict = (f"difference {self.fmt.money(gap, cur)}: the deposit is short (tick “write off” to settle"
-                       " it as a fee, or leave the last payment partly paid)")
+            verdict = (f"difference {self.fmt.money(gap, cur)}: {what} {'is' if len(deposits) == 1 else 'are'}"
+                       " short (tick “write off” to settle it as a fee, or leave the last payment partly paid)")
             colour = "#bf8700"
         else:
-            verdict, colour = f"difference {self.fmt.money(gap, cur)}: the deposit is more than they ask", "#bf8700"
+            verdict = (f"difference {self.fmt.money(gap, cur)}: {what} {'is' if len(deposits) == 1 else 'are'}"
+                       f" more than {'they ask' if len(chosen) > 1 else 'it asks'}")
+            colour = "#bf8700"
+        paying = (f"Deposit {self.fmt.money(paid, cur)}" if len(deposits) == 1 else
+                  f"{len(deposits)} deposits {self.fmt.money(paid, cur)}")
         self.difference.value = (
             f"<div class='reconwb-difference-text' style='border-left:6px solid {colour};padding:4px 10px'>"
-            f"Deposit {html.escape(self.fmt.money(deposit.amount, cur))} − {len(chosen)} payment(s)"
+            f"{html.escape(paying)} − {len(chosen)} payment(s)"
             f" {html.escape(self.fmt.money(total, cur))} = <b class='reconwb-difference-amount'>"
             f"{html.escape(self.fmt.money(gap, cur))}</b> · {html.escape(verdict)}</div>")
 
@@ -532,6 +700,9 @@ class ReconciliationExplorer(w.VBox):
         return w.HBox([summary, unlink], layout=w.Layout(border_bottom="1px solid #d0d7de", padding="2px"))
 
     def _tab_changed(self, change: dict[str, Any]) -> None:
+        if change.get("new") == 2 and not self.matches_drawn:
+            self._guard(self.refresh_matches)
+            self.matches_drawn = True
         if change.get("new") == 3 and not self.plots.drawn:
             self._guard(self.plots.refresh)
 
@@ -602,19 +773,22 @@ class ReconciliationExplorer(w.VBox):
         return self.reject(group_id) if group_id else None
 
     def link_selected(self) -> dict[str, Any] | None:
-        """Link the selected deposit to the selected payments by hand (in the order they are listed)."""
-        deposit, chosen = self.selected_deposit, self.selected_payments
-        if deposit is None or not chosen:
+        """Link the selected deposit(s) to the selected payment(s) by hand (payments in the order listed): one
+        deposit to several payments, or several deposits to one payment."""
+        deposits, chosen = self.selected_deposits, self.selected_payments
+        if not deposits or not chosen:
             self.message.value = "Select a deposit and at least one payment to link."
             return None
         payment_ids = [r["payment_id"] for r in chosen]
-        result = self._guard(lambda: matching.link(self.ws, [deposit.txn_id], payment_ids, actor=self.actor,
-                                                   note=self._note(), write_off=self.write_off.value))
+        result = self._guard(lambda: matching.link(self.ws, [d.txn_id for d in deposits], payment_ids,
+                                                   actor=self.actor, note=self._note(),
+                                                   write_off=self.write_off.value))
         if result is not None:
             self.note.value = ""
             self.write_off.value = False
-            amount = self.fmt.money(deposit.amount, deposit.currency)
-            self._done(f"Linked the deposit of {amount} to {', '.join(payment_ids)}.")
+            paid = self.fmt.money(sum((d.amount for d in deposits), Decimal(0)), deposits[0].currency)
+            whose = f"the deposit of {paid}" if len(deposits) == 1 else f"{len(deposits)} deposits of {paid}"
+            self._done(f"Linked {whose} to {', '.join(payment_ids)}.")
         return result
 
     def accept(self, group_id: str) -> dict[str, Any] | None:

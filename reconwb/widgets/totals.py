@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from reconwb import formatting, reports
 from reconwb.formatting import Formatter
+from reconwb.widgets import prefetch
 from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.widgets.tables import Column, table_html
@@ -24,7 +25,7 @@ PAYMENT_STATUS = {"open": "Open", "partially_paid": "Partly paid", "paid": "Paid
 
 ACCOUNT_COLUMNS = (
     Column("Account"), Column("Connection"), Column("Reconciled", True), Column("Waiting for review", True),
-    Column("Unmatched", True), Column("Pending at the bank", True), Column("Statement balance", True),
+    Column("Unmatched", True), Column("Pending at the bank", True), Column("Balance the bank states", True),
     Column("Difference to reconwb", True),
 )
 INVOICE_COLUMNS = (
@@ -65,8 +66,9 @@ def _amount(fmt: Formatter, amount: Any, count: int, currency: str) -> str:
 
 
 def accounts_html(totals: Any, balances: Any, fmt: Formatter) -> str:
-    """Per account: reconciled, for review, unmatched and pending money (count in brackets), the statement's
-    closing balance and the difference to what reconwb holds; a total per currency below."""
+    """Per account: reconciled, for review, unmatched and pending money (count in brackets), the newest balance
+    the bank stated (a statement's closing balance, or what an open-banking API or aggregator said at the last
+    fetch) and the difference to what reconwb holds; a total per currency below."""
     proof = {r["account_id"]: r for r in balances.iter_rows(named=True)}
     rows = []
     for r in totals.iter_rows(named=True):
@@ -129,7 +131,7 @@ class TotalsPanel(w.VBox):
 
     def refresh(self) -> None:
         fmt = formatting.for_workspace(self.ws)
-        data = reports.overview(self.ws)
+        data = prefetch.take(prefetch.totals_key(self.ws), lambda: reports.overview(self.ws))
         self.headline.value = headline_html(data.money, fmt)
         self.deposits.value = accounts_html(data.deposit_totals, data.balances, fmt)
         self.payments.value = invoices_html(data.payment_totals, fmt)

@@ -428,7 +428,7 @@ def test_the_reconciliation_dashboard_shows_money_first_in_words(env, server, pa
     accounts_table = page.locator(".reconwb-accounts")
     accounts_table.wait_for(timeout=RENDER_TIMEOUT)
     text = accounts_table.inner_text()
-    assert "Operating account ··3000 (EUR)" in text and "Statement balance" in text and "Total EUR" in text
+    assert "Operating account ··3000 (EUR)" in text and "Balance the bank states" in text and "Total EUR" in text
     page.locator(".reconwb-jobs-verdict").wait_for(timeout=RENDER_TIMEOUT)
     page.locator(".reconwb-deliveries-verdict").wait_for(timeout=RENDER_TIMEOUT)
     shot(page, "f1_money_first")
@@ -441,11 +441,18 @@ def _row(page, grid: str, text: str):
     return page.locator(f"table.{grid} tbody tr", has_text=text)
 
 
+def _settled(page) -> None:
+    """The deposits' best candidates have arrived (the grid redraws once when they do: click after that)."""
+    playwright_api.expect(page.locator("table.reconwb-deposits tbody tr", has_text="looking…")).to_have_count(
+        0, timeout=60_000)
+
+
 def test_an_analyst_reconciles_in_the_explorer_and_the_store_agrees(env, server, page) -> None:
     review_cases(env)
     ws = env["ws"]
     page.goto(url(server, "explorer"), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
     _row(page, "reconwb-deposits", "NWT Holdings").wait_for(timeout=RENDER_TIMEOUT)
+    _settled(page)
     fits_the_page(page)
     difference = page.locator(".reconwb-difference-text")
 
@@ -502,3 +509,60 @@ def test_an_analyst_reconciles_in_the_explorer_and_the_store_agrees(env, server,
     assert {(a, s) for a, s, _ in audit} == {
         ("match.link" if rule == "manual" else "match.accept", f"match:{g}") for g, rule, _, _ in groups}
     assert len(audit) == len(groups) == 2 + len(waiting)
+
+
+def test_two_deposits_for_one_invoice_linked_from_the_keyboard(env, server, page) -> None:
+    """The reverse of one deposit for two invoices: an invoice paid in two parts. Ctrl-click selects the second
+    deposit, `/` reaches the search, `1` selects the first candidate, `L` links; the store and the audit log
+    agree."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from reconwb.transactions import Txn, ingest
+
+    review_cases(env)
+    ws = env["ws"]
+    with ws.connect() as con:
+        con.execute("INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, status, payer, reference)"
+                    " VALUES ('S-201', 1600.00, 'EUR', current_date - 20, current_date - 5, 'open', 'Litware Inc',"
+                    " 'PO-4471')")
+        banks.ensure_statement_bank(con)
+        conn = connections.add(con, "split-parts", banks.STATEMENT_BANK)
+        acc = accounts.ensure(con, conn.connection_id, "DE02100100100006820101", currency="EUR")
+        today = dt.date.today()
+        ingest(con, acc, [Txn(today, Decimal("1000.00"), "EUR", "part payment 1/2", counterparty="LW Intl"),
+                          Txn(today, Decimal("600.00"), "EUR", "part payment 2/2", counterparty="LW Intl")],
+               source="statement")
+    page.goto(url(server, "explorer"), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+    _row(page, "reconwb-deposits", "part payment 1/2").wait_for(timeout=RENDER_TIMEOUT)
+    _settled(page)
+    assert "Keyboard:" in page.locator(".reconwb-shortcuts-legend").inner_text()
+    _row(page, "reconwb-deposits", "part payment 1/2").click()
+    _row(page, "reconwb-deposits", "part payment 2/2").click(modifiers=["Control"])
+    playwright_api.expect(page.get_by_text("2 deposits of €1,600.00 together")).to_be_visible(timeout=30_000)
+    page.locator(".reconwb-explorer h1, .reconwb-deposits-count").first.click()  # focus off any input
+    page.keyboard.press("/")
+    page.keyboard.type("Litware")
+    page.get_by_role("button", name="Search open payments").click()
+    playwright_api.expect(page.locator("table.reconwb-candidates tbody tr")).to_have_count(1, timeout=30_000)
+    playwright_api.expect(_row(page, "reconwb-candidates", "S-201")).to_be_visible()
+    page.wait_for_timeout(1000)  # the grid settled (see the test above)
+    page.keyboard.press("1")
+    difference = page.locator(".reconwb-difference-text")
+    playwright_api.expect(difference).to_contain_text("2 deposits €1,600.00 − 1 payment(s) €1,600.00 = €0.00",
+                                                      timeout=30_000)
+    shot(page, "f4_explorer_two_deposits_one_invoice")
+    page.keyboard.press("l")
+    playwright_api.expect(page.locator(".reconwb-done")).to_contain_text("Linked 2 deposits of €1,600.00 to S-201",
+                                                                         timeout=30_000)
+    with ws.connect() as con:
+        (group, kind, by), = con.execute("SELECT group_id, kind, created_by FROM match_groups WHERE status ="
+                                         " 'matched' AND group_id IN (SELECT group_id FROM matches WHERE"
+                                         " payment_id = 'S-201')").fetchall()
+        parts = {d for (d,) in con.execute("SELECT t.description FROM matches x JOIN transactions t USING (txn_id)"
+                                           " WHERE x.group_id = ?", [group]).fetchall()}
+        status = con.execute("SELECT status FROM payments WHERE payment_id = 'S-201'").fetchall()
+        audit = con.execute("SELECT actor FROM audit_log WHERE action = 'match.link' AND subject = ?",
+                            [f"match:{group}"]).fetchall()
+    assert kind == "split" and parts == {"part payment 1/2", "part payment 2/2"} and status == [("paid",)]
+    assert audit == [(by,)]

@@ -211,3 +211,106 @@ def test_evidence_is_words() -> None:
     assert "no field evidence" in evidence_html(json.dumps({"note": None, "by": "maria"}))
     shown = evidence_html(json.dumps({"by": "maria", "explanation": "linked by hand by maria <admin>"}))
     assert "<i>why:</i> linked by hand by maria &lt;admin&gt;" in shown
+
+
+def _split_case(ws: Workspace) -> tuple[int, int]:
+    """An invoice of 450.00 paid in two parts (300.00 and 150.00) from an account the engine does not link."""
+    with ws.connect() as con:
+        con.execute("INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, status, payer, reference)"
+                    " VALUES ('INV-9', 450.00, 'EUR', DATE '2026-03-01', DATE '2026-03-31', 'open', 'Gull Marine',"
+                    " 'PO 7781')")
+        conn = connections.add(con, "bank2", "files")
+        acc = accounts.ensure(con, conn.connection_id, "ACC-THIRD", currency="EUR")
+        ingest(con, acc, [Txn(dt.date(2026, 3, 28), Decimal("300.00"), "EUR", "part one", counterparty="Gull"),
+                          Txn(dt.date(2026, 3, 29), Decimal("150.00"), "EUR", "part two", counterparty="Gull")],
+               source="statement")
+    return _txn(ws, "part one"), _txn(ws, "part two")
+
+
+def test_several_deposits_one_payment_live_difference_and_one_link(review: Workspace) -> None:
+    one, two = _split_case(review)
+    ex = ReconciliationExplorer(review, actor="maria")
+    ex.select_deposits([one, two])
+    assert ex.selected_deposit is None and ex.accept_button.disabled  # a suggestion is one deposit's
+    assert "2 deposits of €450.00 together" in ex.payment_title.value
+    assert _grid(ex, "payment")[0]["Invoice"] == "INV-9"  # the open amount equal to their sum ranks first
+    assert "same amount" in _grid(ex, "payment")[0]["Why it may fit"]
+    ex.select_payments(["INV-9"])
+    assert "2 deposits €450.00 − 1 payment(s) €450.00 = <b class='reconwb-difference-amount'>€0.00</b>" in \
+        ex.difference.value
+    ex.select_payments(["INV-9", "INV-1"])  # several with several is no link: said, and the button is off
+    assert ex.link_button.disabled and "ONE payment" in ex.difference.value
+    ex.select_payments(["INV-9"])
+    ex.link_button.click()
+    (group_id, kind), = _q(review, "SELECT group_id, kind FROM match_groups WHERE rule = 'manual'")
+    assert kind == "split"
+    assert sorted(t for (t,) in _q(review, "SELECT txn_id FROM matches WHERE group_id = ?", [group_id])) == \
+        sorted([one, two])
+    assert _q(review, "SELECT status FROM payments WHERE payment_id = 'INV-9'") == [("paid",)]
+    assert _audit(review, "match.link") == [("maria", f"match:{group_id}")]
+    assert "Linked 2 deposits of €450.00 to INV-9." in ex.message.value
+    assert one not in _deposit_ids(ex) and two not in _deposit_ids(ex)
+
+
+def test_keys_step_through_deposits_pick_candidates_and_decide(review: Workspace) -> None:
+    ex = ReconciliationExplorer(review, actor="maria")
+    assert "<kbd>J</kbd> / <kbd>K</kbd> next / previous deposit" in ex.shortcuts.legend
+    ex.shortcuts.press("j")
+    assert ex.selected_deposit == ex.rows[0]
+    ex.shortcuts.press("j")
+    ex.shortcuts.press("j")
+    ex.shortcuts.press("k")
+    assert ex.selected_deposit == ex.rows[1]
+    ex.shortcuts.press("k")
+    ex.shortcuts.press("k")  # stays on the first row
+    assert ex.selected_deposit == ex.rows[0]
+    ex.select_deposit(_txn(review, "two invoices"))
+    ex.search.value = "fjord"
+    ex.search_button.click()
+    assert [r["payment_id"] for r in ex.selected_payments] == ["INV-6", "INV-7"]  # the engine's suggestion
+    ex.shortcuts.press("1")
+    ex.shortcuts.press("2")
+    assert ex.selected_payments == [] and ex.link_button.disabled
+    ex.shortcuts.press("2")
+    assert [r["payment_id"] for r in ex.selected_payments] == ["INV-7"]
+    assert "= <b class='reconwb-difference-amount'>€300.00</b>" in ex.difference.value
+    ex.shortcuts.press("1")
+    ex.shortcuts.press("9")  # no ninth candidate: nothing happens
+    ex.shortcuts.press("l")
+    assert _audit(review, "match.link") and "Linked the deposit of €500.00" in ex.message.value
+    deposit = _txn(review, "Payment INV-2026-0003")
+    ex.select_deposit(deposit)
+    ex.shortcuts.press("a")
+    assert _audit(review, "match.accept") and deposit not in _deposit_ids(ex)
+
+
+def test_the_deposit_line_says_what_is_shown(ws: Workspace) -> None:
+    ex = ReconciliationExplorer(ws)
+    assert "No open deposits: every deposit is reconciled." in ex.deposits_shown.value
+
+
+def test_best_candidates_can_follow_the_rows(review: Workspace) -> None:
+    """The dashboard draws the deposits first and their best candidates when found: the rows are usable at once
+    and the candidates arrive without touching the selection."""
+    import time
+
+    ex = ReconciliationExplorer(review, actor="maria", best_later=True)
+    refund = _txn(review, "CARD REFUND")
+    ex.select_deposit(refund)
+    deadline = time.monotonic() + 20
+    while any(r["Best candidate"] == "looking…" for r in _grid(ex)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    later = _grid(ex)
+    assert later == _grid(ReconciliationExplorer(review))  # what the explorer shows when it reads them at once
+    assert [r["Best candidate"] for r in later if r["Text"] == "CARD REFUND"][0].startswith("INV-")
+    assert ex.selected_deposit is not None and ex.selected_deposit.txn_id == refund
+
+
+def test_the_first_view_waits_for_neither_the_candidates_grid_nor_the_matches(review: Workspace) -> None:
+    ex = ReconciliationExplorer(review, actor="maria")
+    assert ex._payment_grid is None and ex.payment_slot.children == ()  # no second 0.7 MB grid yet
+    assert ex.match_rows.children == ()
+    ex.tabs.selected_index = 2
+    assert ex.match_rows.children and "No matches yet" in ex.match_rows.children[0].value  # engine: suggestions
+    ex.select_deposit(_txn(review, "two invoices"))
+    assert ex.payment_slot.children == (ex.payment_grid,) and _grid(ex, "payment")

@@ -9,10 +9,10 @@ cluster-aligned chunk by chunk. Each chunk is whole: its groups, links, payment 
 rows, plus the run's progress in `reconcile_runs.rows_done`, commit together. A run killed between chunks
 leaves a consistent store, and the next reconcile finishes it before it computes anew.
 
-Chunk sizes follow measured time: each chunk aims at `CHUNK_SECONDS` of hold, and between two chunks the
-run lets processes waiting for the store go first (`store.db.make_way`). A run that fits one chunk is
-written in one transaction, as before, without staging. Readers may see a run half-applied (some clusters
-recorded, others not yet); every state they see is consistent, and the run's report is audited last.
+Chunk sizes follow measured time and waiting processes go first between two chunks (`store.chunks`). A run
+that fits one chunk is written in one transaction, as before, without staging. Readers may see a run
+half-applied (some clusters recorded, others not yet); every state they see is consistent, and the run's
+report is audited last.
 """
 
 from __future__ import annotations
@@ -35,17 +35,18 @@ from reconwb.events import new_id
 from reconwb.matching import records
 from reconwb.matching.records import LIVE
 from reconwb.private import private_dir
-from reconwb.store.db import make_way, registered, transaction
+from reconwb.store import chunks
+from reconwb.store.chunks import Pace, in_chunks
+from reconwb.store.db import registered, transaction
 
 if TYPE_CHECKING:
     from reconwb.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-CHUNK_SECONDS = 1.5  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
-FIRST_CHUNK_ROWS = 10_000  # links in the first chunk, before any time was measured
-MIN_CHUNK_ROWS = 2_000
-MAX_CHUNK_ROWS = 500_000
+FIRST_CHUNK_ROWS = chunks.FIRST_CHUNK_ROWS  # links in the first chunk (a run that fits is one transaction)
+MIN_CHUNK_ROWS = chunks.MIN_CHUNK_ROWS
+MAX_CHUNK_ROWS = chunks.MAX_CHUNK_ROWS
 STALE_STAGING_SECONDS = 3600.0  # a staging folder no run refers to (killed before it was recorded) goes after this
 
 
@@ -168,36 +169,27 @@ def _clustered(groups: pl.DataFrame, links: pl.DataFrame, rule_version: str, rep
 
 def _apply_chunks(ws: Workspace, run_id: str, run: Run) -> int:
     """Apply what is left of a staged run, one cluster-aligned chunk per transaction; return how many."""
-    size, chunks = FIRST_CHUNK_ROWS, 0
     total = run.links.height
-    while True:
-        with ws.connect() as con, transaction(con):
-            started = time.monotonic()  # the hold: from the open (not the wait for it) to after the close
-            row = con.execute("SELECT rows_done, finished_at FROM reconcile_runs WHERE run_id = ?",
-                              [run_id]).fetchone()
-            if row is None or row[1] is not None:
-                break  # finished meanwhile by another process
-            done = int(row[0])
-            end = int(run.ends[min(int(np.searchsorted(run.ends, done + size)), len(run.ends) - 1)])
-            first, stop = np.searchsorted(run.group_starts, [done, end])  # groups and links run in cluster order
-            _apply(con, run.groups.slice(first, stop - first).drop("start", "end"),
-                   run.links.slice(done, end - done).drop("start", "end"), run.rule_version, run.incremental)
-            last = end >= total
-            con.execute("UPDATE reconcile_runs SET rows_done = ?, finished_at = CASE WHEN ? THEN now() END"
-                        " WHERE run_id = ?", [end, last, run_id])
-            if last:
-                records.audit(con, "reconwb", "reconcile.run", None, run.rule_version, run.report)
-        chunks += 1
+
+    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool] | None:
+        row = con.execute("SELECT rows_done, finished_at FROM reconcile_runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None or row[1] is not None:
+            return None  # finished meanwhile by another process
+        done = int(row[0])
+        end = int(run.ends[min(int(np.searchsorted(run.ends, done + size)), len(run.ends) - 1)])
+        first, stop = np.searchsorted(run.group_starts, [done, end])  # groups and links run in cluster order
+        _apply(con, run.groups.slice(first, stop - first).drop("start", "end"),
+               run.links.slice(done, end - done).drop("start", "end"), run.rule_version, run.incremental)
+        last = end >= total
+        con.execute("UPDATE reconcile_runs SET rows_done = ?, finished_at = CASE WHEN ? THEN now() END"
+                    " WHERE run_id = ?", [end, last, run_id])
         if last:
-            break
-        held = max(time.monotonic() - started, 1e-3)
-        # the next chunk: as many rows as fit CHUNK_SECONDS at this chunk's pace, at most twice as many (one fast
-        # chunk on a busy machine says little), within the bounds
-        rate = (end - done) / held
-        size = int(min(MAX_CHUNK_ROWS, 2 * size, max(MIN_CHUNK_ROWS, rate * CHUNK_SECONDS)))
-        make_way(ws.db_path)
+            records.audit(con, "reconwb", "reconcile.run", None, run.rule_version, run.report)
+        return end - done, last
+
+    count = in_chunks(ws.connect, ws.db_path, step, Pace(FIRST_CHUNK_ROWS, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
     shutil.rmtree(_staging_root(ws) / run_id, ignore_errors=True)
-    return chunks
+    return count
 
 
 def _staging_root(ws: Workspace) -> Path:

@@ -87,13 +87,14 @@ def test_a_chunked_run_records_what_one_transaction_records(copies, monkeypatch:
 KILLABLE = """
 import os, sys, time
 from reconwb.matching import reconcile_store, writing
+from reconwb.store import chunks
 from reconwb.workspace import Workspace
 for name, value in {small}.items():
     setattr(writing, name, value)
 def between_chunks(path, **kw):
     print("chunk", flush=True)
     time.sleep(30)  # killed here, between two committed chunks
-writing.make_way = between_chunks
+chunks.make_way = between_chunks
 reconcile_store(Workspace(db_path=__import__("pathlib").Path(sys.argv[1])))
 print("finished", flush=True)
 """

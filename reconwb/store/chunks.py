@@ -1,0 +1,66 @@
+"""Long work written in bounded chunks: each chunk one short transaction, its size following measured time.
+
+reconwb's rule is that no open holds the store longer than a couple of seconds, whatever the size of the work
+(a reconcile run, a statement file, a key rotation, a retention sweep). The work computes what it writes
+outside the store, then hands `in_chunks` a step that writes the next `size` rows and records how far it got
+in the same transaction, so a kill between two chunks leaves a consistent store and the next run goes on from
+there. Each chunk aims at `CHUNK_SECONDS` of hold; between two chunks processes that wait for the store go
+first (`store.db.make_way`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import duckdb
+
+from reconwb.store.db import make_way, transaction
+
+CHUNK_SECONDS = 1.5  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
+FIRST_CHUNK_ROWS = 10_000  # rows in the first chunk, before any time was measured
+MIN_CHUNK_ROWS = 2_000
+MAX_CHUNK_ROWS = 500_000
+
+# a step writes up to `size` rows in the open transaction; it returns the rows it wrote and whether the work is
+# complete, or None when there was nothing left to do (another process finished it meanwhile)
+Step = Callable[[duckdb.DuckDBPyConnection, int], "tuple[int, bool] | None"]
+
+
+@dataclass
+class Pace:
+    """Chunk sizes: start at `first` rows, then as many as fit `seconds` at the last chunk's pace, at most twice
+    the last size (one fast chunk on a busy machine says little), within `least` and `most`."""
+
+    first: int = FIRST_CHUNK_ROWS
+    least: int = MIN_CHUNK_ROWS
+    most: int = MAX_CHUNK_ROWS
+    seconds: float = CHUNK_SECONDS
+
+    def next(self, size: int, rows: int, held: float) -> int:
+        rate = rows / max(held, 1e-3)
+        return int(min(self.most, 2 * size, max(self.least, rate * self.seconds)))
+
+
+def in_chunks(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+              path: str | os.PathLike[str], step: Step, pace: Pace | None = None) -> int:
+    """Run `step` chunk after chunk, each in a transaction of its own, until it says the work is complete;
+    return the number of chunks written."""
+    pace = pace or Pace()
+    size, chunks = pace.first, 0
+    while True:
+        with connect() as con, transaction(con):
+            started = time.monotonic()  # the hold: from the open (not the wait for it) to after the close
+            outcome = step(con, size)
+        if outcome is None:
+            break
+        rows, last = outcome
+        chunks += 1
+        if last:
+            break
+        size = pace.next(size, rows, time.monotonic() - started)
+        make_way(path)
+    return chunks

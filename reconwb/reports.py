@@ -16,9 +16,10 @@ import duckdb
 import polars as pl
 
 from reconwb.store.db import frame
+from reconwb.transactions import visible
 from reconwb.workspace import Workspace
 
-_DEPOSIT_STATE = """
+_DEPOSIT_STATE = f"""
     SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency,
            CASE WHEN bool_or(g.status = 'matched') THEN 'matched'
                 WHEN t.status = 'pending' THEN 'pending'
@@ -27,7 +28,7 @@ _DEPOSIT_STATE = """
     FROM transactions t
     LEFT JOIN matches x ON x.txn_id = t.txn_id
     LEFT JOIN match_groups g ON g.group_id = x.group_id AND g.status IN ('matched', 'suggested')
-    WHERE t.amount > 0
+    WHERE t.amount > 0 AND {visible("t")}
     GROUP BY t.txn_id, t.account_id, t.booked_on, t.amount, t.currency, t.status
 """
 
@@ -161,7 +162,7 @@ def _balance_proof(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         )
         SELECT account_id, currency, closing_on, closing, opening, held, closing - held AS difference
         FROM (SELECT b.*, b.opening + coalesce((SELECT sum(t.amount) FROM transactions t
-                                                WHERE t.account_id = b.account_id AND t.status <> 'pending'
+                                                WHERE t.account_id = b.account_id AND t.status = 'booked'
                                                   AND t.booked_on BETWEEN b.period_from AND b.closing_on), 0) AS held
               FROM latest b WHERE b.opening IS NOT NULL)
         UNION ALL

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -35,10 +35,10 @@ class Pace:
     """Chunk sizes: start at `first` rows, then as many as fit `seconds` at the last chunk's pace, at most twice
     the last size (one fast chunk on a busy machine says little), within `least` and `most`."""
 
-    first: int = FIRST_CHUNK_ROWS
-    least: int = MIN_CHUNK_ROWS
-    most: int = MAX_CHUNK_ROWS
-    seconds: float = CHUNK_SECONDS
+    first: int = field(default_factory=lambda: FIRST_CHUNK_ROWS)  # read when made: tests make chunks small
+    least: int = field(default_factory=lambda: MIN_CHUNK_ROWS)
+    most: int = field(default_factory=lambda: MAX_CHUNK_ROWS)
+    seconds: float = field(default_factory=lambda: CHUNK_SECONDS)
 
     def next(self, size: int, rows: int, held: float) -> int:
         rate = rows / max(held, 1e-3)

@@ -77,9 +77,11 @@ def _deposit_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Per currency and status: how many payments, their amount, the fees settled on them (not received) and the
     FX differences deposits in other currencies left."""
+    from reconwb.payments import STATUSES
+
     return frame(
         con,
-        """
+        f"""
         SELECT p.currency, p.status, count(*) AS payments, sum(p.amount) AS amount,
                coalesce(sum(f.fees), 0) AS fees, coalesce(sum(f.fx), 0) AS fx_differences
         FROM payments p LEFT JOIN (
@@ -87,6 +89,7 @@ def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             FROM matches x JOIN match_groups g USING (group_id)
             WHERE g.status = 'matched' GROUP BY x.payment_id
         ) f USING (payment_id)
+        WHERE p.status IN {STATUSES!r}  -- not a file still being imported
         GROUP BY ALL ORDER BY p.currency, p.status
         """,
     )

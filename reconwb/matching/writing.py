@@ -193,7 +193,7 @@ def _apply_chunks(ws: Workspace, run_id: str, run: Run) -> int:
 
 
 def _staging_root(ws: Workspace) -> Path:
-    return ws.db_path.with_name(ws.db_path.name + ".staging")
+    return chunks.staging_root(ws.db_path)
 
 
 def _sweep_staging(ws: Workspace) -> None:

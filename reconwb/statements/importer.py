@@ -16,9 +16,7 @@ books are updated chunk by chunk (the same update any import of the file makes).
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import socket
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -114,7 +112,7 @@ def import_into(ws: Workspace, statements: list[Statement], connection: str, *, 
                   for st in statements]
         con.execute("INSERT INTO statement_import_runs (run_id, connection_id, file_name, sha256, rows_total,"
                     " host, pid) VALUES (?, ?, ?, ?, 0, ?, ?)",
-                    [run_id, conn.connection_id, name, digest, socket.gethostname(), os.getpid()])
+                    [run_id, conn.connection_id, name, digest, *chunks.owner()])
     owners = [int(f["account_id"][0]) if f.height else None for f in frames]
     keyed = transactions.prepared(None, pl.concat(frames))  # keys over the whole file, outside the store
     del frames
@@ -161,15 +159,11 @@ def import_into(ws: Workspace, statements: list[Statement], connection: str, *, 
 
 
 def undo_abandoned(ws: Workspace) -> int:
-    """Delete, in chunks, the hidden lines of chunked imports whose process is gone; return how many runs.
-
-    A run of this host whose process no longer exists is abandoned; one of another host sharing the folder
-    counts as abandoned after `ABANDONED_AFTER` (it cannot be asked)."""
+    """Delete, in chunks, the hidden lines of chunked imports whose process is gone; return how many runs."""
     with ws.connect() as con:
-        runs = con.execute(
-            "SELECT run_id, host, pid, now() - started_at > INTERVAL (?) SECOND FROM statement_import_runs"
-            " WHERE finished_at IS NULL", [ABANDONED_AFTER]).fetchall()
-    gone = [run_id for run_id, host, pid, old in runs if (not _alive(pid) if host == socket.gethostname() else old)]
+        runs = con.execute("SELECT run_id, host, pid, epoch(now() - started_at) FROM statement_import_runs"
+                           " WHERE finished_at IS NULL").fetchall()
+    gone = [run_id for run_id, host, pid, age in runs if chunks.abandoned(host, pid, age)]
     for run_id in gone:
         def step(con: duckdb.DuckDBPyConnection, size: int, run_id: str = run_id) -> tuple[int, bool] | None:
             deleted = transactions.drop_staged(con, run_id, size)
@@ -183,21 +177,8 @@ def undo_abandoned(ws: Workspace) -> int:
     return len(gone)
 
 
-ABANDONED_AFTER = 24 * 3600  # seconds: a run of another host left unfinished this long is undone
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
 def _staging_root(ws: Workspace) -> Path:
-    return ws.db_path.with_name(ws.db_path.name + ".staging")
+    return chunks.staging_root(ws.db_path)
 
 
 def _warnings(statements: list[Statement], name: str) -> list[str]:

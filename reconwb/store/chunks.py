@@ -11,10 +11,12 @@ first (`store.db.make_way`).
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
@@ -64,3 +66,30 @@ def in_chunks(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnec
         size = pace.next(size, rows, time.monotonic() - started)
         make_way(path)
     return chunks
+
+
+ABANDONED_AFTER = 24 * 3600.0  # seconds: a run of another host sharing the folder left unfinished this long
+
+
+def staging_root(db_path: Path) -> Path:
+    """Where long work stages what it computed outside the store (next to it, private)."""
+    return db_path.with_name(db_path.name + ".staging")
+
+
+def owner() -> tuple[str, int]:
+    """Who runs a piece of long work (host, pid), recorded with it so that the next run knows when it died."""
+    return socket.gethostname(), os.getpid()
+
+
+def abandoned(host: str, pid: int, age_seconds: float) -> bool:
+    """Whether unfinished work recorded by (host, pid) is abandoned: its process is gone (this host), or it is
+    older than ABANDONED_AFTER (another host's process cannot be asked)."""
+    if host != socket.gethostname():
+        return age_seconds > ABANDONED_AFTER
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process
+        return False
+    return False

@@ -48,12 +48,16 @@ class Pace:
 
 
 def in_chunks(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
-              path: str | os.PathLike[str], step: Step, pace: Pace | None = None) -> int:
+              path: str | os.PathLike[str], step: Step, pace: Pace | None = None,
+              before: Callable[[int], None] | None = None) -> int:
     """Run `step` chunk after chunk, each in a transaction of its own, until it says the work is complete;
-    return the number of chunks written."""
+    return the number of chunks written. `before(size)`, when given, runs ahead of each open: work that needs
+    no store (building the chunk's rows and payloads) is done there, outside the hold."""
     pace = pace or Pace()
     size, chunks = pace.first, 0
     while True:
+        if before is not None:
+            before(size)
         with connect() as con, transaction(con):
             started = time.monotonic()  # the hold: from the open (not the wait for it) to after the close
             outcome = step(con, size)

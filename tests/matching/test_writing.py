@@ -127,3 +127,37 @@ def test_a_run_killed_between_chunks_is_finished_by_the_next_with_the_same_resul
     with killed.connect() as con:
         assert con.execute("SELECT count(*) FROM reconcile_runs WHERE finished_at IS NULL").fetchone() == (0,)
     assert not any(writing._staging_root(killed).iterdir())
+
+
+def test_payment_events_built_before_the_hold_read_exactly_as_records_builds_them(ws) -> None:
+    import json
+    from decimal import Decimal
+
+    from reconwb import jsonutil
+    from reconwb.matching import records
+    from reconwb.store.db import transaction
+
+    groups = pl.DataFrame({"group_id": ["g1", "g2", "g3"], "status": ["matched", "matched", "suggested"],
+                           "kind": ["one_to_one", "many_to_one", "one_to_one"], "rule": ["ref", "sum", "ref"],
+                           "confidence": [0.97, 0.8, 0.5]})
+    links = pl.DataFrame({"group_id": ["g1", "g2", "g2", "g3"], "txn_id": ["1", "2", "3", "4"],
+                          "payment_id": ["P1", "P2", "P2", "P3"], "amount": ["10.00", "4.50", "1.235", "7.00"],
+                          "fee": ["0.00", "0.05", "0", "0"], "fx_difference": ["0", "0.00", "-0.01", "0"],
+                          "explanation": ["quoted \"INV-1\"", None, None, "x"]})
+    statuses = {"P1": ("paid", Decimal("0.000")), "P2": ("partially_paid", Decimal("4.265"))}
+    parts = writing._event_parts(groups, links)
+    assert set(parts["payment_id"]) == {"P1", "P2"}  # a suggestion announces nothing
+    with ws.connect() as con, transaction(con):
+        writing._emit_payment_events(con, parts, statuses)
+        stored = {subject: (kind, payload) for kind, subject, payload in con.execute(
+            "SELECT type, subject, CAST(payload AS VARCHAR) FROM events").fetchall()}
+    for pid, group in (("P1", "g1"), ("P2", "g2")):
+        mine = links.filter(pl.col("payment_id") == pid)
+        g = groups.filter(pl.col("group_id") == group).row(0, named=True)
+        kind, payload, subject = records.payment_event(
+            pid, statuses, group, g["kind"], g["rule"], g["confidence"],
+            [{"txn_id": int(r["txn_id"]), "amount": Decimal(r["amount"]), "fee": Decimal(r["fee"]),
+              "fx_difference": Decimal(r["fx_difference"])} for r in mine.iter_rows(named=True)],
+            explanation=mine["explanation"][0])
+        assert stored[subject] == (kind, jsonutil.dumps(payload))
+        assert json.loads(stored[subject][1])["status"] == statuses[pid][0]

@@ -356,23 +356,14 @@ def _apply_in_chunks(ws: Workspace, run_id: str, files: str, count: int, name: s
 
 def undo_abandoned(ws: Workspace) -> int:
     """Delete, in chunks, the hidden payments of chunked imports whose process is gone; return how many runs."""
-    with ws.connect() as con:
-        runs = con.execute("SELECT run_id, host, pid, epoch(now() - started_at) FROM payment_import_runs"
-                           " WHERE finished_at IS NULL").fetchall()
-    gone = [run_id for run_id, host, pid, age in runs if chunks.abandoned(host, pid, age)]
-    for run_id in gone:
-        def step(con: duckdb.DuckDBPyConnection, size: int, run_id: str = run_id) -> tuple[int, bool] | None:
-            deleted = con.execute("DELETE FROM payments WHERE payment_id IN (SELECT payment_id FROM payments"
-                                  " WHERE status = ? LIMIT ?)", [_staged(run_id), size]).fetchall()[0][0]
-            if deleted < size:
-                con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
-                con.execute("UPDATE payment_import_runs SET finished_at = now(), outcome = 'undone'"
-                            " WHERE run_id = ? AND finished_at IS NULL", [run_id])
-            return deleted, deleted < size
+    def drop(con: duckdb.DuckDBPyConnection, run_id: str, size: int) -> int:
+        deleted = con.execute("DELETE FROM payments WHERE payment_id IN (SELECT payment_id FROM payments"
+                              " WHERE status = ? LIMIT ?)", [_staged(run_id), size]).fetchall()[0][0]
+        if deleted < size:
+            con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
+        return int(deleted)
 
-        chunks.in_chunks(ws.connect, ws.db_path, step)
-        shutil.rmtree(chunks.staging_root(ws.db_path) / run_id, ignore_errors=True)
-    return len(gone)
+    return len(chunks.undo_abandoned(ws.connect, ws.db_path, "payment_import_runs", drop))
 
 
 def _staged(run_id: str) -> str:

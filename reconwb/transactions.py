@@ -165,13 +165,17 @@ def ingest(
     frame = txns if stage is not None else prepared(account_id, txns)
     if frame.is_empty():
         return IngestResult(0, 0, 0)
+    # the accounts' id range as constants: DuckDB skips the row groups of other accounts (zone maps) instead of
+    # scanning the whole table in every join, which made each chunk of a big file cost the table's size
+    low, high = frame.select(low=pl.col("account_id").min(), high=pl.col("account_id").max()).row(0)
+    mine = f"BETWEEN {int(low)} AND {int(high)}"
     with registered(con, "_incoming", frame.to_arrow()):
         # 1. the same line again (same key): a pending line that is now booked is updated, the rest skipped
         updated_same = con.execute(
             "UPDATE transactions t SET status = i.status, booked_on = i.booked_on, value_date = i.value_date,"
             " amount = i.amount, description = i.description, reference = i.reference, updated_at = now() "
             "FROM _incoming i WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key"
-            " AND t.status = 'pending' AND i.status = 'booked' RETURNING t.txn_id",
+            f" AND t.status = 'pending' AND i.status = 'booked' AND t.account_id {mine} RETURNING t.txn_id",
         ).fetchall()
         # 2. a booked line whose pending version had another key: same amount, close date, same reference
         updated_moved = con.execute(
@@ -186,11 +190,11 @@ def ingest(
                                           ORDER BY abs(i.booked_on - p.booked_on)) AS ri
                 FROM _incoming i JOIN transactions p
                   ON p.account_id = i.account_id AND p.status = 'pending' AND i.status = 'booked'
-                 AND p.amount = i.amount AND p.currency = i.currency
+                 AND p.account_id {mine} AND p.amount = i.amount AND p.currency = i.currency
                  AND abs(i.booked_on - p.booked_on) <= {PENDING_WINDOW_DAYS}
                  AND (p.reference = i.reference OR p.description = i.description)
-                WHERE NOT EXISTS (SELECT 1 FROM transactions x
-                                  WHERE x.account_id = i.account_id AND x.dedupe_key = i.dedupe_key)
+                WHERE NOT EXISTS (SELECT 1 FROM transactions x WHERE x.account_id {mine}
+                                  AND x.account_id = i.account_id AND x.dedupe_key = i.dedupe_key)
             ) m
             WHERE t.txn_id = m.pending_id AND m.rp = 1 AND m.ri = 1
             RETURNING t.txn_id
@@ -210,7 +214,7 @@ def ingest(
                 " CASE WHEN CAST(? AS VARCHAR) IS NULL THEN i.status ELSE 'staged:' || i.status || ':' || ? END,"
                 " i.charges, ?, ?"
                 " FROM _incoming i WHERE NOT EXISTS (SELECT 1 FROM transactions t"
-                " WHERE t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key)"
+                f" WHERE t.account_id {mine} AND t.account_id = i.account_id AND t.dedupe_key = i.dedupe_key)"
                 + (" AND NOT EXISTS (SELECT 1 FROM _seen_elsewhere c"
                    " WHERE c.account_id = i.account_id AND c.dedupe_key = i.dedupe_key)" if crossed else ""),
                 [stage, stage, source, source_ref],

@@ -426,44 +426,23 @@ def test_a_big_file_applied_in_chunks_stores_what_one_transaction_stores(
 
 
 KILLABLE_PAYMENTS = """
-import sys, time
 from pathlib import Path
 from reconwb import payments
-from reconwb.store import chunks
 from reconwb.workspace import Workspace
 payments.IN_ONE_TRANSACTION = 100
 chunks.FIRST_CHUNK_ROWS = chunks.MIN_CHUNK_ROWS = chunks.MAX_CHUNK_ROWS = 200
-seen = []
-def between_chunks(path, **kw):
-    seen.append(1)
-    if len(seen) == 3:
-        print("chunk", flush=True)
-        time.sleep(60)  # killed here, three chunks of hidden payments committed
-chunks.make_way = between_chunks
 payments.import_into(Workspace(db_path=Path(sys.argv[1])), Path(sys.argv[2]))
-print("finished", flush=True)
 """
 
 
 def test_a_payments_import_killed_mid_way_is_invisible_and_the_next_finishes_it_exactly(
         ws: Workspace, tmp_path: Path, small_chunks: None) -> None:
-    import signal
-    import subprocess
-    import sys
-
     from reconwb import reports
     from reconwb.matching import queries
-    from tests.conftest import ROOT
+    from tests.store.sharing import kill_between_chunks
 
     path = _big(tmp_path / "p.csv")
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_PAYMENTS, str(ws.db_path), str(path)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        assert proc.stdout.readline().strip() == "chunk"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    kill_between_chunks(KILLABLE_PAYMENTS, str(ws.db_path), str(path), at=3)
     with ws.connect() as con:
         assert con.execute("SELECT count(*) FROM payments").fetchall()[0][0] >= 600  # hidden, yet there
         assert payments.list_payments(con).is_empty()

@@ -99,45 +99,24 @@ def test_malformed_key_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 KILLABLE_ROTATION = """
-import sys, time
 from pathlib import Path
 from reconwb import vault
-from reconwb.store import chunks
 from reconwb.workspace import Workspace
 vault.ROTATION_CHUNK = 100
 chunks.MAX_CHUNK_ROWS = 100
-seen = []
-def between_chunks(path, **kw):
-    seen.append(1)
-    if len(seen) == 3:
-        print("chunk", flush=True)
-        time.sleep(60)  # killed here: 300 secrets under the new key, the rest under the old one
-chunks.make_way = between_chunks
 vault.rotate_key(Workspace(db_path=Path(sys.argv[1])))
-print("finished", flush=True)
 """
 
 
 def test_a_rotation_killed_mid_way_leaves_every_secret_readable_and_the_next_finishes_it(ws: Workspace) -> None:
-    import signal
-    import subprocess
-    import sys
-
     from reconwb.store import db
-    from tests.conftest import ROOT
+    from tests.store.sharing import kill_between_chunks
 
     old_key_id = ws.vault().key_id
     with ws.connect() as con:
         for i in range(1000):
             ws.vault().put(con, f"webhook-endpoint/ep{i}/token", f"tok-{i}")
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_ROTATION, str(ws.db_path)], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        assert proc.stdout.readline().strip() == "chunk"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    kill_between_chunks(KILLABLE_ROTATION, str(ws.db_path), at=3)
     ring = ws.vault()  # the key file holds the new key and the old one
     assert ws.default_key_file.read_text().count("\n") == 2 and ring.key_id != old_key_id
     with ws.connect() as con:

@@ -160,21 +160,7 @@ def import_into(ws: Workspace, statements: list[Statement], connection: str, *, 
 
 def undo_abandoned(ws: Workspace) -> int:
     """Delete, in chunks, the hidden lines of chunked imports whose process is gone; return how many runs."""
-    with ws.connect() as con:
-        runs = con.execute("SELECT run_id, host, pid, epoch(now() - started_at) FROM statement_import_runs"
-                           " WHERE finished_at IS NULL").fetchall()
-    gone = [run_id for run_id, host, pid, age in runs if chunks.abandoned(host, pid, age)]
-    for run_id in gone:
-        def step(con: duckdb.DuckDBPyConnection, size: int, run_id: str = run_id) -> tuple[int, bool] | None:
-            deleted = transactions.drop_staged(con, run_id, size)
-            if deleted < size:
-                con.execute("UPDATE statement_import_runs SET finished_at = now(), outcome = 'undone'"
-                            " WHERE run_id = ? AND finished_at IS NULL", [run_id])
-            return deleted, deleted < size
-
-        chunks.in_chunks(ws.connect, ws.db_path, step)
-        shutil.rmtree(_staging_root(ws) / run_id, ignore_errors=True)
-    return len(gone)
+    return len(chunks.undo_abandoned(ws.connect, ws.db_path, "statement_import_runs", transactions.drop_staged))
 
 
 def _staging_root(ws: Workspace) -> Path:

@@ -11,6 +11,7 @@ first (`store.db.make_way`).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -97,3 +98,26 @@ def abandoned(host: str, pid: int, age_seconds: float) -> bool:
     except PermissionError:  # another user's process
         return False
     return False
+
+
+def undo_abandoned(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+                   path: str | os.PathLike[str], runs_table: str,
+                   drop: Callable[[duckdb.DuckDBPyConnection, str, int], int]) -> list[str]:
+    """Undo, in chunks, the runs in `runs_table` (run_id, host, pid, started_at, finished_at, outcome) that
+    their process left unfinished: `drop(con, run_id, size)` deletes up to `size` of a run's hidden rows and
+    says how many; the run is closed as `undone` once none is left. Returns the runs undone."""
+    with connect() as con:
+        runs = con.execute(f"SELECT run_id, host, pid, epoch(now() - started_at) FROM {runs_table}"
+                           " WHERE finished_at IS NULL").fetchall()
+    gone = [run_id for run_id, host, pid, age in runs if abandoned(host, pid, age)]
+    for run_id in gone:
+        def step(con: duckdb.DuckDBPyConnection, size: int, run_id: str = run_id) -> tuple[int, bool]:
+            deleted = drop(con, run_id, size)
+            if deleted < size:
+                con.execute(f"UPDATE {runs_table} SET finished_at = now(), outcome = 'undone'"
+                            " WHERE run_id = ? AND finished_at IS NULL", [run_id])
+            return deleted, deleted < size
+
+        in_chunks(connect, path, step)
+        shutil.rmtree(staging_root(Path(path)) / run_id, ignore_errors=True)
+    return gone

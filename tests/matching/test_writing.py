@@ -3,12 +3,7 @@ run killed with SIGKILL between two chunks leaves a consistent store that the ne
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import polars as pl
@@ -17,8 +12,7 @@ import pytest
 from reconwb.matching import reconcile_store, writing
 from reconwb.store import db
 from reconwb.workspace import Workspace
-from tests.conftest import ROOT
-from tests.store.sharing import build_store, inconsistent_payments, recorded
+from tests.store.sharing import build_store, inconsistent_payments, kill_between_chunks, recorded
 
 N = 3000  # deposits and payments: about 2,700 links, so a 300-row chunk cap makes about ten chunks
 SMALL = {"FIRST_CHUNK_ROWS": 200, "MIN_CHUNK_ROWS": 100, "MAX_CHUNK_ROWS": 300}
@@ -85,32 +79,19 @@ def test_a_chunked_run_records_what_one_transaction_records(copies, monkeypatch:
 
 
 KILLABLE = """
-import os, sys, time
+import sys
+from pathlib import Path
 from reconwb.matching import reconcile_store, writing
-from reconwb.store import chunks
 from reconwb.workspace import Workspace
 for name, value in {small}.items():
     setattr(writing, name, value)
-def between_chunks(path, **kw):
-    print("chunk", flush=True)
-    time.sleep(30)  # killed here, between two committed chunks
-chunks.make_way = between_chunks
-reconcile_store(Workspace(db_path=__import__("pathlib").Path(sys.argv[1])))
-print("finished", flush=True)
+reconcile_store(Workspace(db_path=Path(sys.argv[1])))
 """
 
 
 def test_a_run_killed_between_chunks_is_finished_by_the_next_with_the_same_result(copies) -> None:
     killed, whole = copies("killed"), copies("whole")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLABLE.format(small=SMALL)),
-                             str(killed.db_path)], stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout.readline().strip() == "chunk"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    kill_between_chunks(KILLABLE.format(small=SMALL), str(killed.db_path))
     with killed.connect() as con:
         done, total = con.execute("SELECT rows_done, rows_total FROM reconcile_runs WHERE finished_at IS NULL"
                                   ).fetchone()

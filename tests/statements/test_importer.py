@@ -238,47 +238,24 @@ def test_a_big_file_written_in_chunks_stores_what_one_transaction_stores(
 
 
 KILLABLE_IMPORT = """
-import sys, time
-from pathlib import Path
 from reconwb.statements import importer, parse
-from reconwb.store import chunks
 from reconwb.workspace import Workspace
 importer.IN_ONE_TRANSACTION = 100
 chunks.FIRST_CHUNK_ROWS = chunks.MIN_CHUNK_ROWS = chunks.MAX_CHUNK_ROWS = 250
-seen = []
-def between_chunks(path, **kw):
-    seen.append(1)
-    if len(seen) == 4:
-        print("chunk", flush=True)
-        time.sleep(60)  # killed here, with three chunks of hidden lines committed
-chunks.make_way = between_chunks
 file = Path(sys.argv[2])
 fmt, statements = parse(file)
 importer.import_into(Workspace(db_path=Path(sys.argv[1])), statements, "bank-files", file=file, fmt=fmt)
-print("finished", flush=True)
 """
 
 
 def test_an_import_killed_mid_way_is_invisible_and_the_next_import_gives_exactly_the_whole_file(
         ws: Workspace, tmp_path: Path, small_chunks: None) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
     from reconwb import reports
     from reconwb.matching import queries, reconcile_store
-    from tests.conftest import ROOT
+    from tests.store.sharing import kill_between_chunks
 
     path = _big_csv(tmp_path / "big.csv")
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_IMPORT, str(ws.db_path), str(path)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        assert proc.stdout.readline().strip() == "chunk"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    kill_between_chunks("from pathlib import Path\n" + KILLABLE_IMPORT, str(ws.db_path), str(path), at=4)
     with ws.connect() as con:
         assert con.execute("SELECT count(*) FROM transactions").fetchone()[0] >= 750  # hidden lines are there
         assert con.execute("SELECT count(*) FROM transactions t WHERE " + transactions.visible()).fetchone() == (0,)

@@ -1,7 +1,7 @@
 """Readers share the store with a big store-mode reconcile: none fails, and no open holds it for long.
 
-The suite runs it at the issue's 200k deposits x 200k payments (57 s at load 3-4 on 2 cores; a smaller run is
-`RECONWB_SHARING_SCALE=50000 pytest tests/store/test_sharing.py`). The reconcile runs here
+The suite runs it at the issue's 200k deposits x 200k payments (57 s at load 3-4, 99 s at load 10 on 2 cores;
+a smaller run: `RECONWB_SHARING_SCALE=50000 pytest tests/store/test_sharing.py`). The reconcile runs here
 while reader processes loop over a widget-like query with a 20 s lock timeout: a reader that waited longer would
 fail. The figures for larger stores are in `bench/bench_store_sharing.py`.
 """

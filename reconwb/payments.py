@@ -290,23 +290,24 @@ def import_into(ws: Workspace, path: str | Path, overrides: Mapping[str, Any] | 
             count += frame.height
             frame.with_columns(source=pl.lit("file"), source_ref=pl.lit(path.name)).select(
                 [*FIELDS, "_line", "source", "source_ref"]).write_parquet(stage / f"part-{i:06d}.parquet")
-        files = f"read_parquet('{stage}/part-*.parquet')" if count else None
-        if files is None:
+        if not count:
             return {"imported": 0, "updated": 0, "unchanged": 0}
+        parts = str(stage / "part-*.parquet")
+        files = "read_parquet('" + parts.replace("'", "''") + "')"
         with duckdb.connect() as outside:  # the repeated-id check reads the whole file: not in the store
             outside.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
-            outside.execute(f"SET temp_directory = '{stage}/spill'")
+            outside.execute("SET temp_directory = ?", [str(stage / "spill")])
             _check_repeats(outside, files, str(path))
         if count <= IN_ONE_TRANSACTION:
             with ws.connect() as con, _WRITING, transaction(con):
                 return _upsert_from(con, files, count, str(path))
-        return _apply_in_chunks(ws, run_id, files, count, path.name)
+        return _apply_in_chunks(ws, run_id, parts, count, path.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _apply_in_chunks(ws: Workspace, run_id: str, files: str, count: int, name: str) -> dict[str, int]:
-    lines = pl.scan_parquet(files.removeprefix("read_parquet('").removesuffix("')"))
+def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: str) -> dict[str, int]:
+    lines = pl.scan_parquet(parts)
     with ws.connect() as con:
         con.execute("INSERT INTO payment_import_runs (run_id, file_name, rows_total, host, pid)"
                     " VALUES (?, ?, ?, ?, ?)", [run_id, name, count, *chunks.owner()])

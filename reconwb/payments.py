@@ -320,7 +320,8 @@ def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: s
             return None
         if done < count:
             part = lines.slice(done, size).collect()
-            with registered(con, "_part", part.to_arrow()):
+            # DuckDB held to IMPORT_MEMORY: the joins probe every payment (24.5M in a 2 GB file) and spill
+            with _bounded_memory(con), registered(con, "_part", part.to_arrow()):
                 changed = con.execute(
                     f"INSERT INTO payment_import_changes SELECT ?, i.payment_id, i.amount, i.currency, i.issued_on,"
                     f" i.due_on, i.reference, i.payer, i.payer_iban, i.account_ref, i.source_ref FROM _part i"
@@ -336,11 +337,12 @@ def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: s
                         " updated = updated + ? WHERE run_id = ?", [part.height, inserted, changed, run_id])
             return part.height, False
         # the last chunk: the new payments show, the changes apply, all at once
-        con.execute("UPDATE payments SET status = 'open' WHERE status = ?", [_staged(run_id)])
-        updated = con.execute(
-            f"UPDATE payments p SET {_CHANGES_SET} FROM payment_import_changes i WHERE i.run_id = ?"
-            f" AND p.payment_id = i.payment_id AND {_CHANGED}", [run_id]).fetchall()[0][0]
-        con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
+        with _bounded_memory(con):
+            con.execute("UPDATE payments SET status = 'open' WHERE status = ?", [_staged(run_id)])
+            updated = con.execute(
+                f"UPDATE payments p SET {_CHANGES_SET} FROM payment_import_changes i WHERE i.run_id = ?"
+                f" AND p.payment_id = i.payment_id AND {_CHANGED}", [run_id]).fetchall()[0][0]
+            con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
         inserted, = con.execute(
             "UPDATE payment_import_runs SET finished_at = now(), outcome = 'imported', updated = ? WHERE run_id = ?"
             " RETURNING inserted", [updated, run_id]).fetchone()

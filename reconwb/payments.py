@@ -336,13 +336,13 @@ def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: s
             con.execute("UPDATE payment_import_runs SET rows_done = rows_done + ?, inserted = inserted + ?,"
                         " updated = updated + ? WHERE run_id = ?", [part.height, inserted, changed, run_id])
             return part.height, False
-        # the last chunk: the new payments show, the changes apply, all at once
-        with _bounded_memory(con):
-            con.execute("UPDATE payments SET status = 'open' WHERE status = ?", [_staged(run_id)])
-            updated = con.execute(
-                f"UPDATE payments p SET {_CHANGES_SET} FROM payment_import_changes i WHERE i.run_id = ?"
-                f" AND p.payment_id = i.payment_id AND {_CHANGED}", [run_id]).fetchall()[0][0]
-            con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
+        # the last chunk: the new payments show, the changes apply, all at once (not memory-bounded: an
+        # UPDATE's undo cannot spill, and the whole file's statuses change here)
+        con.execute("UPDATE payments SET status = 'open' WHERE status = ?", [_staged(run_id)])
+        updated = con.execute(
+            f"UPDATE payments p SET {_CHANGES_SET} FROM payment_import_changes i WHERE i.run_id = ?"
+            f" AND p.payment_id = i.payment_id AND {_CHANGED}", [run_id]).fetchall()[0][0]
+        con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
         inserted, = con.execute(
             "UPDATE payment_import_runs SET finished_at = now(), outcome = 'imported', updated = ? WHERE run_id = ?"
             " RETURNING inserted", [updated, run_id]).fetchone()

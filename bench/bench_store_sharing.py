@@ -1,8 +1,11 @@
 """Store sharing under long work: a store-mode reconcile while reader processes keep reading the store.
 
-    python bench/bench_store_sharing.py [--scale N] [--readers 4] [--pause 0.5] [--skip-baseline]
+    python bench/bench_store_sharing.py [--scale N] [--import-rows M] [--readers 4] [--pause 0.5]
+        [--skip-baseline] [--skip-reconcile]
 
-Builds a store with N deposits and about N payments (`synth.load_store`), then reconciles copies of it: the
+Two workloads: a store-mode reconcile and a statement import of M lines (a Transactions CSV of 20 accounts,
+`make_statement`) into the same store. Builds a store with N deposits and about N payments
+(`synth.load_store`), then runs each workload on copies of it: the
 way it was before issue 16 (the whole write in one transaction, no readers: the baseline time), chunked
 (`reconwb.matching.writing`) with no readers (what chunking itself costs), and chunked while `--readers`
 processes loop over `reconwb connections list --json` and a widget-like query (payment statuses, through
@@ -16,6 +19,7 @@ average (2 shared cores: figures move with the neighbours' work).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,41 +39,131 @@ def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _reconcile(store: Path, *, one_transaction: bool) -> dict[str, float]:
-    """Reconcile `store` in a fresh process; its time, stages and hold figures."""
-    code = f"""
-import json, sys
+_RECONCILE = """
 from reconwb.matching import reconcile_store, writing
+if one_transaction:
+    writing.FIRST_CHUNK_ROWS = 10**12
+report = reconcile_store(ws)
+figures = {"seconds": report.seconds, "write": report.stages.get("write"), "rows": report.links}
+"""
+_IMPORT = """
+import time
+from reconwb.statements import importer, parse
+if one_transaction:
+    importer.IN_ONE_TRANSACTION = 10**12
+started = time.perf_counter()
+fmt, statements = parse(file)
+read = time.perf_counter() - started
+result = importer.import_into(ws, statements, "bench-statements", file=file, fmt=fmt)
+figures = {"seconds": time.perf_counter() - started, "write": time.perf_counter() - started - read,
+           "rows": result.imported}
+"""
+
+
+def _workload(kind: str, store: Path, *, one_transaction: bool, file: Path | None = None) -> dict[str, float]:
+    """Run a reconcile or a statement import on `store` in a fresh process; its time and hold figures."""
+    code = f"""
+import json, resource
+from pathlib import Path
 from reconwb.store import db
 from reconwb.workspace import Workspace
-if {one_transaction}:
-    writing.FIRST_CHUNK_ROWS = 10**12
-ws = Workspace(db_path=__import__("pathlib").Path({str(store)!r}))
+one_transaction, file = {one_transaction}, Path({str(file)!r})
+ws = Workspace(db_path=Path({str(store)!r}))
 with ws.connect():
     pass
 db.reset_hold_stats()
-report = reconcile_store(ws)
-print(json.dumps({{"seconds": report.seconds, "write": report.stages.get("write"), "links": report.links,
-                  **db.hold_stats().as_dict()}}))
+{_RECONCILE if kind == "reconcile" else _IMPORT}
+print(json.dumps({{**figures, **db.hold_stats().as_dict(),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+    if done.returncode != 0:
+        raise SystemExit(f"the {kind} workload failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def make_statement(path: Path, rows: int) -> None:
+    """A Transactions CSV of `rows` lines short enough for the 64 MB statement limit at 1M lines (~45 bytes a
+    line): 20 accounts, half the lines with a bank id, two years of dates."""
+    import polars as pl
+
+    i = pl.int_range(rows, eager=True)
+    pl.DataFrame({"i": i}).select(
+        txn_id=pl.when(pl.col("i") % 2 == 0).then(pl.format("B{}", pl.col("i"))).otherwise(pl.lit("")),
+        account_id=pl.format("A{}", pl.col("i") % 20),
+        booked_on=(pl.lit(dt.date(2024, 1, 1)) + pl.duration(days=pl.col("i") % 730)).cast(pl.Date),
+        amount=pl.format("{}.{}", pl.col("i") * 7919 % 20000 - 5000, (pl.col("i") % 90 + 10).cast(pl.String)),
+        currency=pl.lit("CHF"),
+        description=pl.format("p{}", pl.col("i") % 50000),
+        reference=pl.lit(""),
+        counterparty=pl.format("C{}", pl.col("i") % 1000),
+    ).write_csv(path)
+
+
+def _with_readers(args: argparse.Namespace, root: Path, store: Path, work: Callable[[], dict[str, float]]
+                  ) -> tuple[dict[str, float], list[dict]]:
+    """`work()` while `args.readers` reader processes loop over the store; its figures and the readers'."""
+    cli = str(Path(sys.executable).with_name("reconwb"))
+    stop = root / f"stop-{store.parent.name}"
+    outs = [root / f"{store.parent.name}-r{i}.json" for i in range(args.readers)]
+    readers = [subprocess.Popen([sys.executable, str(HERE / "store_reader.py"), str(store), str(stop), str(out),
+                                 str(args.pause), cli], env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+               for out in outs]
+    try:
+        figures = work()
+    finally:
+        stop.touch()
+        for proc in readers:
+            proc.wait(timeout=300)
+    return figures, [json.loads(out.read_text()) for out in outs]
+
+
+def _measure(args: argparse.Namespace, root: Path, label: str, copy: Callable[[str], Path], kind: str,
+             file: Path | None = None) -> None:
+    """One workload three ways: one transaction and chunked without readers, chunked with readers."""
+    baseline = None
+    if not args.skip_baseline:
+        baseline = _workload(kind, copy(f"{kind}-baseline"), one_transaction=True, file=file)
+        print(f"{label}, one transaction, no readers: {baseline['seconds']:.1f} s (write {baseline['write']:.1f} s),"
+              f" longest hold {baseline['longest']:.1f} s (load {_load()})")
+        alone = _workload(kind, copy(f"{kind}-alone"), one_transaction=False, file=file)
+        print(f"{label}, chunked, no readers: {alone['seconds']:.1f} s"
+              f" ({100 * (alone['seconds'] / baseline['seconds'] - 1):+.0f} %; write {alone['write']:.1f} s,"
+              f" {alone['opens']:.0f} opens), longest hold {alone['longest']:.2f} s, peak {alone['peak_mb']:.0f} MB"
+              f" (load {_load()})")
+    store = copy(f"{kind}-readers")
+    chunked, results = _with_readers(args, root, store,
+                                     lambda: _workload(kind, store, one_transaction=False, file=file))
+    cli_seconds = [s for r in results for s in r["cli_seconds"]]
+    failures = [f for r in results for f in r["failures"]]
+    slower = "" if baseline is None else f" ({100 * (chunked['seconds'] / baseline['seconds'] - 1):+.0f} %)"
+    print(f"{label}, chunked, {args.readers} readers: {chunked['seconds']:.1f} s{slower} (write"
+          f" {chunked['write']:.1f} s, {chunked['opens']:.0f} opens), longest hold {chunked['longest']:.2f} s"
+          f" (load {_load()})")
+    print(f"  readers: {sum(r['reads'] for r in results):,} widget reads and {len(cli_seconds):,} CLI calls;"
+          f" longest wait to open {max(r['longest_wait'] for r in results):.2f} s (goal < 3 s);"
+          f" longest CLI call {max(cli_seconds, default=0):.2f} s; failures {len(failures)} (goal 0)")
+    for failure in failures[:3]:
+        print(f"  failure: {failure}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000)
+    parser.add_argument("--import-rows", type=int, default=None,
+                        help="lines of the statement file imported as the second workload [default: --scale]; 0 skips")
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between two rounds of a reader")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-reconcile", action="store_true")
     args = parser.parse_args()
 
     from synth import load_store
 
     from reconwb.workspace import Workspace
 
-    cli = str(Path(sys.executable).with_name("reconwb"))
+    print(f"load average {_load()} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="reconwb-bench-sharing-") as tmp:
         root = Path(tmp)
         os.environ.pop("RECONWB_KEY", None)
@@ -81,39 +176,13 @@ def main() -> None:
             shutil.copytree(template.parent, root / name)
             return root / name / "store.duckdb"
 
-        baseline = None
-        if not args.skip_baseline:
-            baseline = _reconcile(copy("baseline"), one_transaction=True)
-            print(f"one transaction, no readers: {baseline['seconds']:.1f} s (write {baseline['write']:.1f} s),"
-                  f" longest hold {baseline['longest']:.1f} s (load {_load()})")
-            alone = _reconcile(copy("alone"), one_transaction=False)
-            print(f"chunked, no readers: {alone['seconds']:.1f} s"
-                  f" ({100 * (alone['seconds'] / baseline['seconds'] - 1):+.0f} %; write {alone['write']:.1f} s,"
-                  f" {alone['opens']:.0f} opens), longest hold {alone['longest']:.2f} s (load {_load()})")
-
-        store = copy("chunked")
-        stop = root / "stop"
-        readers = [subprocess.Popen([sys.executable, str(HERE / "store_reader.py"), str(store), str(stop),
-                                     str(root / f"r{i}.json"), str(args.pause), cli],
-                                    env={**os.environ, "PYTHONPATH": str(HERE.parent)})
-                   for i in range(args.readers)]
-        try:
-            chunked = _reconcile(store, one_transaction=False)
-        finally:
-            stop.touch()
-            for proc in readers:
-                proc.wait(timeout=300)
-        results = [json.loads((root / f"r{i}.json").read_text()) for i in range(args.readers)]
-        cli_seconds = [s for r in results for s in r["cli_seconds"]]
-        failures = [f for r in results for f in r["failures"]]
-        slower = "" if baseline is None else f" ({100 * (chunked['seconds'] / baseline['seconds'] - 1):+.0f} %)"
-        print(f"chunked, {args.readers} readers: {chunked['seconds']:.1f} s{slower} (write {chunked['write']:.1f} s,"
-              f" {chunked['opens']:.0f} opens), longest hold {chunked['longest']:.2f} s (load {_load()})")
-        print(f"readers: {sum(r['reads'] for r in results):,} widget reads and {len(cli_seconds):,} CLI calls;"
-              f" longest wait to open {max(r['longest_wait'] for r in results):.2f} s;"
-              f" longest CLI call {max(cli_seconds, default=0):.2f} s; failures {len(failures)}")
-        for failure in failures[:3]:
-            print(f"  failure: {failure}")
+        if not args.skip_reconcile:
+            _measure(args, root, f"reconcile {args.scale:,} x {args.scale:,}", copy, "reconcile")
+        rows = args.scale if args.import_rows is None else args.import_rows
+        if rows:
+            statement = root / "statement.csv"
+            make_statement(statement, rows)
+            _measure(args, root, f"statement import of {rows:,} lines", copy, "import", statement)
 
 
 if __name__ == "__main__":

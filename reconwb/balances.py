@@ -28,12 +28,12 @@ def record(con: duckdb.DuckDBPyConnection, account_id: int, st: Statement, *, so
     statement states no dated closing balance (nothing to prove against)."""
     if st.closing is None:
         return False
-    days = [line.txn.booked_on for line in st.lines]
-    closing_on = st.closing.on or (max(days) if days else None)
+    days = st.booked_days()
+    closing_on = st.closing.on or (days[1] if days else None)
     if closing_on is None:
         return False
     opening = st.opening.amount if st.opening is not None else None
-    period_from = min(days) if days else ((st.opening.on if st.opening else None) or closing_on)
+    period_from = days[0] if days else ((st.opening.on if st.opening else None) or closing_on)
     con.execute(
         "INSERT INTO account_balances (account_id, currency, opening, period_from, closing, closing_on, source)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

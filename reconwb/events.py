@@ -69,20 +69,23 @@ def emit_many(
         return []
     ids = [new_id("evt") for _ in items]
     frame = pl.DataFrame(
-        {"event_id": ids, "subject": [s for _, s in items], "payload": [jsonutil.dumps(p) for p, _ in items]},
-        schema={"event_id": pl.String, "subject": pl.String, "payload": pl.String},
+        {"event_id": ids, "type": type, "subject": [s for _, s in items],
+         "payload": [jsonutil.dumps(p) for p, _ in items]},
+        schema={"event_id": pl.String, "type": pl.String, "subject": pl.String, "payload": pl.String},
     )
     with registered(con, "_new_events", frame.to_arrow()):
-        con.execute(
-            "INSERT INTO events (event_id, type, subject, payload) SELECT event_id, ?, subject, payload"
-            " FROM _new_events",
-            [type],
-        )
-        con.execute(
-            "INSERT INTO webhook_deliveries (message_id, endpoint_id, event_id) "
-            "SELECT 'msg_' || replace(CAST(gen_random_uuid() AS VARCHAR), '-', ''), w.endpoint_id, n.event_id "
-            "FROM _new_events n CROSS JOIN webhook_endpoints w "
-            "WHERE w.enabled AND (w.event_types IS NULL OR list_contains(w.event_types, ?))",
-            [type],
-        )
+        emit_table(con, "_new_events")
     return ids
+
+
+def emit_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Record the events a table or view holds (event_id, type, subject, payload: JSON text) and queue each for
+    every endpoint that wants its type: bulk emission whose payloads were built before the store was opened."""
+    con.execute(f"INSERT INTO events (event_id, type, subject, payload) SELECT event_id, type, subject, payload"
+                f" FROM {table}")
+    con.execute(
+        "INSERT INTO webhook_deliveries (message_id, endpoint_id, event_id) "
+        "SELECT 'msg_' || replace(CAST(gen_random_uuid() AS VARCHAR), '-', ''), w.endpoint_id, n.event_id "
+        f"FROM {table} n JOIN webhook_endpoints w "
+        "ON w.enabled AND (w.event_types IS NULL OR list_contains(w.event_types, n.type))"
+    )

@@ -9,13 +9,14 @@ one that comes back is reopened.
 from __future__ import annotations
 
 import csv
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import httpx
@@ -23,9 +24,14 @@ import polars as pl
 
 from reconwb import mappings, tabular, textencoding
 from reconwb.errors import InvalidInput, NotFound, ReconwbError
+from reconwb.private import private_dir
 from reconwb.redaction import redact, register_secret
+from reconwb.store import chunks
 from reconwb.store.db import registered, transaction
 from reconwb.vault import Vault
+
+if TYPE_CHECKING:
+    from reconwb.workspace import Workspace
 
 REQUIRED = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
 OPTIONAL = ["payer_iban", "account_ref"]
@@ -178,6 +184,29 @@ def _upsert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, source: str, so
         return _upsert_from(con, "_pay", frame.height, source_ref or source)
 
 
+# a known payment that an import changes: unpaid (open, or cancelled and back in the file) and different
+_CHANGED = """p.status IN ('open', 'cancelled')
+          AND (p.status = 'cancelled' OR p.amount <> i.amount OR p.currency <> i.currency
+               OR p.issued_on IS DISTINCT FROM i.issued_on OR p.due_on IS DISTINCT FROM i.due_on
+               OR p.reference IS DISTINCT FROM i.reference OR p.payer IS DISTINCT FROM i.payer)"""
+_CHANGES_SET = """amount = i.amount, currency = i.currency, issued_on = i.issued_on,
+            due_on = i.due_on, reference = i.reference, payer = i.payer,
+            payer_iban = nullif(i.payer_iban, ''), account_ref = nullif(i.account_ref, ''),
+            status = CASE WHEN p.status = 'cancelled' THEN 'open' ELSE p.status END,
+            cancelled_at = NULL, source_ref = coalesce(i.source_ref, p.source_ref), updated_at = now()"""
+
+
+def _check_repeats(con: duckdb.DuckDBPyConnection, table: str, where: str) -> None:
+    """A payment id `table` holds twice refuses the file, naming the line of its second appearance."""
+    columns = {d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description}
+    line = "max(_line)" if "_line" in columns else "NULL"
+    repeated = con.execute(f"SELECT payment_id, {line} FROM {table} GROUP BY payment_id HAVING count(*) > 1"
+                           " ORDER BY 2, 1 LIMIT 1").fetchall()
+    if repeated:
+        at = f"line {repeated[0][1]}: " if repeated[0][1] is not None else ""
+        raise InvalidInput(f"{where}: {at}payment_id {repeated[0][0]!r} appears more than once")
+
+
 def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int, where: str) -> dict[str, int]:
     """`_upsert` from a table or view with the payments columns plus `source` and `source_ref` (and `_line`,
     the file line of each, when it came from a file).
@@ -186,26 +215,9 @@ def _upsert_from(con: duckdb.DuckDBPyConnection, table: str, count: int, where: 
     index stays in memory whole, see migration 0018). A payment id `table` holds twice refuses it, naming the
     line of its second appearance; new ids are inserted, known ones updated while unpaid.
     """
-    columns = {d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description}
-    line = "max(_line)" if "_line" in columns else "NULL"
-    repeated = con.execute(f"SELECT payment_id, {line} FROM {table} GROUP BY payment_id HAVING count(*) > 1"
-                           " ORDER BY 2, 1 LIMIT 1").fetchall()
-    if repeated:
-        at = f"line {repeated[0][1]}: " if repeated[0][1] is not None else ""
-        raise InvalidInput(f"{where}: {at}payment_id {repeated[0][0]!r} appears more than once")
+    _check_repeats(con, table, where)
     changed = con.execute(
-        f"""
-        UPDATE payments p SET amount = i.amount, currency = i.currency, issued_on = i.issued_on,
-            due_on = i.due_on, reference = i.reference, payer = i.payer,
-            payer_iban = nullif(i.payer_iban, ''), account_ref = nullif(i.account_ref, ''),
-            status = CASE WHEN p.status = 'cancelled' THEN 'open' ELSE p.status END,
-            cancelled_at = NULL, source_ref = coalesce(i.source_ref, p.source_ref), updated_at = now()
-        FROM {table} i
-        WHERE p.payment_id = i.payment_id AND p.status IN ('open', 'cancelled')
-          AND (p.status = 'cancelled' OR p.amount <> i.amount OR p.currency <> i.currency
-               OR p.issued_on IS DISTINCT FROM i.issued_on OR p.due_on IS DISTINCT FROM i.due_on
-               OR p.reference IS DISTINCT FROM i.reference OR p.payer IS DISTINCT FROM i.payer)
-        """
+        f"UPDATE payments p SET {_CHANGES_SET} FROM {table} i WHERE p.payment_id = i.payment_id AND {_CHANGED}"
     ).fetchall()[0][0]
     inserted = con.execute(
         "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer, payer_iban,"
@@ -250,6 +262,115 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path,
         counts = _upsert_from(con, "_payments_import", count, str(path))
         con.execute("DROP TABLE _payments_import")
     return counts
+
+
+IN_ONE_TRANSACTION = 10_000  # payments; a bigger file is applied in chunks (`import_into`)
+
+
+def import_into(ws: Workspace, path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+                rows: int | None = None) -> dict[str, int]:
+    """Import a payments file without holding the store for long, all or nothing.
+
+    The file is read, validated and checked for repeated ids OUTSIDE the store (staged as Parquet next to it,
+    DuckDB in memory held to IMPORT_MEMORY): a bad file stores nothing and never held the store. A small file
+    is then applied in one transaction; a big one in short chunks (`store.chunks`): new payments go in hidden
+    (status `staged:<run>`, outside STATUSES, which every reader keeps to), changes to known unpaid payments
+    wait in `payment_import_changes`, and a last short transaction shows the new ones and applies the changes.
+    A kill half-way leaves only hidden rows, which the next import deletes (in chunks) before it starts.
+    """
+    from reconwb.events import new_id
+
+    path = Path(path)
+    undo_abandoned(ws)
+    run_id = new_id("pim")
+    stage = private_dir(chunks.staging_root(ws.db_path) / run_id)
+    try:
+        count = 0
+        for i, frame in enumerate(batches(path, overrides, rows=rows or BATCH_ROWS)):
+            count += frame.height
+            frame.with_columns(source=pl.lit("file"), source_ref=pl.lit(path.name)).select(
+                [*FIELDS, "_line", "source", "source_ref"]).write_parquet(stage / f"part-{i:06d}.parquet")
+        if not count:
+            return {"imported": 0, "updated": 0, "unchanged": 0}
+        parts = str(stage / "part-*.parquet")
+        files = "read_parquet('" + parts.replace("'", "''") + "')"
+        with duckdb.connect() as outside:  # the repeated-id check reads the whole file: not in the store
+            outside.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+            outside.execute("SET temp_directory = ?", [str(stage / "spill")])
+            _check_repeats(outside, files, str(path))
+        if count <= IN_ONE_TRANSACTION:
+            with ws.connect() as con, _WRITING, transaction(con):
+                return _upsert_from(con, files, count, str(path))
+        return _apply_in_chunks(ws, run_id, parts, count, path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: str) -> dict[str, int]:
+    lines = pl.scan_parquet(parts)
+    with ws.connect() as con:
+        con.execute("INSERT INTO payment_import_runs (run_id, file_name, rows_total, host, pid)"
+                    " VALUES (?, ?, ?, ?, ?)", [run_id, name, count, *chunks.owner()])
+    outcome: list[dict[str, int]] = []
+
+    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool] | None:
+        done, finished = con.execute("SELECT rows_done, finished_at FROM payment_import_runs WHERE run_id = ?",
+                                     [run_id]).fetchone()
+        if finished is not None:
+            return None
+        if done < count:
+            part = lines.slice(done, size).collect()
+            # DuckDB held to IMPORT_MEMORY: the joins probe every payment (24.5M in a 2 GB file) and spill
+            with _bounded_memory(con), registered(con, "_part", part.to_arrow()):
+                changed = con.execute(
+                    f"INSERT INTO payment_import_changes SELECT ?, i.payment_id, i.amount, i.currency, i.issued_on,"
+                    f" i.due_on, i.reference, i.payer, i.payer_iban, i.account_ref, i.source_ref FROM _part i"
+                    f" JOIN payments p USING (payment_id) WHERE {_CHANGED}", [run_id]).fetchall()[0][0]
+                inserted = con.execute(
+                    "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer,"
+                    " payer_iban, account_ref, source, source_ref, status) SELECT payment_id, amount, currency,"
+                    " issued_on, due_on, reference, payer, nullif(payer_iban, ''), nullif(account_ref, ''), source,"
+                    " source_ref, ? FROM _part i"
+                    " WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = i.payment_id)",
+                    [_staged(run_id)]).fetchall()[0][0]
+            con.execute("UPDATE payment_import_runs SET rows_done = rows_done + ?, inserted = inserted + ?,"
+                        " updated = updated + ? WHERE run_id = ?", [part.height, inserted, changed, run_id])
+            return part.height, False
+        # the last chunk: the new payments show, the changes apply, all at once (not memory-bounded: an
+        # UPDATE's undo cannot spill, and the whole file's statuses change here)
+        con.execute("UPDATE payments SET status = 'open' WHERE status = ?", [_staged(run_id)])
+        updated = con.execute(
+            f"UPDATE payments p SET {_CHANGES_SET} FROM payment_import_changes i WHERE i.run_id = ?"
+            f" AND p.payment_id = i.payment_id AND {_CHANGED}", [run_id]).fetchall()[0][0]
+        con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
+        inserted, = con.execute(
+            "UPDATE payment_import_runs SET finished_at = now(), outcome = 'imported', updated = ? WHERE run_id = ?"
+            " RETURNING inserted", [updated, run_id]).fetchone()
+        outcome.append({"imported": int(inserted), "updated": int(updated),
+                        "unchanged": count - int(inserted) - int(updated)})
+        return 0, True
+
+    with _WRITING:  # this process's other payments writers wait until the file is in
+        chunks.in_chunks(ws.connect, ws.db_path, step)
+    if not outcome:
+        raise InvalidInput(f"{name}: the import was undone by another process meanwhile; import it again")
+    return outcome[0]
+
+
+def undo_abandoned(ws: Workspace) -> int:
+    """Delete, in chunks, the hidden payments of chunked imports whose process is gone; return how many runs."""
+    def drop(con: duckdb.DuckDBPyConnection, run_id: str, size: int) -> int:
+        deleted = con.execute("DELETE FROM payments WHERE payment_id IN (SELECT payment_id FROM payments"
+                              " WHERE status = ? LIMIT ?)", [_staged(run_id), size]).fetchall()[0][0]
+        if deleted < size:
+            con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
+        return int(deleted)
+
+    return len(chunks.undo_abandoned(ws.connect, ws.db_path, "payment_import_runs", drop))
+
+
+def _staged(run_id: str) -> str:
+    return f"staged:{run_id}"
 
 
 # -- the customer's endpoint ---------------------------------------------------------------------------------
@@ -408,10 +529,10 @@ def list_payments(con: duckdb.DuckDBPyConnection, *, status: str | None = None, 
         SELECT p.payment_id, p.amount, p.currency, p.issued_on, p.due_on, p.reference, p.payer, p.status,
                p.amount - coalesce(m.paid, 0) AS open_amount, p.source
         FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
-        WHERE ? IS NULL OR p.status = ?
+        WHERE p.status = coalesce(?, p.status) AND list_contains(?, p.status)
         ORDER BY p.due_on DESC NULLS LAST, p.payment_id LIMIT ? OFFSET ?
         """,
-        params=[status, status, limit, offset],
+        params=[status, list(STATUSES), limit, offset],
     ).pl()
 
 

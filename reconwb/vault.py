@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from reconwb.errors import Conflict, ReconwbError
 from reconwb.private import write_private
 from reconwb.redaction import register_secret
-from reconwb.store.db import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -196,13 +195,21 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def rotate_key(ws: Workspace, new_key_file: Path | None = None) -> dict[str, Any]:
-    """Re-seal every secret with a new key, in one transaction.
+ROTATION_CHUNK = 500  # secrets re-sealed in the first chunk of a rotation (then paced by `store.chunks`)
 
-    The new key is written first as the head of the key file's ring (old keys kept after it), then every blob is
-    re-sealed, then the old keys are dropped from the file. A crash at any point leaves a store that the key file
-    opens.
+
+def rotate_key(ws: Workspace, new_key_file: Path | None = None) -> dict[str, Any]:
+    """Re-seal every secret with a new key, in short chunks, resumable; all-or-nothing kept by the key ring.
+
+    The new key is written first as the head of the key file's ring (old keys kept after it), then the secrets
+    still sealed with another key are re-sealed chunk by chunk (each chunk one short transaction, so readers
+    are not kept waiting however many secrets there are), then the old keys are dropped from the file. Until
+    that last step the ring holds both keys, so every secret opens at every moment, whichever key sealed it; a
+    rotation killed half-way leaves a ring of several keys, and the next `rotate_key` finishes it with the key
+    at the head of the ring instead of making another.
     """
+    from reconwb.store import chunks
+
     old = ws.vault()
     if os.environ.get("RECONWB_KEY") and new_key_file is None:
         raise Conflict(
@@ -213,19 +220,30 @@ def rotate_key(ws: Workspace, new_key_file: Path | None = None) -> dict[str, Any
         for owner, blob_key_id, blob in con.execute("SELECT owner, key_id, ciphertext FROM secrets").fetchall():
             old.open(bytes(blob), owner, blob_key_id)
     old_keys = _ring_text(ws)
-    new_key = generate_key()
-    write_key_file(target, [new_key, *old_keys])
+    if new_key_file is None and len(old_keys) > 1:  # a rotation that did not finish: its key heads the ring
+        new_key, old_keys = old_keys[0], old_keys[1:]
+    else:
+        new_key = generate_key()
+        write_key_file(target, [new_key, *old_keys])
     new = Vault([_decode_key(new_key, str(target)), *(_decode_key(k, "ring") for k in old_keys)])
-    with ws.connect() as con, transaction(con):
-        rows = con.execute("SELECT owner, key_id, ciphertext FROM secrets").fetchall()
+    resealed = 0
+
+    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool]:
+        nonlocal resealed
+        rows = con.execute("SELECT owner, key_id, ciphertext FROM secrets WHERE key_id IS DISTINCT FROM ?"
+                           " ORDER BY owner LIMIT ?", [new.key_id, size]).fetchall()
         for owner, blob_key_id, blob in rows:
-            plaintext = old.open(bytes(blob), owner, blob_key_id)
             con.execute(
                 "UPDATE secrets SET key_id = ?, ciphertext = ?, updated_at = now() WHERE owner = ?",
-                [new.key_id, new.seal(plaintext, owner), owner],
+                [new.key_id, new.seal(new.open(bytes(blob), owner, blob_key_id), owner), owner],
             )
+        resealed += len(rows)
+        return len(rows), len(rows) < size
+
+    chunks.in_chunks(ws.connect, ws.db_path, step, chunks.Pace(first=ROTATION_CHUNK, least=min(
+        ROTATION_CHUNK, chunks.MIN_CHUNK_ROWS)))
     write_key_file(target, [new_key])
-    return {"resealed": len(rows), "key_id": new.key_id, "key_file": str(target)}
+    return {"resealed": resealed, "key_id": new.key_id, "key_file": str(target)}
 
 
 def _ring_text(ws: Workspace) -> list[str]:

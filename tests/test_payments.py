@@ -373,3 +373,88 @@ def test_cli_pull_import_and_list(ws: Workspace, endpoint: Endpoint, run_cli, tm
     assert {p["payment_id"]: p["open_amount"] for p in listed} == {"C1": "12.50", "F1": "3.00"}
     bad = run_cli("payments", "import", str(_csv(tmp_path / "bad.csv", "F2,x,EUR,,,R,\n")))
     assert bad.returncode != 0 and "line 2" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+# -- big files: read outside the store, applied in short chunks behind a marker ---------------------------------
+
+BIG = 2000
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconwb.store import chunks
+    monkeypatch.setattr(payments, "IN_ONE_TRANSACTION", 100)
+    for name in ("FIRST_CHUNK_ROWS", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"):
+        monkeypatch.setattr(chunks, name, 200)
+
+
+def _big(path: Path, cents: int = 5) -> Path:
+    return _csv(path, "".join(f"P{i},{i}.{cents:02d},EUR,2026-03-01,,R{i},Payer {i % 50}\n" for i in range(BIG)))
+
+
+def _all(ws: Workspace) -> list[tuple]:
+    with ws.connect() as con:
+        return con.execute("SELECT payment_id, amount, currency, issued_on, reference, payer, status, source_ref"
+                           " FROM payments ORDER BY payment_id").fetchall()
+
+
+def test_a_big_file_applied_in_chunks_stores_what_one_transaction_stores(
+        ws: Workspace, tmp_path: Path, small_chunks: None) -> None:
+    from reconwb.store import db
+    whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")
+    first, second = _big(tmp_path / "p.csv"), _big(tmp_path / "p2.csv", cents=7)
+    with whole.connect() as con:
+        expected = [payments.import_file(con, first)]
+        con.execute("UPDATE payments SET status = 'paid' WHERE payment_id IN ('P1', 'P2')")
+        expected.append(payments.import_file(con, second))
+    db.reset_hold_stats()
+    got = [payments.import_into(ws, first)]
+    assert db.hold_stats().opens >= BIG // 200
+    with ws.connect() as con:
+        con.execute("UPDATE payments SET status = 'paid' WHERE payment_id IN ('P1', 'P2')")
+    got.append(payments.import_into(ws, second))  # changes wait until the last chunk, then apply together
+    assert got == expected == [{"imported": BIG, "updated": 0, "unchanged": 0},
+                               {"imported": 0, "updated": BIG - 2, "unchanged": 2}]
+    assert [r[:-1] for r in _all(ws)] == [r[:-1] for r in _all(whole)]
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM payment_import_changes").fetchone() == (0,)
+    # a repeated id is found before the store is opened for writing, and nothing is stored
+    bad = _csv(tmp_path / "bad.csv", "".join(f"N{i},1.00,EUR,,,R,\n" for i in range(300)) + "N7,2.00,EUR,,,R,\n")
+    with pytest.raises(InvalidInput, match=r"bad\.csv: line 302: payment_id 'N7' appears more than once"):
+        payments.import_into(ws, bad)
+    assert len(_all(ws)) == BIG
+
+
+KILLABLE_PAYMENTS = """
+from pathlib import Path
+from reconwb import payments
+from reconwb.workspace import Workspace
+payments.IN_ONE_TRANSACTION = 100
+chunks.FIRST_CHUNK_ROWS = chunks.MIN_CHUNK_ROWS = chunks.MAX_CHUNK_ROWS = 200
+payments.import_into(Workspace(db_path=Path(sys.argv[1])), Path(sys.argv[2]))
+"""
+
+
+def test_a_payments_import_killed_mid_way_is_invisible_and_the_next_finishes_it_exactly(
+        ws: Workspace, tmp_path: Path, small_chunks: None) -> None:
+    from reconwb import reports
+    from reconwb.matching import queries
+    from tests.store.sharing import kill_between_chunks
+
+    path = _big(tmp_path / "p.csv")
+    kill_between_chunks(KILLABLE_PAYMENTS, str(ws.db_path), str(path), at=3)
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM payments").fetchall()[0][0] >= 600  # hidden, yet there
+        assert payments.list_payments(con).is_empty()
+    assert reports.payment_totals(ws).is_empty()
+    assert reports.headline(ws)["payments_open"] == 0
+    assert queries.open_items(ws, "payments").is_empty()
+
+    assert payments.import_into(ws, path) == {"imported": BIG, "updated": 0, "unchanged": 0}
+    whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")
+    with whole.connect() as con:
+        payments.import_file(con, path)
+    assert _all(ws) == _all(whole)
+    with ws.connect() as con:
+        assert sorted(con.execute("SELECT outcome FROM payment_import_runs").fetchall()) == [
+            ("imported",), ("undone",)]

@@ -96,3 +96,39 @@ def test_malformed_key_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("RECONWB_KEY", "not-a-key")
     with pytest.raises(Exception, match="not a base64 256-bit key"):
         Workspace(db_path=tmp_path / "x.duckdb").vault()
+
+
+KILLABLE_ROTATION = """
+from pathlib import Path
+from reconwb import vault
+from reconwb.workspace import Workspace
+vault.ROTATION_CHUNK = 100
+chunks.MAX_CHUNK_ROWS = 100
+vault.rotate_key(Workspace(db_path=Path(sys.argv[1])))
+"""
+
+
+def test_a_rotation_killed_mid_way_leaves_every_secret_readable_and_the_next_finishes_it(ws: Workspace) -> None:
+    from reconwb.store import db
+    from tests.store.sharing import kill_between_chunks
+
+    old_key_id = ws.vault().key_id
+    with ws.connect() as con:
+        for i in range(1000):
+            ws.vault().put(con, f"webhook-endpoint/ep{i}/token", f"tok-{i}")
+    kill_between_chunks(KILLABLE_ROTATION, str(ws.db_path), at=3)
+    ring = ws.vault()  # the key file holds the new key and the old one
+    assert ws.default_key_file.read_text().count("\n") == 2 and ring.key_id != old_key_id
+    with ws.connect() as con:
+        by_key = dict(con.execute("SELECT key_id, count(*) FROM secrets GROUP BY 1").fetchall())
+        assert by_key[ring.key_id] == 300 and by_key[old_key_id] == 700
+        assert all(ring.get(con, f"webhook-endpoint/ep{i}/token") == f"tok-{i}" for i in range(0, 1000, 37))
+
+    db.reset_hold_stats()
+    result = rotate_key(ws)  # finishes with the same new key, does not make a third
+    assert db.hold_stats().opens >= 2
+    assert result["key_id"] == ring.key_id and result["resealed"] == 700
+    assert ws.default_key_file.read_text().count("\n") == 1
+    with ws.connect() as con:
+        assert con.execute("SELECT DISTINCT key_id FROM secrets").fetchall() == [(ring.key_id,)]
+        assert all(ws.vault().get(con, f"webhook-endpoint/ep{i}/token") == f"tok-{i}" for i in range(0, 1000, 37))

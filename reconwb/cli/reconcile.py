@@ -103,8 +103,7 @@ def payments_import(ws: Workspace, file: Path, mapping_file: Path | None, map_op
     keys = overrides("payments", mapping_file, map_options)
     if not file.is_file():  # before the store is opened
         raise InvalidInput(f"{file}: no such file")
-    with ws.connect() as con:
-        result = payments.import_file(con, file, keys)
+    result = payments.import_into(ws, file, keys)  # read and checked before the store is opened
     emit(result, as_json, lambda r: f"imported {r['imported']}, updated {r['updated']}, unchanged {r['unchanged']}")
 
 

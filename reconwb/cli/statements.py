@@ -10,7 +10,7 @@ import click
 from reconwb import autoreconcile, connections, jsonutil, mappings, transactions
 from reconwb.cli.base import cli, emit, json_option, pass_ws
 from reconwb.statements import FORMATS, csv, model, parse
-from reconwb.statements.importer import store
+from reconwb.statements.importer import import_into
 from reconwb.workspace import Workspace
 
 format_option = click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto",
@@ -83,8 +83,7 @@ def statements_import(ws: Workspace, file: Path, connection: str, fmt: str, mapp
     mapping, keys = _mapping(mapping_file, preset, map_options)
     # the whole file is read before the store is opened: a bad file never holds the store, and stores nothing
     found, statements = parse(file, fmt, mapping=mapping, encoding=encoding, overrides=keys)
-    with ws.connect() as con:
-        result = store(con, statements, connection, file=file, fmt=found)
+    result = import_into(ws, statements, connection, file=file, fmt=found)
     autoreconcile.after_ingest(ws)
     data = result.as_dict()
     if as_json:

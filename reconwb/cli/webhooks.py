@@ -148,12 +148,8 @@ def webhooks_deliver(ws: Workspace, max_seconds: float | None, as_json: bool) ->
 @pass_ws
 def webhooks_prune(ws: Workspace, older_than_days: int | None, as_json: bool) -> None:
     """Forget delivered and cancelled messages and their attempts; pending and dead ones stay."""
-    with ws.connect() as con:
-        if older_than_days is None:
-            pruned = outbox.prune_by_retention(con)
-        else:
-            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)
-            pruned = outbox.prune(con, older_than=cutoff)
+    cutoff = None if older_than_days is None else dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)
+    pruned = outbox.prune_in_chunks(ws, older_than=cutoff)  # short chunks: readers are not kept waiting
     emit(pruned, as_json, lambda d: f"pruned {d['messages']} message(s) and {d['attempts']} attempt(s)")
 
 

@@ -182,8 +182,7 @@ def deliver_step(ws: Workspace, *, max_seconds: float | None = None) -> dict[str
     def work() -> dict[str, Any]:
         summary = deliver_due(ws, max_seconds=max_seconds).as_dict()
         summary["notifications_sent"] = notify.deliver(ws).sent
-        with ws.connect() as con:
-            summary["pruned"] = outbox.prune_by_retention(con)
+        summary["pruned"] = outbox.prune_in_chunks(ws)
         return summary
 
     return _exclusive(ws, "deliver_webhooks", work)

@@ -15,6 +15,7 @@ import polars as pl
 from reconwb.errors import InvalidInput
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
+from reconwb.transactions import visible
 
 if TYPE_CHECKING:
     from reconwb.workspace import Workspace
@@ -156,7 +157,7 @@ def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, o
                 SELECT t.txn_id, t.account_id, t.booked_on, t.amount, t.currency, t.description, t.reference,
                        t.counterparty, t.status
                 FROM transactions t
-                WHERE t.amount > 0 AND t.txn_id NOT IN (
+                WHERE t.amount > 0 AND {visible("t")} AND t.txn_id NOT IN (
                     SELECT x.txn_id FROM matches x JOIN match_groups g USING (group_id) WHERE g.status = '{LIVE}')
                   {where}
                 ORDER BY t.booked_on DESC, t.txn_id LIMIT ? OFFSET ?

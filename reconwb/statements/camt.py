@@ -119,13 +119,18 @@ class _Target:
         self.builder = ET.TreeBuilder()
         self.reader = reader
         self.expat: object = None
+        self.open: list[ET.Element] = []  # the elements being built, outermost first
 
     def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
-        return self.builder.start(tag, {**attrs, LINE: str(self.expat.CurrentLineNumber)})  # type: ignore[attr-defined]
+        elem = self.builder.start(tag, {**attrs, LINE: str(self.expat.CurrentLineNumber)})  # type: ignore[attr-defined]
+        self.open.append(elem)
+        return elem
 
     def end(self, tag: str) -> ET.Element:
         elem = self.builder.end(tag)
-        self.reader.finished(elem)
+        self.open.pop()
+        if self.reader.finished(elem) and self.open:
+            self.open[-1].remove(elem)  # read: not even an empty element stays per entry (550k of them)
         return elem
 
     def data(self, data: str) -> None:
@@ -165,10 +170,12 @@ class _Reader:
         parser.close()
         self.seen_root = True
 
-    def finished(self, elem: ET.Element) -> None:
+    def finished(self, elem: ET.Element) -> bool:
+        """Hand a finished element to its handler; True when it was an entry, read and no longer needed."""
         handler = self.tags.get(elem.tag)
         if handler is not None:
             handler(elem)
+        return handler == self._on_entry
 
     def _statement(self) -> Statement:
         if self.current is None:
@@ -179,7 +186,8 @@ class _Reader:
         st = self._statement()
         self.entry_no += 1
         st.lines.extend(self._entry(st, elem))
-        elem.clear()  # keep memory flat on large files
+        st.compact()
+        elem.clear()  # keep memory flat on large files (the target also drops it from its parent)
 
     def _on_balance(self, elem: ET.Element) -> None:
         self._balance(self._statement(), elem)

@@ -1,28 +1,45 @@
-"""Statement file -> store, all or nothing.
+"""Statement file -> store, all or nothing, without holding the store for long.
 
-The file is read completely before the store is opened for writing, then every statement in it goes through
-the one idempotent `transactions.ingest` inside ONE transaction: a file that fails half-way stores nothing,
-and the same file (or an overlapping one) imported again adds nothing.
+The file is read and validated completely before the store is opened for writing (a file that fails stores
+nothing), then every statement in it goes through the one idempotent `transactions.ingest`; the same file (or
+an overlapping one) imported again adds nothing.
+
+A file of up to `IN_ONE_TRANSACTION` lines is written in ONE transaction. A bigger one (`import_into`) is keyed
+as a whole, staged as Parquet next to the store, and written in chunks (`store.chunks`), each a short
+transaction: its lines go in hidden (`transactions.visible`), and a last short transaction shows them all at
+once and records the file. All-or-nothing is kept by that marker: a kill half-way leaves hidden lines that no
+report, match or listing sees, and the next import (of any file) deletes them in chunks before the file is
+imported anew, so re-importing gives exactly the lines of an uninterrupted import. Pending lines that the file
+books are updated chunk by chunk (the same update any import of the file makes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
-from reconwb import accounts, balances, banks, connections, jsonutil, lifecycle
+from reconwb import accounts, balances, banks, connections, jsonutil, lifecycle, transactions
 from reconwb.errors import Conflict
+from reconwb.events import new_id
+from reconwb.private import private_dir
 from reconwb.statements import parse
 from reconwb.statements.csv import CsvMapping
 from reconwb.statements.model import Statement
+from reconwb.store import chunks
 from reconwb.store.db import transaction
 from reconwb.transactions import SCHEMA, IngestResult, ingest
+
+if TYPE_CHECKING:
+    from reconwb.workspace import Workspace
+
+IN_ONE_TRANSACTION = chunks.FIRST_CHUNK_ROWS  # lines; a bigger file is written in chunks
 
 
 @dataclass
@@ -59,16 +76,11 @@ def store(
     con: duckdb.DuckDBPyConnection, statements: list[Statement], connection: str, *, file: Path, fmt: str
 ) -> ImportResult:
     name = file.name
-    warnings = [w for st in statements for w in [*st.warnings, st.balance_warning(name)] if w]
+    warnings = _warnings(statements, name)
     digest = _sha256(file)
     total = IngestResult(0, 0, 0)
     with transaction(con):
-        conn = connections.get(con, connection, missing_ok=True)
-        if conn is None:
-            banks.ensure_statement_bank(con)
-            conn = connections.add(con, connection, banks.STATEMENT_BANK)
-        elif conn.removed_at is not None:
-            raise Conflict(f"connection {connection!r} was removed; import into another connection")
+        conn = _connection(con, connection)
         frames = []
         for st in statements:
             frames.append(_with_account_ids(con, conn.connection_id, st, default_ref=connection, notices=warnings))
@@ -76,17 +88,111 @@ def store(
                 balances.record(con, int(frames[-1]["account_id"][0]), st, source=name)
         if frames:  # one bulk pass for every account in the file
             total = ingest(con, None, pl.concat(frames), source="statement", source_ref=name)
-        con.execute(
-            "INSERT INTO statement_imports (connection_id, file_name, sha256, format, statements, imported,"
-            " duplicates, updated, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [conn.connection_id, name, digest, fmt, len(statements), total.inserted, total.duplicates,
-             total.updated, jsonutil.dumps(warnings)],
-        )
-        if conn.connector == connections.STATEMENT_CONNECTOR:
-            lifecycle.record_success(con, conn.connection_id)
+        _recorded(con, conn, name, digest, fmt, len(statements), total, warnings)
     return ImportResult(imported=total.inserted, duplicates=total.duplicates, updated=total.updated,
                         warnings=warnings, file=name, format=fmt, connection=connection,
                         statements=len(statements))
+
+
+def import_into(ws: Workspace, statements: list[Statement], connection: str, *, file: Path,
+                fmt: str) -> ImportResult:
+    """Store parsed `statements` under `connection`: a small file in one transaction (`store`), a big one in
+    short chunks behind a marker that hides it until its last one (see the module's docstring)."""
+    undo_abandoned(ws)
+    if sum(st.count() for st in statements) <= IN_ONE_TRANSACTION:
+        with ws.connect() as con:
+            return store(con, statements, connection, file=file, fmt=fmt)
+    name = file.name
+    warnings = _warnings(statements, name)
+    digest = _sha256(file)
+    run_id = new_id("stm")
+    with ws.connect() as con, transaction(con):  # short: the connection and accounts, the run
+        conn = _connection(con, connection)
+        frames = [_with_account_ids(con, conn.connection_id, st, default_ref=connection, notices=warnings)
+                  for st in statements]
+        con.execute("INSERT INTO statement_import_runs (run_id, connection_id, file_name, sha256, rows_total,"
+                    " host, pid) VALUES (?, ?, ?, ?, 0, ?, ?)",
+                    [run_id, conn.connection_id, name, digest, *chunks.owner()])
+    owners = [int(f["account_id"][0]) if f.height else None for f in frames]
+    keyed = transactions.prepared(None, pl.concat(frames))  # keys over the whole file, outside the store
+    del frames
+    stage = private_dir(_staging_root(ws) / run_id) / "lines.parquet"
+    keyed.write_parquet(stage, row_group_size=20_000)
+    rows = keyed.height
+    del keyed
+    lines = pl.scan_parquet(stage)
+
+    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool] | None:
+        done, finished = con.execute("SELECT rows_done, finished_at FROM statement_import_runs WHERE run_id = ?",
+                                     [run_id]).fetchone()
+        if finished is not None:
+            return None
+        if done < rows:
+            part = lines.slice(done, size).collect()
+            got = ingest(con, None, part, source="statement", source_ref=name, stage=run_id)
+            con.execute("UPDATE statement_import_runs SET rows_done = rows_done + ?, inserted = inserted + ?,"
+                        " updated = updated + ?, duplicates = duplicates + ? WHERE run_id = ?",
+                        [part.height, got.inserted, got.updated, got.duplicates, run_id])
+            return part.height, False
+        # the last chunk: every staged line shows at once, and the file is recorded
+        transactions.reveal(con, run_id)
+        inserted, updated, duplicates = con.execute(
+            "UPDATE statement_import_runs SET finished_at = now(), outcome = 'imported', rows_total = ?"
+            " WHERE run_id = ? RETURNING inserted, updated, duplicates", [rows, run_id]).fetchone()
+        for st, owner in zip(statements, owners, strict=True):
+            if st.closing is not None and owner is not None:
+                balances.record(con, owner, st, source=name)
+        total.append(IngestResult(inserted, updated, duplicates))
+        _recorded(con, conn, name, digest, fmt, len(statements), total[-1], warnings)
+        return 0, True
+
+    total: list[IngestResult] = []
+    try:
+        chunks.in_chunks(ws.connect, ws.db_path, step)
+    finally:
+        shutil.rmtree(stage.parent, ignore_errors=True)
+    if not total:  # another process finished or undid the run meanwhile
+        raise Conflict(f"the import of {name} was taken over by another process; import it again")
+    return ImportResult(imported=total[0].inserted, duplicates=total[0].duplicates, updated=total[0].updated,
+                        warnings=warnings, file=name, format=fmt, connection=connection,
+                        statements=len(statements))
+
+
+def undo_abandoned(ws: Workspace) -> int:
+    """Delete, in chunks, the hidden lines of chunked imports whose process is gone; return how many runs."""
+    return len(chunks.undo_abandoned(ws.connect, ws.db_path, "statement_import_runs", transactions.drop_staged))
+
+
+def _staging_root(ws: Workspace) -> Path:
+    return chunks.staging_root(ws.db_path)
+
+
+def _warnings(statements: list[Statement], name: str) -> list[str]:
+    return [w for st in statements for w in [*st.warnings, st.balance_warning(name)] if w]
+
+
+def _connection(con: duckdb.DuckDBPyConnection, connection: str) -> connections.Connection:
+    """The statement connection to import into, created on first use; refused when it was removed."""
+    conn = connections.get(con, connection, missing_ok=True)
+    if conn is None:
+        banks.ensure_statement_bank(con)
+        conn = connections.add(con, connection, banks.STATEMENT_BANK)
+    elif conn.removed_at is not None:
+        raise Conflict(f"connection {connection!r} was removed; import into another connection")
+    return conn
+
+
+def _recorded(con: duckdb.DuckDBPyConnection, conn: connections.Connection, name: str, digest: str, fmt: str,
+              statements: int, total: IngestResult, warnings: list[str]) -> None:
+    """The file in `statement_imports` (what was imported when, with its warnings); the connection succeeded."""
+    con.execute(
+        "INSERT INTO statement_imports (connection_id, file_name, sha256, format, statements, imported,"
+        " duplicates, updated, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [conn.connection_id, name, digest, fmt, statements, total.inserted, total.duplicates,
+         total.updated, jsonutil.dumps(warnings)],
+    )
+    if conn.connector == connections.STATEMENT_CONNECTOR:
+        lifecycle.record_success(con, conn.connection_id)
 
 
 def _with_account_ids(con: duckdb.DuckDBPyConnection, connection_id: int, st: Statement, *,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -72,6 +73,7 @@ def read(source: Source, *, name: str | None = None, encoding: str | None = None
     text = _text_of(data, name, encoding, warnings).replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise StatementError("empty file", file=name, line=1)
+    # statement by statement: one statement's fields are read into lines before the next one's are split off
     statements = [_statement(chunk, name) for chunk in _split(text.split("\n"), name)]
     statements[0].warnings.extend(warnings)
     return statements
@@ -87,9 +89,8 @@ def _text_of(data: bytes, name: str, encoding: str | None, warnings: list[str]) 
     return decode(data, name, guess)
 
 
-def _split(lines: list[str], name: str) -> list[_Chunk]:
-    """Fields in file order, cut into statements, checking the tag order on the way."""
-    chunks: list[_Chunk] = []
+def _split(lines: list[str], name: str) -> Iterator[_Chunk]:
+    """Fields in file order, cut into statements (each yielded once the next begins), checking the tag order."""
     current: _Chunk | None = None
     last: _Field | None = None
     tags: set[str] = set()  # the tags of `current` so far (kept as a set: a statement can have 100k lines)
@@ -106,8 +107,9 @@ def _split(lines: list[str], name: str) -> list[_Chunk]:
         tag = match.group(1)
         if current is None or tag == "20" or (tag in OPENING and not tags.isdisjoint(OPENING)):
             carried = [f for f in current.fields if f.tag in HEADER_TAGS] if current and tag != "20" else []
+            if current is not None:
+                yield current
             current = _Chunk(fields=list(carried))
-            chunks.append(current)
             tags = {f.tag for f in current.fields}
         if tag in HEADER_TAGS and "61" in tags:
             raise StatementError(f"tag :{tag}: inside the transactions of a statement (missing :20:?)",
@@ -125,9 +127,9 @@ def _split(lines: list[str], name: str) -> list[_Chunk]:
         last = _Field(tag, number, value)
         current.fields.append(last)
         tags.add(tag)
-    if not chunks:
+    if current is None:
         raise StatementError("no MT940 tags found (expected lines such as :20:, :25:, :60F:)", file=name, line=1)
-    return chunks
+    yield current
 
 
 def _is_envelope(line: str) -> bool:
@@ -163,6 +165,7 @@ def _statement(chunk: _Chunk, name: str) -> Statement:
         elif f.tag == "61":
             if pending is not None:
                 st.lines.append(Line(_txn(pending, name)))
+                st.compact()
             pending = _field_61(f, currency, name)
         elif f.tag == "86" and pending is not None and pending["line_86"] is None:
             pending["transaction_details"] = f.text
@@ -260,10 +263,10 @@ def _check_totals(st: Statement, totals: dict[str, tuple[int, Decimal, int]], na
         if tag not in totals:
             continue
         count, amount, line = totals[tag]
-        mine = [ln.txn.amount for ln in st.lines if (ln.txn.amount < 0) == (sign < 0) and ln.txn.amount != 0]
-        if len(mine) != count or sum(mine, Decimal(0)) * sign != amount:
-            found.append(f"{name}:{line}: :{tag}: says {count} lines of {amount}, the statement has {len(mine)}"
-                         f" of {abs(sum(mine, Decimal(0)))}")
+        many, total = st.signed_totals(sign)
+        if many != count or total * sign != amount:
+            found.append(f"{name}:{line}: :{tag}: says {count} lines of {amount}, the statement has {many}"
+                         f" of {abs(total)}")
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -20,8 +20,12 @@ import polars as pl
 from reconwb import jsonutil, settings
 from reconwb.errors import InvalidInput, NotFound
 from reconwb.events import new_id
+from reconwb.store import chunks
 from reconwb.store.db import registered, transaction
 from reconwb.webhooks.endpoints import TEST_EVENT_TYPE, get
+
+if TYPE_CHECKING:
+    from reconwb.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -180,30 +184,57 @@ def replay(
     return len(con.execute(sql + "status = 'dead' RETURNING message_id", [now]).fetchall())
 
 
-def prune(con: duckdb.DuckDBPyConnection, *, older_than: dt.datetime) -> dict[str, int]:
-    """Forget delivered and cancelled messages finished before `older_than`, with their attempts.
+def prune(con: duckdb.DuckDBPyConnection, *, older_than: dt.datetime, limit: int | None = None) -> dict[str, int]:
+    """Forget delivered and cancelled messages finished before `older_than` (at most `limit`), with their attempts.
 
     Pending and dead messages stay, however old: one is still being tried, the other waits for a person to
-    look and replay it. The events themselves stay too (they are the audit trail, not the delivery log).
+    look and replay it. The events themselves stay too (they are the audit trail, not the delivery log). A
+    message goes with its attempts in one transaction, so a sweep cut short anywhere leaves a whole log.
     """
-    finished = (
-        "SELECT message_id FROM webhook_deliveries WHERE status IN ('delivered', 'cancelled')"
-        " AND coalesce(delivered_at, created_at) < ?"
-    )
     with transaction(con):
-        attempts = con.execute(
-            f"DELETE FROM webhook_attempts WHERE message_id IN ({finished}) RETURNING attempt_id", [older_than]
-        ).fetchall()
-        messages = con.execute(
-            f"DELETE FROM webhook_deliveries WHERE message_id IN ({finished}) RETURNING message_id", [older_than]
-        ).fetchall()
-    return {"messages": len(messages), "attempts": len(attempts)}
+        con.execute(
+            "CREATE TEMP TABLE _pruned AS SELECT message_id FROM webhook_deliveries"
+            " WHERE status IN ('delivered', 'cancelled') AND coalesce(delivered_at, created_at) < ?"
+            + (" LIMIT ?" if limit is not None else ""),
+            [older_than, *([limit] if limit is not None else [])],
+        )
+        try:
+            attempts = con.execute("DELETE FROM webhook_attempts WHERE message_id IN (SELECT message_id FROM"
+                                   " _pruned)").fetchall()[0][0]
+            messages = con.execute("DELETE FROM webhook_deliveries WHERE message_id IN (SELECT message_id FROM"
+                                   " _pruned)").fetchall()[0][0]
+        finally:
+            con.execute("DROP TABLE _pruned")
+    return {"messages": int(messages), "attempts": int(attempts)}
 
 
 def prune_by_retention(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """`prune` at the workspace's `webhook_retention_days`: what the delivery job does after each run."""
+    """`prune` at the workspace's `webhook_retention_days`, in one transaction (see `prune_in_chunks`)."""
+    return prune(con, older_than=retention_cutoff(con))
+
+
+def retention_cutoff(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     days = settings.get_int(con, "webhook_retention_days")
-    return prune(con, older_than=dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+
+
+def prune_in_chunks(ws: Workspace, *, older_than: dt.datetime | None = None) -> dict[str, int]:
+    """`prune` (by default at the retention setting) in bounded chunks, each its own short transaction: a
+    years-old log of millions of messages never holds the store for long, and a sweep that is killed simply
+    goes on at the next one (what is left is older than the cutoff still)."""
+    if older_than is None:
+        with ws.connect() as con:
+            older_than = retention_cutoff(con)
+    total = {"messages": 0, "attempts": 0}
+
+    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool]:
+        done = prune(con, older_than=older_than, limit=size)
+        total["messages"] += done["messages"]
+        total["attempts"] += done["attempts"]
+        return done["messages"] + done["attempts"], done["messages"] < size
+
+    chunks.in_chunks(ws.connect, ws.db_path, step)
+    return total
 
 
 def enqueue_test(con: duckdb.DuckDBPyConnection, endpoint_id: str, *, now: dt.datetime) -> str:

@@ -171,3 +171,108 @@ def test_three_decimal_money_is_stored_exactly_and_a_rounding_file_stores_nothin
     assert len(_rows(ws)) == 2
     with ws.connect() as con:
         assert connections.get(con, "other", missing_ok=True) is None
+
+
+# -- big files: written in chunks behind a marker ----------------------------------------------------------------
+
+BIG = 3000  # lines; with 250-line chunks about a dozen short transactions
+
+
+def _big_csv(path: Path, lines: int = BIG) -> Path:
+    """Two accounts, half the lines with a bank id, and identical lines far apart (occurrence numbers that
+    must not restart at a chunk's edge)."""
+    with path.open("w") as fh:
+        fh.write(HEADER)
+        for i in range(lines):
+            same = i % 500 == 7  # the same line every 500 lines
+            bank_id = f"B{i}" if i % 2 == 0 and not same else ""
+            day = 1 + (0 if same else i % 28)
+            amount = "12.50" if same else f"{(i * 37) % 5000 - 1500}.{i % 100:02d}"
+            text = "standing order" if same else f"payment {i}"
+            fh.write(f"{bank_id},CH93 0076 2011 6238 5295 {i % 2},2024-03-{day:02d},{amount},CHF,{text},"
+                     f"{'' if same else f'RF{i}'},{'Landlord' if same else f'Customer {i % 40}'}\n")
+    return path
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconwb.statements import importer
+    from reconwb.store import chunks
+    monkeypatch.setattr(importer, "IN_ONE_TRANSACTION", 100)
+    for name, value in {"FIRST_CHUNK_ROWS": 250, "MIN_CHUNK_ROWS": 250, "MAX_CHUNK_ROWS": 250}.items():
+        monkeypatch.setattr(chunks, name, value)
+
+
+def _import_chunked(ws: Workspace, path: Path, connection: str = "bank-files"):
+    from reconwb.statements import parse
+    from reconwb.statements.importer import import_into
+    fmt, statements = parse(path)
+    return import_into(ws, statements, connection, file=path, fmt=fmt)
+
+
+def _stored(ws: Workspace) -> list[tuple]:
+    with ws.connect() as con:
+        return con.execute("SELECT a.external_ref, t.dedupe_key, t.booked_on, t.amount, t.status, t.description"
+                           " FROM transactions t JOIN accounts a USING (account_id) ORDER BY 1, 2").fetchall()
+
+
+def test_a_big_file_written_in_chunks_stores_what_one_transaction_stores(
+        ws: Workspace, tmp_path: Path, small_chunks: None) -> None:
+    from reconwb.store import db
+    path = _big_csv(tmp_path / "big.csv")
+    whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")
+    one = _import(whole, path)
+    db.reset_hold_stats()
+    chunked = _import_chunked(ws, path)
+    assert db.hold_stats().opens >= BIG // 250  # one short transaction a chunk
+    assert (chunked.imported, chunked.duplicates, chunked.updated) == (one.imported, one.duplicates, one.updated)
+    assert chunked.imported == BIG
+    assert _stored(ws) == _stored(whole)
+    again = _import_chunked(ws, path)
+    assert (again.imported, again.duplicates) == (0, BIG)
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM transactions t WHERE NOT " + transactions.visible()).fetchone() == (0,)
+        assert con.execute("SELECT outcome, rows_done FROM statement_import_runs").fetchall() == [
+            ("imported", BIG), ("imported", BIG)]
+        assert con.execute("SELECT count(*), sum(imported) FROM statement_imports").fetchone() == (2, BIG)
+
+
+KILLABLE_IMPORT = """
+from reconwb.statements import importer, parse
+from reconwb.workspace import Workspace
+importer.IN_ONE_TRANSACTION = 100
+chunks.FIRST_CHUNK_ROWS = chunks.MIN_CHUNK_ROWS = chunks.MAX_CHUNK_ROWS = 250
+file = Path(sys.argv[2])
+fmt, statements = parse(file)
+importer.import_into(Workspace(db_path=Path(sys.argv[1])), statements, "bank-files", file=file, fmt=fmt)
+"""
+
+
+def test_an_import_killed_mid_way_is_invisible_and_the_next_import_gives_exactly_the_whole_file(
+        ws: Workspace, tmp_path: Path, small_chunks: None) -> None:
+    from reconwb import reports
+    from reconwb.matching import queries, reconcile_store
+    from tests.store.sharing import kill_between_chunks
+
+    path = _big_csv(tmp_path / "big.csv")
+    kill_between_chunks("from pathlib import Path\n" + KILLABLE_IMPORT, str(ws.db_path), str(path), at=4)
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM transactions").fetchone()[0] >= 750  # hidden lines are there
+        assert con.execute("SELECT count(*) FROM transactions t WHERE " + transactions.visible()).fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM statement_imports").fetchone() == (0,)
+    # reports, listings and matching see none of the half-written file
+    assert sum(reports.headline(ws)[k] for k in ("deposits_unmatched", "deposits_pending")) == 0
+    assert reports.deposit_totals(ws).is_empty()
+    assert queries.open_items(ws, "transactions").is_empty()
+    assert reconcile_store(ws).links == 0
+    assert (tmp_path / "data" / "reconwb.duckdb.staging").is_dir()
+
+    again = _import_chunked(ws, path)  # undoes the killed run, then imports the file whole
+    whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")
+    one = _import(whole, path)
+    assert (again.imported, again.duplicates) == (one.imported, one.duplicates) == (BIG, 0)
+    assert _stored(ws) == _stored(whole)
+    with ws.connect() as con:
+        assert sorted(con.execute("SELECT outcome FROM statement_import_runs").fetchall()) == [
+            ("imported",), ("undone",)]
+    assert not any((tmp_path / "data" / "reconwb.duckdb.staging").iterdir())

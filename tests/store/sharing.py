@@ -1,4 +1,5 @@
-"""Helpers for tests where processes share one store: a synthetic store at a given scale, and what it records.
+"""Helpers for tests where processes share one store: a synthetic store at a given scale, what it records, and
+long work killed with SIGKILL between two of its chunks.
 
 The data comes from the benchmarks' generator (`bench/synth.py`: exact, typo, split, partial, batch payments
 and unrelated deposits), so tests and benchmarks exercise the same mix.
@@ -6,7 +7,11 @@ and unrelated deposits), so tests and benchmarks exercise the same mix.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -55,3 +60,31 @@ def inconsistent_payments(ws: Workspace) -> list[tuple]:
                   WHEN coalesce(m.paid, 0) > 0 THEN 'partially_paid' ELSE 'open' END
             """
         ).fetchall()
+
+
+_KILLABLE = """
+import sys, time
+from reconwb.store import chunks
+made_way = []
+def between_chunks(path, **kw):
+    made_way.append(1)
+    if len(made_way) == {at}:
+        print("chunk", flush=True)
+        time.sleep(60)  # killed here, {at} chunk(s) committed
+    return 0.0
+chunks.make_way = between_chunks
+"""
+
+
+def kill_between_chunks(code: str, *args: str, at: int = 1) -> None:
+    """Run `code` (its arguments in sys.argv[1:]) in a fresh process and SIGKILL it once `at` chunks of its
+    long work (`reconwb.store.chunks`) have committed; return when it is gone."""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", _KILLABLE.format(at=at) + textwrap.dedent(code), *args],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "chunk"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL

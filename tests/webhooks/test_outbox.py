@@ -74,3 +74,39 @@ def test_prune_from_the_cli(ws, add_endpoint, run_cli):
     assert json.loads(done.stdout) == {"messages": 1, "attempts": 1}
     assert "pruned 1 message(s)" in run_cli("webhooks", "prune", "--older-than-days", "5", check=True).stdout
 
+
+
+def test_a_big_log_is_pruned_in_short_chunks_and_a_sweep_cut_short_goes_on_at_the_next(
+        ws, add_endpoint, monkeypatch) -> None:
+    import pytest
+
+    from reconwb.store import chunks, db
+
+    add_endpoint("http://127.0.0.1:9/hook")
+    emit_many(ws, 300)
+    with ws.connect() as con:  # 300 messages delivered 100 days ago, two attempts each
+        con.execute("UPDATE webhook_deliveries SET status = 'delivered', created_at = now() - to_days(100),"
+                    " delivered_at = now() - to_days(100)")
+        for attempt in (1, 2):
+            con.execute("INSERT INTO webhook_attempts (message_id, endpoint_id, attempt, attempted_at, outcome,"
+                        " latency_ms) SELECT message_id, endpoint_id, ?, now() - to_days(100), 'delivered', 1.0"
+                        " FROM webhook_deliveries", [attempt])
+    for name in ("FIRST_CHUNK_ROWS", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"):
+        monkeypatch.setattr(chunks, name, 50)
+    made_way = []
+
+    def cut_short(path, **kw) -> float:
+        made_way.append(1)
+        if len(made_way) == 2:
+            raise KeyboardInterrupt  # the sweep stops between two chunks
+        return 0.0
+
+    monkeypatch.setattr(chunks, "make_way", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        outbox.prune_in_chunks(ws)
+    assert len(deliveries(ws)) == 200  # two whole chunks went, messages with their attempts
+    assert {a["message_id"] for a in attempts(ws)} == set(deliveries(ws)) and len(attempts(ws)) == 400
+    monkeypatch.setattr(chunks, "make_way", lambda path, **kw: 0.0)
+    db.reset_hold_stats()
+    assert outbox.prune_in_chunks(ws) == {"messages": 200, "attempts": 400}
+    assert db.hold_stats().opens >= 4 and deliveries(ws) == {} and attempts(ws) == []

@@ -1,0 +1,123 @@
+"""Long work written in bounded chunks: each chunk one short transaction, its size following measured time.
+
+reconwb's rule is that no open holds the store longer than a couple of seconds, whatever the size of the work
+(a reconcile run, a statement file, a key rotation, a retention sweep). The work computes what it writes
+outside the store, then hands `in_chunks` a step that writes the next `size` rows and records how far it got
+in the same transaction, so a kill between two chunks leaves a consistent store and the next run goes on from
+there. Each chunk aims at `CHUNK_SECONDS` of hold; between two chunks processes that wait for the store go
+first (`store.db.make_way`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from reconwb.store.db import make_way, transaction
+
+CHUNK_SECONDS = 1.5  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
+FIRST_CHUNK_ROWS = 10_000  # rows in the first chunk, before any time was measured
+MIN_CHUNK_ROWS = 2_000
+MAX_CHUNK_ROWS = 500_000
+
+# a step writes up to `size` rows in the open transaction; it returns the rows it wrote and whether the work is
+# complete, or None when there was nothing left to do (another process finished it meanwhile)
+Step = Callable[[duckdb.DuckDBPyConnection, int], "tuple[int, bool] | None"]
+
+
+@dataclass
+class Pace:
+    """Chunk sizes: start at `first` rows, then as many as fit `seconds` at the last chunk's pace, at most twice
+    the last size (one fast chunk on a busy machine says little), within `least` and `most`."""
+
+    first: int = field(default_factory=lambda: FIRST_CHUNK_ROWS)  # read when made: tests make chunks small
+    least: int = field(default_factory=lambda: MIN_CHUNK_ROWS)
+    most: int = field(default_factory=lambda: MAX_CHUNK_ROWS)
+    seconds: float = field(default_factory=lambda: CHUNK_SECONDS)
+
+    def next(self, size: int, rows: int, held: float) -> int:
+        rate = rows / max(held, 1e-3)
+        return int(min(self.most, 2 * size, max(self.least, rate * self.seconds)))
+
+
+def in_chunks(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+              path: str | os.PathLike[str], step: Step, pace: Pace | None = None,
+              before: Callable[[int], None] | None = None) -> int:
+    """Run `step` chunk after chunk, each in a transaction of its own, until it says the work is complete;
+    return the number of chunks written. `before(size)`, when given, runs ahead of each open: work that needs
+    no store (building the chunk's rows and payloads) is done there, outside the hold."""
+    pace = pace or Pace()
+    size, chunks = pace.first, 0
+    while True:
+        if before is not None:
+            before(size)
+        with connect() as con, transaction(con):
+            started = time.monotonic()  # the hold: from the open (not the wait for it) to after the close
+            outcome = step(con, size)
+        if outcome is None:
+            break
+        rows, last = outcome
+        chunks += 1
+        if last:
+            break
+        size = pace.next(size, rows, time.monotonic() - started)
+        make_way(path)
+    return chunks
+
+
+ABANDONED_AFTER = 24 * 3600.0  # seconds: a run of another host sharing the folder left unfinished this long
+
+
+def staging_root(db_path: Path) -> Path:
+    """Where long work stages what it computed outside the store (next to it, private)."""
+    return db_path.with_name(db_path.name + ".staging")
+
+
+def owner() -> tuple[str, int]:
+    """Who runs a piece of long work (host, pid), recorded with it so that the next run knows when it died."""
+    return socket.gethostname(), os.getpid()
+
+
+def abandoned(host: str, pid: int, age_seconds: float) -> bool:
+    """Whether unfinished work recorded by (host, pid) is abandoned: its process is gone (this host), or it is
+    older than ABANDONED_AFTER (another host's process cannot be asked)."""
+    if host != socket.gethostname():
+        return age_seconds > ABANDONED_AFTER
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process
+        return False
+    return False
+
+
+def undo_abandoned(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+                   path: str | os.PathLike[str], runs_table: str,
+                   drop: Callable[[duckdb.DuckDBPyConnection, str, int], int]) -> list[str]:
+    """Undo, in chunks, the runs in `runs_table` (run_id, host, pid, started_at, finished_at, outcome) that
+    their process left unfinished: `drop(con, run_id, size)` deletes up to `size` of a run's hidden rows and
+    says how many; the run is closed as `undone` once none is left. Returns the runs undone."""
+    with connect() as con:
+        runs = con.execute(f"SELECT run_id, host, pid, epoch(now() - started_at) FROM {runs_table}"
+                           " WHERE finished_at IS NULL").fetchall()
+    gone = [run_id for run_id, host, pid, age in runs if abandoned(host, pid, age)]
+    for run_id in gone:
+        def step(con: duckdb.DuckDBPyConnection, size: int, run_id: str = run_id) -> tuple[int, bool]:
+            deleted = drop(con, run_id, size)
+            if deleted < size:
+                con.execute(f"UPDATE {runs_table} SET finished_at = now(), outcome = 'undone'"
+                            " WHERE run_id = ? AND finished_at IS NULL", [run_id])
+            return deleted, deleted < size
+
+        in_chunks(connect, path, step)
+        shutil.rmtree(staging_root(Path(path)) / run_id, ignore_errors=True)
+    return gone

@@ -4,6 +4,19 @@ A payment is identified by its `payment_id`. Importing or pulling again updates 
 reference) on payments nobody has paid yet and never touches one that is (partly) paid. The endpoint returns the
 *pending* payments, so a payment that disappears from it is marked `cancelled` (kept, with `cancelled_at`), and
 one that comes back is reopened.
+
+A big payments file is applied in short chunks (`import_into`) and is all or nothing for readers. Its new payments
+go in with their real status and `import_run` set to the run's id; `visible` (which every reader of `payments`
+keeps to: reports, listings, matching, the explorer) shows a payment when `import_run` is NULL or its run in
+`payment_import_runs` has the outcome `imported`. The reveal is then ONE short transaction: the changes to known
+payments (waiting in `payment_import_changes`) applied and one row of `payment_import_runs` updated. Why not hide
+new payments by status and reveal them with an UPDATE of every staged row (this module's first chunked
+design)? DuckDB keeps an UPDATE's undo in memory and cannot spill it: the 24.5M statuses of a 2 GB export took
+the import's peak from ~0.7 GB to 2.34 GB (and ran out of a 256 MB limit). Revealing in several transactions
+would need such a run-level marker anyway, and copying a staging table in at the end (INSERT ... SELECT) holds
+the store for as long as writing the whole file takes. `import_run` is never cleared: a done run's id costs a
+lookup in a table of one row per big import, so those rows must be kept. A killed run's rows (its outcome
+never set) stay hidden until the next import deletes them in chunks.
 """
 
 from __future__ import annotations
@@ -44,6 +57,12 @@ BATCH_ROWS = 100_000  # payments validated and staged at a time when a file is i
 # new id would both succeed (DuckDB lets one process at a time write the file, so other processes cannot)
 _WRITING = threading.RLock()
 IMPORT_MEMORY = "256MB"  # what DuckDB may hold during a file import; it spills to disk beyond it
+
+
+def visible(alias: str = "p") -> str:
+    """SQL: the payment is not one of a chunked import still being written (or abandoned); see the docstring."""
+    return (f"({alias}.import_run IS NULL OR {alias}.import_run IN"
+            " (SELECT run_id FROM payment_import_runs WHERE outcome = 'imported'))")
 
 
 class EndpointError(ReconwbError):
@@ -185,7 +204,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, source: str, so
 
 
 # a known payment that an import changes: unpaid (open, or cancelled and back in the file) and different
-_CHANGED = """p.status IN ('open', 'cancelled')
+_CHANGED = f"""p.status IN ('open', 'cancelled') AND {visible("p")}
           AND (p.status = 'cancelled' OR p.amount <> i.amount OR p.currency <> i.currency
                OR p.issued_on IS DISTINCT FROM i.issued_on OR p.due_on IS DISTINCT FROM i.due_on
                OR p.reference IS DISTINCT FROM i.reference OR p.payer IS DISTINCT FROM i.payer)"""
@@ -274,8 +293,8 @@ def import_into(ws: Workspace, path: str | Path, overrides: Mapping[str, Any] | 
     The file is read, validated and checked for repeated ids OUTSIDE the store (staged as Parquet next to it,
     DuckDB in memory held to IMPORT_MEMORY): a bad file stores nothing and never held the store. A small file
     is then applied in one transaction; a big one in short chunks (`store.chunks`): new payments go in hidden
-    (status `staged:<run>`, outside STATUSES, which every reader keeps to), changes to known unpaid payments
-    wait in `payment_import_changes`, and a last short transaction shows the new ones and applies the changes.
+    (`import_run` set, see `visible`), changes to known unpaid payments wait in `payment_import_changes`, and
+    a last short transaction applies the changes and marks the run imported, which shows the new ones.
     A kill half-way leaves only hidden rows, which the next import deletes (in chunks) before it starts.
     """
     from reconwb.events import new_id
@@ -328,17 +347,17 @@ def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: s
                     f" JOIN payments p USING (payment_id) WHERE {_CHANGED}", [run_id]).fetchall()[0][0]
                 inserted = con.execute(
                     "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer,"
-                    " payer_iban, account_ref, source, source_ref, status) SELECT payment_id, amount, currency,"
+                    " payer_iban, account_ref, source, source_ref, import_run) SELECT payment_id, amount, currency,"
                     " issued_on, due_on, reference, payer, nullif(payer_iban, ''), nullif(account_ref, ''), source,"
                     " source_ref, ? FROM _part i"
                     " WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = i.payment_id)",
-                    [_staged(run_id)]).fetchall()[0][0]
+                    [run_id]).fetchall()[0][0]
             con.execute("UPDATE payment_import_runs SET rows_done = rows_done + ?, inserted = inserted + ?,"
                         " updated = updated + ? WHERE run_id = ?", [part.height, inserted, changed, run_id])
             return part.height, False
-        # the last chunk: the new payments show, the changes apply, all at once (not memory-bounded: an
-        # UPDATE's undo cannot spill, and the whole file's statuses change here)
-        con.execute("UPDATE payments SET status = 'open' WHERE status = ?", [_staged(run_id)])
+        # the last chunk: the changes apply and the new payments show (the run's outcome), all at once; not
+        # memory-bounded: an UPDATE's undo cannot spill (the changes are what the file changed, the new
+        # payments cost nothing here)
         updated = con.execute(
             f"UPDATE payments p SET {_CHANGES_SET} FROM payment_import_changes i WHERE i.run_id = ?"
             f" AND p.payment_id = i.payment_id AND {_CHANGED}", [run_id]).fetchall()[0][0]
@@ -361,16 +380,12 @@ def undo_abandoned(ws: Workspace) -> int:
     """Delete, in chunks, the hidden payments of chunked imports whose process is gone; return how many runs."""
     def drop(con: duckdb.DuckDBPyConnection, run_id: str, size: int) -> int:
         deleted = con.execute("DELETE FROM payments WHERE payment_id IN (SELECT payment_id FROM payments"
-                              " WHERE status = ? LIMIT ?)", [_staged(run_id), size]).fetchall()[0][0]
+                              " WHERE import_run = ? LIMIT ?)", [run_id, size]).fetchall()[0][0]
         if deleted < size:
             con.execute("DELETE FROM payment_import_changes WHERE run_id = ?", [run_id])
         return int(deleted)
 
     return len(chunks.undo_abandoned(ws.connect, ws.db_path, "payment_import_runs", drop))
-
-
-def _staged(run_id: str) -> str:
-    return f"staged:{run_id}"
 
 
 # -- the customer's endpoint ---------------------------------------------------------------------------------
@@ -529,7 +544,7 @@ def list_payments(con: duckdb.DuckDBPyConnection, *, status: str | None = None, 
         SELECT p.payment_id, p.amount, p.currency, p.issued_on, p.due_on, p.reference, p.payer, p.status,
                p.amount - coalesce(m.paid, 0) AS open_amount, p.source
         FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
-        WHERE p.status = coalesce(?, p.status) AND list_contains(?, p.status)
+        WHERE p.status = coalesce(?, p.status) AND list_contains(?, p.status) AND {visible("p")}
         ORDER BY p.due_on DESC NULLS LAST, p.payment_id LIMIT ? OFFSET ?
         """,
         params=[status, list(STATUSES), limit, offset],

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from reconwb.payments import visible as payment_visible
 from reconwb.store.db import frame
 from reconwb.transactions import visible
 from reconwb.workspace import Workspace
@@ -88,7 +89,7 @@ def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             FROM matches x JOIN match_groups g USING (group_id)
             WHERE g.status = 'matched' GROUP BY x.payment_id
         ) f USING (payment_id)
-        WHERE p.status IN {STATUSES!r}  -- not a file still being imported
+        WHERE p.status IN {STATUSES!r} AND {payment_visible("p")}  -- not a file still being imported
         GROUP BY ALL ORDER BY p.currency, p.status
         """,
     )
@@ -96,7 +97,8 @@ def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def _headline(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     deposits = dict(con.execute("SELECT state, count(*) FROM deposit_state GROUP BY state").fetchall())
-    payments = dict(con.execute("SELECT status, count(*) FROM payments GROUP BY status").fetchall())
+    payments = dict(con.execute(f"SELECT status, count(*) FROM payments p WHERE {payment_visible('p')}"
+                                " GROUP BY status").fetchall())
     return {
         "deposits_matched": int(deposits.get("matched", 0)),
         "deposits_suggested": int(deposits.get("suggested", 0)),
@@ -135,7 +137,7 @@ def _money_headline(con: duckdb.DuckDBPyConnection, today: dt.date | None) -> pl
         ), invoices AS (
             SELECT p.currency, count(*) AS open_invoices, sum(p.amount - coalesce(m.paid, 0)) AS open_amount
             FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
-            WHERE p.status IN ('open', 'partially_paid') GROUP BY p.currency
+            WHERE p.status IN ('open', 'partially_paid') AND {payment_visible("p")} GROUP BY p.currency
         )
         SELECT currency, coalesce(deposits, 0) AS deposits, coalesce(deposits_amount, 0) AS deposits_amount,
                coalesce(reconciled, 0) AS reconciled, coalesce(reconciled_amount, 0) AS reconciled_amount,
@@ -202,7 +204,7 @@ def _ageing(con: duckdb.DuckDBPyConnection, today: dt.date | None) -> pl.DataFra
         f"""
         WITH items AS (
             SELECT 'payment' AS item, currency, amount, ?::DATE - coalesce(due_on, issued_on) AS age
-            FROM payments WHERE status IN ('open', 'partially_paid')
+            FROM payments p WHERE status IN ('open', 'partially_paid') AND {payment_visible("p")}
             UNION ALL
             SELECT 'deposit', currency, amount, ?::DATE - booked_on FROM deposit_state
             WHERE state NOT IN ('matched', 'pending')

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconwb import payments
-from reconwb.errors import InvalidInput
+from reconwb.errors import InvalidInput, NotFound
 from reconwb.workspace import Workspace
 
 HEADER = "payment_id,amount,currency,issued_on,due_on,reference,payer\n"
@@ -438,7 +438,7 @@ payments.import_into(Workspace(db_path=Path(sys.argv[1])), Path(sys.argv[2]))
 def test_a_payments_import_killed_mid_way_is_invisible_and_the_next_finishes_it_exactly(
         ws: Workspace, tmp_path: Path, small_chunks: None) -> None:
     from reconwb import reports
-    from reconwb.matching import queries
+    from reconwb.matching import engine, manual, queries
     from tests.store.sharing import kill_between_chunks
 
     path = _big(tmp_path / "p.csv")
@@ -449,6 +449,14 @@ def test_a_payments_import_killed_mid_way_is_invisible_and_the_next_finishes_it_
     assert reports.payment_totals(ws).is_empty()
     assert reports.headline(ws)["payments_open"] == 0
     assert queries.open_items(ws, "payments").is_empty()
+    # the rows carry their real status: only the run's marker hides them, from every reader
+    assert reports.ageing(ws).filter(pl.col("item") == "payment").is_empty()
+    assert engine._load(ws.connect, None)[1].is_empty()
+    with ws.connect() as con:
+        assert con.execute("SELECT DISTINCT status FROM payments").fetchall() == [("open",)]
+        hidden = con.execute("SELECT payment_id FROM payments LIMIT 1").fetchone()[0]
+        with pytest.raises(NotFound):
+            manual._open_amounts(con, [hidden])
 
     assert payments.import_into(ws, path) == {"imported": BIG, "updated": 0, "unchanged": 0}
     whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")

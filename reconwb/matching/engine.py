@@ -167,6 +167,7 @@ def _store_sql() -> tuple[str, str, str]:
     imports the store's modules."""
     from reconwb.matching.records import LIVE
     from reconwb.payments import PAID_SQL
+    from reconwb.payments import visible as payment_visible
 
     txns = f"""
 SELECT CAST(t.txn_id AS VARCHAR) AS txn_id, a.external_ref AS account, t.booked_on,
@@ -184,7 +185,7 @@ SELECT p.payment_id, {_CENTS_SQL.format("(p.amount - coalesce(m.paid, 0))")} AS 
        coalesce((SELECT min(a.external_ref) FROM accounts a WHERE a.iban = p.account_ref), p.account_ref)
            AS account_ref
 FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
-WHERE p.status IN ('open', 'partially_paid')
+WHERE p.status IN ('open', 'partially_paid') AND {payment_visible("p")}
 """
     excluded = """
 SELECT CAST(x.txn_id AS VARCHAR) AS txn_id, x.payment_id FROM matches x JOIN match_groups g USING (group_id)

@@ -25,6 +25,7 @@ from reconwb.matching import records
 from reconwb.matching import rules as rules_mod
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
+from reconwb.payments import visible as payment_visible
 from reconwb.store.db import transaction
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ def _open_amounts(con: duckdb.DuckDBPyConnection, payment_ids: list[str]) -> dic
     for pid in payment_ids:
         row = con.execute(
             f"SELECT p.amount - coalesce(m.paid, 0), p.currency, p.status FROM payments p"
-            f" LEFT JOIN ({PAID_SQL}) m USING (payment_id) WHERE p.payment_id = ?",
+            f" LEFT JOIN ({PAID_SQL}) m USING (payment_id) WHERE p.payment_id = ? AND {payment_visible('p')}",
             [pid],
         ).fetchall()
         if not row:

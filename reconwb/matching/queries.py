@@ -15,6 +15,7 @@ import polars as pl
 from reconwb.errors import InvalidInput
 from reconwb.matching.records import LIVE
 from reconwb.payments import PAID_SQL
+from reconwb.payments import visible as payment_visible
 from reconwb.transactions import visible
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ def open_items(ws: Workspace, side: str = "transactions", *, limit: int = 100, o
                 SELECT p.payment_id, p.amount, p.amount - coalesce(m.paid, 0) AS open_amount, p.currency,
                        p.issued_on, p.due_on, p.reference, p.payer, p.status
                 FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
-                WHERE p.status IN ('open', 'partially_paid') {where}
+                WHERE p.status IN ('open', 'partially_paid') AND {payment_visible("p")} {where}
                 ORDER BY p.due_on NULLS LAST, p.payment_id LIMIT ? OFFSET ?
                 """,
                 params=[*params, limit, offset],

@@ -32,6 +32,7 @@ from reconwb import formatting, matching, reports
 from reconwb.errors import InvalidInput, ReconwbError
 from reconwb.formatting import Formatter
 from reconwb.payments import PAID_SQL
+from reconwb.payments import visible as payment_visible
 from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.messages import error_html
 from reconwb.widgets.reconcile_now import ReconcileNowButton
@@ -122,7 +123,7 @@ _CANDIDATES_SQL = """
                    AS payer_alike,
                t.booked_on - p.due_on AS days_from_due
         FROM transactions t
-        JOIN payments p ON p.currency = t.currency AND p.status IN ('open', 'partially_paid')
+        JOIN payments p ON p.currency = t.currency AND p.status IN ('open', 'partially_paid') AND VISIBLE
         LEFT JOIN (PAID) m USING (payment_id)
         WHERE list_contains(?, t.txn_id) WHERE_MORE
     ), ranked AS (
@@ -144,7 +145,8 @@ def candidates(ws: Workspace, txn_ids: list[int], *, limit: int = CANDIDATES, te
     where, params = matching.Filters(text=text).sql("p", "due_on", ("payment_id", "reference", "payer"),
                                                     account=False)
     with ws.connect() as con:
-        sql = (_CANDIDATES_SQL.replace("(PAID)", f"({PAID_SQL})").replace("WHERE_MORE", where)
+        sql = (_CANDIDATES_SQL.replace("(PAID)", f"({PAID_SQL})").replace("VISIBLE", payment_visible("p"))
+               .replace("WHERE_MORE", where)
                .replace("ALIKE", str(PAYER_ALIKE)))
         return con.sql(sql, params=[txn_ids, *params, limit]).pl()
 

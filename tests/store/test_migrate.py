@@ -85,7 +85,8 @@ def test_payments_lose_their_key_index_and_keep_every_row_default_and_not_null(t
 
     assert 18 in migrate.migrate(con)
 
-    assert con.execute("SELECT * FROM payments ORDER BY payment_id").fetchall() == before
+    # 0022 adds import_run (NULL: no chunked import)
+    assert con.execute("SELECT * EXCLUDE (import_run) FROM payments ORDER BY payment_id").fetchall() == before
     assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'payments'"
                        " AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')").fetchall() == [(0,)]
     con.execute("INSERT INTO payments (payment_id, amount, currency) VALUES ('P3', 5, 'EUR')")
@@ -97,3 +98,18 @@ def test_payments_lose_their_key_index_and_keep_every_row_default_and_not_null(t
             raise AssertionError(f"{column} may be NULL")
         except duckdb.ConstraintException:
             pass
+
+
+def test_payments_staged_by_status_keep_hidden_by_their_run(tmp_path: Path) -> None:
+    con = _store_at(tmp_path / "old.duckdb", 19)  # a chunked payments import killed mid-way, as 0019 staged it
+    con.execute("INSERT INTO payment_import_runs (run_id, file_name, rows_total, host, pid) VALUES"
+                " ('pim_1', 'p.csv', 2, 'h', 1)")
+    con.execute("INSERT INTO payments (payment_id, amount, currency, status) VALUES"
+                " ('KNOWN', 1.00, 'EUR', 'paid'), ('NEW', 2.00, 'EUR', 'staged:pim_1')")
+
+    assert 22 in migrate.migrate(con)
+
+    rows = con.execute("SELECT payment_id, status, import_run FROM payments ORDER BY 1").fetchall()
+    assert rows == [("KNOWN", "paid", None), ("NEW", "open", "pim_1")]
+    from reconwb.payments import visible
+    assert con.execute(f"SELECT payment_id FROM payments p WHERE {visible('p')}").fetchall() == [("KNOWN",)]

@@ -34,7 +34,6 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 
-
 def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -60,6 +59,11 @@ figures = {"seconds": time.perf_counter() - started, "write": time.perf_counter(
 """
 
 
+def _parts(figures: dict) -> str:
+    """Where the longest hold went (`store.db.HoldStats.longest_parts`)."""
+    return ", ".join(f"{k} {v:.2f}" for k, v in figures.get("longest_parts", {}).items())
+
+
 def _workload(kind: str, store: Path, *, one_transaction: bool, file: Path | None = None) -> dict[str, float]:
     """Run a reconcile or a statement import on `store` in a fresh process; its time and hold figures."""
     code = f"""
@@ -73,8 +77,9 @@ with ws.connect():
     pass
 db.reset_hold_stats()
 {_RECONCILE if kind == "reconcile" else _IMPORT}
-print(json.dumps({{**figures, **db.hold_stats().as_dict(),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({{**figures, **db.hold_stats().as_dict(), "peak_mb": usage.ru_maxrss / 1024,
+                  "cpu": usage.ru_utime + usage.ru_stime}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(HERE.parent)})
@@ -126,12 +131,12 @@ def _measure(args: argparse.Namespace, root: Path, label: str, copy: Callable[[s
     if not args.skip_baseline:
         baseline = _workload(kind, copy(f"{kind}-baseline"), one_transaction=True, file=file)
         print(f"{label}, one transaction, no readers: {baseline['seconds']:.1f} s (write {baseline['write']:.1f} s),"
-              f" longest hold {baseline['longest']:.1f} s (load {_load()})")
+              f" {baseline['cpu']:.1f} CPU-s, longest hold {baseline['longest']:.1f} s (load {_load()})")
         alone = _workload(kind, copy(f"{kind}-alone"), one_transaction=False, file=file)
         print(f"{label}, chunked, no readers: {alone['seconds']:.1f} s"
               f" ({100 * (alone['seconds'] / baseline['seconds'] - 1):+.0f} %; write {alone['write']:.1f} s,"
-              f" {alone['opens']:.0f} opens), longest hold {alone['longest']:.2f} s, peak {alone['peak_mb']:.0f} MB"
-              f" (load {_load()})")
+              f" {alone['opens']:.0f} opens, {alone['cpu']:.1f} CPU-s), longest hold {alone['longest']:.2f} s"
+              f" ({_parts(alone)}), peak {alone['peak_mb']:.0f} MB (load {_load()})")
     store = copy(f"{kind}-readers")
     chunked, results = _with_readers(args, root, store,
                                      lambda: _workload(kind, store, one_transaction=False, file=file))
@@ -139,8 +144,8 @@ def _measure(args: argparse.Namespace, root: Path, label: str, copy: Callable[[s
     failures = [f for r in results for f in r["failures"]]
     slower = "" if baseline is None else f" ({100 * (chunked['seconds'] / baseline['seconds'] - 1):+.0f} %)"
     print(f"{label}, chunked, {args.readers} readers: {chunked['seconds']:.1f} s{slower} (write"
-          f" {chunked['write']:.1f} s, {chunked['opens']:.0f} opens), longest hold {chunked['longest']:.2f} s"
-          f" (load {_load()})")
+          f" {chunked['write']:.1f} s, {chunked['opens']:.0f} opens, {chunked['cpu']:.1f} CPU-s), longest hold"
+          f" {chunked['longest']:.2f} s ({_parts(chunked)}) (load {_load()})")
     print(f"  readers: {sum(r['reads'] for r in results):,} widget reads and {len(cli_seconds):,} CLI calls;"
           f" longest wait to open {max(r['longest_wait'] for r in results):.2f} s (goal < 3 s);"
           f" longest CLI call {max(cli_seconds, default=0):.2f} s; failures {len(failures)} (goal 0)")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from reconwb.store.db import make_way, transaction
+from reconwb.store.db import make_way, note_part, transaction
 
 CHUNK_SECONDS = 1.5  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
 FIRST_CHUNK_ROWS = 10_000  # rows in the first chunk, before any time was measured
@@ -59,9 +59,13 @@ def in_chunks(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnec
     while True:
         if before is not None:
             before(size)
-        with connect() as con, transaction(con):
+        with connect() as con:
             started = time.monotonic()  # the hold: from the open (not the wait for it) to after the close
-            outcome = step(con, size)
+            with transaction(con):
+                outcome = step(con, size)
+                stepped = time.monotonic()
+            note_part("step", stepped - started)
+            note_part("commit", time.monotonic() - stepped)  # a commit past checkpoint_threshold checkpoints
         if outcome is None:
             break
         rows, last = outcome

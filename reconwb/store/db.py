@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -83,21 +83,27 @@ class HoldStats:
     longest: float = 0.0  # seconds, the longest single hold
     total: float = 0.0
     longest_wait: float = 0.0  # seconds an open waited for another process's lock
+    # where the longest hold went: "open" (connect, migration check), "work" (the caller's block), "close"
+    # (DuckDB checkpoints the WAL into the file there), and whatever the work noted (`note_part`: a chunk's
+    # "step" and "commit"; a commit crossing `checkpoint_threshold` checkpoints too)
+    longest_parts: dict[str, float] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, object]:
         return {"opens": self.opens, "longest": round(self.longest, 4), "total": round(self.total, 4),
-                "longest_wait": round(self.longest_wait, 4)}
+                "longest_wait": round(self.longest_wait, 4),
+                "longest_parts": {k: round(v, 4) for k, v in self.longest_parts.items()}}
 
 
 _stats = HoldStats()
 _stats_lock = threading.Lock()
 _wait_override = threading.local()
+_parts = threading.local()  # the breakdown of this thread's current hold
 
 
 def hold_stats() -> HoldStats:
     """A copy of this process's hold figures since start (or since `reset_hold_stats`)."""
     with _stats_lock:
-        return HoldStats(**vars(_stats))
+        return HoldStats(**{**vars(_stats), "longest_parts": dict(_stats.longest_parts)})
 
 
 def reset_hold_stats() -> None:
@@ -106,14 +112,23 @@ def reset_hold_stats() -> None:
         _stats = HoldStats()
 
 
-def _record(held: float, waited: float, path: Path) -> None:
+def note_part(name: str, seconds: float) -> None:
+    """Add `seconds` under `name` to the breakdown of this thread's current hold (see `HoldStats`)."""
+    parts = getattr(_parts, "current", None)
+    if parts is not None:
+        parts[name] = parts.get(name, 0.0) + seconds
+
+
+def _record(held: float, waited: float, path: Path, parts: dict[str, float]) -> None:
     with _stats_lock:
         _stats.opens += 1
         _stats.total += held
-        _stats.longest = max(_stats.longest, held)
+        if held >= _stats.longest:
+            _stats.longest, _stats.longest_parts = held, parts
         _stats.longest_wait = max(_stats.longest_wait, waited)
     log.log(logging.INFO if held > LONG_HOLD_SECONDS else logging.DEBUG,
-            "store %s held %.3f s (waited %.3f s to open)", path.name, held, waited)
+            "store %s held %.3f s (waited %.3f s to open; %s)", path.name, held, waited,
+            ", ".join(f"{k} {v:.3f} s" for k, v in parts.items()))
 
 
 @contextmanager
@@ -236,6 +251,9 @@ def open_store(
     asked = time.monotonic()
     con = _connect(path, read_only, _lock_timeout(timeout))
     opened = time.monotonic()
+    outer = getattr(_parts, "current", None)
+    parts: dict[str, float] = {}
+    _parts.current = parts
     try:
         if not read_only:
             private_file(path)
@@ -245,11 +263,19 @@ def open_store(
                 if not read_only:
                     migrate(con)
                 _migrated.add(path)
-        yield con
+        ready = time.monotonic()
+        parts["open"] = ready - opened
+        try:
+            yield con
+        finally:
+            parts["work"] = time.monotonic() - ready
     finally:
+        closing = time.monotonic()
         with _open_close_lock:
             con.close()
-        _record(time.monotonic() - opened, opened - asked, path)
+        parts["close"] = time.monotonic() - closing
+        _parts.current = outer
+        _record(time.monotonic() - opened, opened - asked, path, parts)
         if not read_only:
             private_file(path.with_name(path.name + ".wal"))  # a WAL left behind by a crash-free close is rare
 

@@ -11,6 +11,7 @@ under another id is recognised by its content and not stored twice.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
@@ -19,7 +20,7 @@ import duckdb
 import polars as pl
 
 from reconwb import money, settings
-from reconwb.store.db import registered
+from reconwb.store.db import keep_key, registered, transaction
 
 MONEY = money.MONEY
 SCHEMA: dict[str, pl.DataType] = {
@@ -165,6 +166,16 @@ def ingest(
     frame = txns if stage is not None else prepared(account_id, txns)
     if frame.is_empty():
         return IngestResult(0, 0, 0)
+    with transaction(con):
+        keep_key(con, _WRITING, "transactions")  # (account_id, dedupe_key) is kept unique here, not by an index
+        return _ingest(con, frame, source=source, source_ref=source_ref, stage=stage)
+
+
+_WRITING = threading.RLock()  # this process's writer of new transactions (`store.db.keep_key`)
+
+
+def _ingest(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, *, source: str, source_ref: str | None,
+            stage: str | None) -> IngestResult:
     # the accounts' id range as constants: DuckDB skips the row groups of other accounts (zone maps) instead of
     # scanning the whole table in every join, which made each chunk of a big file cost the table's size
     low, high = frame.select(low=pl.col("account_id").min(), high=pl.col("account_id").max()).row(0)

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from reconwb import events, jsonutil
+from reconwb.errors import Conflict
 from reconwb.payments import paid_sql
 from reconwb.store.db import registered
 
@@ -31,7 +32,12 @@ def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, subject: str 
 
 def insert_groups(con: duckdb.DuckDBPyConnection, groups: pl.DataFrame, links: pl.DataFrame) -> None:
     """Bulk insert: `groups` (group_id, kind, rule, rule_version, confidence, status, pinned, evidence,
-    created_by) and `links` (group_id, txn_id, payment_id, amount[, fee][, fx_difference, fx_rate])."""
+    created_by) and `links` (group_id, txn_id, payment_id, amount[, fee][, fx_difference, fx_rate]).
+
+    The groups are new (random ids); a link repeated within them is refused here, since no index on `matches`
+    keeps (group_id, txn_id, payment_id) unique (migration 0023)."""
+    if links.height and links.select(pl.struct("group_id", "txn_id", "payment_id").is_duplicated().any()).item():
+        raise Conflict("a match group cannot link the same deposit and payment twice")
     if "fee" not in links.columns:
         links = links.with_columns(fee=pl.lit("0"))
     if "fx_difference" not in links.columns:

@@ -300,11 +300,43 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         yield con
     except BaseException:
         _open_transactions.discard(key)
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        finally:
+            _release_held(key)
         raise
     else:
         _open_transactions.discard(key)
-        con.execute("COMMIT")
+        try:
+            con.execute("COMMIT")
+        finally:
+            _release_held(key)
+
+
+_held_locks: dict[int, list[threading.RLock]] = {}
+
+
+def keep_key(con: duckdb.DuckDBPyConnection, lock: threading.RLock, guard: str) -> None:
+    """Within `con`'s open `transaction`: become the only writer of this process that checks and writes the
+    key of the table `guard` (its row in `key_guards`) until the transaction ends.
+
+    For tables whose key no index keeps (migration 0023): the writer reads which keys exist and inserts the
+    others, so two writers must not do it at once. Processes write one at a time (the file lock); within a
+    process, `lock` makes a second writer wait for the first's commit, and updating the guard row makes a
+    writer whose snapshot began before that commit fail with a conflict (tried again by `in_transaction`)
+    instead of inserting a key it could not see.
+    """
+    key = id(con)
+    if key not in _open_transactions:
+        raise RuntimeError("keep_key needs an open transaction (store.db.transaction)")
+    lock.acquire()
+    _held_locks.setdefault(key, []).append(lock)
+    con.execute("UPDATE key_guards SET writes = writes + 1 WHERE name = ?", [guard])
+
+
+def _release_held(key: int) -> None:
+    for lock in reversed(_held_locks.pop(key, [])):
+        lock.release()
 
 
 CONFLICT_TRIES = 8

@@ -276,3 +276,67 @@ def test_an_import_killed_mid_way_is_invisible_and_the_next_import_gives_exactly
         assert sorted(con.execute("SELECT outcome FROM statement_import_runs").fetchall()) == [
             ("imported",), ("undone",)]
     assert not any((tmp_path / "data" / "reconwb.duckdb.staging").iterdir())
+
+
+def _keys(ws: Workspace) -> tuple[int, int, int]:
+    """Lines stored, distinct (account, key) among them, and lines still hidden."""
+    with ws.connect() as con:
+        return con.execute("SELECT count(*), count(DISTINCT (account_id, dedupe_key)),"
+                           " count(*) FILTER (WHERE NOT " + transactions.visible() + ") FROM transactions t"
+                           ).fetchone()
+
+
+def test_two_processes_importing_one_big_file_at_once_store_each_line_once(ws: Workspace, tmp_path: Path) -> None:
+    # no index keeps (account, key) unique (migration 0023): the two imports' chunks interleave through the
+    # file lock and each inserts only the keys the store does not hold
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = _big_csv(tmp_path / "big.csv")
+    code = "import sys\nfrom pathlib import Path\nfrom reconwb.store import chunks\n" + KILLABLE_IMPORT
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(ws.db_path), str(path)], stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(2)]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
+    assert _keys(ws) == (BIG, BIG, 0)
+    whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")
+    _import(whole, path)
+    assert _stored(ws) == _stored(whole)
+
+
+def test_threads_of_one_process_ingesting_the_same_lines_at_once_store_them_once(ws: Workspace,
+                                                                                 tmp_path: Path) -> None:
+    import threading
+
+    from reconwb.statements import parse
+    from reconwb.store.db import in_transaction
+
+    _import(ws, _big_csv(tmp_path / "first.csv", 10))  # the connection and its two accounts
+    with ws.connect() as con:
+        accounts = dict(con.execute("SELECT external_ref, account_id FROM accounts").fetchall())
+    _fmt, statements = parse(_big_csv(tmp_path / "big.csv", 400))
+    frame = statements[0].frame()
+    parts = frame.partition_by("account_ref", as_dict=True)
+    lines = [(accounts[ref], part.drop("account_ref")) for (ref,), part in parts.items()]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def ingest_all() -> None:
+        try:
+            start.wait()
+            for account, part in lines:
+                in_transaction(ws.connect, lambda con, a=account, p=part: transactions.ingest(
+                    con, a, p, source="statement", source_ref="big.csv"))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=ingest_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert _keys(ws) == (400, 400, 0)  # the first 10 lines were there already

@@ -332,32 +332,25 @@ def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: s
                     " VALUES (?, ?, ?, ?, ?)", [run_id, name, count, *chunks.owner()])
     outcome: list[dict[str, int]] = []
 
-    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool] | None:
-        done, finished = con.execute("SELECT rows_done, finished_at FROM payment_import_runs WHERE run_id = ?",
-                                     [run_id]).fetchone()
-        if finished is not None:
-            return None
-        if done < count:
-            part = lines.slice(done, size).collect()
-            # DuckDB held to IMPORT_MEMORY: the joins probe every payment (24.5M in a 2 GB file) and spill
-            with _bounded_memory(con), registered(con, "_part", part.to_arrow()):
-                changed = con.execute(
-                    f"INSERT INTO payment_import_changes SELECT ?, i.payment_id, i.amount, i.currency, i.issued_on,"
-                    f" i.due_on, i.reference, i.payer, i.payer_iban, i.account_ref, i.source_ref FROM _part i"
-                    f" JOIN payments p USING (payment_id) WHERE {_CHANGED}", [run_id]).fetchall()[0][0]
-                inserted = con.execute(
-                    "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer,"
-                    " payer_iban, account_ref, source, source_ref, import_run) SELECT payment_id, amount, currency,"
-                    " issued_on, due_on, reference, payer, nullif(payer_iban, ''), nullif(account_ref, ''), source,"
-                    " source_ref, ? FROM _part i"
-                    " WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = i.payment_id)",
-                    [run_id]).fetchall()[0][0]
-            con.execute("UPDATE payment_import_runs SET rows_done = rows_done + ?, inserted = inserted + ?,"
-                        " updated = updated + ? WHERE run_id = ?", [part.height, inserted, changed, run_id])
-            return part.height, False
-        # the last chunk: the changes apply and the new payments show (the run's outcome), all at once; not
-        # memory-bounded: an UPDATE's undo cannot spill (the changes are what the file changed, the new
-        # payments cost nothing here)
+    def apply(con: duckdb.DuckDBPyConnection, part: pl.DataFrame) -> dict[str, int]:
+        # DuckDB held to IMPORT_MEMORY: the joins probe every payment (24.5M in a 2 GB file) and spill
+        with _bounded_memory(con), registered(con, "_part", part.to_arrow()):
+            changed = con.execute(
+                f"INSERT INTO payment_import_changes SELECT ?, i.payment_id, i.amount, i.currency, i.issued_on,"
+                f" i.due_on, i.reference, i.payer, i.payer_iban, i.account_ref, i.source_ref FROM _part i"
+                f" JOIN payments p USING (payment_id) WHERE {_CHANGED}", [run_id]).fetchall()[0][0]
+            inserted = con.execute(
+                "INSERT INTO payments (payment_id, amount, currency, issued_on, due_on, reference, payer,"
+                " payer_iban, account_ref, source, source_ref, import_run) SELECT payment_id, amount, currency,"
+                " issued_on, due_on, reference, payer, nullif(payer_iban, ''), nullif(account_ref, ''), source,"
+                " source_ref, ? FROM _part i"
+                " WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = i.payment_id)",
+                [run_id]).fetchall()[0][0]
+        return {"inserted": int(inserted), "updated": int(changed)}
+
+    def finish(con: duckdb.DuckDBPyConnection) -> None:
+        # the changes apply and the new payments show (the run's outcome), all at once; not memory-bounded: an
+        # UPDATE's undo cannot spill (the changes are what the file changed, the new payments cost nothing here)
         updated = con.execute(
             f"UPDATE payments p SET {_CHANGES_SET} FROM payment_import_changes i WHERE i.run_id = ?"
             f" AND p.payment_id = i.payment_id AND {_CHANGED}", [run_id]).fetchall()[0][0]
@@ -367,8 +360,8 @@ def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: s
             " RETURNING inserted", [updated, run_id]).fetchone()
         outcome.append({"imported": int(inserted), "updated": int(updated),
                         "unchanged": count - int(inserted) - int(updated)})
-        return 0, True
 
+    step = chunks.staged_step("payment_import_runs", run_id, lines, count, apply, finish)
     with _WRITING:  # this process's other payments writers wait until the file is in
         chunks.in_chunks(ws.connect, ws.db_path, step)
     if not outcome:

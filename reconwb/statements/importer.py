@@ -122,19 +122,12 @@ def import_into(ws: Workspace, statements: list[Statement], connection: str, *, 
     del keyed
     lines = pl.scan_parquet(stage)
 
-    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool] | None:
-        done, finished = con.execute("SELECT rows_done, finished_at FROM statement_import_runs WHERE run_id = ?",
-                                     [run_id]).fetchone()
-        if finished is not None:
-            return None
-        if done < rows:
-            part = lines.slice(done, size).collect()
-            got = ingest(con, None, part, source="statement", source_ref=name, stage=run_id)
-            con.execute("UPDATE statement_import_runs SET rows_done = rows_done + ?, inserted = inserted + ?,"
-                        " updated = updated + ?, duplicates = duplicates + ? WHERE run_id = ?",
-                        [part.height, got.inserted, got.updated, got.duplicates, run_id])
-            return part.height, False
-        # the last chunk: every staged line shows at once, and the file is recorded
+    def apply(con: duckdb.DuckDBPyConnection, part: pl.DataFrame) -> dict[str, int]:
+        got = ingest(con, None, part, source="statement", source_ref=name, stage=run_id)
+        return {"inserted": got.inserted, "updated": got.updated, "duplicates": got.duplicates}
+
+    def finish(con: duckdb.DuckDBPyConnection) -> None:
+        # every staged line shows at once, and the file is recorded
         transactions.reveal(con, run_id)
         inserted, updated, duplicates = con.execute(
             "UPDATE statement_import_runs SET finished_at = now(), outcome = 'imported', rows_total = ?"
@@ -144,11 +137,11 @@ def import_into(ws: Workspace, statements: list[Statement], connection: str, *, 
                 balances.record(con, owner, st, source=name)
         total.append(IngestResult(inserted, updated, duplicates))
         _recorded(con, conn, name, digest, fmt, len(statements), total[-1], warnings)
-        return 0, True
 
     total: list[IngestResult] = []
     try:
-        chunks.in_chunks(ws.connect, ws.db_path, step)
+        chunks.in_chunks(ws.connect, ws.db_path,
+                         chunks.staged_step("statement_import_runs", run_id, lines, rows, apply, finish))
     finally:
         shutil.rmtree(stage.parent, ignore_errors=True)
     if not total:  # another process finished or undid the run meanwhile

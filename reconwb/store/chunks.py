@@ -18,10 +18,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from reconwb.store.db import make_way, note_part, transaction
+
+if TYPE_CHECKING:
+    import polars as pl
 
 CHUNK_SECONDS = 1.5  # the hold each chunk aims at: within the "couple of seconds" a reader may wait
 FIRST_CHUNK_ROWS = 10_000  # rows in the first chunk, before any time was measured
@@ -75,6 +79,33 @@ def in_chunks(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnec
         size = pace.next(size, rows, time.monotonic() - started)
         make_way(path)
     return chunks
+
+
+def staged_step(runs_table: str, run_id: str, staged: pl.LazyFrame, rows: int,
+                apply: Callable[[duckdb.DuckDBPyConnection, pl.DataFrame], dict[str, int]],
+                finish: Callable[[duckdb.DuckDBPyConnection], None]) -> Step:
+    """The `in_chunks` step of a file import staged as Parquet (`rows` lines), whose run is a row of
+    `runs_table` (run_id, rows_done, finished_at and the counters `apply` returns).
+
+    Each chunk reads how far the run got, applies the next `size` staged lines (`apply` returns its counters,
+    added to the run's row in the same transaction) and moves `rows_done`; once every line is in, `finish`
+    reveals the file in one last short transaction. A run another process finished meanwhile ends the loop."""
+    def step(con: duckdb.DuckDBPyConnection, size: int) -> tuple[int, bool] | None:
+        done, finished = con.execute(f"SELECT rows_done, finished_at FROM {runs_table} WHERE run_id = ?",
+                                     [run_id]).fetchone()
+        if finished is not None:
+            return None
+        if done < rows:
+            part = staged.slice(done, size).collect()
+            counts = apply(con, part)
+            added = "".join(f", {name} = {name} + ?" for name in counts)
+            con.execute(f"UPDATE {runs_table} SET rows_done = rows_done + ?{added} WHERE run_id = ?",
+                        [part.height, *counts.values(), run_id])
+            return part.height, False
+        finish(con)
+        return 0, True
+
+    return step
 
 
 ABANDONED_AFTER = 24 * 3600.0  # seconds: a run of another host sharing the folder left unfinished this long

@@ -14,12 +14,14 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import duckdb
 import polars as pl
 
 from reconwb import money, settings
-from reconwb.store.db import registered
+
+if TYPE_CHECKING:
+    import duckdb
 
 MONEY = money.MONEY
 SCHEMA: dict[str, pl.DataType] = {
@@ -162,6 +164,8 @@ def ingest(
     stored hidden until `reveal(stage)`; pending lines it books are updated at once (the same update any
     import of the file makes).
     """
+    from reconwb.store.db import registered  # the store's machinery only when storing: file mode reads alone
+
     frame = txns if stage is not None else prepared(account_id, txns)
     if frame.is_empty():
         return IngestResult(0, 0, 0)

@@ -67,6 +67,12 @@ def main(other: Path, n: int, generator: str) -> int:
     only_b = b.join(a, on=[*key, "confidence"], how="anti", nulls_equal=True)
     print(f"{generator} {n:,}: {a.height:,} links in {other}, {b.height:,} here; "
           f"{only_a.height:,} only there, {only_b.height:,} only here")
+    pair = ["txn_id", "payment_id"]
+    both = only_a.join(only_b, on=pair, suffix="_here")
+    changed = {c: both.filter(pl.col(c).ne_missing(pl.col(f"{c}_here"))).height
+               for c in [*key, "confidence"] if c not in pair}
+    print(f"pairs in both with another value: {both.height:,} ({changed}); pairs only there"
+          f" {only_a.join(b, on=pair, how='anti').height:,}, only here {only_b.join(a, on=pair, how='anti').height:,}")
     with pl.Config(tbl_rows=20, tbl_width_chars=200, fmt_str_lengths=80):
         if only_a.height:
             print("only there:", only_a.sort("txn_id").head(20))

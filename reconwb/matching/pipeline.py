@@ -16,7 +16,6 @@ import polars as pl
 from reconwb.matching import aliases as payer_aliases
 from reconwb.matching import assign as assigning
 from reconwb.matching import candidates as cands
-from reconwb.matching import rates as fx_rates
 from reconwb.matching import shapes
 from reconwb.matching.explain import explain
 from reconwb.matching.frames import prepare_payments, prepare_transactions
@@ -59,10 +58,8 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     clock("prepare")
     if t.is_empty() or p.is_empty():
         return MatchResult(_finish(shapes.empty_links(), t, p, None, rules), t, p)
-    fx = None if rates is None or rates.is_empty() else fx_rates.convert(t, rates, rules.fx_max_rate_age_days)
     aliased = payer_aliases.expand(t, aliases)
-    pairs = cands.candidates(t, p, rules, fx, aliased)
-    del fx
+    pairs = cands.candidates(t, p, rules, rates, aliased)
     clock("candidates")
     banned = None
     if exclude is not None and not exclude.is_empty():

@@ -88,7 +88,7 @@ def read_transactions_csv(path: str | Path, overrides: Mapping[str, Any] | None 
 
 def payments_input(frame: pl.DataFrame) -> pl.DataFrame:
     """Payments (as `reconwb.payments.read_file` returns them) as engine input, open amount = amount."""
-    return frame.with_columns(cents=cents(pl.col("amount")), total_cents=cents(pl.col("amount")))
+    return frame.with_columns(cents=cents(pl.col("amount"))).with_columns(total_cents=pl.col("cents"))
 
 
 def reconcile_files(

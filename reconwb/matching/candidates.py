@@ -329,9 +329,15 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
         payer_absent=(pl.col("t_payer") == "") & (pl.col("t_iban") == ""),
     )
     exact = (pl.col("diff") == 0) & pl.col("conv_cents").is_null()
-    # a deposit settled by its reference was not compared with the other invoices: its amount is not called unique
-    frame = frame.with_columns(
-        unique_amount=exact & ~pl.col("settled") & (exact.sum().over("t") == 1) & (exact.sum().over("p") == 1))
+    # a deposit settled by its reference was not compared with the other invoices: its amount is called unique
+    # only when no other deposit and no other open invoice in the currency has it at all
+    alone = (pl.len().over("currency", "cents") == 1)
+    lone_t = txns.filter(alone).select("t", lone_t=pl.lit(True))
+    lone_p = payments.filter(alone).select("p", lone_p=pl.lit(True))
+    frame = frame.join(lone_t, on="t", how="left").join(lone_p, on="p", how="left").with_columns(
+        unique_amount=exact & pl.when(pl.col("settled")).then(
+            pl.col("lone_t").fill_null(False) & pl.col("lone_p").fill_null(False))
+        .otherwise((exact.sum().over("t") == 1) & (exact.sum().over("p") == 1))).drop("lone_t", "lone_p")
     # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
     need = frame.with_row_index("_i").filter(
         ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")

@@ -31,19 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-import httpx
 import polars as pl
 
 from reconwb import mappings, tabular, textencoding
 from reconwb.errors import InvalidInput, NotFound, ReconwbError
 from reconwb.private import private_dir
 from reconwb.redaction import redact, register_secret
-from reconwb.store import chunks
-from reconwb.store.db import registered, transaction
-from reconwb.vault import Vault
 
 if TYPE_CHECKING:
+    import duckdb
+    import httpx
+
+    from reconwb.vault import Vault
     from reconwb.workspace import Workspace
 
 REQUIRED = ["payment_id", "amount", "currency", "issued_on", "due_on", "reference", "payer"]
@@ -198,6 +197,8 @@ def _canonical(batch: pl.DataFrame, mapping: mappings.Mapping) -> pl.DataFrame:
 
 def _upsert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, source: str, source_ref: str | None) -> dict[str, int]:
     """Insert new payments; update unpaid ones whose details changed; reopen cancelled ones that came back."""
+    from reconwb.store.db import registered
+
     frame = frame.with_columns(source=pl.lit(source), source_ref=pl.lit(source_ref, dtype=pl.String))
     with registered(con, "_pay", frame.to_arrow()):
         return _upsert_from(con, "_pay", frame.height, source_ref or source)
@@ -266,6 +267,8 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path,
     """Import a payments file, all or nothing, as a stream: each block of `rows` payments is validated and
     staged in the store, then one upsert applies the whole file (a payment id seen twice anywhere refuses it).
     Memory stays bounded whatever the file's size: polars holds one block, DuckDB at most IMPORT_MEMORY."""
+    from reconwb.store.db import transaction
+
     count = 0
     # a failure rolls the staging table back with everything else
     with _WRITING, _bounded_memory(con), transaction(con):
@@ -297,7 +300,11 @@ def import_into(ws: Workspace, path: str | Path, overrides: Mapping[str, Any] | 
     a last short transaction applies the changes and marks the run imported, which shows the new ones.
     A kill half-way leaves only hidden rows, which the next import deletes (in chunks) before it starts.
     """
+    import duckdb
+
     from reconwb.events import new_id
+    from reconwb.store import chunks
+    from reconwb.store.db import transaction
 
     path = Path(path)
     undo_abandoned(ws)
@@ -326,6 +333,9 @@ def import_into(ws: Workspace, path: str | Path, overrides: Mapping[str, Any] | 
 
 
 def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: str) -> dict[str, int]:
+    from reconwb.store import chunks
+    from reconwb.store.db import registered
+
     lines = pl.scan_parquet(parts)
     with ws.connect() as con:
         con.execute("INSERT INTO payment_import_runs (run_id, file_name, rows_total, host, pid)"
@@ -371,6 +381,8 @@ def _apply_in_chunks(ws: Workspace, run_id: str, parts: str, count: int, name: s
 
 def undo_abandoned(ws: Workspace) -> int:
     """Delete, in chunks, the hidden payments of chunked imports whose process is gone; return how many runs."""
+    from reconwb.store import chunks
+
     def drop(con: duckdb.DuckDBPyConnection, run_id: str, size: int) -> int:
         deleted = con.execute("DELETE FROM payments WHERE payment_id IN (SELECT payment_id FROM payments"
                               " WHERE import_run = ? LIMIT ?)", [run_id, size]).fetchall()[0][0]
@@ -398,6 +410,8 @@ class Source:
 
 def save_source(con: duckdb.DuckDBPyConnection, vault: Vault, url: str, auth: str, token: str) -> Source:
     """Remember an endpoint and seal its token (never stored in clear)."""
+    from reconwb.store.db import transaction
+
     if auth not in AUTH_SCHEMES:
         raise InvalidInput(f"--auth must be one of {', '.join(AUTH_SCHEMES)}")
     if not url.startswith(("http://", "https://")):
@@ -430,6 +444,8 @@ def _headers(auth: str, token: str) -> dict[str, str]:
 
 
 def _get(client: httpx.Client, url: str, params: dict[str, Any] | None, retries: int) -> dict[str, Any]:
+    import httpx
+
     delay = 0.2
     for attempt in range(retries + 1):
         try:
@@ -467,6 +483,8 @@ def fetch_pages(url: str, auth: str, token: str, *, timeout: float = 10.0, retri
     The endpoint answers `{"payments": [...], "next": URL-or-null}` (a `next` link), or
     `{"payments": [...], "page": N, "pages": M}` (page numbers, asked for with `?page=N`); a bare list is one page.
     """
+    import httpx
+
     with httpx.Client(headers=_headers(auth, token), timeout=httpx.Timeout(timeout), follow_redirects=True) as client:
         next_url: str | None = url
         params: dict[str, Any] | None = None
@@ -501,6 +519,8 @@ def pull(
     `con_factory` is `ws.connect`: the store is opened to read the token, closed during network I/O, and opened
     again to write.
     """
+    from reconwb.store.db import registered, transaction
+
     with con_factory() as con:
         token = vault.get(con, source.owner)
     if not token:

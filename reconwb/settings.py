@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import duckdb
-
 from reconwb.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:

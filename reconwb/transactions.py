@@ -15,12 +15,14 @@ import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import duckdb
 import polars as pl
 
 from reconwb import money, settings
-from reconwb.store.db import keep_key, registered, transaction
+
+if TYPE_CHECKING:
+    import duckdb
 
 MONEY = money.MONEY
 SCHEMA: dict[str, pl.DataType] = {
@@ -163,6 +165,9 @@ def ingest(
     stored hidden until `reveal(stage)`; pending lines it books are updated at once (the same update any
     import of the file makes).
     """
+    # the store's machinery only when storing: file mode reads alone
+    from reconwb.store.db import keep_key, transaction
+
     frame = txns if stage is not None else prepared(account_id, txns)
     if frame.is_empty():
         return IngestResult(0, 0, 0)
@@ -176,6 +181,8 @@ _WRITING = threading.RLock()  # this process's writer of new transactions (`stor
 
 def _ingest(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, *, source: str, source_ref: str | None,
             stage: str | None) -> IngestResult:
+    from reconwb.store.db import registered
+
     # the accounts' id range as constants: DuckDB skips the row groups of other accounts (zone maps) instead of
     # scanning the whole table in every join, which made each chunk of a big file cost the table's size
     low, high = frame.select(low=pl.col("account_id").min(), high=pl.col("account_id").max()).row(0)

@@ -21,6 +21,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from reconwb.matching import payers
+from reconwb.matching import rates as fx_rates
 from reconwb.matching.rules import Rules
 
 REF_KINDS = {"exact": 3, "extracted": 2, "fuzzy": 1, "none": 0}
@@ -217,29 +218,45 @@ def fx_pairs(txns: pl.DataFrame, payments: pl.DataFrame, fx: pl.DataFrame, rules
     return pairs.join(kept, on=["t", "p"]).select("t", "p", "ref_level", "ref_token", "conv_cents", "fx_rate_e8")
 
 
+def settled_by_reference(confirmed: pl.DataFrame) -> pl.DataFrame:
+    """(t): deposits whose reference names exactly one invoice that their amount fits (as it is or less a known
+    fee), that invoice being named so by no other deposit. Such a deposit is explained: the weaker evidence of
+    the other blocking keys (payer and amount, a shared word, a rare amount, a one-edit reference, another
+    currency) would only add rivals its reference outweighs, so they are not looked for. At a million deposits
+    that is most of them, and most of the candidate work."""
+    once = confirmed.select("t", "p").unique()
+    return once.filter((pl.len().over("t") == 1) & (pl.len().over("p") == 1)).select("t")
+
+
 def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
-               fx: pl.DataFrame | None = None, aliased: pl.DataFrame | None = None) -> pl.DataFrame:
+               rates: pl.DataFrame | None = None, aliased: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every candidate pair once, with its best reference level (3 exact, 2 extracted, 1 fuzzy, 0 none); pairs
-    across currencies (from `fx`, see `fx_pairs`) carry `conv_cents` and `fx_rate_e8`, other pairs nulls."""
+    across currencies (at `rates`, see `fx_pairs`) carry `conv_cents` and `fx_rate_e8`, other pairs nulls.
+    Deposits `settled_by_reference` get their reference pairs only (`settled` says so)."""
     tokens = tokens_of(txns)
     refs = reference_pairs(txns, payments, tokens)
     keys = amount_keys(payments, rules)
     confirmed = refs.join(txns.select("t", key="cents"), on="t").join(keys.select("p", "key"), on=["p", "key"])
-    typos = typo_pairs(txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules,
-                       tokens)
+    settled = settled_by_reference(confirmed)
+    open_txns = txns.join(settled, on="t", how="anti")
+    open_tokens = tokens.join(settled, on="t", how="anti")
+    typos = typo_pairs(open_txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules,
+                       open_tokens)
     if _fuzzy_needs_fit(rules):  # most one-edit neighbours of a reference are other invoices: keep those that fit
         typos = typos.join(txns.select("t", key="cents"), on="t").join(
             keys.select("p", "key"), on=["p", "key"], how="semi").select("t", "p")
     typos = _windowed(typos, txns, payments, rules)
-    others = pl.concat([amount_pairs(txns, payments, rules, keys, aliased), typos]).unique().join(
+    others = pl.concat([amount_pairs(open_txns, payments, rules, keys, aliased), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
     others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
     pairs = fuzzy_references(pl.concat([refs, others]), txns, payments, rules, confirmed.select("t").unique())
-    pairs = pairs.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64), fx_rate_e8=pl.lit(None, dtype=pl.Int64))
-    if fx is None:
+    pairs = pairs.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64), fx_rate_e8=pl.lit(None, dtype=pl.Int64),
+                               settled=pl.col("t").is_in(settled["t"].implode()))
+    if rates is None or rates.is_empty():
         return pairs
-    across = fx_pairs(txns, payments, fx, rules, tokens).with_columns(
-        ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64))
+    fx = fx_rates.convert(open_txns, rates, rules.fx_max_rate_age_days)
+    across = fx_pairs(open_txns, payments, fx, rules, open_tokens).with_columns(
+        ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64), settled=pl.lit(False))
     return pl.concat([pairs, across.select(pairs.columns)])
 
 
@@ -299,6 +316,8 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
                         t_iban="iban")
     pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
                             p_payer="payer_key", p_iban="iban")
+    if "settled" not in pairs.columns:
+        pairs = pairs.with_columns(settled=pl.lit(False))
     frame = pairs.join(tcols, on="t").join(pcols, on="p")
     frame = frame.with_columns(
         diff=pl.col("p_cents") - pl.col("conv_cents").fill_null(pl.col("t_cents")),
@@ -310,8 +329,15 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
         payer_absent=(pl.col("t_payer") == "") & (pl.col("t_iban") == ""),
     )
     exact = (pl.col("diff") == 0) & pl.col("conv_cents").is_null()
-    frame = frame.with_columns(
-        unique_amount=exact & (exact.sum().over("t") == 1) & (exact.sum().over("p") == 1))
+    # a deposit settled by its reference was not compared with the other invoices: its amount is called unique
+    # only when no other deposit and no other open invoice in the currency has it at all
+    alone = (pl.len().over("currency", "cents") == 1)
+    lone_t = txns.filter(alone).select("t", lone_t=pl.lit(True))
+    lone_p = payments.filter(alone).select("p", lone_p=pl.lit(True))
+    frame = frame.join(lone_t, on="t", how="left").join(lone_p, on="p", how="left").with_columns(
+        unique_amount=exact & pl.when(pl.col("settled")).then(
+            pl.col("lone_t").fill_null(False) & pl.col("lone_p").fill_null(False))
+        .otherwise((exact.sum().over("t") == 1) & (exact.sum().over("p") == 1))).drop("lone_t", "lone_p")
     # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
     need = frame.with_row_index("_i").filter(
         ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")
@@ -335,4 +361,4 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
         .when(pl.col("turned_down").fill_null(False) & ~pl.col("payer_exact")).then(0.0)
         .otherwise(pl.col("payer_sim")),
     )
-    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "opens", "turned_down")
+    return frame.drop("t_payer", "p_payer", "t_iban", "p_iban", "opens", "turned_down", "settled")

@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -88,7 +89,7 @@ def read_transactions_csv(path: str | Path, overrides: Mapping[str, Any] | None 
 
 def payments_input(frame: pl.DataFrame) -> pl.DataFrame:
     """Payments (as `reconwb.payments.read_file` returns them) as engine input, open amount = amount."""
-    return frame.with_columns(cents=cents(pl.col("amount")), total_cents=cents(pl.col("amount")))
+    return frame.with_columns(cents=cents(pl.col("amount"))).with_columns(total_cents=pl.col("cents"))
 
 
 def reconcile_files(
@@ -104,9 +105,19 @@ def reconcile_files(
     started = time.perf_counter()
     ruleset = rules_mod.load(rules)
     fx = None if rates is None else fx_rates.read_file(rates)
-    # the frames read go straight into the engine, which drops them once prepared: no second copy held here
-    result = match(read_transactions_csv(transactions_csv, transactions_mapping),
-                   payments_input(read_file(payments_csv, payments_mapping)), ruleset, rates=fx)
+    # the two files are read side by side: much of reading and checking a file is one polars thread at a time,
+    # so on two cores the payments are read while the deposits are (a transactions error is still the one said)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        payments = pool.submit(lambda: payments_input(read_file(payments_csv, payments_mapping)))
+        try:
+            txns = read_transactions_csv(transactions_csv, transactions_mapping)
+        finally:
+            wait([payments])
+    # the frames read go straight into the engine, which drops them once prepared: no reference is kept here
+    # (nor in the future), else a million raw rows would stay alive through the whole run
+    read = [txns, payments.result()]
+    del txns, payments
+    result = match(read.pop(0), read.pop(0), ruleset, rates=fx)
     read_s = time.perf_counter() - started - sum(result.seconds.values())
     write_matches(result, out_csv)
     report = summarise(result, ruleset, dry_run=False)

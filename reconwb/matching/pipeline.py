@@ -9,6 +9,7 @@ steps before it did not auto-match.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -16,7 +17,6 @@ import polars as pl
 from reconwb.matching import aliases as payer_aliases
 from reconwb.matching import assign as assigning
 from reconwb.matching import candidates as cands
-from reconwb.matching import rates as fx_rates
 from reconwb.matching import shapes
 from reconwb.matching.explain import explain
 from reconwb.matching.frames import prepare_payments, prepare_transactions
@@ -53,16 +53,22 @@ def match(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     `rates` the exchange rates (`rates.RATE_COLUMNS`) that let a deposit pay an invoice in another currency,
     `aliases` the payer aliases and rejected name pairs people taught (`aliases.ALIAS_COLUMNS`)."""
     clock = _Clock()
-    t = prepare_transactions(txns.filter(pl.col("cents") > 0), rules)
-    p = prepare_payments(payments.filter(pl.col("cents") > 0))
-    del txns, payments  # the caller may have handed over its only reference: a million rows less to hold
+    # side by side: normalising names is mostly one polars thread per column, and a machine has two cores or more
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        prepared = pool.submit(prepare_payments, payments.filter(pl.col("cents") > 0))
+        del payments  # the caller may have handed over its only reference: a million rows less to hold
+        try:
+            t = prepare_transactions(txns.filter(pl.col("cents") > 0), rules)
+        finally:
+            wait([prepared])
+        del txns
+        p = prepared.result()
+        del prepared
     clock("prepare")
     if t.is_empty() or p.is_empty():
         return MatchResult(_finish(shapes.empty_links(), t, p, None, rules), t, p)
-    fx = None if rates is None or rates.is_empty() else fx_rates.convert(t, rates, rules.fx_max_rate_age_days)
     aliased = payer_aliases.expand(t, aliases)
-    pairs = cands.candidates(t, p, rules, fx, aliased)
-    del fx
+    pairs = cands.candidates(t, p, rules, rates, aliased)
     clock("candidates")
     banned = None
     if exclude is not None and not exclude.is_empty():

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconwb.statements import camt, csv, detect, mt940, ofx
+from reconwb.statements import detect
 from reconwb.statements.model import FORMATS, Statement, StatementError
+
+if TYPE_CHECKING:
+    from reconwb.statements import csv
 
 __all__ = ["FORMATS", "Statement", "StatementError", "parse"]
 
@@ -28,6 +31,9 @@ def parse(
 
     `mapping` is a complete CSV mapping (a preset); `overrides` are mapping keys (a mapping file, `--map`) put
     on top of what is detected from a CSV file."""
+    # each reader on use: the matching engine's file mode reads CSV only and needs no XML parser
+    from reconwb.statements import camt, csv, mt940, ofx
+
     name = name or path.name
     if not path.is_file():
         raise StatementError("no such file", file=str(path))

@@ -21,6 +21,8 @@ from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
+ACCOUNTS_TITLE = "<h4>Deposits by account</h4>"
+INVOICES_TITLE = "<h4>Invoices</h4>"
 PAYMENT_STATUS = {"open": "Open", "partially_paid": "Partly paid", "paid": "Paid", "cancelled": "Cancelled"}
 
 ACCOUNT_COLUMNS = (
@@ -104,6 +106,13 @@ def invoices_html(payments: Any, fmt: Formatter) -> str:
     return table_html(INVOICE_COLUMNS, rows, empty="No expected payments yet.", css_class="reconwb-invoices")
 
 
+def tables_html(data: Any, fmt: Formatter) -> tuple[str, str, str]:
+    """The headline, the accounts table and the invoices table of `reports.overview` data: drawn by the live
+    panel and by the server's first view (`reconwb.server.first_view`), so both say the same."""
+    return (headline_html(data.money, fmt), accounts_html(data.deposit_totals, data.balances, fmt),
+            invoices_html(data.payment_totals, fmt))
+
+
 class TotalsPanel(w.VBox):
     """Reconciled, waiting, unmatched and pending money per currency and account; invoices; trend and ageing."""
 
@@ -119,9 +128,9 @@ class TotalsPanel(w.VBox):
         children: list[w.Widget] = [
             self.headline,
             self.reconcile_now,
-            w.HTML("<h4>Deposits by account</h4>"),
+            w.HTML(ACCOUNTS_TITLE),
             self.deposits,
-            w.HTML("<h4>Invoices</h4>"),
+            w.HTML(INVOICES_TITLE),
             self.payments,
         ]
         if plots_enabled:
@@ -132,9 +141,7 @@ class TotalsPanel(w.VBox):
     def refresh(self) -> None:
         fmt = formatting.for_workspace(self.ws)
         data = prefetch.take(prefetch.totals_key(self.ws), lambda: reports.overview(self.ws))
-        self.headline.value = headline_html(data.money, fmt)
-        self.deposits.value = accounts_html(data.deposit_totals, data.balances, fmt)
-        self.payments.value = invoices_html(data.payment_totals, fmt)
+        self.headline.value, self.deposits.value, self.payments.value = tables_html(data, fmt)
         if self.plots_enabled:
             from reconwb import plots
 

@@ -53,6 +53,8 @@ for a quiet machine, where the browser's 1-1.5 s of script loading is most of wh
 
 import os
 
+from reconwb.server import first_view
+
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
 c.ServerApp.ip = "127.0.0.1"
@@ -63,6 +65,13 @@ c.IdentityProvider.token = None  # a random token unless the caller passes one
 c.ServerApp.contents_manager_class = "reconwb.server.contents.WorkspaceContentsManager"
 
 # Voila as a server extension: /voila/render/dashboards/<name>.ipynb
+# the server-drawn first view (see the module docstring): the `reconwb` template, shipped in the package under
+# resources/voila/templates (Jupyter finds templates on JUPYTER_PATH, read when the Voila extension loads)
+_resources = os.path.dirname(os.path.abspath(__file__))
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_resources, os.environ.get("JUPYTER_PATH")) if p)
+c.VoilaConfiguration.template = first_view.TEMPLATE
+c.VoilaConfiguration.prelaunch_hook = first_view.prelaunch_hook
+c.VoilaConfiguration.resources = {"reconwb_first_view": first_view.take}
 c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred", never a traceback
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring
@@ -72,6 +81,8 @@ c.VoilaExecutor.iopub_timeout = 120  # seconds: a busy host delays a cell's outp
 # warm kernels for the dashboard pages (see the module docstring)
 c.ServerApp.kernel_manager_class = "reconwb.server.kernel_pool.PooledKernelManager"
 c.PooledKernelManager.pool_size = int(os.environ.get("RECONWB_KERNEL_POOL", "2"))
+# every kernel's clients (the pool's, Voila's executor's) are ready without a 0.2 s quiet wait (ReadyClient)
+c.ServerKernelManager.client_class = "reconwb.server.kernel_pool.ReadyClient"
 
 # A dashboard tab that is closed without Voila's shutdown call leaves an idle kernel: cull it after an hour.
 # Connected kernels (open notebooks, open dashboards) are never culled.

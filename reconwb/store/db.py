@@ -195,6 +195,19 @@ def _announce_waiting(path: Path) -> int:
     return fd
 
 
+@contextmanager
+def announced_reader(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Within the block, this process counts as waiting for the store from the start, not only after its first
+    failed open: long work that writes in chunks lets it in at its next pause (`make_way`). For a read a person
+    is looking at a blank page for (the server's first view of a dashboard)."""
+    fd = _announce_waiting(Path(path).absolute())
+    try:
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def make_way(path: str | os.PathLike[str], *, at_most: float = MAKE_WAY_SECONDS) -> float:
     """Between two chunks of long work (the store closed): let processes that wait for the store in first.
 

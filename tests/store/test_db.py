@@ -213,3 +213,14 @@ def _someone_in(line: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def test_an_announced_reader_is_let_in_by_long_work_before_it_even_waits(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with open_store(path):
+        pass
+    with db.announced_reader(path):  # a first view about to read: in line from the start
+        assert _someone_in(Path(str(path) + ".waiting"))
+        assert db.make_way(path, at_most=0.3) >= 0.3  # long work between two chunks waits for it
+    assert not _someone_in(Path(str(path) + ".waiting"))
+    assert db.make_way(path, at_most=2.0) < 0.1

@@ -99,7 +99,7 @@ def connections(ws: Workspace) -> str:
 
     buttons = "".join(inert_button(label, width) for label, width in BUTTONS)
     rows = [row([f"<b>{h}</b>" for h in HEADERS]), *(row(cells, buttons) for _conn, cells in current_rows(ws))]
-    return f"<div class='reconwb-connections'>{''.join(rows)}</div>"
+    return f"<div class='reconwb-connections'>{inert_button('Refresh')}{''.join(rows)}</div>"
 
 
 def explorer(ws: Workspace) -> str:

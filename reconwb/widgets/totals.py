@@ -9,6 +9,7 @@ Everything is written through `reconwb.formatting` in the workspace's locale.
 from __future__ import annotations
 
 import html
+import threading
 from typing import Any
 
 import ipywidgets as w
@@ -116,9 +117,13 @@ def tables_html(data: Any, fmt: Formatter) -> tuple[str, str, str]:
 class TotalsPanel(w.VBox):
     """Reconciled, waiting, unmatched and pending money per currency and account; invoices; trend and ageing."""
 
-    def __init__(self, ws: Workspace, *, plots_enabled: bool = True) -> None:
+    def __init__(self, ws: Workspace, *, plots_enabled: bool = True, plots_later: bool = False) -> None:
+        """`plots_later`: draw the two plots in a thread once the money is on the page (the dashboard: drawing
+        them takes 0.3-1.5 s of the kernel, which the page's other panels need to show first)."""
         self.ws = ws
         self.plots_enabled = plots_enabled
+        self.plots_later = plots_later
+        self._drawn = 0  # refreshes so far: a background drawing belongs to one
         self.headline = w.HTML()
         self.deposits = w.HTML()
         self.payments = w.HTML()
@@ -142,8 +147,20 @@ class TotalsPanel(w.VBox):
         fmt = formatting.for_workspace(self.ws)
         data = prefetch.take(prefetch.totals_key(self.ws), lambda: reports.overview(self.ws))
         self.headline.value, self.deposits.value, self.payments.value = tables_html(data, fmt)
-        if self.plots_enabled:
-            from reconwb import plots
+        if not self.plots_enabled:
+            return
+        self._drawn += 1
+        if self.plots_later:
+            threading.Thread(target=self._draw_plots, args=(data, fmt.locale, self._drawn), daemon=True,
+                             name="reconwb-totals-plots").start()
+        else:
+            self._draw_plots(data, fmt.locale, self._drawn)
 
-            self.trend_image.value = plots.png(plots.trend_figure(data.trend, locale=fmt.locale))
-            self.ageing_image.value = plots.png(plots.ageing_figure(data.ageing))
+    def _draw_plots(self, data: Any, locale: str, drawn: int) -> None:
+        """The trend and ageing plots of refresh number `drawn` (a later refresh's drawing wins)."""
+        from reconwb import plots
+
+        trend = plots.png(plots.trend_figure(data.trend, locale=locale))
+        ageing = plots.png(plots.ageing_figure(data.ageing))
+        if drawn == self._drawn:
+            self.trend_image.value, self.ageing_image.value = trend, ageing

@@ -23,6 +23,7 @@ import asyncio
 import html
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,7 +51,8 @@ LIVE = {
 }
 
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconwb-first-view")
-_pending: dict[str, Future[str]] = {}
+_pending: dict[str, tuple[float, Future[str]]] = {}  # token -> (when drawing started, the drawing)
+FORGET_SECONDS = 120.0  # a view no template took by then belongs to a page nobody waited for
 
 
 def inert_button(label: str, width: str = "auto") -> str:
@@ -168,12 +170,16 @@ def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
     configured = getattr(getattr(handler, "voila_configuration", None), "template", TEMPLATE)
     if handler.get_argument("template", configured) != TEMPLATE:
         return notebook
+    now = time.monotonic()
+    for token in [t for t, (at, _f) in list(_pending.items()) if now - at > FORGET_SECONDS]:
+        _pending.pop(token, None)
     wanted = []
     for cell in notebook.cells:
         name = named(cell)
         if name is not None:
             token = uuid.uuid4().hex
-            _pending[token] = future = Future()
+            future: Future[str] = Future()
+            _pending[token] = (now, future)
             cell.metadata[METADATA]["first_view_token"] = token
             wanted.append((future, name))
     if wanted:
@@ -185,7 +191,7 @@ def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
 async def take(cell: Any) -> str:
     """The first view drawn for this cell of the page (called by the template, awaited by Jinja), or nothing."""
     token = (cell.get("metadata") or {}).get(METADATA, {}).get("first_view_token")
-    future = _pending.pop(token, None) if token else None
-    if future is None:
+    started = _pending.pop(token, None) if token else None
+    if started is None:
         return Markup("")
-    return Markup(await asyncio.wrap_future(future))  # noqa: S704 - drawn HTML, every value escaped when drawn
+    return Markup(await asyncio.wrap_future(started[1]))  # noqa: S704 - drawn HTML, every value escaped when drawn

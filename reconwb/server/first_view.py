@@ -25,7 +25,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ LIVE = {
 }
 
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconwb-first-view")
+INLINE_SECONDS = 0.3  # a view drawn later than this after its cell's place is reached comes late (see `take`)
+_late: dict[str, asyncio.Future[str]] = {}
 _pending: dict[str, tuple[float, Future[str]]] = {}  # token -> (when drawing started, the drawing)
 FORGET_SECONDS = 120.0  # a view no template took by then belongs to a page nobody waited for
 
@@ -140,8 +142,13 @@ def draw(name: str, ws: Workspace) -> str:
     except Exception as err:  # the live page still draws and reports it; a first view is an optimisation
         log.warning("first view %s not drawn: %s", name, type(err).__name__)
         return ""
+    return _wrapped(name, body)
+
+
+def _wrapped(name: str, body: str, attributes: str = "") -> str:
+    """A view as the template's script knows it: the live parts that replace it, and its body."""
     return (f"<div class='reconwb-first-view' data-reconwb-first-view='{name}'"
-            f" data-reconwb-live='{html.escape(LIVE[name], quote=True)}'>{body}</div>")
+            f" data-reconwb-live='{html.escape(LIVE[name], quote=True)}'{attributes}>{body}</div>")
 
 
 def named(cell: Any) -> str | None:
@@ -189,9 +196,32 @@ def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
 
 
 async def take(cell: Any) -> str:
-    """The first view drawn for this cell of the page (called by the template, awaited by Jinja), or nothing."""
+    """The first view drawn for this cell of the page (called by the template in the cell's place, awaited by
+    Jinja), or nothing. A view not drawn within `INLINE_SECONDS` (the money totals of a large store) is an
+    empty placeholder here and comes with `late`, after Voila's script tag: the browser starts loading Voila's
+    scripts while the slow views are still being drawn, instead of after them."""
     token = (cell.get("metadata") or {}).get(METADATA, {}).get("first_view_token")
     started = _pending.pop(token, None) if token else None
     if started is None:
         return Markup("")
-    return Markup(await asyncio.wrap_future(started[1]))  # noqa: S704 - drawn HTML, every value escaped when drawn
+    drawing = asyncio.wrap_future(started[1])
+    try:  # drawn HTML: every value was escaped when drawn
+        return Markup(await asyncio.wait_for(asyncio.shield(drawing), INLINE_SECONDS))  # noqa: S704
+    except TimeoutError:
+        _late[token] = drawing
+        return Markup(_wrapped(named(cell) or "", "", f" data-reconwb-late='{token}'"))  # noqa: S704 - ours
+
+
+async def late(nb: Any) -> AsyncIterator[str]:
+    """The views of this page that `take` left as placeholders, each as it is drawn: the view in a <template>
+    and a script that puts it in its placeholder's place, unless the live widgets took that place already."""
+    for cell in nb.cells:
+        token = (cell.get("metadata") or {}).get(METADATA, {}).get("first_view_token")
+        drawing = _late.pop(token, None) if token else None
+        if drawing is None:
+            continue
+        yield Markup(  # noqa: S704 - drawn HTML, every value escaped when drawn; the token is ours
+            f"<template id='reconwb-late-{token}'>{await drawing}</template><script>(function () {{"
+            f" var view = document.getElementById('reconwb-late-{token}'),"
+            f" place = document.querySelector(\"[data-reconwb-late='{token}']\");"
+            " if (place) { place.replaceWith(view.content); } view.remove(); })();</script>")

@@ -145,3 +145,23 @@ def test_the_hook_draws_the_named_cells_and_the_template_takes_them(books: Works
 
 def _take(cell) -> str:
     return asyncio.run(first_view.take(cell))
+
+
+def test_a_slow_view_leaves_its_place_and_comes_after_the_page(books: Workspace, monkeypatch) -> None:
+    """A view drawn later than INLINE_SECONDS (the totals of a large store): a placeholder in the cell's place,
+    the view itself from `late`, with the script that moves it there."""
+    monkeypatch.setenv("RECONWB_DB", str(books.db_path))
+    slow = first_view.VIEWS["jobs"]
+    monkeypatch.setitem(first_view.VIEWS, "jobs", lambda ws: (time.sleep(first_view.INLINE_SECONDS + 0.5), slow(ws))[1])
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("jobs")]
+    nb.cells[0].metadata["reconwb"] = {"first_view": "jobs"}
+    first_view.prelaunch_hook(_Handler(), nb, "dashboards")
+
+    async def page() -> tuple[str, list[str]]:
+        placed = await first_view.take(nb.cells[0])
+        return placed, [view async for view in first_view.late(nb)]
+
+    placed, later = asyncio.run(page())
+    assert "data-reconwb-late=" in placed and "class='reconwb-jobs-verdict'" not in placed
+    assert len(later) == 1 and "class='reconwb-jobs-verdict'" in later[0] and "replaceWith" in later[0]

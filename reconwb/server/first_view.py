@@ -132,9 +132,9 @@ def draw(name: str, ws: Workspace) -> str:
     from reconwb.store import StoreLocked, announced_reader
     from reconwb.store.db import waiting_at_most
 
-    try:
+    try:  # read-only: beside the page kernel's own prefetch of the totals, not queued behind it
         with announced_reader(ws.db_path), waiting_at_most(WAIT_SECONDS):
-            body = VIEWS[name](ws)
+            body = VIEWS[name](ws.reading())
     except StoreLocked:
         from reconwb.widgets.busy import BUSY_HTML
 

@@ -141,10 +141,12 @@ def _lock_timeout(asked: float | None = None) -> float:
 def _is_lock_error(err: Exception) -> bool:
     text = str(err)
     # "Unique file handle conflict" / "already attached": another thread of this process is opening or closing
-    # the same file at this moment (DuckDB's instance cache)
+    # the same file at this moment (DuckDB's instance cache); "different configuration": another thread of this
+    # process has it open read-only while this one asks to write, or the reverse (the server's first view)
     return any(
         marker in text
-        for marker in ("Could not set lock", "Conflicting lock", "Unique file handle conflict", "already attached")
+        for marker in ("Could not set lock", "Conflicting lock", "Unique file handle conflict", "already attached",
+                       "different configuration")
     )
 
 
@@ -162,7 +164,7 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
             try:
                 with _open_close_lock:
                     return duckdb.connect(str(path), read_only=read_only)
-            except (duckdb.IOException, duckdb.ResourceInUseException) as err:
+            except (duckdb.IOException, duckdb.ResourceInUseException, duckdb.ConnectionException) as err:
                 if not _is_lock_error(err):
                     raise StoreError(f"cannot open store {path}: {err}") from None
                 if time.monotonic() >= deadline:

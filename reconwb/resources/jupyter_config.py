@@ -74,6 +74,7 @@ for a quiet machine, where the browser's 1-1.5 s of script loading is most of wh
 
 import os
 
+from reconwb import resources
 from reconwb.server import first_view
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -88,8 +89,8 @@ c.ServerApp.contents_manager_class = "reconwb.server.contents.WorkspaceContentsM
 # Voila as a server extension: /voila/render/dashboards/<name>.ipynb
 # the server-drawn first view (see the module docstring): the `reconwb` template, shipped in the package under
 # resources/voila/templates (Jupyter finds templates on JUPYTER_PATH, read when the Voila extension loads)
-_resources = os.path.dirname(os.path.abspath(__file__))
-os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_resources, os.environ.get("JUPYTER_PATH")) if p)
+_templates = str(resources.jupyter_config().parent)  # the installed package's, wherever this file is run from
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_templates, os.environ.get("JUPYTER_PATH")) if p)
 c.VoilaConfiguration.template = first_view.TEMPLATE
 c.VoilaConfiguration.prelaunch_hook = first_view.prelaunch_hook
 c.VoilaConfiguration.resources = {"reconwb_first_view": first_view.take,

@@ -81,8 +81,27 @@ class Workspace:
         with open_store(self.db_path, read_only=read_only) as con:
             yield con
 
+    def reading(self) -> Workspace:
+        """This workspace, with every open read-only: for reads that may run beside each other. DuckDB lets
+        several processes read a file at once (none while one writes), so the server's first view of a
+        dashboard and its kernel's prefetch of the same totals do not queue for the file."""
+        return _Reading(db_path=self.db_path, key_file=self.key_file)
+
     def vault(self) -> Vault:
         """The vault for this workspace's key; raises `KeyMissing` when no key is set up."""
         from reconwb.vault import Vault
 
         return Vault.for_workspace(self)
+
+
+@dataclass(frozen=True)
+class _Reading(Workspace):
+    """`Workspace.reading()`: a workspace that opens its store read-only whatever the caller asks."""
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().connect(read_only=True) as con:
+            yield con
+
+    def reading(self) -> Workspace:
+        return self

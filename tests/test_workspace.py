@@ -51,3 +51,14 @@ def test_commands_find_the_workspace_or_say_how_to_make_one(tmp_path: Path) -> N
     store = str(inside.parent / "reconwb.duckdb")
     assert '"till"' in _reconwb(tmp_path, "connections", "list", "--json", env={"RECONWB_DB": store}).stdout
     assert '"till"' in _reconwb(tmp_path, "--db", store, "connections", "list", "--json").stdout
+
+
+def test_a_reading_workspace_opens_its_store_read_only(ws) -> None:
+    import duckdb
+
+    reading = ws.reading()
+    assert reading.db_path == ws.db_path and reading.reading() is reading
+    with reading.connect() as con:
+        assert con.execute("SELECT count(*) FROM connections").fetchone() == (0,)
+        with pytest.raises(duckdb.Error):
+            con.execute("INSERT INTO settings (key, value) VALUES ('x', 'y')")

@@ -6,11 +6,32 @@ authentication stays on: every page, the dashboards included, needs the server's
 or a random one it prints).
 
 Where a page's time goes (bench/bench_dashboards.py, 2 shared cores): the browser loading Voila's scripts
-(about 3.5 MB) takes 1-1.5 s before it asks the kernel to run the notebook at all (progressive rendering runs the
-cells only once the page's scripts connect); starting a kernel about 0.9 s; imports in it 0.4 s for the banners
-(the explorer's were 1.6 s: the matching engine with scipy, matplotlib, pandas through itables); the report
-queries 0.02-0.4 s on the demo store and 1.3 s for the money totals on 1M deposits. So:
+(about 3.5 MB) takes 1-1.5 s on a quiet machine and 2-3.5 s at load 5-8 with an empty cache, before it asks the
+kernel to run the notebook at all (progressive rendering runs the cells only once the page's scripts connect);
+starting a kernel about 0.9 s; imports in it 0.4 s for the banners; the report queries 0.02-0.4 s on the demo
+store and 1.3 s for the money totals on 1M deposits. The issue offered three ways out: pre-started kernels that
+still show the store as it is at request time, lighter imports in the dashboard kernel, or another rendering
+path. All three are used; the third is what meets the targets, because the first two cannot remove the
+browser's script loading, which alone is about the 1.5 s budget of the first banner:
 
+- The server-drawn first view (`reconwb.server.first_view`, THE CHOICE): when a page is asked for, Voila's
+  `prelaunch_hook` starts drawing, in a thread of this server, the views the notebook's cells name in their
+  metadata (`{"reconwb": {"first_view": "banners"}}`: banners, totals, jobs, deliveries, connections,
+  explorer), from the store as it is at that moment, with the live panels' own rendering functions (one source
+  of truth, tested byte for byte). The `reconwb` Voila template (the lab template plus the views, shipped in
+  `resources/voila/templates` and found through JUPYTER_PATH, set below) puts each view in its cell's place in
+  the HTML, ahead of Voila's scripts, so the browser shows the money, the banners and the tables as soon as
+  the page's first bytes arrive; a small script in the template removes each view once its cell's live
+  widgets show the same part (or the busy notice, or an error). The controls are inert until then (disabled
+  buttons). The view is never stale (read at request time, like the live page), shows no secret (the panels
+  never render one), and on a held store draws the busy notice after `WAIT_SECONDS`, never an error; its
+  read announces itself as waiting (`reconwb.store.announced_reader`) so long chunked work lets it in.
+  Not chosen: gzip of Voila's static files (measured by an earlier attempt at this work: not worth keeping on a
+  local connection, the cost is the browser parsing 3.5 MB, not the transfer); Voila's pre-heating (see
+  below: stale by design). `bench/bench_dashboards.py --compare` measures the plain lab template beside it.
+- `ReadyClient` (`reconwb.server.kernel_pool`) for every kernel client of this server: jupyter_client waits
+  until IOPub has been quiet 0.2 s before a client is ready, and a page paid that twice (the pool's hand-out
+  and Voila's executor) before its HTML went on.
 - Lighter imports: `reconwb.widgets` and `reconwb.matching` load their names on first use (the engine with
   scipy only when a reconcile runs), matplotlib loads when a plot is drawn, itables without its pandas sample
   frames, and the reconciliation page imports each panel in the cell that shows it. The explorer's imports
@@ -53,6 +74,9 @@ for a quiet machine, where the browser's 1-1.5 s of script loading is most of wh
 
 import os
 
+from reconwb import resources
+from reconwb.server import first_view
+
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
 c.ServerApp.ip = "127.0.0.1"
@@ -63,6 +87,14 @@ c.IdentityProvider.token = None  # a random token unless the caller passes one
 c.ServerApp.contents_manager_class = "reconwb.server.contents.WorkspaceContentsManager"
 
 # Voila as a server extension: /voila/render/dashboards/<name>.ipynb
+# the server-drawn first view (see the module docstring): the `reconwb` template, shipped in the package under
+# resources/voila/templates (Jupyter finds templates on JUPYTER_PATH, read when the Voila extension loads)
+_templates = str(resources.jupyter_config().parent)  # the installed package's, wherever this file is run from
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_templates, os.environ.get("JUPYTER_PATH")) if p)
+c.VoilaConfiguration.template = first_view.TEMPLATE
+c.VoilaConfiguration.prelaunch_hook = first_view.prelaunch_hook
+c.VoilaConfiguration.resources = {"reconwb_first_view": first_view.take,
+                                  "reconwb_first_view_late": first_view.late}
 c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred", never a traceback
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring
@@ -72,6 +104,8 @@ c.VoilaExecutor.iopub_timeout = 120  # seconds: a busy host delays a cell's outp
 # warm kernels for the dashboard pages (see the module docstring)
 c.ServerApp.kernel_manager_class = "reconwb.server.kernel_pool.PooledKernelManager"
 c.PooledKernelManager.pool_size = int(os.environ.get("RECONWB_KERNEL_POOL", "2"))
+# every kernel's clients (the pool's, Voila's executor's) are ready without a 0.2 s quiet wait (ReadyClient)
+c.ServerKernelManager.client_class = "reconwb.server.kernel_pool.ReadyClient"
 
 # A dashboard tab that is closed without Voila's shutdown call leaves an idle kernel: cull it after an hour.
 # Connected kernels (open notebooks, open dashboards) are never culled.

@@ -1,5 +1,14 @@
 """The DuckDB store: schema migrations and the connection policy."""
 
-from reconwb.store.db import StoreError, StoreLocked, StoreMissing, open_store, registered, transaction
+from reconwb.store.db import (
+    StoreError,
+    StoreLocked,
+    StoreMissing,
+    announced_reader,
+    open_store,
+    registered,
+    transaction,
+)
 
-__all__ = ["StoreError", "StoreLocked", "StoreMissing", "open_store", "registered", "transaction"]
+__all__ = ["StoreError", "StoreLocked", "StoreMissing", "announced_reader", "open_store", "registered",
+           "transaction"]

@@ -156,10 +156,12 @@ def _lock_timeout(asked: float | None = None) -> float:
 def _is_lock_error(err: Exception) -> bool:
     text = str(err)
     # "Unique file handle conflict" / "already attached": another thread of this process is opening or closing
-    # the same file at this moment (DuckDB's instance cache)
+    # the same file at this moment (DuckDB's instance cache); "different configuration": another thread of this
+    # process has it open read-only while this one asks to write, or the reverse (the server's first view)
     return any(
         marker in text
-        for marker in ("Could not set lock", "Conflicting lock", "Unique file handle conflict", "already attached")
+        for marker in ("Could not set lock", "Conflicting lock", "Unique file handle conflict", "already attached",
+                       "different configuration")
     )
 
 
@@ -177,7 +179,7 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
             try:
                 with _open_close_lock:
                     return duckdb.connect(str(path), read_only=read_only)
-            except (duckdb.IOException, duckdb.ResourceInUseException) as err:
+            except (duckdb.IOException, duckdb.ResourceInUseException, duckdb.ConnectionException) as err:
                 if not _is_lock_error(err):
                     raise StoreError(f"cannot open store {path}: {err}") from None
                 if time.monotonic() >= deadline:
@@ -208,6 +210,19 @@ def _announce_waiting(path: Path) -> int:
     except OSError:  # long work is looking at the line right now; it sees us next time
         pass
     return fd
+
+
+@contextmanager
+def announced_reader(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Within the block, this process counts as waiting for the store from the start, not only after its first
+    failed open: long work that writes in chunks lets it in at its next pause (`make_way`). For a read a person
+    is looking at a blank page for (the server's first view of a dashboard)."""
+    fd = _announce_waiting(Path(path).absolute())
+    try:
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def make_way(path: str | os.PathLike[str], *, at_most: float = MAKE_WAY_SECONDS) -> float:

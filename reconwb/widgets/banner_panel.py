@@ -23,6 +23,18 @@ LEVEL_STYLE = {
 }
 
 
+ALL_CLEAR_HTML = "<div class='reconwb-all-clear'>All bank connections are healthy.</div>"
+
+
+def banner_html(banner: banners.Banner) -> str:
+    """One banner's text as HTML (the live panel puts its action button beside it; the server's first view,
+    `reconwb.server.first_view`, draws the same HTML before the page's kernel runs)."""
+    style = LEVEL_STYLE.get(banner.level, LEVEL_STYLE["info"])
+    return (f"<div class='reconwb-banner reconwb-{banner.kind}' style='{style};padding:8px 12px;margin:4px 0'>"
+            f"<b>{html.escape(banner.title)}</b> ({html.escape(banner.connection)})<br>"
+            f"{html.escape(banner.message)}</div>")
+
+
 def current_banners(ws: Workspace) -> list[banners.Banner]:
     """Every banner the workspace needs now, most severe first."""
     with ws.connect() as con:
@@ -54,16 +66,10 @@ class BannerPanel(w.VBox):
         shown = current_banners(self.ws)
         self.items.children = [self._banner(b) for b in shown]
         if not shown:
-            self.items.children = [w.HTML("<div class='reconwb-all-clear'>All bank connections are healthy.</div>")]
+            self.items.children = [w.HTML(ALL_CLEAR_HTML)]
 
     def _banner(self, banner: banners.Banner) -> w.Widget:
-        style = LEVEL_STYLE.get(banner.level, LEVEL_STYLE["info"])
-        text = w.HTML(
-            f"<div class='reconwb-banner reconwb-{banner.kind}' style='{style};padding:8px 12px;margin:4px 0'>"
-            f"<b>{html.escape(banner.title)}</b> ({html.escape(banner.connection)})<br>"
-            f"{html.escape(banner.message)}</div>",
-            layout=w.Layout(width="100%"),
-        )
+        text = w.HTML(banner_html(banner), layout=w.Layout(width="100%"))
         if not banner.action:
             return text
         button = w.Button(description=banner.action, button_style="warning" if banner.level != "info" else "info",

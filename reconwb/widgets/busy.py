@@ -20,9 +20,12 @@ FIRST_WAIT_SECONDS = 3.0  # how long a panel waits for the store before it says 
 RETRY_SECONDS = 2.0  # pause between two background tries
 
 
+BUSY_HTML = (f"<div class='reconwb-store-busy' style='padding:8px 12px;margin:4px 0;background:#f6f8fa;"
+             f"border-left:6px solid #8c959f'>{BUSY_TEXT}</div>")  # also the server's first view's
+
+
 def busy_notice() -> w.HTML:
-    return w.HTML(f"<div class='reconwb-store-busy' style='padding:8px 12px;margin:4px 0;background:#f6f8fa;"
-                  f"border-left:6px solid #8c959f'>{BUSY_TEXT}</div>")
+    return w.HTML(BUSY_HTML)
 
 
 def draw_when_free(panel: w.Box, draw: Callable[[], None] | None = None, *,

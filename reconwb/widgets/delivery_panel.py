@@ -21,6 +21,33 @@ def columns(hours: int) -> tuple[Column, ...]:
             Column("Note"))
 
 
+def deliveries_view(ws: Workspace, *, hours: int = 24) -> tuple[str, str]:
+    """The verdict line and the per-endpoint table, as HTML: drawn by the live panel and by the server's first
+    view (`reconwb.server.first_view`), so both say the same."""
+    health = reports.delivery_health(ws, hours=hours)
+    if health.is_empty():
+        text, colour = "No webhook endpoint is configured.", "#6e7781"
+    else:
+        counts = dict(health.group_by("health").len().iter_rows())
+        bad = [f"{counts[h]} {h}" for h in HEALTH_ORDER[:3] if counts.get(h)]
+        pending = int(health["pending"].sum())
+        if bad:
+            text, colour = f"Webhook endpoints: {', '.join(bad)}; {pending} message(s) waiting.", "#cf222e"
+        else:
+            text = f"All {len(health)} webhook endpoint(s) healthy; {pending} message(s) waiting."
+            colour = "#1a7f37"
+    verdict = (f"<div class='reconwb-deliveries-verdict' style='border-left:6px solid {colour};padding:4px 10px'>"
+               f"{html.escape(text)}</div>")
+    fmt = formatting.for_workspace(ws)
+    rows = [[r["url"], HEALTH_WORDS.get(r["health"], r["health"]), fmt.count(r["pending"]),
+             fmt.count(r["delivered"]), fmt.count(r["dead"]),
+             f"{fmt.count(r['succeeded'])} of {fmt.count(r['attempts'])} delivered" if r["attempts"] else "none",
+             " ".join(p for p in (fmt.moment(r["last_attempt"]), r["last_outcome"] or "") if p),
+             r["disabled_reason"] or ""]
+            for r in health.iter_rows(named=True)]
+    return verdict, table_html(columns(hours), rows, empty="", css_class="reconwb-deliveries-table")
+
+
 class DeliveryPanel(w.VBox):
     """One line per endpoint state that needs a look, then the table the webhook CLI shows too."""
 
@@ -34,28 +61,4 @@ class DeliveryPanel(w.VBox):
         draw_when_free(self)
 
     def refresh(self) -> None:
-        health = reports.delivery_health(self.ws, hours=self.hours)
-        if health.is_empty():
-            text, colour = "No webhook endpoint is configured.", "#6e7781"
-        else:
-            counts = dict(health.group_by("health").len().iter_rows())
-            bad = [f"{counts[h]} {h}" for h in HEALTH_ORDER[:3] if counts.get(h)]
-            pending = int(health["pending"].sum())
-            if bad:
-                text, colour = f"Webhook endpoints: {', '.join(bad)}; {pending} message(s) waiting.", "#cf222e"
-            else:
-                text = f"All {len(health)} webhook endpoint(s) healthy; {pending} message(s) waiting."
-                colour = "#1a7f37"
-        self.verdict.value = (
-            f"<div class='reconwb-deliveries-verdict' style='border-left:6px solid {colour};padding:4px 10px'>"
-            f"{html.escape(text)}</div>"
-        )
-        fmt = formatting.for_workspace(self.ws)
-        rows = [[r["url"], HEALTH_WORDS.get(r["health"], r["health"]), fmt.count(r["pending"]),
-                 fmt.count(r["delivered"]), fmt.count(r["dead"]),
-                 f"{fmt.count(r['succeeded'])} of {fmt.count(r['attempts'])} delivered" if r["attempts"] else "none",
-                 " ".join(p for p in (fmt.moment(r["last_attempt"]), r["last_outcome"] or "") if p),
-                 r["disabled_reason"] or ""]
-                for r in health.iter_rows(named=True)]
-        self.table.value = table_html(columns(self.hours), rows, empty="",
-                                      css_class="reconwb-deliveries-table")
+        self.verdict.value, self.table.value = deliveries_view(self.ws, hours=self.hours)

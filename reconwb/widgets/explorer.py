@@ -275,6 +275,96 @@ class Deposit:
     suggested: tuple[str, ...]  # the payments that suggestion links
 
 
+def account_options(ws: Workspace) -> list[tuple[str, int]]:
+    """The account filter's choices: every account by its display name, currency and connection."""
+    with ws.connect() as con:
+        found = con.execute(
+            f"SELECT a.account_id, coalesce(c.name, '?'), {reports.ACCOUNT_NAME_SQL}, coalesce(a.currency, '')"
+            " FROM accounts a LEFT JOIN connections c USING (connection_id) ORDER BY 2, 3"
+        ).fetchall()
+    return [("all accounts", ALL_ACCOUNTS)] + [
+        (f"{name} ({currency}) · {conn}" if currency else f"{name} · {conn}", int(account_id))
+        for account_id, conn, name, currency in found
+    ]
+
+
+def account_names(options: list[tuple[str, int]]) -> dict[int, str]:
+    """Each account's display name, from `account_options`."""
+    return {value: label.split(" · ")[0] for label, value in options if value != ALL_ACCOUNTS}
+
+
+@dataclass(frozen=True)
+class DepositPage:
+    """One page of open deposits as read for the grid, with the suggestions waiting on them."""
+
+    rows: list[dict[str, Any]]
+    suggested: dict[int, pl.DataFrame]  # txn_id -> its suggestions' links, best first
+    has_next: bool
+    words: str  # the line above the grid saying which deposits it shows
+
+    @property
+    def unsuggested(self) -> list[int]:
+        return [int(r["txn_id"]) for r in self.rows if r["txn_id"] not in self.suggested]
+
+
+def shown_words(count: int, page: int, page_size: int, has_next: bool, filtered: bool) -> str:
+    """Which deposits the grid shows, in words (HTML)."""
+    if not count:
+        said = ("No open deposit matches the filters." if filtered else
+                "No open deposits: every deposit is reconciled.")
+    else:
+        first = page * page_size + 1
+        said = f"Deposits {first}–{first + count - 1}, newest first" + (
+            " (more on the next page)." if has_next else ".")
+    return f"<span class='reconwb-deposits-count'>{html.escape(said)}</span>"
+
+
+def deposit_page(ws: Workspace, filters: matching.Filters, page: int, page_size: int) -> DepositPage:
+    """Page `page` of the open deposits the filters keep (booked ones and those pending at the bank)."""
+    found = matching.open_items(ws, side="transactions", limit=page_size + 1, offset=page * page_size,
+                                filters=filters)
+    has_next = found.height > page_size
+    found = found.head(page_size)
+    ids = [int(t) for t in found["txn_id"].to_list()]
+    suggested = suggested_for(ws, ids)
+    by_txn = {t: suggested.filter(pl.col("txn_id") == t) for t in set(suggested["txn_id"].to_list())} \
+        if suggested.height else {}
+    words = shown_words(found.height, page, page_size, has_next, filters != matching.Filters())
+    return DepositPage(list(found.iter_rows(named=True)), by_txn, has_next, words)
+
+
+def deposit_cells(page: list[dict[str, Any]], by_txn: dict[int, pl.DataFrame],
+                  best_by_txn: dict[int, dict[str, Any]] | None, names: dict[int, str],
+                  fmt: Formatter) -> tuple[list[Deposit], list[list[str]]]:
+    """The deposits of a page and the grid's text for them (DEPOSIT_COLUMNS): drawn by the live grid and by the
+    server's first view (`reconwb.server.first_view`). `best_by_txn` None: the best candidates are not read yet."""
+    rows, cells = [], []
+    for r in page:
+        mine = by_txn.get(r["txn_id"])
+        pending = r["status"] == "pending"
+        group = mine.row(0, named=True) if mine is not None else None
+        if group is not None:
+            links = mine.filter(pl.col("group_id") == group["group_id"])
+            status = f"suggestion, {group['confidence']:.0%} sure"
+            candidate = " + ".join(f"{p} · {payer or ''}".strip(" ·") for p, payer in
+                                   links.select("payment_id", "payer").iter_rows())
+            why = explanation(group["evidence"])
+            rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, group["group_id"],
+                                tuple(links["payment_id"].to_list())))
+        else:
+            status = "pending at the bank" if pending else "unmatched"
+            found = best_by_txn.get(r["txn_id"]) if best_by_txn is not None else None
+            candidate = ("looking…" if best_by_txn is None else
+                         f"{found['payment_id']} · {found['payer'] or ''} · "
+                         f"{fmt.money(found['open_amount'], found['currency'])}" if found else "none open")
+            why = fit_words(found, fmt) if found else ""
+            rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, None, ()))
+        cells.append([fmt.date(r["booked_on"]), fmt.money(r["amount"], r["currency"]),
+                      r["counterparty"] or "", r["reference"] or r["description"] or "",
+                      names.get(r["account_id"], ""), status, candidate, why])
+    return rows, cells
+
+
 class ReconciliationExplorer(w.VBox):
     """Open deposits, their candidates, suggestions and matches of one workspace, for one person (`actor`, named
     in the audit log)."""
@@ -427,15 +517,7 @@ class ReconciliationExplorer(w.VBox):
     # -- reading ---------------------------------------------------------------------------------------------------
 
     def _load_accounts(self) -> None:
-        with self.ws.connect() as con:
-            found = con.execute(
-                f"SELECT a.account_id, coalesce(c.name, '?'), {reports.ACCOUNT_NAME_SQL}, coalesce(a.currency, '')"
-                " FROM accounts a LEFT JOIN connections c USING (connection_id) ORDER BY 2, 3"
-            ).fetchall()
-        self.account.options = [("all accounts", ALL_ACCOUNTS)] + [
-            (f"{name} ({currency}) · {conn}" if currency else f"{name} · {conn}", int(account_id))
-            for account_id, conn, name, currency in found
-        ]
+        self.account.options = account_options(self.ws)
 
     def refresh(self) -> None:
         """Re-read every list at its current page."""
@@ -449,22 +531,16 @@ class ReconciliationExplorer(w.VBox):
     def refresh_deposits(self) -> None:
         """One page of open deposits (booked ones and those pending at the bank), each with its best candidate
         (with `best_later`, filled in by a background read once the rows are on the screen)."""
-        page = matching.open_items(self.ws, side="transactions", limit=self.page_size + 1,
-                                   offset=self.deposit_pager.page * self.page_size, filters=self.filters)
-        if page.is_empty() and self.deposit_pager.page > 0:  # the last page emptied: everything on it was matched
+        page = deposit_page(self.ws, self.filters, self.deposit_pager.page, self.page_size)
+        if not page.rows and self.deposit_pager.page > 0:  # the last page emptied: everything on it was matched
             self.deposit_pager.page -= 1
             self.refresh_deposits()
             return
-        self.deposit_pager.show(page.height > self.page_size)
-        page = page.head(self.page_size)
-        self.deposits_shown.value = self._shown_words(page.height)
-        ids = [int(t) for t in page["txn_id"].to_list()]
-        suggested = suggested_for(self.ws, ids)
-        by_txn = {t: suggested.filter(pl.col("txn_id") == t) for t in set(suggested["txn_id"].to_list())} \
-            if suggested.height else {}
-        self._page = (list(page.iter_rows(named=True)), by_txn)
+        self.deposit_pager.show(page.has_next)
+        self.deposits_shown.value = page.words
+        self._page = (page.rows, page.suggested)
         self._drawn += 1
-        unsuggested = [t for t in ids if t not in by_txn]
+        unsuggested = page.unsuggested
         if self.best_later and unsuggested:
             cells = self._deposit_cells(None)
             _show(self.deposit_grid, DEPOSIT_COLUMNS, cells, [])
@@ -495,46 +571,11 @@ class ReconciliationExplorer(w.VBox):
     def _deposit_cells(self, best_by_txn: dict[int, dict[str, Any]] | None) -> list[list[str]]:
         """The grid's text for the page read last, and `self.rows` beside it; `best_by_txn` None: not read yet."""
         page, by_txn = self._page
-        names = self._account_names()
-        rows, cells = [], []
-        for r in page:
-            mine = by_txn.get(r["txn_id"])
-            pending = r["status"] == "pending"
-            group = mine.row(0, named=True) if mine is not None else None
-            if group is not None:
-                links = mine.filter(pl.col("group_id") == group["group_id"])
-                status = f"suggestion, {group['confidence']:.0%} sure"
-                candidate = " + ".join(f"{p} · {payer or ''}".strip(" ·") for p, payer in
-                                       links.select("payment_id", "payer").iter_rows())
-                why = explanation(group["evidence"])
-                rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, group["group_id"],
-                                    tuple(links["payment_id"].to_list())))
-            else:
-                status = "pending at the bank" if pending else "unmatched"
-                found = best_by_txn.get(r["txn_id"]) if best_by_txn is not None else None
-                candidate = ("looking…" if best_by_txn is None else
-                             f"{found['payment_id']} · {found['payer'] or ''} · "
-                             f"{self.fmt.money(found['open_amount'], found['currency'])}" if found else "none open")
-                why = fit_words(found, self.fmt) if found else ""
-                rows.append(Deposit(r["txn_id"], r["amount"], r["currency"], pending, None, ()))
-            cells.append([self.fmt.date(r["booked_on"]), self.fmt.money(r["amount"], r["currency"]),
-                          r["counterparty"] or "", r["reference"] or r["description"] or "",
-                          names.get(r["account_id"], ""), status, candidate, why])
-        self.rows = rows
+        self.rows, cells = deposit_cells(page, by_txn, best_by_txn, self._account_names(), self.fmt)
         return cells
 
-    def _shown_words(self, count: int) -> str:
-        if not count:
-            said = ("No open deposit matches the filters." if self.filters != matching.Filters() else
-                    "No open deposits: every deposit is reconciled.")
-        else:
-            first = self.deposit_pager.page * self.page_size + 1
-            said = f"Deposits {first}–{first + count - 1}, newest first" + (
-                " (more on the next page)." if self.deposit_pager.has_next else ".")
-        return f"<span class='reconwb-deposits-count'>{html.escape(said)}</span>"
-
     def _account_names(self) -> dict[int, str]:
-        return {value: label.split(" · ")[0] for label, value in self.account.options if value != ALL_ACCOUNTS}
+        return account_names(self.account.options)
 
     @property
     def selected_deposits(self) -> list[Deposit]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import ipywidgets as w
 import polars as pl
@@ -17,6 +18,7 @@ STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "running": "#0969
 STATUS_WORDS = {"succeeded": "succeeded", "failed": "failed", "running": "still running",
                 "partial": "some connections failed"}
 TRIGGER_WORDS = {"schedule": "on schedule", "manual": "by hand", "cli": "by hand", "demo": "by the demo"}
+RUNS_TITLE = "<h4>Latest runs</h4>"
 JOB_COLUMNS = (Column("Job"), Column("Last run"), Column("Outcome"), Column("Last 24 hours"))
 RUN_COLUMNS = (Column("Started"), Column("Job"), Column("Outcome"), Column("Took", True), Column("Started by"),
                Column("What went wrong"))
@@ -47,6 +49,52 @@ def runs_html(runs: pl.DataFrame, fmt: Formatter) -> str:
     return table_html(RUN_COLUMNS, rows, empty="", css_class="reconwb-runs-table")
 
 
+@dataclass(frozen=True)
+class JobsView:
+    """What the panel shows, as HTML: drawn by the live panel and, before the page's kernel runs, by the
+    server's first view (`reconwb.server.first_view`), so both say the same."""
+
+    verdict: str
+    per_job: str
+    runs: str
+    has_runs: bool
+
+
+def _partial_errors(ws: Workspace, jobs: list[str], limit: int) -> list[str]:
+    """Each partial job with what its last run named (which connections, why)."""
+    runs = reports.job_runs(ws, limit=max(limit, 50))
+    named = []
+    for job in jobs:
+        last = runs.filter((pl.col("job") == job) & (pl.col("status") == "partial")).head(1)
+        named.append(f"{job} ({last['error'][0]})" if last.height else job)
+    return named
+
+
+def jobs_view(ws: Workspace, *, limit: int = 10, hours: int = 24) -> JobsView:
+    """A one-line verdict, each job's last status, and the newest `limit` runs with their errors."""
+    summary = reports.job_summary(ws, hours=hours)
+    runs = reports.job_runs(ws, limit=limit)
+    failing = summary.filter(pl.col("last_status") == "failed")["job"].to_list()
+    partial = summary.filter(pl.col("last_status") == "partial")["job"].to_list()
+    failed = int(summary["failed"].sum()) if not summary.is_empty() else 0
+    if summary.is_empty():
+        text, colour = "No job has run yet.", "#6e7781"
+    elif failing:
+        text = f"Last run failed: {', '.join(failing)}."
+        colour = STATUS_COLOURS["failed"]
+    elif partial:
+        text = f"Last run partial, some connections are failing: {'; '.join(_partial_errors(ws, partial, limit))}."
+        colour = STATUS_COLOURS["partial"]
+    else:
+        text, colour = "No job's latest run failed.", STATUS_COLOURS["succeeded"]
+    text += f" {failed} failed run(s) in the last {hours} hours." if failed else ""
+    fmt = formatting.for_workspace(ws)
+    return JobsView(
+        verdict=(f"<div class='reconwb-jobs-verdict' style='border-left:6px solid {colour};padding:4px 10px'>"
+                 f"{html.escape(text)}</div>"),
+        per_job=jobs_html(summary, fmt, hours), runs=runs_html(runs, fmt), has_runs=bool(runs.height))
+
+
 class JobsPanel(w.VBox):
     """A one-line verdict, each job's last status, and the newest runs with their errors."""
 
@@ -57,42 +105,12 @@ class JobsPanel(w.VBox):
         self.verdict = w.HTML()
         self.per_job = w.HTML()
         self.runs = w.HTML()
-        self.runs_title = w.HTML("<h4>Latest runs</h4>")
+        self.runs_title = w.HTML(RUNS_TITLE)
         super().__init__([self.verdict, self.per_job, self.runs_title, self.runs])
         self.add_class("reconwb-jobs")
         draw_when_free(self)
 
     def refresh(self) -> None:
-        summary = reports.job_summary(self.ws, hours=self.hours)
-        runs = reports.job_runs(self.ws, limit=self.limit)
-        failing = summary.filter(pl.col("last_status") == "failed")["job"].to_list()
-        partial = summary.filter(pl.col("last_status") == "partial")["job"].to_list()
-        failed = int(summary["failed"].sum()) if not summary.is_empty() else 0
-        if summary.is_empty():
-            text, colour = "No job has run yet.", "#6e7781"
-        elif failing:
-            text = f"Last run failed: {', '.join(failing)}."
-            colour = STATUS_COLOURS["failed"]
-        elif partial:
-            text = f"Last run partial, some connections are failing: {'; '.join(self._partial_errors(partial))}."
-            colour = STATUS_COLOURS["partial"]
-        else:
-            text, colour = "No job's latest run failed.", STATUS_COLOURS["succeeded"]
-        text += f" {failed} failed run(s) in the last {self.hours} hours." if failed else ""
-        self.verdict.value = (
-            f"<div class='reconwb-jobs-verdict' style='border-left:6px solid {colour};padding:4px 10px'>"
-            f"{html.escape(text)}</div>"
-        )
-        fmt = formatting.for_workspace(self.ws)
-        self.per_job.value = jobs_html(summary, fmt, self.hours)
-        self.runs.value = runs_html(runs, fmt)
-        self.runs_title.layout.display = "" if runs.height else "none"
-
-    def _partial_errors(self, jobs: list[str]) -> list[str]:
-        """Each partial job with what its last run named (which connections, why)."""
-        runs = reports.job_runs(self.ws, limit=max(self.limit, 50))
-        named = []
-        for job in jobs:
-            last = runs.filter((pl.col("job") == job) & (pl.col("status") == "partial")).head(1)
-            named.append(f"{job} ({last['error'][0]})" if last.height else job)
-        return named
+        view = jobs_view(self.ws, limit=self.limit, hours=self.hours)
+        self.verdict.value, self.per_job.value, self.runs.value = view.verdict, view.per_job, view.runs
+        self.runs_title.layout.display = "" if view.has_runs else "none"

@@ -68,8 +68,8 @@ def for_page(url: str | None) -> None:
 
     ws = Workspace.from_env()
 
-    def read() -> Any:
+    def read() -> Any:  # read-only: beside the server's first view of the same totals (reconwb.server.first_view)
         with waiting_at_most(FIRST_WAIT_SECONDS):  # a busy store: the panel's own read says so, as always
-            return reports.overview(ws)
+            return reports.overview(ws.reading())
 
     start(totals_key(ws), read)

@@ -45,6 +45,34 @@ def _reason(shown: last_attempt.Display) -> str:
     return text
 
 
+HEADERS = ["connection", "bank", "health", "reason", "last success", "password age", ""]
+WIDTHS = ["140px", "110px", "150px", "320px", "130px", "100px", "10px"]  # of the cells, then the two buttons
+BUTTONS = (("Run now", "110px"), ("Update credentials", "170px"))
+
+
+def connection_cells(conn: connections.Connection, shown: last_attempt.Display) -> list[str]:
+    """A connection's row as HTML cells (never its credentials): drawn by the live table and by the server's
+    first view (`reconwb.server.first_view`), so both say the same."""
+    age = conn.credential_age_days()
+    warn = any(b.kind == "credential_age" for b in banners.for_connection(conn))
+    return [
+        html.escape(conn.name),
+        html.escape(conn.bank_id),
+        badge(shown.state),
+        html.escape(_reason(shown)),
+        conn.last_success_at.strftime("%Y-%m-%d %H:%M") if conn.last_success_at else "never",
+        "" if age is None else (f"<b style='color:#bf8700'>{age} d</b>" if warn else f"{age} d"),
+    ]
+
+
+def current_rows(ws: Workspace) -> list[tuple[connections.Connection, list[str]]]:
+    """Every connection with its cells, as the table lists them."""
+    with ws.connect() as con:
+        conns = connections.list_connections(con)
+        shown = last_attempt.displays(con, conns)
+    return [(c, connection_cells(c, shown[c.name])) for c in conns]
+
+
 class ConnectionStatusTable(w.VBox):
     """One row per connection with "Run now" and "Update credentials"; refreshes itself after each action."""
 
@@ -61,26 +89,14 @@ class ConnectionStatusTable(w.VBox):
         draw_when_free(self)
 
     def refresh(self) -> None:
-        with self.ws.connect() as con:
-            conns = connections.list_connections(con)
-            shown = last_attempt.displays(con, conns)
-        header = self._row(["connection", "bank", "health", "reason", "last success", "password age", ""], bold=True)
+        header = self._row(HEADERS, bold=True)
         self.buttons = {}
-        self.rows.children = [header, *(self._connection_row(c, shown[c.name]) for c in conns)]
+        self.rows.children = [header, *(self._connection_row(c, cells) for c, cells in current_rows(self.ws))]
 
-    def _connection_row(self, conn: connections.Connection, shown: last_attempt.Display) -> w.HBox:
-        age = conn.credential_age_days()
-        warn = any(b.kind == "credential_age" for b in banners.for_connection(conn))
-        cells = [
-            html.escape(conn.name),
-            html.escape(conn.bank_id),
-            badge(shown.state),
-            html.escape(_reason(shown)),
-            conn.last_success_at.strftime("%Y-%m-%d %H:%M") if conn.last_success_at else "never",
-            "" if age is None else (f"<b style='color:#bf8700'>{age} d</b>" if warn else f"{age} d"),
-        ]
-        run = w.Button(description="Run now", icon="play", layout=w.Layout(width="110px"))
-        update = w.Button(description="Update credentials", icon="key", layout=w.Layout(width="170px"))
+    def _connection_row(self, conn: connections.Connection, cells: list[str]) -> w.HBox:
+        (run_label, run_width), (update_label, update_width) = BUTTONS
+        run = w.Button(description=run_label, icon="play", layout=w.Layout(width=run_width))
+        update = w.Button(description=update_label, icon="key", layout=w.Layout(width=update_width))
         run.on_click(lambda _b, name=conn.name: self.run_now(name))
         update.on_click(lambda _b, name=conn.name: self.open_credentials(name))
         if not conn.needs_credentials or conn.health == "obsolete":
@@ -93,9 +109,8 @@ class ConnectionStatusTable(w.VBox):
 
     @staticmethod
     def _row(cells: list[str], bold: bool = False) -> w.HBox:
-        widths = ["140px", "110px", "150px", "320px", "130px", "100px", "10px"]
         wrap = "<b>{}</b>" if bold else "{}"
-        return w.HBox([w.HTML(wrap.format(c), layout=w.Layout(width=wd)) for c, wd in zip(cells, widths, strict=False)])
+        return w.HBox([w.HTML(wrap.format(c), layout=w.Layout(width=wd)) for c, wd in zip(cells, WIDTHS, strict=False)])
 
     def run_now(self, name: str) -> BackgroundFetch | None:
         """A person's "Run now": clears a block and tries once (an assisted login asks for its code below)."""

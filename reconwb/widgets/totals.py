@@ -9,6 +9,7 @@ Everything is written through `reconwb.formatting` in the workspace's locale.
 from __future__ import annotations
 
 import html
+import threading
 from typing import Any
 
 import ipywidgets as w
@@ -21,6 +22,8 @@ from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.widgets.tables import Column, table_html
 from reconwb.workspace import Workspace
 
+ACCOUNTS_TITLE = "<h4>Deposits by account</h4>"
+INVOICES_TITLE = "<h4>Invoices</h4>"
 PAYMENT_STATUS = {"open": "Open", "partially_paid": "Partly paid", "paid": "Paid", "cancelled": "Cancelled"}
 
 ACCOUNT_COLUMNS = (
@@ -104,12 +107,23 @@ def invoices_html(payments: Any, fmt: Formatter) -> str:
     return table_html(INVOICE_COLUMNS, rows, empty="No expected payments yet.", css_class="reconwb-invoices")
 
 
+def tables_html(data: Any, fmt: Formatter) -> tuple[str, str, str]:
+    """The headline, the accounts table and the invoices table of `reports.overview` data: drawn by the live
+    panel and by the server's first view (`reconwb.server.first_view`), so both say the same."""
+    return (headline_html(data.money, fmt), accounts_html(data.deposit_totals, data.balances, fmt),
+            invoices_html(data.payment_totals, fmt))
+
+
 class TotalsPanel(w.VBox):
     """Reconciled, waiting, unmatched and pending money per currency and account; invoices; trend and ageing."""
 
-    def __init__(self, ws: Workspace, *, plots_enabled: bool = True) -> None:
+    def __init__(self, ws: Workspace, *, plots_enabled: bool = True, plots_later: bool = False) -> None:
+        """`plots_later`: draw the two plots in a thread once the money is on the page (the dashboard: drawing
+        them takes 0.3-1.5 s of the kernel, which the page's other panels need to show first)."""
         self.ws = ws
         self.plots_enabled = plots_enabled
+        self.plots_later = plots_later
+        self._drawn = 0  # refreshes so far: a background drawing belongs to one
         self.headline = w.HTML()
         self.deposits = w.HTML()
         self.payments = w.HTML()
@@ -119,9 +133,9 @@ class TotalsPanel(w.VBox):
         children: list[w.Widget] = [
             self.headline,
             self.reconcile_now,
-            w.HTML("<h4>Deposits by account</h4>"),
+            w.HTML(ACCOUNTS_TITLE),
             self.deposits,
-            w.HTML("<h4>Invoices</h4>"),
+            w.HTML(INVOICES_TITLE),
             self.payments,
         ]
         if plots_enabled:
@@ -132,11 +146,21 @@ class TotalsPanel(w.VBox):
     def refresh(self) -> None:
         fmt = formatting.for_workspace(self.ws)
         data = prefetch.take(prefetch.totals_key(self.ws), lambda: reports.overview(self.ws))
-        self.headline.value = headline_html(data.money, fmt)
-        self.deposits.value = accounts_html(data.deposit_totals, data.balances, fmt)
-        self.payments.value = invoices_html(data.payment_totals, fmt)
-        if self.plots_enabled:
-            from reconwb import plots
+        self.headline.value, self.deposits.value, self.payments.value = tables_html(data, fmt)
+        if not self.plots_enabled:
+            return
+        self._drawn += 1
+        if self.plots_later:
+            threading.Thread(target=self._draw_plots, args=(data, fmt.locale, self._drawn), daemon=True,
+                             name="reconwb-totals-plots").start()
+        else:
+            self._draw_plots(data, fmt.locale, self._drawn)
 
-            self.trend_image.value = plots.png(plots.trend_figure(data.trend, locale=fmt.locale))
-            self.ageing_image.value = plots.png(plots.ageing_figure(data.ageing))
+    def _draw_plots(self, data: Any, locale: str, drawn: int) -> None:
+        """The trend and ageing plots of refresh number `drawn` (a later refresh's drawing wins)."""
+        from reconwb import plots
+
+        trend = plots.png(plots.trend_figure(data.trend, locale=locale))
+        ageing = plots.png(plots.ageing_figure(data.ageing))
+        if drawn == self._drawn:
+            self.trend_image.value, self.ageing_image.value = trend, ageing

@@ -96,12 +96,22 @@ def url(server, name: str, refresh: float = 0) -> str:
     return f"{server['base']}/voila/render/dashboards/{name}.ipynb?token={TOKEN}&refresh={refresh:g}"
 
 
+FIRST_PART = {"reconciliation": ".reconwb-banner, .reconwb-all-clear", "connections": ".reconwb-connections",
+              "explorer": ".reconwb-deposits-count"}
+
+
 def open_dashboard(page, server, name: str = "reconciliation", refresh: float = 0):
-    """Load a dashboard and wait until its first widgets are drawn (Voila renders widgets client-side)."""
+    """Load a dashboard and wait until its live widgets have replaced the server's first view (Voila renders
+    widgets client-side; the first view's buttons do nothing)."""
     page.goto(url(server, name, refresh), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
-    first = ".reconwb-banner, .reconwb-all-clear" if name == "reconciliation" else ".reconwb-connections"
-    page.locator(first).first.wait_for(state="visible", timeout=RENDER_TIMEOUT)
+    page.locator(FIRST_PART[name]).first.wait_for(state="visible", timeout=RENDER_TIMEOUT)
+    live(page)
     return page
+
+
+def live(page) -> None:
+    """Every first view of the page has given way to its live widgets."""
+    page.wait_for_function("!document.querySelector('.reconwb-first-view')", timeout=RENDER_TIMEOUT)
 
 
 def banner(page, connection: str):
@@ -450,7 +460,7 @@ def _settled(page) -> None:
 def test_an_analyst_reconciles_in_the_explorer_and_the_store_agrees(env, server, page) -> None:
     review_cases(env)
     ws = env["ws"]
-    page.goto(url(server, "explorer"), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+    open_dashboard(page, server, "explorer")
     _row(page, "reconwb-deposits", "NWT Holdings").wait_for(timeout=RENDER_TIMEOUT)
     _settled(page)
     fits_the_page(page)
@@ -533,7 +543,7 @@ def test_two_deposits_for_one_invoice_linked_from_the_keyboard(env, server, page
         ingest(con, acc, [Txn(today, Decimal("1000.00"), "EUR", "part payment 1/2", counterparty="LW Intl"),
                           Txn(today, Decimal("600.00"), "EUR", "part payment 2/2", counterparty="LW Intl")],
                source="statement")
-    page.goto(url(server, "explorer"), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+    open_dashboard(page, server, "explorer")
     _row(page, "reconwb-deposits", "part payment 1/2").wait_for(timeout=RENDER_TIMEOUT)
     _settled(page)
     assert "Keyboard:" in page.locator(".reconwb-shortcuts-legend").inner_text()
@@ -566,3 +576,58 @@ def test_two_deposits_for_one_invoice_linked_from_the_keyboard(env, server, page
                             [f"match:{group}"]).fetchall()
     assert kind == "split" and parts == {"part payment 1/2", "part payment 2/2"} and status == [("paid",)]
     assert audit == [(by,)]
+
+
+VOILA_JS = re.compile(r".*/voila\.js(\?.*)?$")  # Voila's main script (it loads the rest)
+ERROR_WATCH = """
+window.reconwbErrorSeen = false;
+new MutationObserver(() => {
+  if (document.querySelector("[data-mime-type='application/vnd.jupyter.stderr']")
+      || (document.body && document.body.innerText.includes("There was an error"))) {
+    window.reconwbErrorSeen = true;
+  }
+}).observe(document, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def test_the_server_draws_the_first_view_and_the_live_widgets_take_its_place(env, server, page) -> None:
+    """With Voila's scripts blocked the money, banners and tables are on the page (drawn by the server); with them,
+    the live widgets replace that view with the same text and no error ever shows."""
+    review_cases(env)
+    context = page.context
+    blocked = context.new_page()
+    blocked.route(VOILA_JS, lambda route: route.abort())
+    drawn = {}
+    try:
+        for name, parts in (("reconciliation", (".reconwb-headline", ".reconwb-accounts", ".reconwb-jobs-verdict",
+                                                ".reconwb-deliveries-verdict")),
+                            ("connections", (".reconwb-connections",)),
+                            ("explorer", (".reconwb-deposits-count", "table.reconwb-deposits"))):
+            blocked.goto(url(server, name), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+            for part in parts:
+                found = blocked.locator(f".reconwb-first-view {part}").first
+                found.wait_for(state="visible", timeout=RENDER_TIMEOUT)
+                drawn[(name, part)] = " ".join(found.inner_text().split())
+            assert blocked.locator(".jp-OutputArea-output").count() == 0  # no kernel output: the server drew it
+            body = blocked.locator("body").inner_text()
+            assert not [w for w in RAW_WORDS if w in body], (name, [w for w in RAW_WORDS if w in body])
+            assert not any(secret in blocked.content() for secret in env["stored"])
+            shot(blocked, f"g_first_view_{name}")
+    finally:
+        blocked.close()
+    assert re.search(r"\d+\.\d% of EUR deposits reconciled", drawn[("reconciliation", ".reconwb-headline")])
+    assert "looking…" in drawn[("explorer", "table.reconwb-deposits")]  # its best candidates come live
+
+    watched = context.new_page()
+    watched.add_init_script(ERROR_WATCH)
+    try:
+        for name, part in (("reconciliation", ".reconwb-headline"), ("reconciliation", ".reconwb-accounts"),
+                           ("reconciliation", ".reconwb-jobs-verdict"), ("connections", ".reconwb-connections"),
+                           ("explorer", ".reconwb-deposits-count")):
+            open_dashboard(watched, server, name)
+            shown = watched.locator(f".jp-OutputArea-output {part}").first
+            shown.wait_for(state="visible", timeout=RENDER_TIMEOUT)
+            assert " ".join(shown.inner_text().split()) == drawn[(name, part)], (name, part)
+            assert watched.evaluate("window.reconwbErrorSeen") is False
+    finally:
+        watched.close()

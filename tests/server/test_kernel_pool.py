@@ -91,3 +91,34 @@ def test_the_reconciliation_page_reads_its_totals_at_request_time_not_at_warm_up
             await km.shutdown_all(now=True)
 
     asyncio.run(scenario())
+
+
+def test_a_ready_client_is_ready_without_waiting_for_a_quiet_iopub(tmp_path: Path) -> None:
+    """ReadyClient (every client of `reconwb serve`): ready once the kernel answered and IOPub carries its
+    messages, and then nothing of what the kernel says is lost."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from reconwb.server.kernel_pool import ReadyClient
+
+    async def scenario() -> None:
+        km = AsyncKernelManager(client_class="reconwb.server.kernel_pool.ReadyClient")
+        await km.start_kernel()
+        try:
+            for _ in range(3):  # a fresh client each time, as the pool and Voila's executor make them
+                client = km.client()
+                assert isinstance(client, ReadyClient)
+                client.start_channels()
+                seen: list[str] = []
+                try:
+                    await client.wait_for_ready(timeout=60)
+                    reply = await client.execute_interactive(
+                        "print('ready', 6 * 7)", timeout=60,
+                        output_hook=lambda m: seen.append(m["content"].get("text", ""))
+                        if m["msg_type"] == "stream" else None)
+                finally:
+                    client.stop_channels()
+                assert reply["content"]["status"] == "ok" and "".join(seen).strip() == "ready 42"
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(scenario())

@@ -213,3 +213,37 @@ def _someone_in(line: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def test_an_announced_reader_is_let_in_by_long_work_before_it_even_waits(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with open_store(path):
+        pass
+    with db.announced_reader(path):  # a first view about to read: in line from the start
+        assert _someone_in(Path(str(path) + ".waiting"))
+        assert db.make_way(path, at_most=0.3) >= 0.3  # long work between two chunks waits for it
+    assert not _someone_in(Path(str(path) + ".waiting"))
+    assert db.make_way(path, at_most=2.0) < 0.1
+
+
+def test_a_read_only_open_waits_for_a_writer_of_the_same_process(tmp_path: Path) -> None:
+    """DuckDB refuses a second configuration of an open file in one process (the server's read-only first view
+    beside its webhook receiver's write): that is waited out like another process's lock."""
+    import threading
+
+    path = tmp_path / "s.duckdb"
+    with open_store(path):
+        pass
+    got: list[tuple[int]] = []
+
+    def read() -> None:
+        with open_store(path, read_only=True, timeout=30) as con:
+            got.append(con.execute("SELECT 1").fetchone())
+
+    with open_store(path):
+        reader = threading.Thread(target=read)
+        reader.start()
+        time.sleep(0.3)
+        assert not got  # still waiting: the writer has it
+    reader.join(30)
+    assert got == [(1,)]

@@ -65,3 +65,15 @@ def test_empty_store_says_so(ws: Workspace) -> None:
 def test_table_escapes_values_and_blanks_none() -> None:
     page = table_html([Column("a"), Column("b", True)], [["<script>", None]])
     assert "&lt;script&gt;" in page and "None" not in page and "class='num'" in page
+
+
+def test_plots_later_shows_the_money_first_and_the_plots_when_drawn(books: Workspace) -> None:
+    import time
+
+    panel = TotalsPanel(books, plots_later=True)
+    assert "reconwb-headline" in panel.headline.value  # the money is there when the cell returns
+    deadline = time.monotonic() + 60
+    while not (panel.trend_image.value and panel.ageing_image.value):
+        assert time.monotonic() < deadline, "the plots were never drawn"
+        time.sleep(0.1)
+    assert bytes(panel.trend_image.value[:4]) == bytes(panel.ageing_image.value[:4]) == b"\x89PNG"

@@ -27,11 +27,9 @@ from reconwb.store.db import make_way, note_part, transaction
 if TYPE_CHECKING:
     import polars as pl
 
-# the hold each chunk aims at, within the "couple of seconds" a reader may wait: a chunk's checkpoint (in its
-# commit or its close) varies, and on a loaded host holds came out up to twice the aim; at 1 s the worst stay
-# near 2 s. A chunk's fixed cost is small next to its rows' (at 1M, 20k lines held 0.36 s), so smaller chunks
-# cost little
-CHUNK_SECONDS = 1.0
+# the hold each chunk aims at: within the "couple of seconds" a reader may wait. Tried at 1 s (session 5): at 1M a
+# reconcile chunk's fixed cost (each open starts with a cold cache) doubled the opens (199) and the CPU (+92 %)
+CHUNK_SECONDS = 1.5
 FIRST_CHUNK_ROWS = 10_000  # rows in the first chunk, before any time was measured
 MIN_CHUNK_ROWS = 2_000
 MAX_CHUNK_ROWS = 500_000

@@ -64,14 +64,14 @@ browser's script loading, which alone is about the 1.5 s budget of the first ban
   than 4 s and the page stayed blank (read in nbclient's code; the timeout is the one path that leaves a page
   without error or output, not reproduced on demand). The executor now waits as long as a cell may take.
 
-Measured with bench/bench_dashboards.py (cold browser cache, 2 cores shared with two other engineers' work). With
-the first view, demo store, load 4-8, median of 3: reconciliation first banner 1.16 s, all its parts 1.70 s,
-connections table 1.07 s, explorer grid 0.93 s; the plain lab template in the same run: 2.75 / 3.96 / 2.85 /
-3.72 s. At load 11-13, median of 5: 1.04 / 1.29 / 0.87 / 0.92 s. The live widgets replace the first view
-3.6-9 s after the request (Voila's scripts, cold, then the cells run): that part is not under 3 s on this host.
-On 1M deposits at load 16-18 the reconciliation page's first view mostly showed the busy notice (13 s to the
-first banner, min 1.96 s) and the explorer's took 2.56 s. Earlier figures, before the first view: at load
-2.5-5, demo 1.8 / 2.5 / 2.5 / 2.4 s, 1M 2.3 / 3.1 / 2.5 / 2.4 s; quiet machine, demo, 1.87 / 2.19 / 2.34 / 2.21 s.
+Measured with bench/bench_dashboards.py (cold browser cache, 2 cores shared with two other engineers' work),
+median of 3 at load 6.7-8: demo store: reconciliation first banner 1.04 s, all its parts 1.31 s, connections
+table 0.70 s, explorer grid 0.75 s; 1M deposits: 1.06 / 2.81 / 0.74 / 0.89 s: the targets, as first drawn. The
+plain lab template in the same harness (demo, load 4-8): 2.75 / 3.96 / 2.85 / 3.72 s. The live widgets replace
+the first view 2.5-3.2 s (demo) and 3.0-5.3 s (1M) after the request: Voila's scripts, cold, then the cells
+run; that part is not under 3 s on 1M. At load 16-18 the demo's figures were 1.87 / 4.68 / 1.39 / 2.27 s.
+Before the first view: at load 2.5-5, demo 1.8 / 2.5 / 2.5 / 2.4 s, 1M 2.3 / 3.1 / 2.5 / 2.4 s; quiet machine,
+demo, 1.87 / 2.19 / 2.34 / 2.21 s.
 """
 
 import os

@@ -144,7 +144,9 @@ def candidates(ws: Workspace, txn_ids: list[int], *, limit: int = CANDIDATES, te
         return pl.DataFrame()
     where, params = matching.Filters(text=text).sql("p", "due_on", ("payment_id", "reference", "payer"),
                                                     account=False)
-    with ws.connect() as con:
+    # read-only: this search takes seconds on a large store, during which other pages' first views
+    # (reconwb.server.first_view, read-only too) may read beside it instead of showing "the store is busy"
+    with ws.connect(read_only=True) as con:
         sql = (_CANDIDATES_SQL.replace("(PAID)", f"({PAID_SQL})").replace("VISIBLE", payment_visible("p"))
                .replace("WHERE_MORE", where)
                .replace("ALIKE", str(PAYER_ALIKE)))

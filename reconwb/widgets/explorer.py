@@ -639,8 +639,8 @@ class ReconciliationExplorer(w.VBox):
         """The selected deposit's candidates: its suggestion's payments first (selected), then the ranked open
         payments, or the open payments the search finds. Several deposits selected: the open payments their sum
         may pay (one payment paid in parts), ranked against the sum."""
-        chosen = self.selected_deposits
-        deposit = self.selected_deposit
+        chosen = self.selected_deposits  # read once: a background redraw may change the selection meanwhile
+        deposit = chosen[0] if len(chosen) == 1 else None
         self.accept_button.disabled = self.reject_button.disabled = deposit is None or deposit.group_id is None
         currencies = {d.currency for d in chosen}
         if not chosen or len(currencies) > 1:

@@ -102,5 +102,5 @@ def for_workspace(ws: Workspace) -> Formatter:
     """The formatter for the workspace's `locale` setting."""
     from reconwb import settings
 
-    with ws.connect() as con:
+    with ws.connect(read_only=True) as con:  # read beside others' reads (a dashboard kernel's prefetch)
         return Formatter(settings.get(con, "locale"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,15 @@ class Workspace:
         dashboard and its kernel's prefetch of the same totals do not queue for the file."""
         return _Reading(db_path=self.db_path, key_file=self.key_file)
 
+    @contextmanager
+    def held(self, *, read_only: bool = True) -> Iterator[Workspace]:
+        """This workspace with ONE open of the store for every `connect` made inside the block: one screen
+        panel's several reads are one unit of work, and on a small store opening the file is most of a read's
+        cost (50-250 ms each on two shared cores; the jobs panel read four times). Each `connect` inside
+        yields the same connection, read-only when `read_only`, whatever it asks, as `reading()` does."""
+        with self.connect(read_only=read_only) as con:
+            yield _Held(db_path=self.db_path, key_file=self.key_file, con=con)
+
     def vault(self) -> Vault:
         """The vault for this workspace's key; raises `KeyMissing` when no key is set up."""
         from reconwb.vault import Vault
@@ -105,3 +114,22 @@ class _Reading(Workspace):
 
     def reading(self) -> Workspace:
         return self
+
+
+@dataclass(frozen=True)
+class _Held(Workspace):
+    """`Workspace.held()`: a workspace whose every `connect` is the one open its block holds."""
+
+    con: duckdb.DuckDBPyConnection | None = field(default=None, compare=False, repr=False)
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        assert self.con is not None  # made by `held` only
+        yield self.con
+
+    def reading(self) -> Workspace:
+        return self  # a second open beside the held one would wait for it
+
+    @contextmanager
+    def held(self, *, read_only: bool = True) -> Iterator[Workspace]:
+        yield self

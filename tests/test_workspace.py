@@ -62,3 +62,44 @@ def test_a_reading_workspace_opens_its_store_read_only(ws) -> None:
         assert con.execute("SELECT count(*) FROM connections").fetchone() == (0,)
         with pytest.raises(duckdb.Error):
             con.execute("INSERT INTO settings (key, value) VALUES ('x', 'y')")
+
+
+def test_a_held_workspace_reads_through_one_open(ws) -> None:
+    """A panel's several reads share one open of the file (each open costs tens of milliseconds), read-only
+    by default, and the hold counter sees one hold."""
+    import duckdb
+
+    from reconwb import formatting, reports
+    from reconwb.store import db
+
+    db.reset_hold_stats()
+    with ws.held() as held:
+        reports.job_runs(held, limit=5)
+        reports.job_summary(held, hours=24)
+        formatting.for_workspace(held)
+        with held.connect() as con, held.reading().connect() as again:
+            assert con is again
+            with pytest.raises(duckdb.Error):  # read-only whatever the caller asks
+                con.execute("INSERT INTO settings (key, value) VALUES ('x', 'y')")
+    assert db.hold_stats().opens == 1
+
+
+def test_a_read_only_first_open_leaves_the_migration_to_the_next_writer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process whose first open of a store is read-only (a dashboard kernel's prefetch) still migrates the
+    store when it first writes."""
+    from reconwb.store import db, migrate
+
+    path = tmp_path / "old.duckdb"
+    shipped = migrate.available()
+    monkeypatch.setattr(migrate, "available", lambda: shipped[:1])
+    db.forget_migrated()
+    with db.open_store(path) as con:
+        behind = migrate.current_version(con)
+    monkeypatch.undo()
+    db.forget_migrated()
+    with db.open_store(path, read_only=True) as con:
+        assert migrate.current_version(con) == behind
+    with db.open_store(path) as con:
+        assert migrate.current_version(con) == shipped[-1].version > behind
+    db.forget_migrated()

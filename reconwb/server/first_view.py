@@ -134,7 +134,8 @@ def draw(name: str, ws: Workspace) -> str:
 
     try:  # read-only: beside the page kernel's own prefetch of the totals, not queued behind it
         with announced_reader(ws.db_path), waiting_at_most(WAIT_SECONDS):
-            body = VIEWS[name](ws.reading())
+            with ws.reading().held() as held:  # one open for the view's reads
+                body = VIEWS[name](held)
     except StoreLocked:
         from reconwb.widgets.busy import BUSY_HTML
 

@@ -273,10 +273,9 @@ def open_store(
         if not read_only:
             private_file(path)
         con.execute("SET TimeZone = 'UTC'")
-        if path not in _migrated:
+        if path not in _migrated and not read_only:  # a read-only open cannot migrate: the next writer does
             with _migrate_lock:
-                if not read_only:
-                    migrate(con)
+                migrate(con)
                 _migrated.add(path)
         ready = time.monotonic()
         parts["open"] = ready - opened

@@ -23,7 +23,12 @@ def columns(hours: int) -> tuple[Column, ...]:
 
 def deliveries_view(ws: Workspace, *, hours: int = 24) -> tuple[str, str]:
     """The verdict line and the per-endpoint table, as HTML: drawn by the live panel and by the server's first
-    view (`reconwb.server.first_view`), so both say the same."""
+    view (`reconwb.server.first_view`), so both say the same. Its reads share one open of the store."""
+    with ws.held() as held:
+        return _deliveries_view(held, hours)
+
+
+def _deliveries_view(ws: Workspace, hours: int) -> tuple[str, str]:
     health = reports.delivery_health(ws, hours=hours)
     if health.is_empty():
         text, colour = "No webhook endpoint is configured.", "#6e7781"

@@ -323,12 +323,13 @@ def shown_words(count: int, page: int, page_size: int, has_next: bool, filtered:
 
 def deposit_page(ws: Workspace, filters: matching.Filters, page: int, page_size: int) -> DepositPage:
     """Page `page` of the open deposits the filters keep (booked ones and those pending at the bank)."""
-    found = matching.open_items(ws, side="transactions", limit=page_size + 1, offset=page * page_size,
-                                filters=filters)
-    has_next = found.height > page_size
-    found = found.head(page_size)
-    ids = [int(t) for t in found["txn_id"].to_list()]
-    suggested = suggested_for(ws, ids)
+    with ws.held() as held:  # one open for the page's two reads
+        found = matching.open_items(held, side="transactions", limit=page_size + 1, offset=page * page_size,
+                                    filters=filters)
+        has_next = found.height > page_size
+        found = found.head(page_size)
+        ids = [int(t) for t in found["txn_id"].to_list()]
+        suggested = suggested_for(held, ids)
     by_txn = {t: suggested.filter(pl.col("txn_id") == t) for t in set(suggested["txn_id"].to_list())} \
         if suggested.height else {}
     words = shown_words(found.height, page, page_size, has_next, filters != matching.Filters())

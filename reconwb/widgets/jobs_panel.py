@@ -71,7 +71,13 @@ def _partial_errors(ws: Workspace, jobs: list[str], limit: int) -> list[str]:
 
 
 def jobs_view(ws: Workspace, *, limit: int = 10, hours: int = 24) -> JobsView:
-    """A one-line verdict, each job's last status, and the newest `limit` runs with their errors."""
+    """A one-line verdict, each job's last status, and the newest `limit` runs with their errors (its reads
+    share one open of the store)."""
+    with ws.held() as held:
+        return _jobs_view(held, limit, hours)
+
+
+def _jobs_view(ws: Workspace, limit: int, hours: int) -> JobsView:
     summary = reports.job_summary(ws, hours=hours)
     runs = reports.job_runs(ws, limit=limit)
     failing = summary.filter(pl.col("last_status") == "failed")["job"].to_list()

@@ -124,6 +124,8 @@ class _Handler:
 
 def test_the_hook_draws_the_named_cells_and_the_template_takes_them(books: Workspace, monkeypatch) -> None:
     monkeypatch.setenv("RECONWB_DB", str(books.db_path))
+    # every view in its cell's place however busy the host (a view drawn late has its own test below)
+    monkeypatch.setattr(first_view, "INLINE_SECONDS", 120.0)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# Page"), nbformat.v4.new_code_cell("banners"),
                 nbformat.v4.new_code_cell("jobs"), nbformat.v4.new_code_cell("no view")]

@@ -75,24 +75,30 @@ def money(frame: pl.DataFrame, column: str, path: str | Path, *, positive: bool 
     2 when no `currency` is given). A value that would need rounding is an error naming its line."""
     raw = frame[column]
     codes = currency if currency is not None else pl.Series([""] * frame.height, dtype=pl.String)
-    if raw.dtype == pl.String:
-        text = raw.str.strip_chars()
-        ok = text.str.contains(r"^[+-]?\d{1,15}(\.\d*)?$").fill_null(False)
-        if not ok.all():
-            index, line = first_bad(frame, ok)
-            raise InvalidInput(f"{path}: line {line}: {column} {raw[index]!r} is not a decimal amount")
-    else:
-        text = raw.cast(pl.String, strict=False)
-        ok = text.is_not_null()
-        if not ok.all():
-            raise InvalidInput(f"{path}: line {first_bad(frame, ok)[1]}: {column} is not a decimal amount")
-    excess = pl.DataFrame({"t": text, "c": codes}).select(money_mod.excess_expr(pl.col("t"), pl.col("c"))).to_series()
+    text = raw.str.strip_chars() if raw.dtype == pl.String else raw.cast(pl.String, strict=False)
+    each = pl.col("text")
+    plain = each.str.contains(r"^[+-]?\d{1,15}(\.\d*)?$") if raw.dtype == pl.String else each.is_not_null()
+    # each distinct text parsed once (`per_distinct`); every row gets what it would have got on its own
+    parsed = per_distinct(pl.DataFrame({"text": text}), ["text"], [
+        plain.fill_null(False).alias("ok"), money_mod.decimals_expr(each).alias("places"),
+        pl.when(plain).then(each).cast(MONEY, strict=False).alias("value"),
+    ])
+    ok = parsed["ok"]
+    if not ok.all():
+        index, line = first_bad(frame, ok)
+        shown = f" {raw[index]!r}" if raw.dtype == pl.String else ""
+        raise InvalidInput(f"{path}: line {line}: {column}{shown} is not a decimal amount")
+    excess = pl.DataFrame({"n": parsed["places"], "c": codes}).select(
+        pl.col("n") > money_mod.places_expr(pl.col("c"))).to_series()
     if excess.any():
         index, line = first_bad(frame, ~excess)
         raise InvalidInput(f"{path}: line {line}: {column} {raw[index]!s} has more decimals than"
                            f" {codes[index] or 'the currency'} allows ({money_mod.exponent(codes[index])});"
                            " it is not rounded")
-    values = text.cast(MONEY)
+    values = parsed["value"].alias(column)
+    if values.null_count():  # a number polars cannot take as a decimal (a float's text such as 1e-05)
+        index, line = first_bad(frame, values.is_not_null())
+        raise InvalidInput(f"{path}: line {line}: {column} {raw[index]!s} is not a decimal amount")
     if positive:
         ok = values > 0
         if not ok.all():

@@ -320,9 +320,9 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     days since issue and since due, payer similarity (or its absence), account fit. A learned alias (`aliased`:
     t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
     (`rejected`: t_payer, p_payer keys) makes it not."""
-    tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
+    tcols = txns.select("t", "account", "booked_on", t_cents="cents", t_payer="payer_key",
                         t_iban="iban")
-    pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
+    pcols = payments.select("p", "account_ref", "opens", "anchor", p_cents="cents",
                             p_payer="payer_key", p_iban="iban")
     if "settled" not in pairs.columns:
         pairs = pairs.with_columns(settled=pl.lit(False))

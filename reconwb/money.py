@@ -111,12 +111,21 @@ def text_sql(column: str) -> str:
 
 def excess_expr(amount_text: pl.Expr, currency: pl.Expr) -> pl.Expr:
     """True where plain-decimal text has a non-zero digit past its currency's exponent (bulk `exact`)."""
+    return decimals_expr(amount_text) > places_expr(currency)
+
+
+def decimals_expr(amount_text: pl.Expr) -> pl.Expr:
+    """How many decimals plain-decimal text uses, trailing zeros not counted (`-901.0000` uses none): half of
+    `excess_expr`, apart so that a reader can work it out once per distinct amount text."""
+    fraction = amount_text.str.extract(r"\.(\d*)$", 1).fill_null("").str.strip_chars_end("0")
+    return fraction.str.len_chars()
+
+
+def places_expr(currency: pl.Expr) -> pl.Expr:
+    """The decimals each currency code allows (`exponent`, 2 for an unknown code): the other half."""
     import polars as pl
 
-    fraction = amount_text.str.extract(r"\.(\d*)$", 1).fill_null("").str.strip_chars_end("0")
-    places = currency.str.to_uppercase().replace_strict(_exponents(), default=DEFAULT_EXPONENT,
-                                                         return_dtype=pl.UInt32)
-    return fraction.str.len_chars() > places
+    return currency.str.to_uppercase().replace_strict(_exponents(), default=DEFAULT_EXPONENT, return_dtype=pl.UInt32)
 
 
 @lru_cache(maxsize=1)

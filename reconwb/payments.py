@@ -96,11 +96,16 @@ def _validate(raw: pl.DataFrame, where: str, date_format: str = "%Y-%m-%d") -> p
 def read_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> pl.DataFrame:
     """A payments file (the Payments CSV, any invoicing export through a mapping, or Parquet), validated as
     a whole; for file mode. `overrides` are mapping keys (a mapping file, `--map`) on top of detection."""
-    frames = list(batches(path, overrides))
+    # one block for the whole file (nothing is stored, the whole file is held anyway): polars reads it on every
+    # core, and values that repeat across the file are converted once (`tabular.per_distinct`)
+    size = Path(path).stat().st_size if Path(path).is_file() else 0
+    frames = list(batches(path, overrides, rows=max(BATCH_ROWS, size // 100 + 1)))
     if not frames:
         return _validate(pl.DataFrame(schema={c: pl.String for c in REQUIRED}), str(path))
     frame = pl.concat(frames)
-    repeated = frame.filter(pl.col("payment_id").is_duplicated())
+    # counting distinct ids is cheap, finding the repeat is not: only done when there is one
+    repeated = frame.filter(pl.col("payment_id").is_duplicated()) \
+        if frame["payment_id"].n_unique() < frame.height else frame.clear()
     if repeated.height:
         second = repeated.row(1, named=True)
         raise InvalidInput(f"{path}: line {second['_line']}: payment_id {second['payment_id']!r} appears more"
@@ -191,8 +196,15 @@ def _canonical(batch: pl.DataFrame, mapping: mappings.Mapping) -> pl.DataFrame:
         return parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ").str.strip_chars()
 
     amount = mappings.money_text(column("amount"), mapping).fill_null("")
+    spec = mapping.columns.get("amount")
+    if spec is None:
+        return batch.select(*(column(f).alias(f) for f in mappings.PAYMENT_FIELDS if f != "amount"),
+                            amount.alias("amount"))
+    # amounts repeat: each distinct text is rewritten once
+    keys = [spec] if isinstance(spec, str) else list(spec)
+    batch = tabular.per_distinct(batch, keys, [amount.alias("_amount")])
     return batch.select(*(column(f).alias(f) for f in mappings.PAYMENT_FIELDS if f != "amount"),
-                        amount.alias("amount"))
+                        pl.col("_amount").alias("amount"))
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, source: str, source_ref: str | None) -> dict[str, int]:

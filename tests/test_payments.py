@@ -466,3 +466,20 @@ def test_a_payments_import_killed_mid_way_is_invisible_and_the_next_finishes_it_
     with ws.connect() as con:
         assert sorted(con.execute("SELECT outcome FROM payment_import_runs").fetchall()) == [
             ("imported",), ("undone",)]
+
+
+def test_a_big_file_in_file_mode_parses_each_distinct_amount_once_with_the_same_values_and_lines(
+        tmp_path: Path) -> None:
+    """File mode reads a payments file whole, converting each distinct amount text once: every payment keeps
+    its own exact amount, and a bad amount or a repeated id far down the file is named at its own line."""
+    amounts = ["10.00", "49.9", "1000", "0.125"]
+    body = "".join(f"P{i},{amounts[i % 4]},{'BHD' if i % 4 == 3 else 'EUR'},2026-01-0{1 + i % 9},,R{i},Payer {i % 7}\n"
+                   for i in range(30_000))
+    frame = payments.read_file(_csv(tmp_path / "big.csv", body))
+    assert frame["amount"].head(4).to_list() == [Decimal("10.00"), Decimal("49.90"), Decimal("1000.00"),
+                                                 Decimal("0.125")]
+    assert frame.row(29_999, named=True)["amount"] == Decimal("0.125") and frame.height == 30_000
+    with pytest.raises(InvalidInput, match=r"excess\.csv: line 30002: amount 0\.125 has more decimals than EUR"):
+        payments.read_file(_csv(tmp_path / "excess.csv", body + "P30000,0.125,EUR,,,R,Payer\n"))
+    with pytest.raises(InvalidInput, match=r"again\.csv: line 30002: payment_id 'P17' appears more than once"):
+        payments.read_file(_csv(tmp_path / "again.csv", body + "P17,1.00,EUR,,,R,Payer\n"))

@@ -48,13 +48,21 @@ def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame, tokens: pl.DataF
 
 
 def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """One row per amount a payment could arrive as: the open amount, and the open amount less each fee.
+    """One row per amount a payment could arrive as: the open amount, and the open amount less each fee (once:
+    a fee that leaves an amount already listed adds nothing), in payment order.
 
-    Built as a short list per payment and exploded: a million invoices make three million keys, and only the
-    payment's own columns are repeated, not a copy of every row per fee."""
-    amounts = [pl.col("cents"), *(pl.col("cents") - fee.fee_cents(pl.col("cents")) for fee in rules.fees)]
-    return payments.select("p", "currency", "payer_key", "iban", key=pl.concat_list(amounts).list.unique(
-        maintain_order=True)).explode("key").filter(pl.col("key") > 0)
+    Built as one frame per amount, stacked and sorted by payment: at a million invoices (three million keys)
+    that is a quarter of the time of a list per payment made unique and exploded, which copies the payment's
+    text columns once per element on the way."""
+    cents = pl.col("cents")
+    amounts = [cents]
+    for fee in rules.fees:
+        less = cents - fee.fee_cents(cents)
+        amounts.append(pl.when(pl.any_horizontal([less == earlier for earlier in amounts])).then(None)
+                       .otherwise(less))
+    stacked = pl.concat([payments.select("p", "currency", "payer_key", "iban", key=amount, _i=pl.lit(i, pl.UInt8))
+                         for i, amount in enumerate(amounts)])
+    return stacked.filter(pl.col("key") > 0).sort("p", "_i", maintain_order=True).drop("_i")
 
 
 SINCE_ISSUE = (pl.col("booked_on") - pl.col("opens")).dt.total_days()
@@ -312,9 +320,9 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     days since issue and since due, payer similarity (or its absence), account fit. A learned alias (`aliased`:
     t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
     (`rejected`: t_payer, p_payer keys) makes it not."""
-    tcols = txns.select("t", "txn_id", "account", "booked_on", t_cents="cents", t_payer="payer_key",
+    tcols = txns.select("t", "account", "booked_on", t_cents="cents", t_payer="payer_key",
                         t_iban="iban")
-    pcols = payments.select("p", "payment_id", "account_ref", "opens", "anchor", p_cents="cents",
+    pcols = payments.select("p", "account_ref", "opens", "anchor", p_cents="cents",
                             p_payer="payer_key", p_iban="iban")
     if "settled" not in pairs.columns:
         pairs = pairs.with_columns(settled=pl.lit(False))

@@ -76,13 +76,14 @@ def read_transactions_csv(path: str | Path, overrides: Mapping[str, Any] | None 
 
     [st] = statement_csv.read(Path(path), name=str(path), overrides=overrides, max_bytes=TXN_CSV_MAX_BYTES)
     frame = st.frame().with_row_index("_row")
-    txn_id = pl.coalesce(pl.when(pl.col("txn_ref") != "").then("txn_ref"), pl.format("line:{}", pl.col("_row") + 2))
-    repeated = frame.filter(txn_id.is_duplicated() & ~txn_id.is_first_distinct()).head(1)
-    if repeated.height:
+    frame = frame.with_columns(txn_id=pl.coalesce(pl.when(pl.col("txn_ref") != "").then("txn_ref"),
+                                                  pl.format("line:{}", pl.col("_row") + 2)))
+    if frame["txn_id"].n_unique() < frame.height:  # counting distinct ids is cheap; finding the repeat is not
+        repeated = frame.filter(pl.col("txn_id").is_duplicated() & ~pl.col("txn_id").is_first_distinct()).head(1)
         raise InvalidInput(f"{path}: line {repeated['_row'][0] + 2}: txn_id {repeated['txn_ref'][0]!r} appears"
                            " more than once")
     return frame.select(
-        txn_id.alias("txn_id"), pl.col("account_ref").alias("account"), "booked_on", "amount", "currency",
+        "txn_id", pl.col("account_ref").alias("account"), "booked_on", "amount", "currency",
         "description", "reference", "counterparty", pl.col("counterparty_iban").fill_null(""),
     ).with_columns(cents=cents(pl.col("amount")))
 

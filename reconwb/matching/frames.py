@@ -15,6 +15,7 @@ import polars as pl
 from reconwb.matching.payers import payer_words
 from reconwb.matching.rules import Rules
 from reconwb.money import MONEY
+from reconwb.tabular import per_distinct
 
 TXN_COLUMNS: dict[str, pl.DataType] = {
     "txn_id": pl.String(),
@@ -104,10 +105,8 @@ def prepare_payments(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _once(values: pl.Series, normalise: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
     """`normalise` applied to each distinct value once (payers repeat: a million rows have far fewer names)."""
-    values = values.fill_null("")
-    distinct = values.unique()
-    mapped = pl.select(normalise(pl.lit(distinct))).to_series()
-    return values.replace_strict(distinct, mapped, return_dtype=pl.String)
+    frame = pl.DataFrame({"value": values.fill_null("")})
+    return per_distinct(frame, ["value"], [normalise(pl.col("value")).alias("normal")])["normal"]
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

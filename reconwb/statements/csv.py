@@ -179,26 +179,31 @@ def _convert(raw: pl.DataFrame, mapping: Mapping, name: str) -> pl.DataFrame:
         raise StatementError("the file has no currency column: set `currency` in the mapping (or --map"
                              " currency=EUR)", file=name, line=first - 1)
     currency = (col("currency") if "currency" in cols else pl.lit(mapping.currency or "")).str.to_uppercase()
-    if "amount" in cols:
-        sources = [("amount", mappings.money_text(col("amount"), mapping))]
-    else:
-        debit = mappings.money_text(col("debit"), mapping) if "debit" in cols else pl.lit(None, pl.String)
-        credit = mappings.money_text(col("credit"), mapping) if "credit" in cols else pl.lit(None, pl.String)
-        sources = [("debit", debit), ("credit", credit)]
+    keys = ["amount"] if "amount" in cols else ["debit", "credit"]
     plain = r"^-?\d{1,15}(\.\d*)?$"
     parsed = raw.with_row_index("_row").with_columns(
         currency.alias("_currency"),
-        *(expr.alias(f"_{key}_text") for key, expr in sources),
-        *(pl.when(expr.str.contains(plain)).then(expr).cast(MONEY, strict=False).alias(f"_{key}")
-          for key, expr in sources),
         mappings.date_expr(col("booked_on"), mapping).alias("booked_on"),
         (mappings.date_expr(col("value_date"), mapping) if "value_date" in cols else pl.lit(None, pl.Date)).alias(
             "value_date"),
     )
+    for key in keys:
+        if key not in cols:  # a debit/credit layout with one of the two columns
+            parsed = parsed.with_columns(pl.lit(None, pl.String).alias(f"_{key}_text"),
+                                         pl.lit(None, MONEY).alias(f"_{key}"), pl.lit(0).alias(f"_{key}_places"))
+            continue
+        text = mappings.money_text(col(key), mapping)
+        # amounts repeat: each distinct text is parsed once (`tabular.per_distinct`)
+        parsed = tabular.per_distinct(parsed, _names(cols[key]), [
+            text.alias(f"_{key}_text"),
+            pl.when(text.str.contains(plain)).then(text).cast(MONEY, strict=False).alias(f"_{key}"),
+            money.decimals_expr(text).alias(f"_{key}_places"),
+        ])
     check = lambda bad, what, column, hint="": _check(parsed, bad, what, raw, name, column, first, hint)  # noqa: E731
-    for key, _ in sources:
+    allowed = money.places_expr(pl.col("_currency"))
+    for key in keys:
         check(pl.col(f"_{key}_text").is_not_null() & pl.col(f"_{key}").is_null(), key, cols.get(key))
-        check(money.excess_expr(pl.col(f"_{key}_text"), pl.col("_currency")).fill_null(False), key, cols.get(key),
+        check((pl.col(f"_{key}_places") > allowed).fill_null(False), key, cols.get(key),
               "more decimals than its currency has; it is not rounded")
     check(pl.col("_currency") == "", "currency", cols.get("currency"), "empty currency")
     check(pl.col("booked_on").is_null(), "booked_on", cols.get("booked_on"), f"expected dates like"
@@ -250,13 +255,18 @@ def _convert(raw: pl.DataFrame, mapping: Mapping, name: str) -> pl.DataFrame:
 def _column(frame: pl.DataFrame, spec: str | list[str] | None, name: str, header_line: int) -> pl.Expr | None:
     if spec is None:
         return None
-    names = [spec] if isinstance(spec, str) else list(spec)
+    names = _names(spec)
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise StatementError(f"no column {missing[0]!r} (the header has: {', '.join(frame.columns[:12])})",
                              file=name, line=header_line)
     exprs = [pl.col(n).fill_null("").str.strip_chars() for n in names]
     return exprs[0] if len(exprs) == 1 else pl.concat_str(exprs, separator=" ").str.strip_chars()
+
+
+def _names(spec: str | list[str]) -> list[str]:
+    """The file columns a mapping entry reads (one, or several joined)."""
+    return [spec] if isinstance(spec, str) else list(spec)
 
 
 def _check(frame: pl.DataFrame, bad: pl.Expr, what: str, raw: pl.DataFrame, name: str,

@@ -202,3 +202,27 @@ def test_unknown_layout(tmp_path: Path) -> None:
     with pytest.raises(StatementError, match=r"odd\.csv:1: a transactions file needs `booked_on` and `amount`.*"
                        r" the file has columns 'a', 'b', 'c'"):
         parse(write(tmp_path, "odd.csv", "a,b,c\n1,2,3\n"))
+
+
+def test_a_big_file_parses_each_distinct_amount_once_with_the_same_values_and_lines(tmp_path: Path) -> None:
+    """Past `tabular.PER_DISTINCT_MIN_ROWS` lines each distinct amount text is converted once and gathered back:
+    every line keeps its own exact amount (JPY and a third decimal included), and a bad amount is still named
+    at its own line, past the first occurrence of a good copy of it."""
+    amounts = ["1.00", "-12.50", "1 234.5", "+7", "0.125"]
+    body = "".join(f"B{i},A,2026-03-02,{amounts[i % 5]},{'KWD' if i % 5 == 4 else 'EUR'},x,,\n"
+                   for i in range(25_000))
+    rows = lines(parse(write(tmp_path, "big.csv", HEADER + body))[1])
+    assert [r["amount"] for r in rows[:5]] == [D("1.00"), D("-12.50"), D("1234.50"), D("7.00"), D("0.125")]
+    assert rows[24_999]["amount"] == D("0.125") and rows[24_998]["amount"] == D("7.00")
+    late = body + "B25000,A,2026-03-02,0.125,EUR,x,,\n"  # fine in KWD above, three decimals too many in EUR
+    with pytest.raises(StatementError, match=r"late\.csv:25002: bad amount '0\.125' \(more decimals"):
+        parse(write(tmp_path, "late.csv", HEADER + late))
+    with pytest.raises(StatementError, match=r"word\.csv:20002: bad amount '12x'"):
+        parse(write(tmp_path, "word.csv", HEADER + _with_line(body, 20_000, "B20000,A,2026-03-02,12x,EUR,x,,\n")))
+
+
+def _with_line(body: str, index: int, line: str) -> str:
+    """`body` with its line `index` (0-based) replaced by `line`."""
+    rows = body.splitlines(keepends=True)
+    rows[index] = line
+    return "".join(rows)

@@ -13,6 +13,7 @@ The store file, its WAL and the folders reconwb makes for it are private to the 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import random
@@ -178,7 +179,7 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
         while True:
             try:
                 with _open_close_lock:
-                    return duckdb.connect(str(path), read_only=read_only)
+                    return _attach(path, read_only)
             except (duckdb.IOException, duckdb.ResourceInUseException, duckdb.ConnectionException) as err:
                 if not _is_lock_error(err):
                     raise StoreError(f"cannot open store {path}: {err}") from None
@@ -193,6 +194,37 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
     finally:
         if waiting is not None and waiting >= 0:
             os.close(waiting)  # releases the shared lock
+
+
+# Rows per row group of the tables this process appends to. A checkpoint writes a row group that took new rows
+# anew, and rewrites it whole, recompressed, once it is full: at DuckDB's default (122,880 rows) a chunk of long
+# work that filled one row group each of match_groups, events and audit_log held the store for seconds (1.4
+# CPU-s for match_groups alone, 4.3 CPU-s over 280k rows); at 16,384 the spikes are 0.2 CPU-s, the checkpoints
+# 1.7 CPU-s over the same rows and the file a third smaller. DuckDB takes the size as an ATTACH option only,
+# for that attachment: every open attaches the file with it (`_attach`).
+ROW_GROUP_ROWS = 16_384
+
+
+def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection whose default database is the store file, attached with `ROW_GROUP_ROWS`.
+
+    The file is attached to a named in-memory DuckDB instance, one per store and mode: the connections of one
+    process to the store share it, as `duckdb.connect(path)` shared its instance, and the file is detached
+    (checkpointed, its lock released) when the last of them closes. Callers hold `_open_close_lock`."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    con = duckdb.connect(f":memory:reconwb_{'ro' if read_only else 'rw'}_{digest}")
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'store'").fetchone()[0]:
+            if not read_only:  # where DuckDB spills for a file database, not the process's working folder
+                con.execute("SET temp_directory = ?", [f"{path}.tmp"])
+            options = "READ_ONLY" if read_only else f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
+            con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS store ({options})")
+        con.execute("USE store")
+        con.execute("SET enable_progress_bar = false")  # an in-memory instance draws one on long queries
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _waiting_file(path: Path) -> Path:

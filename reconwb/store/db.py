@@ -88,10 +88,15 @@ class HoldStats:
     # (DuckDB checkpoints the WAL into the file there), and whatever the work noted (`note_part`: a chunk's
     # "step" and "commit"; a commit crossing `checkpoint_threshold` checkpoints too)
     longest_parts: dict[str, float] = field(default_factory=dict)
+    # CPU seconds this process used during the longest hold: far less than the hold on a host whose cores are
+    # all busy (the hold then waited for a core, not for its own work)
+    longest_cpu: float = 0.0
+    most_cpu: float = 0.0  # the most CPU seconds any single hold used: what a hold costs on an idle host
 
     def as_dict(self) -> dict[str, object]:
         return {"opens": self.opens, "longest": round(self.longest, 4), "total": round(self.total, 4),
-                "longest_wait": round(self.longest_wait, 4),
+                "longest_wait": round(self.longest_wait, 4), "longest_cpu": round(self.longest_cpu, 4),
+                "most_cpu": round(self.most_cpu, 4),
                 "longest_parts": {k: round(v, 4) for k, v in self.longest_parts.items()}}
 
 
@@ -120,15 +125,16 @@ def note_part(name: str, seconds: float) -> None:
         parts[name] = parts.get(name, 0.0) + seconds
 
 
-def _record(held: float, waited: float, path: Path, parts: dict[str, float]) -> None:
+def _record(held: float, waited: float, path: Path, parts: dict[str, float], cpu: float) -> None:
     with _stats_lock:
         _stats.opens += 1
         _stats.total += held
         if held >= _stats.longest:
-            _stats.longest, _stats.longest_parts = held, parts
+            _stats.longest, _stats.longest_parts, _stats.longest_cpu = held, parts, cpu
         _stats.longest_wait = max(_stats.longest_wait, waited)
+        _stats.most_cpu = max(_stats.most_cpu, cpu)
     log.log(logging.INFO if held > LONG_HOLD_SECONDS else logging.DEBUG,
-            "store %s held %.3f s (waited %.3f s to open; %s)", path.name, held, waited,
+            "store %s held %.3f s, %.3f CPU-s (waited %.3f s to open; %s)", path.name, held, cpu, waited,
             ", ".join(f"{k} {v:.3f} s" for k, v in parts.items()))
 
 
@@ -297,7 +303,7 @@ def open_store(
         private_dir(path.parent, owned=False)
     asked = time.monotonic()
     con = _connect(path, read_only, _lock_timeout(timeout))
-    opened = time.monotonic()
+    opened, cpu = time.monotonic(), time.process_time()
     outer = getattr(_parts, "current", None)
     parts: dict[str, float] = {}
     _parts.current = parts
@@ -322,7 +328,7 @@ def open_store(
             con.close()
         parts["close"] = time.monotonic() - closing
         _parts.current = outer
-        _record(time.monotonic() - opened, opened - asked, path, parts)
+        _record(time.monotonic() - opened, opened - asked, path, parts, time.process_time() - cpu)
         if not read_only:
             private_file(path.with_name(path.name + ".wal"))  # a WAL left behind by a crash-free close is rare
 

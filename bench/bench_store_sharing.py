@@ -136,7 +136,8 @@ def _measure(args: argparse.Namespace, root: Path, label: str, copy: Callable[[s
         print(f"{label}, chunked, no readers: {alone['seconds']:.1f} s"
               f" ({100 * (alone['seconds'] / baseline['seconds'] - 1):+.0f} %; write {alone['write']:.1f} s,"
               f" {alone['opens']:.0f} opens, {alone['cpu']:.1f} CPU-s), longest hold {alone['longest']:.2f} s"
-              f" ({_parts(alone)}), peak {alone['peak_mb']:.0f} MB (load {_load()})")
+              f" ({_parts(alone)}; {alone['longest_cpu']:.2f} CPU-s; most CPU in one hold {alone['most_cpu']:.2f} s),"
+              f" peak {alone['peak_mb']:.0f} MB (load {_load()})")
     store = copy(f"{kind}-readers")
     chunked, results = _with_readers(args, root, store,
                                      lambda: _workload(kind, store, one_transaction=False, file=file))
@@ -145,7 +146,8 @@ def _measure(args: argparse.Namespace, root: Path, label: str, copy: Callable[[s
     slower = "" if baseline is None else f" ({100 * (chunked['seconds'] / baseline['seconds'] - 1):+.0f} %)"
     print(f"{label}, chunked, {args.readers} readers: {chunked['seconds']:.1f} s{slower} (write"
           f" {chunked['write']:.1f} s, {chunked['opens']:.0f} opens, {chunked['cpu']:.1f} CPU-s), longest hold"
-          f" {chunked['longest']:.2f} s ({_parts(chunked)}) (load {_load()})")
+          f" {chunked['longest']:.2f} s ({_parts(chunked)}; {chunked['longest_cpu']:.2f} CPU-s; most CPU in one hold"
+          f" {chunked['most_cpu']:.2f} s) (load {_load()})")
     print(f"  readers: {sum(r['reads'] for r in results):,} widget reads and {len(cli_seconds):,} CLI calls;"
           f" longest wait to open {max(r['longest_wait'] for r in results):.2f} s (goal < 3 s);"
           f" longest CLI call {max(cli_seconds, default=0):.2f} s; failures {len(failures)} (goal 0)")

@@ -13,6 +13,7 @@ The store file, its WAL and the folders reconwb makes for it are private to the 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import random
@@ -87,10 +88,15 @@ class HoldStats:
     # (DuckDB checkpoints the WAL into the file there), and whatever the work noted (`note_part`: a chunk's
     # "step" and "commit"; a commit crossing `checkpoint_threshold` checkpoints too)
     longest_parts: dict[str, float] = field(default_factory=dict)
+    # CPU seconds this process used during the longest hold: far less than the hold on a host whose cores are
+    # all busy (the hold then waited for a core, not for its own work)
+    longest_cpu: float = 0.0
+    most_cpu: float = 0.0  # the most CPU seconds any single hold used: what a hold costs on an idle host
 
     def as_dict(self) -> dict[str, object]:
         return {"opens": self.opens, "longest": round(self.longest, 4), "total": round(self.total, 4),
-                "longest_wait": round(self.longest_wait, 4),
+                "longest_wait": round(self.longest_wait, 4), "longest_cpu": round(self.longest_cpu, 4),
+                "most_cpu": round(self.most_cpu, 4),
                 "longest_parts": {k: round(v, 4) for k, v in self.longest_parts.items()}}
 
 
@@ -119,15 +125,16 @@ def note_part(name: str, seconds: float) -> None:
         parts[name] = parts.get(name, 0.0) + seconds
 
 
-def _record(held: float, waited: float, path: Path, parts: dict[str, float]) -> None:
+def _record(held: float, waited: float, path: Path, parts: dict[str, float], cpu: float) -> None:
     with _stats_lock:
         _stats.opens += 1
         _stats.total += held
         if held >= _stats.longest:
-            _stats.longest, _stats.longest_parts = held, parts
+            _stats.longest, _stats.longest_parts, _stats.longest_cpu = held, parts, cpu
         _stats.longest_wait = max(_stats.longest_wait, waited)
+        _stats.most_cpu = max(_stats.most_cpu, cpu)
     log.log(logging.INFO if held > LONG_HOLD_SECONDS else logging.DEBUG,
-            "store %s held %.3f s (waited %.3f s to open; %s)", path.name, held, waited,
+            "store %s held %.3f s, %.3f CPU-s (waited %.3f s to open; %s)", path.name, held, cpu, waited,
             ", ".join(f"{k} {v:.3f} s" for k, v in parts.items()))
 
 
@@ -178,7 +185,7 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
         while True:
             try:
                 with _open_close_lock:
-                    return duckdb.connect(str(path), read_only=read_only)
+                    return _attach(path, read_only)
             except (duckdb.IOException, duckdb.ResourceInUseException, duckdb.ConnectionException) as err:
                 if not _is_lock_error(err):
                     raise StoreError(f"cannot open store {path}: {err}") from None
@@ -193,6 +200,37 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
     finally:
         if waiting is not None and waiting >= 0:
             os.close(waiting)  # releases the shared lock
+
+
+# Rows per row group of the tables this process appends to. A checkpoint writes a row group that took new rows
+# anew, and rewrites it whole, recompressed, once it is full: at DuckDB's default (122,880 rows) a chunk of long
+# work that filled one row group each of match_groups, events and audit_log held the store for seconds (1.4
+# CPU-s for match_groups alone, 4.3 CPU-s over 280k rows); at 16,384 the spikes are 0.2 CPU-s, the checkpoints
+# 1.7 CPU-s over the same rows and the file a third smaller. DuckDB takes the size as an ATTACH option only,
+# for that attachment: every open attaches the file with it (`_attach`).
+ROW_GROUP_ROWS = 16_384
+
+
+def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection whose default database is the store file, attached with `ROW_GROUP_ROWS`.
+
+    The file is attached to a named in-memory DuckDB instance, one per store and mode: the connections of one
+    process to the store share it, as `duckdb.connect(path)` shared its instance, and the file is detached
+    (checkpointed, its lock released) when the last of them closes. Callers hold `_open_close_lock`."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    con = duckdb.connect(f":memory:reconwb_{'ro' if read_only else 'rw'}_{digest}")
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'store'").fetchone()[0]:
+            if not read_only:  # where DuckDB spills for a file database, not the process's working folder
+                con.execute("SET temp_directory = ?", [f"{path}.tmp"])
+            options = "READ_ONLY" if read_only else f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
+            con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS store ({options})")
+        con.execute("USE store")
+        con.execute("SET enable_progress_bar = false")  # an in-memory instance draws one on long queries
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _waiting_file(path: Path) -> Path:
@@ -265,7 +303,7 @@ def open_store(
         private_dir(path.parent, owned=False)
     asked = time.monotonic()
     con = _connect(path, read_only, _lock_timeout(timeout))
-    opened = time.monotonic()
+    opened, cpu = time.monotonic(), time.process_time()
     outer = getattr(_parts, "current", None)
     parts: dict[str, float] = {}
     _parts.current = parts
@@ -289,7 +327,7 @@ def open_store(
             con.close()
         parts["close"] = time.monotonic() - closing
         _parts.current = outer
-        _record(time.monotonic() - opened, opened - asked, path, parts)
+        _record(time.monotonic() - opened, opened - asked, path, parts, time.process_time() - cpu)
         if not read_only:
             private_file(path.with_name(path.name + ".wal"))  # a WAL left behind by a crash-free close is rare
 

@@ -247,3 +247,19 @@ def test_a_read_only_open_waits_for_a_writer_of_the_same_process(tmp_path: Path)
         assert not got  # still waiting: the writer has it
     reader.join(30)
     assert got == [(1,)]
+
+
+def test_appends_land_in_small_row_groups_and_a_process_shares_its_open_store(tmp_path: Path) -> None:
+    """A checkpoint rewrites a row group that took new rows, whole once full: small row groups keep a chunk of long
+    work's checkpoint short (db.ROW_GROUP_ROWS). DuckDB takes the size per attachment, so it must hold on every
+    open, and connections of one process still share the store as `duckdb.connect(path)` did."""
+    path = tmp_path / "s.duckdb"
+    for _ in range(2):  # the second open appends to what the first wrote
+        with open_store(path) as con:
+            con.execute("INSERT INTO audit_log (actor, action, detail) SELECT 'bench', 'x', '{}' FROM range(20000)")
+    with open_store(path) as con, open_store(path) as nested:
+        groups = con.execute("SELECT count(DISTINCT row_group_id), max(count) FROM pragma_storage_info('audit_log')"
+                             " WHERE segment_type <> 'VALIDITY'").fetchone()
+        assert nested.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 40000
+    assert groups[0] >= 40000 // db.ROW_GROUP_ROWS
+    assert groups[1] <= db.ROW_GROUP_ROWS

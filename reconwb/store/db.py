@@ -47,6 +47,7 @@ _migrate_lock = threading.Lock()
 # connections to a file, and an open racing the close of the last connection fails ("Unique file handle
 # conflict"). Holding this only around connect() and close() costs nothing measurable.
 _open_close_lock = threading.Lock()
+_writing = threading.local()  # .opens: store -> this thread's read-write opens of it now
 
 
 class StoreError(ReconwbError):
@@ -299,10 +300,17 @@ def open_store(
     path = Path(path).absolute()
     if read_only and not path.exists():
         raise StoreMissing(f"no store at {path}; run `reconwb init` first")
+    # A read inside this thread's own read-write hold (a panel's read called within a caller's write) reads
+    # through that store: the file takes one mode per process at a time, so a read-only open would wait for
+    # the very hold it sits in. Others are shut out by that hold anyway.
+    writing: dict[Path, int] = _writing.__dict__.setdefault("opens", {})
+    read_only = read_only and not writing.get(path)
     if not read_only:
         private_dir(path.parent, owned=False)
     asked = time.monotonic()
     con = _connect(path, read_only, _lock_timeout(timeout))
+    if not read_only:
+        writing[path] = writing.get(path, 0) + 1
     opened, cpu = time.monotonic(), time.process_time()
     outer = getattr(_parts, "current", None)
     parts: dict[str, float] = {}
@@ -325,6 +333,8 @@ def open_store(
         closing = time.monotonic()
         with _open_close_lock:
             con.close()
+        if not read_only:
+            writing[path] -= 1
         parts["close"] = time.monotonic() - closing
         _parts.current = outer
         _record(time.monotonic() - opened, opened - asked, path, parts, time.process_time() - cpu)

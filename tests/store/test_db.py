@@ -263,3 +263,19 @@ def test_appends_land_in_small_row_groups_and_a_process_shares_its_open_store(tm
         assert nested.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 40000
     assert groups[0] >= 40000 // db.ROW_GROUP_ROWS
     assert groups[1] <= db.ROW_GROUP_ROWS
+
+
+def test_a_read_inside_a_write_of_the_same_thread_reads_through_it(tmp_path: Path) -> None:
+    """A read-only read called inside the same thread's write (a panel drawn within a caller's write) reads at
+    once: the file takes one mode per process, so a read-only open would wait for the very hold it sits in,
+    then fail as "locked". Another thread's read still waits for the write (the test above)."""
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as con:
+        con.execute("INSERT INTO settings (key, value) VALUES ('locale', 'de_DE')")
+        began = time.monotonic()
+        with open_store(path, read_only=True, timeout=5) as inner:
+            assert inner.execute("SELECT value FROM settings WHERE key = 'locale'").fetchone() == ("de_DE",)
+        assert time.monotonic() - began < 5
+    with open_store(path, read_only=True) as alone:  # no write held: a true read-only open
+        with pytest.raises(duckdb.Error):
+            alone.execute("INSERT INTO settings (key, value) VALUES ('x', 'y')")

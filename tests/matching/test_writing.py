@@ -110,7 +110,9 @@ def test_a_run_killed_between_chunks_is_finished_by_the_next_with_the_same_resul
     assert not any(writing._staging_root(killed).iterdir())
 
 
-def test_payment_events_built_before_the_hold_read_exactly_as_records_builds_them(ws) -> None:
+def test_payment_events_built_before_the_hold_say_what_records_says(ws) -> None:
+    """The columnar build of a run's payment events gives each payload the values, money texts and key order
+    that `records.payment_event` gives (what a manual link sends), whatever places the amounts carry."""
     import json
     from decimal import Decimal
 
@@ -118,21 +120,25 @@ def test_payment_events_built_before_the_hold_read_exactly_as_records_builds_the
     from reconwb.matching import records
     from reconwb.store.db import transaction
 
-    groups = pl.DataFrame({"group_id": ["g1", "g2", "g3"], "status": ["matched", "matched", "suggested"],
-                           "kind": ["one_to_one", "many_to_one", "one_to_one"], "rule": ["ref", "sum", "ref"],
-                           "confidence": [0.97, 0.8, 0.5]})
-    links = pl.DataFrame({"group_id": ["g1", "g2", "g2", "g3"], "txn_id": ["1", "2", "3", "4"],
-                          "payment_id": ["P1", "P2", "P2", "P3"], "amount": ["10.00", "4.50", "1.235", "7.00"],
-                          "fee": ["0.00", "0.05", "0", "0"], "fx_difference": ["0", "0.00", "-0.01", "0"],
-                          "explanation": ["quoted \"INV-1\"", None, None, "x"]})
+    groups = pl.DataFrame({"group_id": ["g1", "g2", "g3", "g4"], "status": ["matched", "matched", "suggested", "matched"],
+                           "kind": ["one_to_one", "many_to_one", "one_to_one", "many_to_one"],
+                           "rule": ["ref", "sum", "ref", "payer \"fee\""], "confidence": [0.97, 0.8, 0.5, 0.1 + 0.2]})
+    links = pl.DataFrame({"group_id": ["g1", "g2", "g2", "g3", "g4", "g4", "g4"],
+                          "txn_id": ["1", "2", "3", "4", "5", "6", "7"],
+                          "payment_id": ["P1", "P2", "P2", "P3", "P4", "P4", "P4"],
+                          "amount": ["10.00", "4.50", "1.235", "7.00", "2.000", "-0.05", "12"],
+                          "fee": ["0.00", "0.05", "0", "0", "1.235", "0.000", "0.765"],
+                          "fx_difference": ["0", "0.00", "-0.01", "0", "-0.01", "0.01", "0"],
+                          "explanation": ["quoted \"INV-1\"", None, None, "x", "Zürich — “AG” \\ tab\t", None, None]})
     statuses = {"P1": ("paid", Decimal("0.000")), "P2": ("partially_paid", Decimal("4.265"))}
     parts = writing._event_parts(groups, links)
-    assert set(parts["payment_id"]) == {"P1", "P2"}  # a suggestion announces nothing
+    assert set(parts["payment_id"]) == {"P1", "P2", "P4"}  # a suggestion announces nothing
+    assert parts["event_id"].n_unique() == 3 and parts["event_id"].str.starts_with("evt_").all()
     with ws.connect() as con, transaction(con):
         writing._emit_payment_events(con, parts, statuses)
         stored = {subject: (kind, payload) for kind, subject, payload in con.execute(
             "SELECT type, subject, CAST(payload AS VARCHAR) FROM events").fetchall()}
-    for pid, group in (("P1", "g1"), ("P2", "g2")):
+    for pid, group in (("P1", "g1"), ("P2", "g2"), ("P4", "g4")):
         mine = links.filter(pl.col("payment_id") == pid)
         g = groups.filter(pl.col("group_id") == group).row(0, named=True)
         kind, payload, subject = records.payment_event(
@@ -140,5 +146,8 @@ def test_payment_events_built_before_the_hold_read_exactly_as_records_builds_the
             [{"txn_id": int(r["txn_id"]), "amount": Decimal(r["amount"]), "fee": Decimal(r["fee"]),
               "fx_difference": Decimal(r["fx_difference"])} for r in mine.iter_rows(named=True)],
             explanation=mine["explanation"][0])
-        assert stored[subject] == (kind, jsonutil.dumps(payload))
-        assert json.loads(stored[subject][1])["status"] == statuses[pid][0]
+        expected = json.loads(jsonutil.dumps(payload))
+        assert stored[subject][0] == kind
+        assert json.loads(stored[subject][1]) == expected
+        assert list(json.loads(stored[subject][1])) == list(expected)  # the same keys in the same order
+        assert json.loads(stored[subject][1])["status"] == statuses.get(pid, ("open",))[0]

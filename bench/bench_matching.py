@@ -106,7 +106,7 @@ BASELINES = ("pandas-naive", "pandas-amount-date")
 # the amount-and-date baseline's window: the engine's default one (`rules.DEFAULT_TOML` [date]), so that the two
 # differ in method, not in how late a payment may come
 LIFE_BEFORE_DAYS, LIFE_AFTER_DAYS = 10, 60
-AMOUNT_DATE_SLICE = 5_000
+AMOUNT_DATE_SLICE = 5_000  # of 500 to 100,000 deposits per slice, 1,000-5,000 ran fastest (100k field: 5.6-6.0 s)
 BASELINE_WORDS = {
     "pandas-naive": "join on reference, amount and currency",
     "pandas-amount-date": "the issue's: join on amount and currency, deposit date within the invoice's life",

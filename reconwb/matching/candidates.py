@@ -23,6 +23,7 @@ from rapidfuzz.distance import OSA
 
 from reconwb.matching import payers
 from reconwb.matching import rates as fx_rates
+from reconwb.matching.frames import beside
 from reconwb.matching.rules import Rules
 
 REF_KINDS = {"exact": 3, "extracted": 2, "fuzzy": 1, "none": 0}
@@ -77,7 +78,7 @@ WORD_BLOCK_MAX = 30  # a (currency, amount, payer word) shared by more rows than
 
 
 def _windowed(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    dated = pairs.join(txns.select("t", "booked_on"), on="t").join(payments.select("p", "opens", "anchor"), on="p")
+    dated = beside(beside(pairs, txns, "t", booked_on="booked_on"), payments, "p", opens="opens", anchor="anchor")
     return dated.filter(rules.in_any_window(SINCE_ISSUE, SINCE_DUE)).select("t", "p")
 
 
@@ -367,13 +368,12 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     days since issue and since due, payer similarity (or its absence), account fit. A learned alias (`aliased`:
     t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
     (`rejected`: t_payer, p_payer keys) makes it not."""
-    tcols = txns.select("t", "account", "booked_on", t_cents="cents", t_payer="payer_key",
-                        t_iban="iban")
-    pcols = payments.select("p", "account_ref", "opens", "anchor", p_cents="cents",
-                            p_payer="payer_key", p_iban="iban")
     if "settled" not in pairs.columns:
         pairs = pairs.with_columns(settled=pl.lit(False))
-    frame = pairs.join(tcols, on="t").join(pcols, on="p")
+    frame = beside(beside(pairs, txns, "t", account="account", booked_on="booked_on", t_cents="cents",
+                          t_payer="payer_key", t_iban="iban"),
+                   payments, "p", account_ref="account_ref", opens="opens", anchor="anchor", p_cents="cents",
+                   p_payer="payer_key", p_iban="iban")
     frame = frame.with_columns(
         diff=pl.col("p_cents") - pl.col("conv_cents").fill_null(pl.col("t_cents")),
         since_issue=SINCE_ISSUE,
@@ -396,8 +396,9 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
     need = frame.with_row_index("_i").filter(
         ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")
-    ).select("_i", "t", "p").join(txns.select("t", t_name="counterparty", t_words="payer_words"), on="t").join(
-        payments.select("p", p_name="payer", p_words="payer_words"), on="p")
+    ).select("_i", "t", "p")
+    need = beside(beside(need, txns, "t", t_name="counterparty", t_words="payer_words"), payments, "p",
+                  p_name="payer", p_words="payer_words")
     similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
     if not need.is_empty():
         similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name",

@@ -16,8 +16,6 @@ Everything here is vectorised polars; the only Python loop-free fuzzy step uses 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
-
 import numpy as np
 import polars as pl
 from rapidfuzz import process
@@ -300,30 +298,21 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     settled = settled_by_reference(confirmed)
     open_txns = txns.join(settled, on="t", how="anti")
     open_tokens = tokens.join(settled, on="t", how="anti")
-    # the three searches for pairs beyond the references (one-edit references, payer and amount, other
-    # currencies) need nothing of each other: they run side by side, as much of each is one polars thread at a
-    # time and a machine has two cores or more (at a million deposits they are most of the candidates' time)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        # most one-edit neighbours of a reference are other invoices: keep those that fit when only those count
-        typos_job = pool.submit(lambda: _windowed(typo_pairs(
-            open_txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules, open_tokens,
-            fit=_fuzzy_needs_fit(rules)), txns, payments, rules))
-        across_job = None if rates is None or rates.is_empty() else pool.submit(lambda: fx_pairs(
-            open_txns, payments, fx_rates.convert(open_txns, rates, rules.fx_max_rate_age_days), rules, open_tokens))
-        try:
-            by_amount = amount_pairs(open_txns, payments, rules, keys, aliased)
-        finally:
-            wait([job for job in (typos_job, across_job) if job is not None])
-    others = pl.concat([by_amount, typos_job.result()]).unique().join(refs.select("t", "p"), on=["t", "p"],
-                                                                      how="anti")
+    # most one-edit neighbours of a reference are other invoices: keep those that fit when only those can count
+    typos = typo_pairs(open_txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules,
+                       open_tokens, fit=_fuzzy_needs_fit(rules))
+    typos = _windowed(typos, txns, payments, rules)
+    others = pl.concat([amount_pairs(open_txns, payments, rules, keys, aliased), typos]).unique().join(
+        refs.select("t", "p"), on=["t", "p"], how="anti")
     others = others.with_columns(ref_level=pl.lit(0, dtype=pl.Int8), ref_token=pl.lit(None, dtype=pl.String))
     pairs = fuzzy_references(pl.concat([refs, others]), txns, payments, rules, confirmed.select("t").unique())
     pairs = pairs.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64), fx_rate_e8=pl.lit(None, dtype=pl.Int64),
                                settled=pl.col("t").is_in(settled["t"].implode()))
-    if across_job is None:
+    if rates is None or rates.is_empty():
         return pairs
-    across = across_job.result().with_columns(ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64),
-                                              settled=pl.lit(False))
+    fx = fx_rates.convert(open_txns, rates, rules.fx_max_rate_age_days)
+    across = fx_pairs(open_txns, payments, fx, rules, open_tokens).with_columns(
+        ref_similarity=(pl.col("ref_level") > 0).cast(pl.Float64), settled=pl.lit(False))
     return pl.concat([pairs, across.select(pairs.columns)])
 
 

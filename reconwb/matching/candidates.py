@@ -16,12 +16,14 @@ Everything here is vectorised polars; the only Python loop-free fuzzy step uses 
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from reconwb.matching import payers
 from reconwb.matching import rates as fx_rates
+from reconwb.matching.frames import beside
 from reconwb.matching.rules import Rules
 
 REF_KINDS = {"exact": 3, "extracted": 2, "fuzzy": 1, "none": 0}
@@ -47,22 +49,27 @@ def reference_pairs(txns: pl.DataFrame, payments: pl.DataFrame, tokens: pl.DataF
     ).sort("ref_level", descending=True).unique(["t", "p"], keep="first")
 
 
-def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """One row per amount a payment could arrive as: the open amount, and the open amount less each fee (once:
-    a fee that leaves an amount already listed adds nothing), in payment order.
-
-    Built as one frame per amount, stacked and sorted by payment: at a million invoices (three million keys)
-    that is a quarter of the time of a list per payment made unique and exploded, which copies the payment's
-    text columns once per element on the way."""
+def arrival_amounts(rules: Rules) -> list[pl.Expr]:
+    """The amounts a payment could arrive as, one expression each: its open amount, and the open amount less each
+    fee (null where a fee leaves an amount already listed)."""
     cents = pl.col("cents")
     amounts = [cents]
     for fee in rules.fees:
         less = cents - fee.fee_cents(cents)
         amounts.append(pl.when(pl.any_horizontal([less == earlier for earlier in amounts])).then(None)
                        .otherwise(less))
-    stacked = pl.concat([payments.select("p", "currency", "payer_key", "iban", key=amount, _i=pl.lit(i, pl.UInt8))
-                         for i, amount in enumerate(amounts)])
-    return stacked.filter(pl.col("key") > 0).sort("p", "_i", maintain_order=True).drop("_i")
+    return amounts
+
+
+def amount_keys(payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """One row per amount a payment could arrive as (`arrival_amounts`, positive ones), in no particular order:
+    every consumer joins on it.
+
+    Built as one frame per amount, stacked: at a million invoices (three million keys) that is a quarter of the
+    time of a list per payment made unique and exploded, which copies the payment's text columns once per
+    element on the way (and sorting the stack into payment order cost as much again, for nobody)."""
+    return pl.concat([payments.select("p", "currency", "payer_key", "iban", key=amount)
+                      for amount in arrival_amounts(rules)]).filter(pl.col("key") > 0)
 
 
 SINCE_ISSUE = (pl.col("booked_on") - pl.col("opens")).dt.total_days()
@@ -71,7 +78,7 @@ WORD_BLOCK_MAX = 30  # a (currency, amount, payer word) shared by more rows than
 
 
 def _windowed(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    dated = pairs.join(txns.select("t", "booked_on"), on="t").join(payments.select("p", "opens", "anchor"), on="p")
+    dated = beside(beside(pairs, txns, "t", booked_on="booked_on"), payments, "p", opens="opens", anchor="anchor")
     return dated.filter(rules.in_any_window(SINCE_ISSUE, SINCE_DUE)).select("t", "p")
 
 
@@ -136,45 +143,88 @@ def amount_pairs(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     return _windowed(pairs, txns, payments, rules)
 
 
-def _deletions(frame: pl.DataFrame, column: str, side: str) -> pl.DataFrame:
+_HASH_BASE = 0x9E3779B97F4A7C15  # odd: invertible modulo 2^64
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves every output bit (uint64 arithmetic wraps)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _deletions(frame: pl.DataFrame, column: str, side: str, currencies: dict[str, int]) -> pl.DataFrame:
     """(`side`, `h`): a 64-bit hash of the currency with `column`, and with every string one character shorter
-    than it (the deletion neighbourhood). Built one position at a time and kept as hashes, not strings: at a
-    million invoices the neighbourhood is eight million strings."""
-    n = pl.col(column).str.len_chars()
-    value = pl.col(column)
+    than it (the deletion neighbourhood).
 
-    def hashed(text: pl.Expr) -> pl.Expr:
-        return pl.concat_str([pl.col("currency"), pl.lit(":"), text]).hash()
-
-    parts = [frame.select(side, h=hashed(value))]
-    longest = frame.select(n.max()).item() or 0
-    for pos in range(longest):
-        parts.append(frame.filter(n > pos).select(
-            side, h=hashed(pl.concat_str([value.str.slice(0, pos), value.str.slice(pos + 1)]))))
-    return pl.concat(parts)
+    The text is ASCII (`frames.norm_ref` keeps A-Z and 0-9), so it is read as a fixed-width byte matrix and
+    hashed as a polynomial whose prefix sums give every deletion in a few array operations: at a million
+    invoices the neighbourhood is eight million strings, which building and hashing as polars strings took a
+    second of CPU to do."""
+    if frame.is_empty():
+        return pl.DataFrame(schema={side: pl.UInt32, "h": pl.UInt64})
+    text = frame[column]
+    n = text.str.len_bytes().to_numpy().astype(np.int64)
+    width = int(n.max())
+    matrix = np.frombuffer(text.str.pad_end(width, "\x00").str.join("").item().encode("ascii"),
+                           dtype=np.uint8).reshape(-1, width).astype(np.uint64)
+    powers = np.array([pow(_HASH_BASE, i, 1 << 64) for i in range(width)], dtype=np.uint64)
+    prefix = np.zeros((len(n), width + 1), dtype=np.uint64)
+    np.cumsum(matrix * powers, axis=1, out=prefix[:, 1:])  # prefix[:, k]: the first k characters' terms
+    whole = prefix[:, width]
+    inverse = np.uint64(pow(_HASH_BASE, -1, 1 << 64))
+    code = frame["currency"].replace_strict(currencies, return_dtype=pl.UInt64).to_numpy() << np.uint64(8)
+    ids = frame[side].to_numpy()
+    sides, hashes = [ids], [_mix(whole ^ _mix(code + n.astype(np.uint64)))]
+    shorter = _mix(code + (n - 1).astype(np.uint64))
+    for pos in range(width):
+        rows = np.flatnonzero(n > pos)
+        deleted = prefix[rows, pos] + (whole[rows] - prefix[rows, pos + 1]) * inverse
+        sides.append(ids[rows])
+        hashes.append(_mix(deleted ^ shorter[rows]))
+    return pl.DataFrame({side: np.concatenate(sides), "h": np.concatenate(hashes)})
 
 
 def typo_pairs(txns: pl.DataFrame, payments: pl.DataFrame, hit: pl.DataFrame, hit_p: pl.DataFrame,
-               rules: Rules, tokens: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Pairs whose token and reference are one edit apart, found through shared deletion variants.
+               rules: Rules, tokens: pl.DataFrame | None = None, fit: bool = False) -> pl.DataFrame:
+    """Pairs whose token and reference are one edit apart, found through shared deletion variants; with `fit`,
+    only those whose deposit amount is one the invoice could arrive as (`arrival_amounts`).
 
     Two strings within one insertion, deletion or substitution share a string of their deletion neighbourhoods,
     so an equality join finds them without comparing everything with everything. Only transactions and payments
     without a confirmed hit (a reference found and an amount that fits it) take part: a typo can turn one
-    invoice number into another's, and that other invoice's amount then does not fit.
+    invoice number into another's, and that other invoice's amount then does not fit. The join's rows (millions
+    at a million invoices, most of them several rows of one pair) are checked and made unique as arrays.
     """
+    empty = pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
     if rules.fuzzy_max_distance < 1:
-        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
+        return empty
     tokens = (
         (tokens_of(txns) if tokens is None else tokens).join(hit, on="t", how="anti").select("t", "currency", "tok")
         .filter(pl.col("tok").str.len_chars() >= rules.fuzzy_min_length - 1).unique()
     )
     if tokens.is_empty():
-        return pl.DataFrame(schema={"t": pl.UInt32, "p": pl.UInt32})
+        return empty
     refs = payments.join(hit_p, on="p", how="anti").filter(
         pl.col("ref_norm").str.len_chars() >= rules.fuzzy_min_length).select("p", "currency", "ref_norm")
+    currencies = {c: i for i, c in enumerate(pl.concat([tokens["currency"], refs["currency"]]).unique().sort())}
     # equal hashes of unequal strings (one in 2^64) only add a candidate; `fuzzy_references` measures the distance
-    return _deletions(tokens, "tok", "t").join(_deletions(refs, "ref_norm", "p"), on="h").select("t", "p").unique()
+    joined = _deletions(tokens, "tok", "t", currencies).join(_deletions(refs, "ref_norm", "p", currencies), on="h")
+    t, p = joined["t"].to_numpy(), joined["p"].to_numpy()
+    if fit:
+        cents = np.zeros(int(txns["t"].max()) + 1, dtype=np.int64)
+        cents[txns["t"].to_numpy()] = txns["cents"].fill_null(0).to_numpy()
+        arrivals = payments.select("p", *(a.alias(f"a{i}") for i, a in enumerate(arrival_amounts(rules))))
+        paid = cents[t]
+        ok = np.zeros(len(t), dtype=bool)
+        for column in arrivals.columns[1:]:
+            amounts = np.zeros(int(arrivals["p"].max()) + 1, dtype=np.int64)
+            amounts[arrivals["p"].to_numpy()] = arrivals[column].fill_null(0).to_numpy()
+            ok |= (amounts[p] == paid) & (paid > 0)
+        t, p = t[ok], p[ok]
+    pairs = np.unique((t.astype(np.uint64) << np.uint64(32)) | p.astype(np.uint64))
+    return pl.DataFrame({"t": (pairs >> np.uint64(32)).astype(np.uint32),
+                         "p": (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)})
 
 
 def _fuzzy_needs_fit(rules: Rules) -> bool:
@@ -248,11 +298,9 @@ def candidates(txns: pl.DataFrame, payments: pl.DataFrame, rules: Rules,
     settled = settled_by_reference(confirmed)
     open_txns = txns.join(settled, on="t", how="anti")
     open_tokens = tokens.join(settled, on="t", how="anti")
+    # most one-edit neighbours of a reference are other invoices: keep those that fit when only those can count
     typos = typo_pairs(open_txns, payments, confirmed.select("t").unique(), confirmed.select("p").unique(), rules,
-                       open_tokens)
-    if _fuzzy_needs_fit(rules):  # most one-edit neighbours of a reference are other invoices: keep those that fit
-        typos = typos.join(txns.select("t", key="cents"), on="t").join(
-            keys.select("p", "key"), on=["p", "key"], how="semi").select("t", "p")
+                       open_tokens, fit=_fuzzy_needs_fit(rules))
     typos = _windowed(typos, txns, payments, rules)
     others = pl.concat([amount_pairs(open_txns, payments, rules, keys, aliased), typos]).unique().join(
         refs.select("t", "p"), on=["t", "p"], how="anti")
@@ -320,13 +368,12 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     days since issue and since due, payer similarity (or its absence), account fit. A learned alias (`aliased`:
     t, payer_key, alias_name) makes the payer the same, with `alias_name` saying which; a rejected name pair
     (`rejected`: t_payer, p_payer keys) makes it not."""
-    tcols = txns.select("t", "account", "booked_on", t_cents="cents", t_payer="payer_key",
-                        t_iban="iban")
-    pcols = payments.select("p", "account_ref", "opens", "anchor", p_cents="cents",
-                            p_payer="payer_key", p_iban="iban")
     if "settled" not in pairs.columns:
         pairs = pairs.with_columns(settled=pl.lit(False))
-    frame = pairs.join(tcols, on="t").join(pcols, on="p")
+    frame = beside(beside(pairs, txns, "t", account="account", booked_on="booked_on", t_cents="cents",
+                          t_payer="payer_key", t_iban="iban"),
+                   payments, "p", account_ref="account_ref", opens="opens", anchor="anchor", p_cents="cents",
+                   p_payer="payer_key", p_iban="iban")
     frame = frame.with_columns(
         diff=pl.col("p_cents") - pl.col("conv_cents").fill_null(pl.col("t_cents")),
         since_issue=SINCE_ISSUE,
@@ -349,8 +396,9 @@ def with_features(pairs: pl.DataFrame, txns: pl.DataFrame, payments: pl.DataFram
     # names that differ after normalisation: a batch fuzzy ratio on the (few) such pairs that have both names
     need = frame.with_row_index("_i").filter(
         ~pl.col("payer_exact") & (pl.col("t_payer") != "") & (pl.col("p_payer") != "")
-    ).select("_i", "t", "p").join(txns.select("t", t_name="counterparty", t_words="payer_words"), on="t").join(
-        payments.select("p", p_name="payer", p_words="payer_words"), on="p")
+    ).select("_i", "t", "p")
+    need = beside(beside(need, txns, "t", t_name="counterparty", t_words="payer_words"), payments, "p",
+                  p_name="payer", p_words="payer_words")
     similarity = pl.Series("payer_sim", [0.0] * frame.height, dtype=pl.Float64)
     if not need.is_empty():
         similarity = similarity.scatter(need["_i"], payers.similarity(need, "t_name", "p_name",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reconwb.matching.frames import cents_text
+from reconwb.matching.frames import beside, cents_text
 from reconwb.matching.rates import RATE_SCALE
 from reconwb.matching.rules import Rules
 from reconwb.tabular import per_distinct
@@ -77,9 +77,8 @@ def explain(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, rules: Rules)
     """`links` (with the scored facts joined, see `pipeline._finish`) with an `explanation` column."""
     if links.is_empty():
         return links.with_columns(explanation=pl.lit(None, dtype=pl.String))
-    frame = links.join(t.select("t", t_cents="cents", t_currency="currency"), on="t", how="left").join(
-        p.select("p", p_reference="reference", p_currency="currency"), on="p", how="left"
-    ).with_columns(n=pl.len().over("kind", "gid"))
+    frame = beside(beside(links, t, "t", t_cents="cents", t_currency="currency"), p, "p", p_reference="reference",
+                   p_currency="currency").with_columns(n=pl.len().over("kind", "gid"))
     alias = pl.when(pl.col("alias_name").is_not_null()).then(
         pl.format("payer known by the alias {} (learned from a person's match)", pl.col("alias_name"))
     ) if "alias_name" in frame.columns else pl.lit(None, dtype=pl.String)

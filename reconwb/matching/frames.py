@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from reconwb.matching.payers import payer_words
@@ -101,6 +102,18 @@ def prepare_payments(frame: pl.DataFrame) -> pl.DataFrame:
         account_ref=pl.col("account_ref").fill_null(""),
         total_cents=pl.coalesce("total_cents", "cents"),
     ).with_columns(payer_key=pl.col("payer_words").str.replace_all(" ", ""))
+
+
+def beside(links: pl.DataFrame, frame: pl.DataFrame, key: str, **columns: str) -> pl.DataFrame:
+    """`links` with `frame`'s columns (`new name=frame column`) of the row each link's `key` names, null where
+    none: a left join on the row number. When `frame[key]` is its row numbers in order (what `prepare_*` make),
+    the columns are gathered by position instead: at a million links that is a fraction of the join's time."""
+    picked = frame.select(key, *(pl.col(c).alias(name) for name, c in columns.items()))
+    rows = links[key]
+    if rows.null_count() == 0 and (rows.is_empty() or rows.max() < frame.height) \
+            and np.array_equal(frame[key].to_numpy(), np.arange(frame.height)):
+        return links.hstack(picked.drop(key).select(pl.all().gather(rows)).get_columns())
+    return links.join(picked, on=key, how="left", maintain_order="left")
 
 
 def _once(values: pl.Series, normalise: Callable[[pl.Expr], pl.Expr]) -> pl.Series:

@@ -19,7 +19,7 @@ from reconwb.matching import assign as assigning
 from reconwb.matching import candidates as cands
 from reconwb.matching import shapes
 from reconwb.matching.explain import explain
-from reconwb.matching.frames import prepare_payments, prepare_transactions
+from reconwb.matching.frames import beside, prepare_payments, prepare_transactions
 from reconwb.matching.rules import Rules
 from reconwb.matching.scoring import score
 
@@ -136,9 +136,11 @@ def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.Da
             rules: Rules) -> pl.DataFrame:
     """Stable group numbers, ids instead of row numbers, amounts and fees, and the evidence breakdown."""
     fx = None if scored is None else scored.filter(pl.col("conv_cents").is_not_null()).select("t", "p", "conv_cents")
-    links = shapes.settle(links, t, p, fx).with_columns(
-        gid=pl.struct("kind", "gid").rank("dense").cast(pl.Int64) if links.height else pl.col("gid")
-    )
+    links = shapes.settle(links, t, p, fx)
+    if links.height:  # numbered in (kind, group) order: the kind's place among the kinds, then the group, as one int
+        kinds = {kind: i for i, kind in enumerate(sorted(links["kind"].unique()))}
+        links = links.with_columns(gid=(pl.col("kind").replace_strict(kinds, return_dtype=pl.Int64) * (1 << 32)
+                                        + pl.col("gid")).rank("dense").cast(pl.Int64))
     if scored is not None and links.height:
         links = links.join(scored.select("t", "p", *FACTS, *BREAKDOWN), on=["t", "p"], how="left")
     else:
@@ -152,8 +154,5 @@ def _finish(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, scored: pl.Da
             *(pl.lit(None, dtype=pl.Float64).alias(c) for c in BREAKDOWN),
         )
     links = explain(links, t, p, rules)
-    return (
-        links.join(t.select("t", "txn_id"), on="t", how="left")
-        .join(p.select("p", "payment_id"), on="p", how="left")
-        .sort("gid", "txn_id", "payment_id")
-    )
+    return beside(beside(links, t, "t", txn_id="txn_id"), p, "p", payment_id="payment_id").sort(
+        "gid", "txn_id", "payment_id")

@@ -20,6 +20,7 @@ import polars as pl
 
 from reconwb.matching.assign import AUTO, SUGGESTION
 from reconwb.matching.candidates import SINCE_DUE, SINCE_ISSUE
+from reconwb.matching.frames import beside
 from reconwb.matching.rules import Rules
 from reconwb.matching.scoring import EVIDENCE_DATE, EVIDENCE_REFERENCE
 
@@ -113,15 +114,19 @@ def settle(links: pl.DataFrame, t: pl.DataFrame, p: pl.DataFrame, fx: pl.DataFra
     """
     if links.is_empty():
         return links.with_columns(fee_cents=pl.lit(0, dtype=pl.Int64), fx_cents=pl.lit(0, dtype=pl.Int64))
-    frame = links.join(t.select("t", t_cents="cents"), on="t").join(p.select("p", p_cents="cents"), on="p")
+    frame = beside(beside(links, t, "t", t_cents="cents"), p, "p", p_cents="cents")
     if fx is None:
         frame = frame.with_columns(conv_cents=pl.lit(None, dtype=pl.Int64))
     else:
         frame = frame.join(fx.select("t", "p", "conv_cents"), on=["t", "p"], how="left")
-    # what a batch's earlier payments (in payment order) already took: only batches need the running sum
-    batches = frame.filter(pl.col("kind") == "batch").sort("gid", "p").select(
-        "kind", "gid", "p", before=pl.col("p_cents").cum_sum().over("gid") - pl.col("p_cents"))
-    frame = frame.join(batches, on=["kind", "gid", "p"], how="left")
+    # what a batch's earlier payments (in payment order) already took: only batches need the running sum, so it
+    # is worked out on them alone (the caller orders the links)
+    is_batch = pl.col("kind") == "batch"
+    frame = pl.concat([
+        frame.filter(~is_batch).with_columns(before=pl.lit(None, dtype=pl.Int64)),
+        frame.filter(is_batch).sort("gid", "p").with_columns(
+            before=pl.col("p_cents").cum_sum().over("gid") - pl.col("p_cents")),
+    ])
     taken = (
         pl.when(pl.col("conv_cents").is_not_null()).then(pl.col("conv_cents"))
         .when(pl.col("kind") == "batch").then((pl.col("t_cents") - pl.col("before")).clip(0, pl.col("p_cents")))

@@ -95,8 +95,7 @@ _templates = str(resources.jupyter_config().parent)  # the installed package's, 
 os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_templates, os.environ.get("JUPYTER_PATH")) if p)
 c.VoilaConfiguration.template = first_view.TEMPLATE
 c.VoilaConfiguration.prelaunch_hook = first_view.prelaunch_hook
-c.VoilaConfiguration.resources = {"reconwb_first_view": first_view.take,
-                                  "reconwb_first_view_late": first_view.late}
+c.VoilaConfiguration.resources = {"reconwb_first_view": first_view.take}
 c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred", never a traceback
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring

@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from reconwb import formatting, reports
+from reconwb import formatting, report_cache
 from reconwb.formatting import Formatter
 from reconwb.widgets import prefetch
 from reconwb.widgets.busy import draw_when_free
@@ -145,7 +145,7 @@ class TotalsPanel(w.VBox):
 
     def refresh(self) -> None:
         fmt = formatting.for_workspace(self.ws)
-        data = prefetch.take(prefetch.totals_key(self.ws), lambda: reports.overview(self.ws))
+        data = prefetch.take(prefetch.totals_key(self.ws), lambda: report_cache.overview(self.ws))
         self.headline.value, self.deposits.value, self.payments.value = tables_html(data, fmt)
         if not self.plots_enabled:
             return

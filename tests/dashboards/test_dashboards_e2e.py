@@ -596,10 +596,11 @@ new MutationObserver(() => {
 
 def first_views(blocked, server, name: str, tries: int = 5) -> None:
     """Load page `name` with Voila's scripts blocked until its first views show the store (a store held by other
-    work when the page was asked for draws the busy notice instead, by design: a person reloads). The whole HTML,
-    the views drawn late included, is there once the document is parsed."""
+    work when the page was asked for draws the busy notice instead, by design: a person reloads). The views drawn
+    late (`first_view.take`) are fetched by the page once the rest is there."""
     for _ in range(tries):
         blocked.goto(url(server, name), wait_until="domcontentloaded", timeout=RENDER_TIMEOUT)
+        blocked.wait_for_function("!document.querySelector('[data-reconwb-late]')", timeout=RENDER_TIMEOUT)
         views = blocked.locator(".reconwb-first-view")
         if not views.count():
             break  # not drawn at all: a failure, reported below with the server's words

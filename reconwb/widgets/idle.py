@@ -41,6 +41,8 @@ def _watch() -> bool:
     if shell is None or not hasattr(shell, "kernel"):
         return False
     if not getattr(shell, "_reconwb_idle_watched", False):
+        if threading.current_thread() is threading.main_thread():  # a cell runs now: its end will be told
+            _started()
         shell.events.register("pre_execute", _started)
         shell.events.register("post_execute", _ended)
         shell._reconwb_idle_watched = True

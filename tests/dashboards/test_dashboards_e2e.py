@@ -653,3 +653,33 @@ def test_the_server_draws_the_first_view_and_the_live_widgets_take_its_place(env
             assert watched.evaluate("window.reconwbErrorSeen") is False
     finally:
         watched.close()
+
+
+def test_a_change_to_the_store_shows_on_the_next_load(env, server, page) -> None:
+    """The money totals are computed once per state of the store and shared (`reconwb.report_cache`): a write
+    between two loads shows on the second, in the server's first view and in the live page alike."""
+    review_cases(env)
+    headline = ".reconwb-headline .reconwb-currency[data-currency='EUR']"
+
+    def shown() -> tuple[str, str]:
+        blocked = page.context.new_page()
+        blocked.route(VOILA_JS, lambda route: route.abort())
+        try:
+            first_views(blocked, server, "reconciliation")
+            drawn = " ".join(blocked.locator(f".reconwb-first-view {headline}").first.inner_text().split())
+        finally:
+            blocked.close()
+        open_dashboard(page, server)
+        return drawn, " ".join(page.locator(f".jp-OutputArea-output {headline}").first.inner_text().split())
+
+    before = shown()
+    assert before[0] == before[1]
+    corrected = "(SELECT min(txn_id) FROM transactions WHERE currency = 'EUR' AND amount > 0)"
+    with env["ws"].connect() as con:  # a statement line corrected by 1000.00: more EUR deposits
+        con.execute(f"UPDATE transactions SET amount = amount + 1000 WHERE txn_id = {corrected}")
+    try:
+        after = shown()
+        assert after[0] == after[1] and after[0] != before[0], (before, after)
+    finally:
+        with env["ws"].connect() as con:
+            con.execute(f"UPDATE transactions SET amount = amount - 1000 WHERE txn_id = {corrected}")

@@ -10,7 +10,7 @@ first view draws it (`reconwb.server.first_view`) or the live widget does; the "
 widgets have replaced every first view of the page (its controls work from then on). Pages are served by the
 warm-kernel pool (`jupyter_config.py`), as people get them, with a pause between loads so the pool refills as it
 would between people's clicks. Each load starts with an empty browser cache (cold, as the first visit of the
-day); `--warm` keeps the cache. Before each load the store is written to (a job run recorded and removed), so no
+day); `--warm` keeps the cache. Before each load the store is written to (a setting of the bench's own), so no
 page finds its money totals already computed for an earlier one (`reconwb/report_cache.py`); `--unchanged`
 leaves it as it is, as when a person reloads a page with no fetch in between. `--compare` measures the same
 stores under other settings, the plain lab template (no first view) among them, to show what each part of the
@@ -198,12 +198,12 @@ def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
 
 
 def change(ws: Workspace) -> None:
-    """A write to the store that leaves its figures as they were (a job run recorded and removed): the next page
-    finds the store in a new state, so nothing it shows was computed for an earlier page (`reconwb.report_cache`)."""
-    with ws.connect() as con, transaction(con):
-        con.execute("INSERT INTO job_runs (run_id, job, parameters, status, started_at)"
-                    " VALUES ('bench-change', 'sync', '{}', 'succeeded', now())")
-        con.execute("DELETE FROM job_runs WHERE run_id = 'bench-change'")
+    """A write to the store that leaves its figures as they were (a setting of the bench's own, set to the time):
+    the next page finds the store in a new state, so nothing it shows was computed for an earlier page
+    (`reconwb.report_cache`)."""
+    with ws.connect() as con:
+        con.execute("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('bench.changed', ?, now())",
+                    [str(time.time_ns())])
 
 
 def measure(base: str, repeat: int, pause: float = 0, *, proc: subprocess.Popen[bytes] | None = None,

@@ -14,7 +14,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    from reconwb.server import first_view, webhooks
+    from reconwb.server import first_view, templates, webhooks
 
+    templates.share_compiled_templates()  # Voila's pages: their templates compiled once, not per page
     webhooks.setup_handlers(serverapp)
     first_view.setup_handlers(serverapp)  # the dashboards' first views drawn late

@@ -7,7 +7,10 @@ in a thread of the server, each view the notebook's cells name in their metadata
 (`{"reconwb": {"first_view": "<name>"}}`); the `reconwb` Voila template
 (`reconwb/resources/voila/templates/reconwb`) puts each one in the page, in its cell's place, before the page's
 scripts. The live widgets replace each view once their cell has run (a small script in the template removes a
-view when its cell's output shows the same part, the busy notice or an error).
+view when its cell's output shows the same part, the busy notice or an error). Each view is drawn on a thread of
+its own; one not drawn within `INLINE_SECONDS` (the money totals of a large store when its figures are not
+computed yet, `reconwb.report_cache`) leaves a placeholder that the page fetches (`LateViewHandler`), so the
+page's HTML, and with it the live page (Voila starts it at the document's `load` event), never waits for it.
 
 One source of truth: every view is drawn with the live panel's own rendering functions (`banner_html`,
 `tables_html`, `jobs_view`, `deliveries_view`, `connection_cells`, `deposit_page` and `deposit_cells`), so the

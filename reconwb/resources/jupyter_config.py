@@ -9,10 +9,10 @@ Where a page's time goes (bench/bench_dashboards.py, 2 shared cores): the browse
 (about 3.5 MB) takes 1-1.5 s on a quiet machine and 2-3.5 s at load 5-8 with an empty cache, before it asks the
 kernel to run the notebook at all (progressive rendering runs the cells only once the page's scripts connect);
 starting a kernel about 0.9 s; imports in it 0.4 s for the banners; the report queries 0.02-0.4 s on the demo
-store and 1.3 s for the money totals on 1M deposits. The issue offered three ways out: pre-started kernels that
-still show the store as it is at request time, lighter imports in the dashboard kernel, or another rendering
-path. All three are used; the third is what meets the targets, because the first two cannot remove the
-browser's script loading, which alone is about the 1.5 s budget of the first banner:
+store and 1.3 s for the money totals on 1M deposits (0.8 s since session 7). The issue offered three ways out:
+pre-started kernels that still show the store as it is at request time, lighter imports in the dashboard kernel,
+or another rendering path. All three are used; the third is what meets the targets, because the first two cannot
+remove the browser's script loading, which alone is about the 1.5 s budget of the first banner:
 
 - The server-drawn first view (`reconwb.server.first_view`, THE CHOICE): when a page is asked for, Voila's
   `prelaunch_hook` starts drawing, in a thread of this server, the views the notebook's cells name in their
@@ -89,12 +89,19 @@ browser's script loading, which alone is about the 1.5 s budget of the first ban
   than 4 s and the page stayed blank (read in nbclient's code; the timeout is the one path that leaves a page
   without error or output, not reproduced on demand). The executor now waits as long as a cell may take.
 
-Measured with bench/bench_dashboards.py (cold browser cache, 2 cores shared with two other engineers' work),
-median of 3 at load 6.7-8: demo store: reconciliation first banner 1.04 s, all its parts 1.31 s, connections
-table 0.70 s, explorer grid 0.75 s; 1M deposits: 1.06 / 2.81 / 0.74 / 0.89 s: the targets, as first drawn. The
-plain lab template in the same harness (demo, load 4-8): 2.75 / 3.96 / 2.85 / 3.72 s. The live widgets replace
-the first view 2.5-3.2 s (demo) and 3.0-5.3 s (1M) after the request: Voila's scripts, cold, then the cells
-run; that part is not under 3 s on 1M. At load 16-18 the demo's figures were 1.87 / 4.68 / 1.39 / 2.27 s.
+Measured with bench/bench_dashboards.py after the report cache, the late fetch, the template cache, the parallel
+views, the shared banner layouts, the deferred plots and the cheaper totals (session 7; cold browser cache; the
+store written to before every load, so every page computes its totals afresh; median of 5, load 1.4 when it
+started and 4-6 while the 1M store ran): demo store: reconciliation first banner 0.68 s, everything 0.75 s, live
+widgets 2.54 s; connections 0.69 s (live 2.75 s); explorer 0.74 s (live 2.69 s). 1M deposits: 0.91 s, 2.18 s, LIVE
+3.07 s (min 2.94 s: 0.07 s over the 3 s target at that load); connections 0.58 s (live 3.11 s); explorer 0.78 s
+(live 2.65 s). Server and kernel CPU per 1M reconciliation page: 2.2 s (7.9 s before, same harness at load 7). The
+same main before these changes, this host, load 2-7, median of 3: 1M first banner 1.53 s, everything 4.83 s, live
+7.89 s. Earlier, median of 3 at load 6.7-8: demo store: reconciliation first banner 1.04 s, all its parts 1.31 s,
+connections table 0.70 s, explorer grid 0.75 s; 1M deposits: 1.06 / 2.81 / 0.74 / 0.89 s: the targets, as first
+drawn. The plain lab template in the same harness (demo, load 4-8): 2.75 / 3.96 / 2.85 / 3.72 s. The live widgets
+replace the first view 2.5-3.2 s (demo) and 3.0-5.3 s (1M) after the request: Voila's scripts, cold, then the
+cells run; that part is not under 3 s on 1M. At load 16-18 the demo's figures were 1.87 / 4.68 / 1.39 / 2.27 s.
 Before the first view: at load 2.5-5, demo 1.8 / 2.5 / 2.5 / 2.4 s, 1M 2.3 / 3.1 / 2.5 / 2.4 s; quiet machine,
 demo, 1.87 / 2.19 / 2.34 / 2.21 s.
 """

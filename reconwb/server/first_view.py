@@ -62,7 +62,9 @@ LIVE = {
 # `INLINE_SECONDS` in `take` before it became a placeholder (0.6 s more before the page's scripts could start).
 # The quick ones are small reads; the slow one runs in DuckDB, outside the interpreter's lock.
 _pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="reconwb-first-view")
-INLINE_SECONDS = 0.3  # a view drawn later than this after its cell's place is reached comes late (see `take`)
+# a view drawn later than this after its cell's place is reached comes late (see `take`): the page's HTML, and with
+# it the live page, waits this long at most per view; a late view costs the page one small request
+INLINE_SECONDS = 0.1
 _late: dict[str, tuple[float, asyncio.Future[str]]] = {}  # token -> (when left as a placeholder, the drawing)
 LATE_ROUTE = "reconwb/first-view/"  # under the server's base URL: `LateViewHandler`
 _base_url = "/"  # the server's, set by `setup_handlers`

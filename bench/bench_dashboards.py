@@ -10,10 +10,14 @@ first view draws it (`reconwb.server.first_view`) or the live widget does; the "
 widgets have replaced every first view of the page (its controls work from then on). Pages are served by the
 warm-kernel pool (`jupyter_config.py`), as people get them, with a pause between loads so the pool refills as it
 would between people's clicks. Each load starts with an empty browser cache (cold, as the first visit of the
-day); `--warm` keeps the cache. `--compare` measures the same stores under other settings, the plain lab
-template (no first view) among them, to show what each part of the design is worth.
+day); `--warm` keeps the cache. Before each load the store is written to (a setting of the bench's own), so no
+page finds its money totals already computed for an earlier one (`reconwb/report_cache.py`); `--unchanged`
+leaves it as it is, as when a person reloads a page with no fetch in between. `--compare` measures the same
+stores under other settings, the plain lab template (no first view) among them, to show what each part of the
+design is worth.
 
     python bench/bench_dashboards.py [--transactions 1000000] [--repeat 5] [--stores demo,large] [--warm] [--compare]
+                                     [--unchanged]
 
 It first prints where a page's time goes before any query (a kernel's start, each dashboard's imports in it),
 then the median of the page loads against the targets, the CPU seconds the server and its kernels spent per
@@ -193,12 +197,23 @@ def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
     return total
 
 
+def change(ws: Workspace) -> None:
+    """A write to the store that leaves its figures as they were (a setting of the bench's own, set to the time):
+    the next page finds the store in a new state, so nothing it shows was computed for an earlier page
+    (`reconwb.report_cache`)."""
+    with ws.connect() as con:
+        con.execute("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('bench.changed', ?, now())",
+                    [str(time.time_ns())])
+
+
 def measure(base: str, repeat: int, pause: float = 0, *, proc: subprocess.Popen[bytes] | None = None,
-            timeout: float = 60, shots: Path | None = None, warm: bool = False) -> dict[str, dict[str, list[float]]]:
+            timeout: float = 60, shots: Path | None = None, warm: bool = False,
+            changed: Workspace | None = None) -> dict[str, dict[str, list[float]]]:
     """Seconds from asking for each page to each of its parts being visible, `repeat` times; plus, under "cpu",
     the server's CPU seconds per page load (measured until the page's last part showed). Cold by default: each
     load in a new browser context, so Voila's 3.5 MB of scripts come from the server every time, as for a person
-    opening the page the first time that day; `warm`: one context, its cache kept between loads."""
+    opening the page the first time that day; `warm`: one context, its cache kept between loads. `changed`: that
+    store is written to (`change`) before each load."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -211,6 +226,8 @@ def measure(base: str, repeat: int, pause: float = 0, *, proc: subprocess.Popen[
         for n in range(repeat):
             for name, marks in PAGES.items():
                 time.sleep(pause)  # a person does not open three pages in two seconds: the kernel pool refills
+                if changed is not None:
+                    change(changed)
                 context = shared or browser.new_context()  # cold: a fresh browser cache for every load
                 page = context.new_page()
                 cpu = cpu_seconds(proc) if proc else 0.0
@@ -285,6 +302,9 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true", help="keep the browser's cache between page loads")
     parser.add_argument("--stores", default="demo,large", help="which stores to measure: demo, large or both")
     parser.add_argument("--timeout", type=float, default=60, help="seconds before a part counts as never shown")
+    parser.add_argument("--unchanged", action="store_true",
+                        help="leave the store as it is between page loads (by default each load follows a write,"
+                             " so no page finds its money totals already computed for an earlier one)")
     args = parser.parse_args()
     print(f"before: {load_average()}")
     print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in breakdown().items()))
@@ -313,14 +333,15 @@ def main() -> None:
                     time.sleep(args.pause)  # the server's kernel pool fills after start
                     name = f"{label} {variant}".strip()
                     results[name] = measure(base, args.repeat, args.pause, proc=proc, timeout=args.timeout,
-                                            shots=tmp.parent, warm=args.warm)
+                                            shots=tmp.parent, warm=args.warm, changed=None if args.unchanged else ws)
                     report(name, results[name])  # as it comes (the summary repeats it)
                 finally:
                     proc.terminate()  # `reconwb serve` stops its Jupyter server and kernels
                     proc.wait(timeout=40)
         cache = "warm" if args.warm else "cold"
-        print(f"time to first render, median of {args.repeat} page loads ({cache} browser cache), headless Chromium"
-              f" ({load_average()}):")
+        store = "unchanged" if args.unchanged else "written to before each load"
+        print(f"time to first render, median of {args.repeat} page loads ({cache} browser cache, store {store}),"
+              f" headless Chromium ({load_average()}):")
         for label, figures in results.items():
             report(label, figures)
 

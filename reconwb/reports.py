@@ -55,20 +55,30 @@ def _with_deposit_state(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _deposit_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Summed per account first, named after: the account's name is worked out per account, not per deposit
+    (1M deposits: 0.06 s instead of 0.17 s)."""
     return frame(
         con,
         f"""
+        WITH per_account AS (
+            SELECT account_id, currency,
+                   count(*) FILTER (WHERE state = 'matched') AS matched,
+                   coalesce(sum(amount) FILTER (WHERE state = 'matched'), 0) AS matched_amount,
+                   count(*) FILTER (WHERE state = 'suggested') AS suggested,
+                   coalesce(sum(amount) FILTER (WHERE state = 'suggested'), 0) AS suggested_amount,
+                   count(*) FILTER (WHERE state = 'unmatched') AS unmatched,
+                   coalesce(sum(amount) FILTER (WHERE state = 'unmatched'), 0) AS unmatched_amount,
+                   count(*) FILTER (WHERE state = 'pending') AS pending,
+                   coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS pending_amount
+            FROM deposit_state GROUP BY account_id, currency
+        )
         SELECT coalesce(c.name, '?') AS connection, a.external_ref AS account, d.currency,
                any_value(d.account_id) AS account_id, any_value({ACCOUNT_NAME_SQL}) AS account_name,
-               count(*) FILTER (WHERE state = 'matched') AS matched,
-               coalesce(sum(amount) FILTER (WHERE state = 'matched'), 0) AS matched_amount,
-               count(*) FILTER (WHERE state = 'suggested') AS suggested,
-               coalesce(sum(amount) FILTER (WHERE state = 'suggested'), 0) AS suggested_amount,
-               count(*) FILTER (WHERE state = 'unmatched') AS unmatched,
-               coalesce(sum(amount) FILTER (WHERE state = 'unmatched'), 0) AS unmatched_amount,
-               count(*) FILTER (WHERE state = 'pending') AS pending,
-               coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS pending_amount
-        FROM deposit_state d JOIN accounts a USING (account_id) LEFT JOIN connections c USING (connection_id)
+               sum(matched)::BIGINT AS matched, sum(matched_amount) AS matched_amount,
+               sum(suggested)::BIGINT AS suggested, sum(suggested_amount) AS suggested_amount,
+               sum(unmatched)::BIGINT AS unmatched, sum(unmatched_amount) AS unmatched_amount,
+               sum(pending)::BIGINT AS pending, sum(pending_amount) AS pending_amount
+        FROM per_account d JOIN accounts a USING (account_id) LEFT JOIN connections c USING (connection_id)
         GROUP BY ALL ORDER BY connection, account, currency
         """,
     )
@@ -76,7 +86,8 @@ def _deposit_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Per currency and status: how many payments, their amount, the fees settled on them (not received) and the
-    FX differences deposits in other currencies left."""
+    FX differences deposits in other currencies left. Only links with a fee or an FX difference are summed per
+    payment (the sums are the same; most links have neither: 1M store without fees, 0.2 s to 0.02 s)."""
     from reconwb.payments import STATUSES
 
     return frame(
@@ -87,7 +98,7 @@ def _payment_totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         FROM payments p LEFT JOIN (
             SELECT x.payment_id, sum(x.fee) AS fees, sum(coalesce(x.fx_difference, 0)) AS fx
             FROM matches x JOIN match_groups g USING (group_id)
-            WHERE g.status = 'matched' GROUP BY x.payment_id
+            WHERE g.status = 'matched' AND (x.fee <> 0 OR coalesce(x.fx_difference, 0) <> 0) GROUP BY x.payment_id
         ) f USING (payment_id)
         WHERE p.status IN {STATUSES!r} AND {payment_visible("p")}  -- not a file still being imported
         GROUP BY ALL ORDER BY p.currency, p.status
@@ -114,8 +125,11 @@ def _money_headline(con: duckdb.DuckDBPyConnection, today: dt.date | None) -> pl
     """Per currency, in money: booked deposits and how much of them is reconciled, waiting for review and
     unmatched (with the oldest unmatched booking day and its age), pending at the bank, and the invoices still
     open with the amount still owed on them. Exact sums (DECIMAL), counts beside them."""
-    from reconwb.payments import PAID_SQL
+    from reconwb.payments import paid_sql
 
+    # what is paid of the invoices still open, summed over their own links only (not every payment's)
+    open_links = ("(SELECT x.* FROM matches x WHERE x.payment_id IN"
+                  " (SELECT payment_id FROM payments WHERE status IN ('open', 'partially_paid')))")
     today = today or dt.date.today()
     return frame(
         con,
@@ -136,7 +150,7 @@ def _money_headline(con: duckdb.DuckDBPyConnection, today: dt.date | None) -> pl
             FROM deposit_state GROUP BY currency
         ), invoices AS (
             SELECT p.currency, count(*) AS open_invoices, sum(p.amount - coalesce(m.paid, 0)) AS open_amount
-            FROM payments p LEFT JOIN ({PAID_SQL}) m USING (payment_id)
+            FROM payments p LEFT JOIN ({paid_sql(open_links)}) m USING (payment_id)
             WHERE p.status IN ('open', 'partially_paid') AND {payment_visible("p")} GROUP BY p.currency
         )
         SELECT currency, coalesce(deposits, 0) AS deposits, coalesce(deposits_amount, 0) AS deposits_amount,

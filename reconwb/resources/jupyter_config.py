@@ -9,10 +9,10 @@ Where a page's time goes (bench/bench_dashboards.py, 2 shared cores): the browse
 (about 3.5 MB) takes 1-1.5 s on a quiet machine and 2-3.5 s at load 5-8 with an empty cache, before it asks the
 kernel to run the notebook at all (progressive rendering runs the cells only once the page's scripts connect);
 starting a kernel about 0.9 s; imports in it 0.4 s for the banners; the report queries 0.02-0.4 s on the demo
-store and 1.3 s for the money totals on 1M deposits. The issue offered three ways out: pre-started kernels that
-still show the store as it is at request time, lighter imports in the dashboard kernel, or another rendering
-path. All three are used; the third is what meets the targets, because the first two cannot remove the
-browser's script loading, which alone is about the 1.5 s budget of the first banner:
+store and 1.3 s for the money totals on 1M deposits (0.8 s since session 7). The issue offered three ways out:
+pre-started kernels that still show the store as it is at request time, lighter imports in the dashboard kernel,
+or another rendering path. All three are used; the third is what meets the targets, because the first two cannot
+remove the browser's script loading, which alone is about the 1.5 s budget of the first banner:
 
 - The server-drawn first view (`reconwb.server.first_view`, THE CHOICE): when a page is asked for, Voila's
   `prelaunch_hook` starts drawing, in a thread of this server, the views the notebook's cells name in their
@@ -52,6 +52,31 @@ browser's script loading, which alone is about the 1.5 s budget of the first ban
   it starts the money totals right away, in a thread, while the browser is still loading Voila's scripts; the
   totals panel takes that result when its cell runs. Still read after the request, so still the store at
   request time.
+- The money totals computed once per state of the store (`reconwb.report_cache`, the 1M live page's fix): the
+  server's first view and the kernel's prefetch asked for the same 1.3 CPU-s of totals at the same moment and
+  computed them side by side on two cores, each at half speed (traced: 2.5 s each). Now the first to ask
+  computes them under a lock file and writes them to a 0600 file next to the store; the other waits and reads
+  them, and a later page of an unchanged store reads them without a query. The entry is keyed by the store's
+  state when asked (its DuckDB headers, rewritten at every checkpoint, and its write-ahead log, appended at every
+  commit), so a write between two loads shows on the second (tested). Chosen over handing the first view's
+  figures to the kernel (two processes that start together: neither knows which finishes first, and a lock
+  file says it) and over a cheaper query (timed part by part on 1M: the deposit states 0.35 s, the six reads
+  over them and the payments 0.05-0.25 s each, no single pass to remove; pre-aggregating would need every
+  writer to keep the aggregates right).
+- A late first view does not hold the page: Voila's scripts start the live page (ask the kernel to run the
+  cells) only at the document's `load` event, and the slow view (the totals of a large store) was streamed at
+  the end of the HTML, so the live page started only after it (traced: `load` at 5.8-6.6 s at load 5). The
+  placeholder now fetches its view (`first_view.LateViewHandler`) and the document ends at once.
+- Voila's page templates compiled once per server (`reconwb.server.templates`): Voila makes a new Jinja
+  environment per page, which parsed and compiled the template chain again before the page's first byte
+  (py-spy in the server: 0.26 s of its main thread per page at load 2-3; the first byte came 0.25 s sooner).
+- The first views drawn each on a thread of their own: one after the other, the slow totals held back the jobs
+  and deliveries views, and each kept the HTML waiting `INLINE_SECONDS` before becoming a placeholder.
+- The banners share one layout and style widget (20 banners were 169 widgets, each a message the server relays
+  and the page builds before the next cell runs; now 74).
+- The totals' two plots (0.5 CPU-s of matplotlib) are drawn once the page's cells have run
+  (`reconwb.widgets.idle`): drawn in a thread beside the jobs and deliveries cells, they took turns with them
+  for the interpreter.
 - Progressive rendering: each cell's widgets appear as soon as the cell ran, so the banners (the first cell)
   show before the totals over a large store are computed.
 - The explorer's first view: its rows first, their best candidates when found (`best_later`: that search reads
@@ -64,12 +89,24 @@ browser's script loading, which alone is about the 1.5 s budget of the first ban
   than 4 s and the page stayed blank (read in nbclient's code; the timeout is the one path that leaves a page
   without error or output, not reproduced on demand). The executor now waits as long as a cell may take.
 
-Measured with bench/bench_dashboards.py (cold browser cache, 2 cores shared with two other engineers' work),
-median of 3 at load 6.7-8: demo store: reconciliation first banner 1.04 s, all its parts 1.31 s, connections
-table 0.70 s, explorer grid 0.75 s; 1M deposits: 1.06 / 2.81 / 0.74 / 0.89 s: the targets, as first drawn. The
-plain lab template in the same harness (demo, load 4-8): 2.75 / 3.96 / 2.85 / 3.72 s. The live widgets replace
-the first view 2.5-3.2 s (demo) and 3.0-5.3 s (1M) after the request: Voila's scripts, cold, then the cells
-run; that part is not under 3 s on 1M. At load 16-18 the demo's figures were 1.87 / 4.68 / 1.39 / 2.27 s.
+Final code (first views going late after 0.1 s), same harness, median of 5, load 9.0 falling to 3.2: demo 0.80 s,
+1.02 s, live 2.45 s; connections 0.64 s (live 2.28 s); explorer 0.67 s (live 2.35 s); 1M 0.74 s, 1.49 s, LIVE
+2.61 s (min 1.99 s); connections 0.63 s (live 2.52 s); explorer 0.65 s (live 2.25 s); CPU 2.5 s per 1M page.
+
+Measured with bench/bench_dashboards.py after the report cache, the late fetch, the template cache, the parallel
+views, the shared banner layouts, the deferred plots and the cheaper totals (session 7, views going late after 0.3
+s; cold browser cache; the store written to before every load, so every page computes its totals afresh; median of
+5, load 1.4 when it started and 4-6 while the 1M store ran): demo store: reconciliation first banner 0.68 s,
+everything 0.75 s, live widgets 2.54 s; connections 0.69 s (live 2.75 s); explorer 0.74 s (live 2.69 s). 1M
+deposits: 0.91 s, 2.18 s, LIVE 3.07 s (min 2.94 s: 0.07 s over the 3 s target at that load); connections 0.58 s
+(live 3.11 s); explorer 0.78 s (live 2.65 s). Server and kernel CPU per 1M reconciliation page: 2.2 s (7.9 s
+before, same harness at load 7). The same main before these changes, this host, load 2-7, median of 3: 1M first
+banner 1.53 s, everything 4.83 s, live 7.89 s. Before this session:
+median of 3 at load 6.7-8: demo store: reconciliation first banner 1.04 s, all its parts 1.31 s,
+connections table 0.70 s, explorer grid 0.75 s; 1M deposits: 1.06 / 2.81 / 0.74 / 0.89 s: the targets, as first
+drawn. The plain lab template in the same harness (demo, load 4-8): 2.75 / 3.96 / 2.85 / 3.72 s. The live widgets
+replace the first view 2.5-3.2 s (demo) and 3.0-5.3 s (1M) after the request: Voila's scripts, cold, then the
+cells run; that part is not under 3 s on 1M. At load 16-18 the demo's figures were 1.87 / 4.68 / 1.39 / 2.27 s.
 Before the first view: at load 2.5-5, demo 1.8 / 2.5 / 2.5 / 2.4 s, 1M 2.3 / 3.1 / 2.5 / 2.4 s; quiet machine,
 demo, 1.87 / 2.19 / 2.34 / 2.21 s.
 """
@@ -95,8 +132,7 @@ _templates = str(resources.jupyter_config().parent)  # the installed package's, 
 os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_templates, os.environ.get("JUPYTER_PATH")) if p)
 c.VoilaConfiguration.template = first_view.TEMPLATE
 c.VoilaConfiguration.prelaunch_hook = first_view.prelaunch_hook
-c.VoilaConfiguration.resources = {"reconwb_first_view": first_view.take,
-                                  "reconwb_first_view_late": first_view.late}
+c.VoilaConfiguration.resources = {"reconwb_first_view": first_view.take}
 c.VoilaConfiguration.show_tracebacks = False  # a viewer sees "an error occurred", never a traceback
 c.VoilaConfiguration.strip_sources = True  # the dashboards show widgets, not code
 c.VoilaConfiguration.preheat_kernel = False  # see the module docstring

@@ -1,4 +1,4 @@
-"""The reconwb Jupyter server extension: the inbound webhook receiver (and, later, a small JSON API).
+"""The reconwb Jupyter server extension: the inbound webhook receiver and the dashboards' late first views.
 
 Enabled by `jupyter_config.py` (`c.ServerApp.jpserver_extensions = {"reconwb.server": True}`). The store is the
 one `RECONWB_DB` names, as for every other reconwb process.
@@ -14,6 +14,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    from reconwb.server.webhooks import setup_handlers
+    from reconwb.server import first_view, templates, webhooks
 
-    setup_handlers(serverapp)
+    templates.share_compiled_templates()  # Voila's pages: their templates compiled once, not per page
+    webhooks.setup_handlers(serverapp)
+    first_view.setup_handlers(serverapp)  # the dashboards' first views drawn late

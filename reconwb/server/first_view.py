@@ -7,7 +7,10 @@ in a thread of the server, each view the notebook's cells name in their metadata
 (`{"reconwb": {"first_view": "<name>"}}`); the `reconwb` Voila template
 (`reconwb/resources/voila/templates/reconwb`) puts each one in the page, in its cell's place, before the page's
 scripts. The live widgets replace each view once their cell has run (a small script in the template removes a
-view when its cell's output shows the same part, the busy notice or an error).
+view when its cell's output shows the same part, the busy notice or an error). Each view is drawn on a thread of
+its own; one not drawn within `INLINE_SECONDS` (the money totals of a large store when its figures are not
+computed yet, `reconwb.report_cache`) leaves a placeholder that the page fetches (`LateViewHandler`), so the
+page's HTML, and with it the live page (Voila starts it at the document's `load` event), never waits for it.
 
 One source of truth: every view is drawn with the live panel's own rendering functions (`banner_html`,
 `tables_html`, `jobs_view`, `deliveries_view`, `connection_cells`, `deposit_page` and `deposit_cells`), so the
@@ -21,16 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
 from markupsafe import Markup
+from tornado import web
 
 from reconwb.workspace import DB_ENV, Workspace, discover
 
@@ -50,9 +57,17 @@ LIVE = {
     "explorer": "table.reconwb-deposits tbody tr",
 }
 
-_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconwb-first-view")
-INLINE_SECONDS = 0.3  # a view drawn later than this after its cell's place is reached comes late (see `take`)
-_late: dict[str, asyncio.Future[str]] = {}
+# Each view is drawn on its own thread: drawn one after the other, a slow view (the totals of a large store, 1.3 s
+# on 1M deposits) held back the quick ones after it, and each of those then kept the page's HTML waiting
+# `INLINE_SECONDS` in `take` before it became a placeholder (0.6 s more before the page's scripts could start).
+# The quick ones are small reads; the slow one runs in DuckDB, outside the interpreter's lock.
+_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="reconwb-first-view")
+# a view drawn later than this after its cell's place is reached comes late (see `take`): the page's HTML, and with
+# it the live page, waits this long at most per view; a late view costs the page one small request
+INLINE_SECONDS = 0.1
+_late: dict[str, tuple[float, asyncio.Future[str]]] = {}  # token -> (when left as a placeholder, the drawing)
+LATE_ROUTE = "reconwb/first-view/"  # under the server's base URL: `LateViewHandler`
+_base_url = "/"  # the server's, set by `setup_handlers`
 _pending: dict[str, tuple[float, Future[str]]] = {}  # token -> (when drawing started, the drawing)
 FORGET_SECONDS = 120.0  # a view no template took by then belongs to a page nobody waited for
 
@@ -74,10 +89,10 @@ def banners(ws: Workspace) -> str:
 
 
 def totals(ws: Workspace) -> str:
-    from reconwb import formatting, reports
+    from reconwb import formatting, report_cache
     from reconwb.widgets.totals import ACCOUNTS_TITLE, INVOICES_TITLE, tables_html
 
-    headline, accounts, invoices = tables_html(reports.overview(ws), formatting.for_workspace(ws))
+    headline, accounts, invoices = tables_html(report_cache.overview(ws), formatting.for_workspace(ws))
     return f"{headline}{ACCOUNTS_TITLE}{accounts}{INVOICES_TITLE}{invoices}"
 
 
@@ -165,11 +180,10 @@ def workspace_for(root_dir: str, cwd: str) -> Workspace:
     return Workspace.from_env(discover(Path(root_dir, cwd)))
 
 
-def _draw_all(names: list[tuple[Future[str], str]], ws: Workspace) -> None:
-    """The page's views in order, each handed to the template as soon as drawn (the banners come first)."""
-    for future, name in names:
-        if future.set_running_or_notify_cancel():
-            future.set_result(draw(name, ws))
+def _draw(future: Future[str], name: str, ws: Workspace) -> None:
+    """View `name`, handed to the template (`take`) as soon as drawn."""
+    if future.set_running_or_notify_cancel():
+        future.set_result(draw(name, ws))
 
 
 def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
@@ -192,15 +206,18 @@ def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
             wanted.append((future, name))
     if wanted:
         ws = workspace_for(handler.settings.get("server_root_dir", "."), cwd)
-        _pool.submit(_draw_all, wanted, ws)
+        for future, name in wanted:  # in the page's order: the banners start first
+            _pool.submit(_draw, future, name, ws)
     return notebook
 
 
 async def take(cell: Any) -> str:
     """The first view drawn for this cell of the page (called by the template in the cell's place, awaited by
     Jinja), or nothing. A view not drawn within `INLINE_SECONDS` (the money totals of a large store) is an
-    empty placeholder here and comes with `late`, after Voila's script tag: the browser starts loading Voila's
-    scripts while the slow views are still being drawn, instead of after them."""
+    empty placeholder here whose script fetches it (`LateViewHandler`) and puts it in its place unless the live
+    widgets took that place first: the rest of the page, Voila's scripts included, goes on meanwhile. Voila
+    starts its page (asks the kernel to run the cells) only at the document's `load` event: had the page's HTML
+    waited for the slow view, the live page would have started only after it."""
     token = (cell.get("metadata") or {}).get(METADATA, {}).get("first_view_token")
     started = _pending.pop(token, None) if token else None
     if started is None:
@@ -209,20 +226,49 @@ async def take(cell: Any) -> str:
     try:  # drawn HTML: every value was escaped when drawn
         return Markup(await asyncio.wait_for(asyncio.shield(drawing), INLINE_SECONDS))  # noqa: S704
     except TimeoutError:
-        _late[token] = drawing
-        return Markup(_wrapped(named(cell) or "", "", f" data-reconwb-late='{token}'"))  # noqa: S704 - ours
+        now = time.monotonic()
+        for old in [t for t, (at, _d) in list(_late.items()) if now - at > FORGET_SECONDS]:
+            _late.pop(old, None)
+        _late[token] = (now, drawing)
+        return Markup(_wrapped(named(cell) or "", _fetch_script(token),  # noqa: S704 - ours, the token is ours
+                               f" data-reconwb-late='{token}'"))
 
 
-async def late(nb: Any) -> AsyncIterator[str]:
-    """The views of this page that `take` left as placeholders, each as it is drawn: the view in a <template>
-    and a script that puts it in its placeholder's place, unless the live widgets took that place already."""
-    for cell in nb.cells:
-        token = (cell.get("metadata") or {}).get(METADATA, {}).get("first_view_token")
-        drawing = _late.pop(token, None) if token else None
-        if drawing is None:
-            continue
-        yield Markup(  # noqa: S704 - drawn HTML, every value escaped when drawn; the token is ours
-            f"<template id='reconwb-late-{token}'>{await drawing}</template><script>(function () {{"
-            f" var view = document.getElementById('reconwb-late-{token}'),"
-            f" place = document.querySelector(\"[data-reconwb-late='{token}']\");"
-            " if (place) { place.replaceWith(view.content); } view.remove(); })();</script>")
+def _fetch_script(token: str) -> str:
+    """The placeholder's script: fetch the view (with the page's token) and put it in the placeholder's place."""
+    return (
+        "<script>(function () {"
+        f" var place = document.querySelector(\"[data-reconwb-late='{token}']\"),"
+        " token = new URLSearchParams(location.search).get('token');"
+        f" fetch({json.dumps(_base_url + LATE_ROUTE + token)},"
+        " {headers: token ? {Authorization: 'token ' + token} : {}})"
+        " .then(function (r) { return r.ok ? r.text() : ''; }, function () { return ''; })"
+        " .then(function (view) { place.removeAttribute('data-reconwb-late');"
+        " if (!view || !place.isConnected) { return; }"
+        " var made = document.createElement('template'); made.innerHTML = view;"
+        " place.replaceWith(made.content); }); })();</script>")
+
+
+async def late_view(token: str) -> str:
+    """The view of placeholder `token`, once drawn (once: a second ask gets nothing)."""
+    started = _late.pop(token, None)
+    return await started[1] if started is not None else ""
+
+
+class LateViewHandler(JupyterHandler):
+    """`GET <base>reconwb/first-view/<token>`: a view `take` left as a placeholder, for its page's script
+    (authenticated like every page of the server)."""
+
+    @web.authenticated
+    async def get(self, token: str) -> None:
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(await late_view(token))
+
+
+def setup_handlers(serverapp: Any) -> None:
+    """Add `LateViewHandler`'s route to the server (the reconwb server extension calls this)."""
+    global _base_url
+    web_app = serverapp.web_app
+    _base_url = web_app.settings.get("base_url", "/")
+    web_app.add_handlers(".*$", [(url_path_join(_base_url, LATE_ROUTE, "([0-9a-f]+)"), LateViewHandler)])

@@ -292,6 +292,12 @@ def make_way(path: str | os.PathLike[str], *, at_most: float = MAKE_WAY_SECONDS)
     return time.monotonic() - began
 
 
+def writing_here(path: str | os.PathLike[str]) -> bool:
+    """Whether this thread has the store at `path` open read-write right now: a read made now reads through
+    that open and sees its uncommitted changes (`open_store`), which nothing may keep beyond it."""
+    return bool(_writing.__dict__.get("opens", {}).get(Path(path).absolute()))
+
+
 @contextmanager
 def open_store(
     path: str | os.PathLike[str], *, read_only: bool = False, timeout: float | None = None

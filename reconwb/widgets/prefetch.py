@@ -61,15 +61,15 @@ def for_page(url: str | None) -> None:
     reconciliation dashboard. Other pages read little; nothing is started for them."""
     if not url or PurePosixPath(urlsplit(url).path).stem != "reconciliation":
         return
-    from reconwb import reports
+    from reconwb import report_cache
     from reconwb.store.db import waiting_at_most
     from reconwb.widgets.busy import FIRST_WAIT_SECONDS
     from reconwb.workspace import Workspace
 
     ws = Workspace.from_env()
 
-    def read() -> Any:  # read-only: beside the server's first view of the same totals (reconwb.server.first_view)
+    def read() -> Any:  # computed once with the server's first view of the same totals (reconwb.report_cache)
         with waiting_at_most(FIRST_WAIT_SECONDS):  # a busy store: the panel's own read says so, as always
-            return reports.overview(ws.reading())
+            return report_cache.overview(ws)
 
     start(totals_key(ws), read)

@@ -9,14 +9,13 @@ Everything is written through `reconwb.formatting` in the workspace's locale.
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 import ipywidgets as w
 
-from reconwb import formatting, reports
+from reconwb import formatting, report_cache
 from reconwb.formatting import Formatter
-from reconwb.widgets import prefetch
+from reconwb.widgets import idle, prefetch
 from reconwb.widgets.busy import draw_when_free
 from reconwb.widgets.reconcile_now import ReconcileNowButton
 from reconwb.widgets.tables import Column, table_html
@@ -118,8 +117,9 @@ class TotalsPanel(w.VBox):
     """Reconciled, waiting, unmatched and pending money per currency and account; invoices; trend and ageing."""
 
     def __init__(self, ws: Workspace, *, plots_enabled: bool = True, plots_later: bool = False) -> None:
-        """`plots_later`: draw the two plots in a thread once the money is on the page (the dashboard: drawing
-        them takes 0.3-1.5 s of the kernel, which the page's other panels need to show first)."""
+        """`plots_later`: draw the two plots in a thread once the money is on the page and the page's other
+        cells have run (the dashboard: drawing them takes 0.3-1.5 s of the kernel, which the page's other panels
+        need to show first; `reconwb.widgets.idle`)."""
         self.ws = ws
         self.plots_enabled = plots_enabled
         self.plots_later = plots_later
@@ -145,14 +145,14 @@ class TotalsPanel(w.VBox):
 
     def refresh(self) -> None:
         fmt = formatting.for_workspace(self.ws)
-        data = prefetch.take(prefetch.totals_key(self.ws), lambda: reports.overview(self.ws))
+        data = prefetch.take(prefetch.totals_key(self.ws), lambda: report_cache.overview(self.ws))
         self.headline.value, self.deposits.value, self.payments.value = tables_html(data, fmt)
         if not self.plots_enabled:
             return
         self._drawn += 1
         if self.plots_later:
-            threading.Thread(target=self._draw_plots, args=(data, fmt.locale, self._drawn), daemon=True,
-                             name="reconwb-totals-plots").start()
+            drawn = self._drawn
+            idle.after_cells(lambda: self._draw_plots(data, fmt.locale, drawn), name="reconwb-totals-plots")
         else:
             self._draw_plots(data, fmt.locale, self._drawn)
 

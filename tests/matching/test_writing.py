@@ -120,7 +120,8 @@ def test_payment_events_built_before_the_hold_say_what_records_says(ws) -> None:
     from reconwb.matching import records
     from reconwb.store.db import transaction
 
-    groups = pl.DataFrame({"group_id": ["g1", "g2", "g3", "g4"], "status": ["matched", "matched", "suggested", "matched"],
+    groups = pl.DataFrame({"group_id": ["g1", "g2", "g3", "g4"],
+                           "status": ["matched", "matched", "suggested", "matched"],
                            "kind": ["one_to_one", "many_to_one", "one_to_one", "many_to_one"],
                            "rule": ["ref", "sum", "ref", "payer \"fee\""], "confidence": [0.97, 0.8, 0.5, 0.1 + 0.2]})
     links = pl.DataFrame({"group_id": ["g1", "g2", "g2", "g3", "g4", "g4", "g4"],

@@ -152,3 +152,14 @@ def test_payment_events_built_before_the_hold_say_what_records_says(ws) -> None:
         assert json.loads(stored[subject][1]) == expected
         assert list(json.loads(stored[subject][1])) == list(expected)  # the same keys in the same order
         assert json.loads(stored[subject][1])["status"] == statuses.get(pid, ("open",))[0]
+
+
+def test_payment_events_refuse_money_past_the_stores_three_places() -> None:
+    groups = pl.DataFrame({"group_id": ["g1"], "status": ["matched"], "kind": ["one_to_one"], "rule": ["ref"],
+                           "confidence": [0.9]})
+    links = pl.DataFrame({"group_id": ["g1"], "txn_id": ["1"], "payment_id": ["P1"], "amount": ["10.0001"],
+                          "fee": ["0"], "fx_difference": ["0"], "explanation": [None]},
+                         schema_overrides={"explanation": pl.String})
+    with pytest.raises(ValueError, match="more than the store's three decimals"):
+        writing._event_parts(groups, links)
+

@@ -32,7 +32,7 @@ import polars as pl
 
 from reconwb import reports
 from reconwb.private import write_private
-from reconwb.store.db import writing_here
+from reconwb.store.db import wait_limit, writing_here
 from reconwb.workspace import Workspace
 
 HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers (one per checkpoint, alternating)
@@ -78,7 +78,9 @@ def overview(ws: Workspace, *, every: str = "week") -> reports.Overview:
     except OSError:  # a folder we cannot write: no sharing
         return reports.overview(ws, every=every)
     try:
-        _lock(lock, OTHERS_SECONDS)  # another process computing it: wait for its result (or do it after all)
+        # another process computing it: wait for its result (or do it after all), no longer than this thread
+        # may wait for the store (the first view's 1 s), since that process may itself be waiting for it
+        _lock(lock, wait_limit(OTHERS_SECONDS))
         with ws.reading().held() as held:
             key = _key(path, every)  # the state being read: no other process writes while it is open
             found = _read(cache, key) if key is not None else None

@@ -73,3 +73,26 @@ def test_two_readers_at_once_compute_it_once(books: Workspace, monkeypatch) -> N
         reader.join()
     assert len(computed) == 1 and len(results) == 3
     assert all(_same(r, results[0]) for r in results)
+
+
+def test_a_reader_told_to_wait_briefly_does_not_wait_longer_for_another_computing_it(books: Workspace) -> None:
+    """The server's first view waits 1 s for the store, then shows the busy notice; a kernel computing the same
+    totals while it waits for a held store must not keep the view waiting on the shared file's lock instead."""
+    import fcntl
+    import os
+    import time
+
+    from reconwb.store.db import waiting_at_most
+
+    lock_path = books.db_path.with_name(books.db_path.name + ".overview.lock")
+    other = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # another open file: its lock is another's
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        with waiting_at_most(0.5):
+            figures = report_cache.overview(books)
+        assert time.monotonic() - started < 10  # not the 60 s it would wait for another process's result
+        assert _same(figures, reports.overview(books))
+    finally:
+        os.close(other)
+

@@ -154,6 +154,12 @@ def waiting_at_most(seconds: float) -> Iterator[None]:
         _wait_override.seconds = previous
 
 
+def wait_limit(seconds: float) -> float:
+    """`seconds`, or less within a `waiting_at_most` block: how long this thread may wait for anything a process
+    that waits for the store may be keeping (a shared cache's lock), so the block's promise holds there too."""
+    return _lock_timeout(seconds)
+
+
 def _lock_timeout(asked: float | None = None) -> float:
     """The caller's timeout, else RECONWB_LOCK_TIMEOUT; never more than a `waiting_at_most` block allows."""
     seconds = _configured_lock_timeout() if asked is None else asked

@@ -124,6 +124,9 @@ def _load_dashboard(url: str) -> None:
             page = browser.new_page()
             page.goto(url, wait_until="domcontentloaded", timeout=180_000)
             page.locator(".reconwb-connections").first.wait_for(state="visible", timeout=180_000)
+            # the page's last cell: stopping the server while cells still run interrupts them (jupyter_client
+            # interrupts a kernel before shutting it down), and Voila logs the interrupted cell with its traceback
+            page.locator(".reconwb-auto-refresh").first.wait_for(state="attached", timeout=180_000)
             assert "There was an error" not in page.content()
         finally:
             browser.close()

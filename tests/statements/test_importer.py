@@ -237,6 +237,34 @@ def test_a_big_file_written_in_chunks_stores_what_one_transaction_stores(
         assert con.execute("SELECT count(*), sum(imported) FROM statement_imports").fetchone() == (2, BIG)
 
 
+@pytest.mark.parametrize("mode", ["reconcile", "passthrough"])
+def test_a_big_file_written_in_chunks_queues_or_announces_what_one_transaction_does(
+        ws: Workspace, tmp_path: Path, small_chunks: None, mode: str) -> None:
+    # the reveal queues the run's booked deposits for the automatic reconcile (reconcile mode) or announces every
+    # new line (passthrough) at once, as the one-transaction import does line by line; withdrawals are not queued
+    from reconwb import settings
+    path = _big_csv(tmp_path / "big.csv")
+    whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")
+    told = []
+    for target, load in ((whole, _import), (ws, _import_chunked)):
+        with target.connect() as con:
+            settings.set_value(con, "operation_mode", mode)
+            settings.set_value(con, "auto_reconcile", "true")
+        load(target, path)
+        with target.connect() as con:
+            queued = con.execute("SELECT t.dedupe_key FROM reconcile_queue q JOIN transactions t USING (txn_id)"
+                                 " ORDER BY 1").fetchall()
+            announced = con.execute("SELECT payload->>'amount', payload->>'booked_on' FROM events"
+                                    " WHERE type = 'transaction.created' ORDER BY 1, 2").fetchall()
+        told.append((queued, announced))
+    assert told[1] == told[0]
+    queued, announced = told[0]
+    if mode == "reconcile":
+        assert not announced and 0 < len(queued) < BIG  # the deposits only
+    else:
+        assert not queued and len(announced) == BIG
+
+
 KILLABLE_IMPORT = """
 from reconwb.statements import importer, parse
 from reconwb.workspace import Workspace
@@ -265,7 +293,8 @@ def test_an_import_killed_mid_way_is_invisible_and_the_next_import_gives_exactly
     assert reports.deposit_totals(ws).is_empty()
     assert queries.open_items(ws, "transactions").is_empty()
     assert reconcile_store(ws).links == 0
-    assert (tmp_path / "data" / "reconwb.duckdb.staging").is_dir()
+    staging = tmp_path / "data" / "reconwb.duckdb.staging"
+    assert not any(staging.glob("*"))  # the run's lines were sliced from memory: nothing to clean up on disk
 
     again = _import_chunked(ws, path)  # undoes the killed run, then imports the file whole
     whole = Workspace(db_path=tmp_path / "whole" / "reconwb.duckdb")
@@ -275,7 +304,7 @@ def test_an_import_killed_mid_way_is_invisible_and_the_next_import_gives_exactly
     with ws.connect() as con:
         assert sorted(con.execute("SELECT outcome FROM statement_import_runs").fetchall()) == [
             ("imported",), ("undone",)]
-    assert not any((tmp_path / "data" / "reconwb.duckdb.staging").iterdir())
+    assert not any(staging.glob("*"))
 
 
 def _keys(ws: Workspace) -> tuple[int, int, int]:

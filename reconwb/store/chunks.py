@@ -92,8 +92,9 @@ def in_chunks(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnec
 def staged_step(runs_table: str, run_id: str, staged: pl.LazyFrame, rows: int,
                 apply: Callable[[duckdb.DuckDBPyConnection, pl.DataFrame], dict[str, int]],
                 finish: Callable[[duckdb.DuckDBPyConnection], None]) -> Step:
-    """The `in_chunks` step of a file import staged as Parquet (`rows` lines), whose run is a row of
-    `runs_table` (run_id, rows_done, finished_at and the counters `apply` returns).
+    """The `in_chunks` step of a file import staged outside the store (`rows` lines of `staged`: Parquet files,
+    or a frame in memory), whose run is a row of `runs_table` (run_id, rows_done, finished_at and the counters
+    `apply` returns).
 
     Each chunk reads how far the run got, applies the next `size` staged lines (`apply` returns its counters,
     added to the run's row in the same transaction) and moves `rows_done`; once every line is in, `finish`

@@ -111,25 +111,26 @@ def make_statement(path: Path, rows: int) -> None:
     ).write_csv(path)
 
 
-def _with_readers(args: argparse.Namespace, root: Path, store: Path, work: Callable[[], dict[str, float]]
-                  ) -> tuple[dict[str, float], list[dict]]:
-    """`work()` while `args.readers` reader processes loop over the store; its figures and the readers'."""
+def with_readers(readers: int, pause: float, root: Path, store: Path, work: Callable[[], dict[str, float]],
+                 code: Path = HERE.parent) -> tuple[dict[str, float], list[dict]]:
+    """`work()` while `readers` reader processes (`store_reader.py` on the reconwb of `code`) loop over the store,
+    `pause` seconds apart; its figures and the readers'."""
     cli = str(Path(sys.executable).with_name("reconwb"))
     stop = root / f"stop-{store.parent.name}"
-    outs = [root / f"{store.parent.name}-r{i}.json" for i in range(args.readers)]
-    readers = [subprocess.Popen([sys.executable, str(HERE / "store_reader.py"), str(store), str(stop), str(out),
-                                 str(args.pause), cli], env={**os.environ, "PYTHONPATH": str(HERE.parent)})
-               for out in outs]
+    outs = [root / f"{store.parent.name}-r{i}.json" for i in range(readers)]
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    procs = [subprocess.Popen([sys.executable, str(HERE / "store_reader.py"), str(store), str(stop), str(out),
+                               str(pause), cli], env=env) for out in outs]
     try:
         figures = work()
     finally:
         stop.touch()
-        for proc in readers:
-            proc.wait(timeout=300)
+        for proc in procs:
+            proc.wait(timeout=600)
     return figures, [json.loads(out.read_text()) for out in outs]
 
 
-def _readers_line(results: list[dict]) -> str:
+def readers_line(results: list[dict]) -> str:
     cli_seconds = [s for r in results for s in r["cli_seconds"]]
     failures = [f for r in results for f in r["failures"]]
     line = (f"  readers: {sum(r['reads'] for r in results):,} widget reads and {len(cli_seconds):,} CLI calls;"
@@ -160,13 +161,13 @@ def _measure(args: argparse.Namespace, root: Path, label: str, copy: Callable[[s
               f" ({_parts(alone)}; {alone['longest_cpu']:.2f} CPU-s; most CPU in one hold {alone['most_cpu']:.2f} s),"
               f" peak {alone['peak_mb']:.0f} MB (load {_load()})")
         store = copy(f"{kind}-before")
-        crowded, results = _with_readers(args, root, store,
+        crowded, results = with_readers(args.readers, args.pause, root, store,
                                          lambda: _workload(kind, store, one_transaction=True, file=file))
         print(f"{label}, one transaction, {args.readers} readers (as before issue 16): {crowded['seconds']:.1f} s,"
               f" {crowded['cpu']:.1f} CPU-s, longest hold {crowded['longest']:.1f} s (load {_load()})")
-        print(_readers_line(results))
+        print(readers_line(results))
     store = copy(f"{kind}-readers")
-    chunked, results = _with_readers(args, root, store,
+    chunked, results = with_readers(args.readers, args.pause, root, store,
                                      lambda: _workload(kind, store, one_transaction=False, file=file))
     against = "" if baseline is None else (
         f" ({100 * (chunked['seconds'] / baseline['seconds'] - 1):+.0f} % against one transaction alone,"
@@ -177,7 +178,7 @@ def _measure(args: argparse.Namespace, root: Path, label: str, copy: Callable[[s
           f" {chunked['write']:.1f} s, {chunked['opens']:.0f} opens, {chunked['cpu']:.1f} CPU-s), longest hold"
           f" {chunked['longest']:.2f} s ({_parts(chunked)}; {chunked['longest_cpu']:.2f} CPU-s; most CPU in one hold"
           f" {chunked['most_cpu']:.2f} s) (load {_load()})")
-    print(_readers_line(results))
+    print(readers_line(results))
     if args.checkout is not None:  # the issue's "today": the code it was filed on, on this machine, just after
         from bench_store_sharing_before import measure
 

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 
-from bench_store_sharing import _load, make_statement  # noqa: E402
+from bench_store_sharing import _load, make_statement, readers_line, with_readers  # noqa: E402
 
 _BUILD = """
 import os, sys
@@ -98,25 +98,13 @@ def _measure(env: dict[str, str], root: Path, template: Path, kind: str, readers
              file: Path | None, run: int) -> dict:
     store = root / f"{kind}-{readers}-{run}" / "store.duckdb"
     subprocess.run(["cp", "-r", str(template.parent), str(store.parent)], check=True)
-    stop = root / f"stop-{kind}-{readers}-{run}"
-    outs = [root / f"{kind}-{readers}-{run}-r{i}.json" for i in range(readers)]
-    cli = str(Path(sys.executable).with_name("reconwb"))
-    procs = [subprocess.Popen([sys.executable, str(HERE / "store_reader.py"), str(store), str(stop), str(out),
-                               str(pause), cli], env=env) for out in outs]
-    try:
-        figures = _run(env, _WORKLOAD, str(store), kind, *([str(file)] if file else []))
-    finally:
-        stop.touch()
-        for proc in procs:
-            proc.wait(timeout=600)
-    line = (f"{kind} at the filed commit, {readers} readers: {figures['seconds']:.1f} s, {figures['cpu']:.1f} CPU-s,"
-            f" longest hold {figures['longest']:.1f} s (load {_load()})")
-    if readers:
-        results = [json.loads(out.read_text()) for out in outs]
-        calls = [s for r in results for s in r["cli_seconds"]]
-        line += (f"; readers: longest wait to open {max(r['longest_wait'] for r in results):.2f} s, longest CLI call"
-                 f" {max(calls, default=0):.2f} s, failures {sum(len(r['failures']) for r in results)}")
-    print(line, flush=True)
+    figures, results = with_readers(
+        readers, pause, root, store, lambda: _run(env, _WORKLOAD, str(store), kind, *([str(file)] if file else [])),
+        code=Path(env["PYTHONPATH"]))
+    print(f"{kind} at the filed commit, {readers} readers: {figures['seconds']:.1f} s, {figures['cpu']:.1f} CPU-s,"
+          f" longest hold {figures['longest']:.1f} s (load {_load()})", flush=True)
+    if results:
+        print(readers_line(results), flush=True)
     subprocess.run(["rm", "-rf", str(store.parent)], check=True)
     return figures
 

@@ -116,9 +116,9 @@ def import_into(ws: Workspace, statements: list[Statement], connection: str, *, 
         after = transactions.last_txn_id(con)  # every line this run stages gets a bigger id
     owners = [int(f["account_id"][0]) if f.height else None for f in frames]
     # keys over the whole file, outside the store; the chunks are slices of it (no copy)
-    lines = transactions.prepared(None, pl.concat(frames)).lazy()
+    keyed = transactions.prepared(None, pl.concat(frames))
     del frames
-    rows = lines.select(pl.len()).collect().item()
+    rows, lines = keyed.height, keyed.lazy()
 
     def apply(con: duckdb.DuckDBPyConnection, part: pl.DataFrame) -> dict[str, int]:
         got = ingest(con, None, part, source="statement", source_ref=name, stage=run_id)
@@ -138,7 +138,7 @@ def import_into(ws: Workspace, statements: list[Statement], connection: str, *, 
 
     total: list[IngestResult] = []
     chunks.in_chunks(ws.connect, ws.db_path, chunks.staged_step("statement_import_runs", run_id, lines, rows, apply,
-                                                                finish), chunks.Pace(growth=chunks.PROPORTIONAL_GROWTH))
+                                                                finish), chunks.Pace.proportional())
     if not total:  # another process finished or undid the run meanwhile
         raise Conflict(f"the import of {name} was taken over by another process; import it again")
     return ImportResult(imported=total[0].inserted, duplicates=total[0].duplicates, updated=total[0].updated,
